@@ -1,0 +1,55 @@
+# ChatCluster build entry points. Every target that runs Node first resolves the
+# project's Node.js (scripts/node-env.sh) and makes sure node_modules matches the lockfile.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+WITH_NODE := source scripts/node-env.sh &&
+# Test files: unit and integration tests live beside the code as *.test.ts.
+TEST_GLOBS := 'cli/**/*.test.ts' 'platform/**/*.test.ts' 'gateway/**/*.test.ts' 'logic/**/*.test.ts' \
+  'operator/**/*.test.ts' 'client/**/*.test.ts' 'testenv/**/*.test.ts' 'bench/**/*.test.ts' 'charts/**/*.test.ts'
+TEST_CONCURRENCY ?= 2
+TEST_TIMEOUT_MS ?= 600000
+
+.PHONY: help
+help: ## List targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+.PHONY: setup
+setup: ## Install Node.js 24 (when the machine's is older than 22.19) and npm packages
+	@$(WITH_NODE) scripts/npm-install.sh
+
+.PHONY: proto
+proto: setup ## Regenerate TypeScript from proto/ with buf + protoc-gen-es
+	@$(WITH_NODE) rm -rf gen && npx buf generate
+
+.PHONY: lint
+lint: setup ## buf lint, generated-code drift, type-check, biome
+	@$(WITH_NODE) npx buf lint
+	@$(WITH_NODE) scripts/check-generated.sh
+	@$(WITH_NODE) npx tsc -p tsconfig.json
+	@$(WITH_NODE) npx biome check .
+
+.PHONY: fmt
+fmt: setup ## Format and apply safe lint fixes
+	@$(WITH_NODE) npx biome check --write .
+
+.PHONY: build
+build: setup ## Emit the JavaScript the container image runs into dist/
+	@$(WITH_NODE) rm -rf dist && npx tsc -p tsconfig.build.json && scripts/copy-generated.sh
+
+.PHONY: test
+test: setup testenv ## Run every test (unit, integration against real components)
+	@$(WITH_NODE) node --test --test-reporter=spec --test-concurrency=$(TEST_CONCURRENCY) \
+	  --test-timeout=$(TEST_TIMEOUT_MS) $(TEST_GLOBS)
+
+.PHONY: test-unit
+test-unit: setup ## Run tests that need no external component
+	@$(WITH_NODE) CHATCLUSTER_UNIT_ONLY=1 node --test --test-reporter=spec $(TEST_GLOBS)
+
+.PHONY: dev
+dev: setup ## Run the whole stack locally (2 gateways, 2 logic, SQLite store)
+	@$(WITH_NODE) bin/chatcluster dev $(if $(STORE),--store=$(STORE),)
+
+-include testenv/testenv.mk
+-include bench/bench.mk

@@ -1,0 +1,14 @@
+import { defineCommand } from "../../platform/command.ts";
+import { enumFlag } from "../../platform/flags.ts";
+import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
+
+export const command = defineCommand({
+  name: "gateway",
+  summary: "The gateway workload.",
+  flags: {
+    logLevel: enumFlag<LogLevel>("CHATCLUSTER_LOG_LEVEL", "info", "Log level.", LOG_LEVELS),
+  },
+  async run() {
+    throw new Error("gateway: not implemented in this build");
+  },
+});

@@ -1,0 +1,25 @@
+import { pino } from "pino";
+
+/**
+ * Structured JSON logs on stdout, one object per line, the same shape for every
+ * workload: `level` as a name, `time` in ISO 8601, `component`, `msg`. Child
+ * loggers bind context (`gatewayId`, `reconcileId`) instead of repeating it.
+ */
+export type Logger = pino.Logger;
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+export function createLogger(component: string, level: LogLevel): Logger {
+  return pino({
+    level,
+    base: { component },
+    messageKey: "msg",
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    // Secrets travel in these fields; they must never reach a log line.
+    redact: {
+      paths: ["token", "*.token", "apiKey", "*.apiKey", "authorization", "*.authorization"],
+      censor: "[redacted]",
+    },
+  });
+}
