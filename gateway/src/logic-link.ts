@@ -1,0 +1,37 @@
+import type { ClientEvent, Delivery, Reply } from "../../gen/chatcluster/v1/gateway_stream_pb.js";
+
+/**
+ * The seam between the WebSocket edge and the push-stream layer of a gateway.
+ *
+ * The edge owns sockets and the local room index; the link layer owns the
+ * streams to logic processes. Neither knows how the other works.
+ */
+
+/** What the edge asks of the push-stream layer. */
+export interface LogicLink {
+  /**
+   * Hands an event to logic. The link assigns `event_id`, picks a connected
+   * logic stream by rendezvous hash of `routingKey` (the room for room events,
+   * the connection id for connection events), and keeps the event until its
+   * Reply arrives, resending it on another stream if its stream dies first.
+   * Returns false when the event cannot be accepted (no logic stream and the
+   * pending buffer is full): the edge answers the client with a retryable error.
+   */
+  send(event: ClientEvent, routingKey: string): boolean;
+  /** The room got its first local member: announce interest to every logic stream. */
+  roomAdded(room: string): void;
+  /** The room lost its last local member. */
+  roomRemoved(room: string): void;
+  /** Logic streams currently connected (the gateway is ready only with at least one). */
+  connectedStreams(): number;
+  /** Tells logic the gateway drains; deliveries to existing connections continue. */
+  setDraining(draining: boolean): void;
+}
+
+/** What the push-stream layer hands to the edge, a whole frame at a time. */
+export interface EdgeSink {
+  /** A delivery batch from one logic stream, in stream order. */
+  deliver(deliveries: readonly Delivery[]): void;
+  /** Replies to events (each one also acknowledges its event). */
+  reply(replies: readonly Reply[]): void;
+}
