@@ -1,0 +1,233 @@
+import { hostname } from "node:os";
+import { ConfigError } from "../../platform/config-error.ts";
+import {
+  addressFlag,
+  durationFlag,
+  enumFlag,
+  type FlagValues,
+  intFlag,
+  listFlag,
+  stringFlag,
+} from "../../platform/flags.ts";
+import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
+
+/**
+ * Every flag of `chatcluster logic`, each with its CHATCLUSTER_* twin. Secrets
+ * (JWT secret, API keys) can come from files so they need not sit in the
+ * environment or on a command line; `validateLogicConfig` checks the
+ * combinations that single flags cannot.
+ */
+export const logicFlags = {
+  logicId: stringFlag(
+    "CHATCLUSTER_LOGIC_ID",
+    hostname(),
+    "Stable name of this logic process (the pod name in Kubernetes), sent to gateways in the hello.",
+  ),
+  logLevel: enumFlag<LogLevel>("CHATCLUSTER_LOG_LEVEL", "info", "Log level.", LOG_LEVELS),
+
+  // --- store
+  store: enumFlag("CHATCLUSTER_STORE", "sqlite", "Message store: embedded SQLite file or NATS JetStream.", [
+    "sqlite",
+    "nats",
+  ]),
+  sqliteDataDir: stringFlag(
+    "CHATCLUSTER_SQLITE_DATA_DIR",
+    "./data",
+    "Directory of the SQLite database file (store=sqlite); several logic processes on one host may share it.",
+    "a directory path",
+  ),
+  sqliteSynchronous: enumFlag(
+    "CHATCLUSTER_SQLITE_SYNCHRONOUS",
+    "normal",
+    "normal: commits survive a process crash; full: one fsync per commit batch, survives power loss.",
+    ["normal", "full"],
+  ),
+  natsUrls: {
+    ...listFlag(
+      "CHATCLUSTER_NATS_URLS",
+      "NATS server URLs (store=nats).",
+      "a comma-separated list of nats:// URLs",
+    ),
+    default: Object.freeze(["nats://127.0.0.1:4222"]),
+  },
+  natsStream: stringFlag(
+    "CHATCLUSTER_NATS_STREAM",
+    "CHATCLUSTER",
+    "JetStream stream holding every room of this cluster; created when missing.",
+    "a stream name (letters, digits, - and _)",
+  ),
+  natsSubjectPrefix: stringFlag(
+    "CHATCLUSTER_NATS_SUBJECT_PREFIX",
+    "chatcluster",
+    "Subject prefix; a room's messages live at <prefix>.room.<room>.",
+    "a NATS subject prefix",
+  ),
+  natsDuplicateWindow: durationFlag(
+    "CHATCLUSTER_NATS_DUPLICATE_WINDOW",
+    120_000,
+    "How long JetStream remembers message ids: a resend within it returns the original seq.",
+    1000,
+    86_400_000,
+  ),
+  natsReplicas: intFlag("CHATCLUSTER_NATS_REPLICAS", 1, "Stream replicas when the stream is created.", 1, 5),
+  storeTimeout: durationFlag(
+    "CHATCLUSTER_STORE_TIMEOUT",
+    5000,
+    "Timeout of one store request; past it the operation fails as store_unavailable (retryable).",
+    100,
+    60_000,
+  ),
+  maxInflightStoreOps: intFlag(
+    "CHATCLUSTER_MAX_INFLIGHT_STORE_OPS",
+    1024,
+    "Store operations (appends and history reads) running at once in this process.",
+    1,
+    100_000,
+  ),
+  maxQueuedStoreOps: intFlag(
+    "CHATCLUSTER_MAX_QUEUED_STORE_OPS",
+    8192,
+    "Store operations waiting for a slot; beyond it events get a retryable `overloaded` error.",
+    0,
+    1_000_000,
+  ),
+  maxHistoryPage: intFlag(
+    "CHATCLUSTER_MAX_HISTORY_PAGE",
+    100,
+    "Largest history page (join and History).",
+    1,
+    1000,
+  ),
+  maxBodyBytes: intFlag(
+    "CHATCLUSTER_MAX_BODY_BYTES",
+    16_384,
+    "Largest message body (JSON text).",
+    16,
+    1_048_576,
+  ),
+
+  // --- client auth (JWT); exactly one key source
+  jwtSecret: stringFlag("CHATCLUSTER_JWT_SECRET", "", "HS256 shared secret (prefer --jwt-secret-file)."),
+  jwtSecretFile: stringFlag(
+    "CHATCLUSTER_JWT_SECRET_FILE",
+    "",
+    "File holding the HS256 secret.",
+    "a file path",
+  ),
+  jwtPublicKeyFile: stringFlag(
+    "CHATCLUSTER_JWT_PUBLIC_KEY_FILE",
+    "",
+    "PEM (SPKI) public key for RS256 or ES256 tokens.",
+    "a file path",
+  ),
+  jwtJwksFile: stringFlag(
+    "CHATCLUSTER_JWT_JWKS_FILE",
+    "",
+    "JWKS file (RS256/ES256 keys by kid); re-read when it changes.",
+    "a file path",
+  ),
+  jwtIssuer: stringFlag("CHATCLUSTER_JWT_ISSUER", "", "Required `iss` claim; empty accepts any."),
+  jwtAudience: listFlag("CHATCLUSTER_JWT_AUDIENCE", "Accepted `aud` values; empty accepts any."),
+  jwtClockTolerance: durationFlag(
+    "CHATCLUSTER_JWT_CLOCK_TOLERANCE",
+    5000,
+    "Clock skew allowed when checking exp and nbf.",
+    0,
+    300_000,
+  ),
+
+  // --- server API
+  apiKeys: listFlag("CHATCLUSTER_API_KEYS", "Server API keys (prefer --api-keys-file)."),
+  apiKeysFile: stringFlag(
+    "CHATCLUSTER_API_KEYS_FILE",
+    "",
+    "File with one server API key per line (# comments allowed).",
+    "a file path",
+  ),
+  apiListen: addressFlag(
+    "CHATCLUSTER_API_LISTEN",
+    "0.0.0.0:8090",
+    "Server API (Connect, gRPC) listen address.",
+  ),
+  opsListen: addressFlag(
+    "CHATCLUSTER_OPS_LISTEN",
+    "0.0.0.0:9091",
+    "Ops listen address: /healthz /readyz /metrics.",
+  ),
+
+  // --- gateway discovery
+  discovery: enumFlag("CHATCLUSTER_DISCOVERY", "static", "How logic finds the gateways.", [
+    "static",
+    "file",
+    "kubernetes",
+  ]),
+  discoveryStatic: listFlag(
+    "CHATCLUSTER_DISCOVERY_STATIC",
+    "Gateway internal addresses (discovery=static).",
+    "a comma-separated list of host:port",
+    (item) => {
+      if (!/^.+:\d{1,5}$/.test(item)) throw new Error(`"${item}" is not host:port`);
+    },
+  ),
+  discoveryFile: stringFlag(
+    "CHATCLUSTER_DISCOVERY_FILE",
+    "",
+    "File listing gateway addresses, one host:port per line, watched (discovery=file).",
+    "a file path",
+  ),
+  discoveryService: stringFlag(
+    "CHATCLUSTER_DISCOVERY_SERVICE",
+    "",
+    "The gateways' headless Service whose EndpointSlices are watched (discovery=kubernetes).",
+  ),
+  discoveryNamespace: stringFlag(
+    "CHATCLUSTER_DISCOVERY_NAMESPACE",
+    "default",
+    "Namespace of that Service (discovery=kubernetes).",
+  ),
+} as const;
+
+export type LogicConfig = FlagValues<typeof logicFlags>;
+
+/** Checks what single flags cannot; throws ConfigError naming the flag. */
+export function validateLogicConfig(c: LogicConfig): void {
+  const keySources = [c.jwtSecret, c.jwtSecretFile, c.jwtPublicKeyFile, c.jwtJwksFile].filter(
+    (v) => v !== "",
+  );
+  if (keySources.length !== 1) {
+    throw new ConfigError(
+      "jwt-secret-file",
+      "exactly one of --jwt-secret, --jwt-secret-file, --jwt-public-key-file, --jwt-jwks-file is required",
+    );
+  }
+  if (c.jwtSecret !== "" && Buffer.byteLength(c.jwtSecret) < 32) {
+    throw new ConfigError("jwt-secret", "an HS256 secret needs at least 32 bytes");
+  }
+  if (c.store === "nats" && c.natsUrls.length === 0) {
+    throw new ConfigError("nats-urls", "store=nats needs at least one URL");
+  }
+  if (!/^[A-Za-z0-9_-]+$/.test(c.natsStream)) {
+    throw new ConfigError("nats-stream", "letters, digits, - and _ only");
+  }
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(c.natsSubjectPrefix)) {
+    throw new ConfigError("nats-subject-prefix", "dot-separated tokens of letters, digits, - and _");
+  }
+  if (c.discovery === "file" && c.discoveryFile === "") {
+    throw new ConfigError("discovery-file", "discovery=file needs a file");
+  }
+  if (c.discovery === "kubernetes" && c.discoveryService === "") {
+    throw new ConfigError("discovery-service", "discovery=kubernetes needs the gateways' Service name");
+  }
+  if (c.discovery === "static" && c.discoveryStatic.length === 0) {
+    throw new ConfigError("discovery-static", "discovery=static needs at least one gateway address");
+  }
+}
+
+/** The config with secrets replaced, for a startup log line. */
+export function redactLogicConfig(c: LogicConfig): Record<string, unknown> {
+  return {
+    ...c,
+    jwtSecret: c.jwtSecret === "" ? "" : "[redacted]",
+    apiKeys: c.apiKeys.length === 0 ? [] : [`[${c.apiKeys.length} redacted]`],
+  };
+}

@@ -1,0 +1,389 @@
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StoredMsg,
+} from "@nats-io/jetstream";
+import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { checkAppend, checkLimit, checkRoom } from "./input-checks.ts";
+import type {
+  AppendInput,
+  AppendResult,
+  MessageStore,
+  ReadOptions,
+  ReadResult,
+  StoredMessage,
+} from "./message-store.ts";
+import { StoreError } from "./store-error.ts";
+
+/**
+ * The clustered store: one JetStream stream per ChatCluster, one subject per
+ * room (`<prefix>.room.<room>`), the body as the payload and the room's order in
+ * headers (`Chat-Seq`, `Chat-Id`, `Chat-From`, `Chat-Ts`; prev is always seq-1).
+ *
+ * Ordering across logic processes: every publish carries
+ * `Nats-Expected-Last-Subject-Sequence` = the stream sequence of the room's last
+ * message as this process knows it, and `Chat-Seq` = that message's room seq + 1.
+ * JetStream rejects the publish when another writer got there first (wrong last
+ * sequence); the writer re-reads the room's head and retries. So the room seq is
+ * gap-free and totally ordered no matter how many processes write the room.
+ * Within one process, appends to one room are serialized (one publish round
+ * trip per message per room); different rooms proceed in parallel.
+ *
+ * Deduplication: `Nats-Msg-Id` = room + client id. JetStream answers a repeat
+ * within the stream's duplicate window with the ORIGINAL stream sequence; the
+ * store reads that message back to return its room seq.
+ *
+ * History: `since` is a room seq but JetStream indexes by stream sequence. The
+ * start is found by a binary search of direct gets (`next_by_subj`) between two
+ * bounds that follow from the chain (room seq r lives at stream seq >= r, and
+ * the k messages after it take k later stream seqs), so a room that has the
+ * stream to itself needs no search and a busy stream needs O(log n) gets; the
+ * page is then one batched direct get filtered to the room's subject.
+ */
+export interface JetStreamStoreOptions {
+  /** nats:// URLs of the cluster. */
+  readonly servers: readonly string[];
+  /** Stream name; one stream per ChatCluster. */
+  readonly stream: string;
+  /** Subject prefix; rooms live at `<prefix>.room.<room>`. */
+  readonly subjectPrefix: string;
+  /** How long JetStream remembers message ids for deduplication. */
+  readonly duplicateWindowMs: number;
+  /** Timeout of every JetStream request and publish. */
+  readonly requestTimeoutMs: number;
+  /** Stream replicas when the stream is created (1 for a single server, 3 in clusters). */
+  readonly replicas: number;
+  /** Connection name shown by the server (the logic id). */
+  readonly connectionName: string;
+  /** Lost races for one room before an append gives up with `store_conflict`. Default 100. */
+  readonly maxConflictRetries?: number;
+}
+
+const CHAT_SEQ = "Chat-Seq";
+const CHAT_ID = "Chat-Id";
+const CHAT_FROM = "Chat-From";
+const CHAT_TS = "Chat-Ts";
+/** Rooms whose head this process caches; beyond it idle rooms are forgotten (one extra get later). */
+const MAX_CACHED_ROOMS = 10_000;
+const DEFAULT_MAX_CONFLICT_RETRIES = 100;
+
+interface Head {
+  /** Stream sequence of the room's last message (0: none). */
+  readonly streamSeq: number;
+  /** Room seq of that message (0: none). */
+  readonly roomSeq: number;
+}
+
+interface RoomWriter {
+  head: Head | undefined;
+  /** The last queued append; the next one starts when it settles. */
+  tail: Promise<unknown>;
+  queued: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class JetStreamStore implements MessageStore {
+  readonly kind = "nats" as const;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #opts: JetStreamStoreOptions;
+  readonly #rooms = new Map<string, RoomWriter>();
+  readonly #maxRetries: number;
+  #connected = true;
+  #closed = false;
+
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, opts: JetStreamStoreOptions) {
+    this.#nc = nc;
+    this.#jsm = jsm;
+    this.#js = jetstream(nc, { timeout: opts.requestTimeoutMs });
+    this.#opts = opts;
+    this.#maxRetries = opts.maxConflictRetries ?? DEFAULT_MAX_CONFLICT_RETRIES;
+    void this.#watchStatus();
+  }
+
+  /** Connects, creates the stream (or updates its duplicate window) and returns the store. */
+  static async open(opts: JetStreamStoreOptions): Promise<JetStreamStore> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: [...opts.servers],
+        name: opts.connectionName,
+        timeout: opts.requestTimeoutMs,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+      });
+    } catch (err) {
+      throw toStoreError(err, `cannot connect to ${opts.servers.join(",")}`);
+    }
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: opts.requestTimeoutMs });
+      await ensureStream(jsm, opts);
+      return new JetStreamStore(nc, jsm, opts);
+    } catch (err) {
+      await nc.close().catch(() => {});
+      throw toStoreError(err, `cannot set up stream ${opts.stream}`);
+    }
+  }
+
+  append(room: string, input: AppendInput): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(new StoreError("store_closed", "store is closed"));
+    try {
+      checkAppend(room, input.id, input.from);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Fail fast while disconnected instead of queueing publishes in the client
+    // until their timeout: the caller's retry goes to a healthier moment.
+    if (!this.#connected) return Promise.reject(new StoreError("store_unavailable", "nats: disconnected"));
+    let writer = this.#rooms.get(room);
+    if (writer === undefined) {
+      writer = { head: undefined, tail: Promise.resolve(), queued: 0 };
+      this.#rooms.set(room, writer);
+    }
+    const w = writer;
+    w.queued++;
+    const run = w.tail.then(() => this.#appendInOrder(room, w, input));
+    w.tail = run.then(
+      () => this.#settled(room, w),
+      () => this.#settled(room, w),
+    );
+    return run;
+  }
+
+  async read(room: string, options: ReadOptions): Promise<ReadResult> {
+    if (this.#closed) throw new StoreError("store_closed", "store is closed");
+    checkRoom(room);
+    checkLimit(options.limit);
+    if (!this.#connected) throw new StoreError("store_unavailable", "nats: disconnected");
+    const subject = this.#subject(room);
+    try {
+      const head = await this.#loadHead(subject);
+      const headSeq = head.roomSeq;
+      const since = options.since ?? Math.max(0, headSeq - options.limit);
+      if (since >= headSeq) return { messages: [], complete: true, headSeq };
+      const start = await this.#findStart(subject, since, head);
+      const messages: StoredMessage[] = [];
+      const batch = await this.#jsm.direct.getBatch(this.#opts.stream, {
+        seq: start,
+        next_by_subj: subject,
+        batch: options.limit,
+      });
+      for await (const sm of batch) {
+        const m = toStored(room, sm);
+        if (m.seq > since) messages.push(m);
+        if (messages.length >= options.limit) break;
+      }
+      const last = messages.at(-1)?.seq ?? since;
+      return { messages, complete: last >= headSeq, headSeq };
+    } catch (err) {
+      throw toStoreError(err, "read failed");
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#rooms.values()].map((w) => w.tail));
+    await this.#nc.close().catch(() => {});
+  }
+
+  #subject(room: string): string {
+    return `${this.#opts.subjectPrefix}.room.${encodeRoom(room)}`;
+  }
+
+  async #appendInOrder(room: string, w: RoomWriter, input: AppendInput): Promise<AppendResult> {
+    const subject = this.#subject(room);
+    const data = encoder.encode(input.body);
+    // The room is part of the id: JetStream deduplicates per stream, ids are per room.
+    const msgID = `${room.length}:${room}:${input.id}`;
+    const ts = Date.now();
+    try {
+      for (let attempt = 0; attempt <= this.#maxRetries; attempt++) {
+        if (w.head === undefined) w.head = await this.#loadHead(subject);
+        const head = w.head;
+        const seq = head.roomSeq + 1;
+        const h = headers();
+        h.set(CHAT_SEQ, String(seq));
+        h.set(CHAT_ID, input.id);
+        h.set(CHAT_FROM, input.from);
+        h.set(CHAT_TS, String(ts));
+        let ack: { seq: number; duplicate: boolean };
+        try {
+          ack = await this.#js.publish(subject, data, {
+            msgID,
+            headers: h,
+            expect: { lastSubjectSequence: head.streamSeq },
+            timeout: this.#opts.requestTimeoutMs,
+          });
+        } catch (err) {
+          w.head = undefined;
+          if (isWrongLastSequence(err)) {
+            // Another writer appended first: re-read the head and try again, with
+            // a little jitter once the race repeats so writers spread out.
+            if (attempt > 2) await sleep(Math.random() * Math.min(20, attempt));
+            continue;
+          }
+          throw err;
+        }
+        if (ack.duplicate) return await this.#original(ack.seq, input.id);
+        w.head = { streamSeq: ack.seq, roomSeq: seq };
+        return { seq, prev: seq - 1, ts, duplicate: false };
+      }
+    } catch (err) {
+      w.head = undefined;
+      throw toStoreError(err, "append failed");
+    }
+    throw new StoreError("store_conflict", `gave up after ${this.#maxRetries} lost races for one room`);
+  }
+
+  /** Reads back the message a duplicate publish pointed at. */
+  async #original(streamSeq: number, id: string): Promise<AppendResult> {
+    const sm = await this.#jsm.streams.getMessage(this.#opts.stream, { seq: streamSeq });
+    if (sm === null) {
+      throw new StoreError("store_unavailable", `duplicate of stream seq ${streamSeq}, which is gone`);
+    }
+    const seq = Number(sm.header.get(CHAT_SEQ));
+    if (sm.header.get(CHAT_ID) !== id || !(seq > 0)) {
+      throw new StoreError("store_unavailable", `stream seq ${streamSeq} is not the original of ${id}`);
+    }
+    return { seq, prev: seq - 1, ts: Number(sm.header.get(CHAT_TS)), duplicate: true };
+  }
+
+  /** The room's last message via the stream leader (direct gets may come from a lagging replica). */
+  async #loadHead(subject: string): Promise<Head> {
+    const sm = await this.#jsm.streams.getMessage(this.#opts.stream, { last_by_subj: subject });
+    if (sm === null) return { streamSeq: 0, roomSeq: 0 };
+    return { streamSeq: sm.seq, roomSeq: Number(sm.header.get(CHAT_SEQ)) };
+  }
+
+  /**
+   * Stream seq of room seq since+1 (or of the first later one that still exists).
+   * `found` is always a stream seq at or after the answer, from which the first
+   * message of the room is the answer; [lo, hi] is what is left to search.
+   */
+  async #findStart(subject: string, since: number, head: Head): Promise<number> {
+    if (since === 0) return 1;
+    let lo = since + 1;
+    let found = head.streamSeq - (head.roomSeq - since - 1);
+    let hi = found - 1;
+    while (lo <= hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const sm = await this.#jsm.direct.getMessage(this.#opts.stream, { seq: mid, next_by_subj: subject });
+      if (sm === null) break;
+      if (Number(sm.header.get(CHAT_SEQ)) > since) {
+        found = Math.min(found, sm.seq);
+        hi = mid - 1;
+      } else {
+        lo = sm.seq + 1;
+      }
+    }
+    return found;
+  }
+
+  #settled(room: string, w: RoomWriter): void {
+    w.queued--;
+    if (w.queued === 0 && this.#rooms.size > MAX_CACHED_ROOMS) this.#rooms.delete(room);
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const s of this.#nc.status()) {
+      if (s.type === "disconnect") this.#connected = false;
+      else if (s.type === "reconnect") {
+        this.#connected = true;
+        // Another process may have written while we were away.
+        for (const w of this.#rooms.values()) w.head = undefined;
+      }
+    }
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, opts: JetStreamStoreOptions): Promise<void> {
+  const subjects = [`${opts.subjectPrefix}.room.>`];
+  const duplicateWindow = nanos(opts.duplicateWindowMs);
+  let info: Awaited<ReturnType<JetStreamManager["streams"]["info"]>> | undefined;
+  try {
+    info = await jsm.streams.info(opts.stream);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+  }
+  if (info === undefined) {
+    await jsm.streams.add({
+      name: opts.stream,
+      subjects,
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      duplicate_window: duplicateWindow,
+      allow_direct: true,
+      num_replicas: opts.replicas,
+    });
+    return;
+  }
+  const c = info.config;
+  if (!c.subjects?.includes(subjects[0] as string)) {
+    throw new StoreError("invalid_argument", `stream ${opts.stream} exists without subject ${subjects[0]}`);
+  }
+  if (c.duplicate_window !== duplicateWindow || !c.allow_direct) {
+    await jsm.streams.update(opts.stream, { ...c, duplicate_window: duplicateWindow, allow_direct: true });
+  }
+}
+
+function toStored(room: string, sm: StoredMsg): StoredMessage {
+  const seq = Number(sm.header.get(CHAT_SEQ));
+  return {
+    room,
+    seq,
+    prev: seq - 1,
+    id: sm.header.get(CHAT_ID),
+    from: sm.header.get(CHAT_FROM),
+    ts: Number(sm.header.get(CHAT_TS)),
+    body: decoder.decode(sm.data),
+  };
+}
+
+/**
+ * Room names are `.`-separated segments already (see input-checks.ts), so they
+ * map onto subject tokens; anything outside a safe set is percent-encoded so a
+ * subject stays readable in `nats stream view` and never contains wildcards.
+ */
+export function encodeRoom(room: string): string {
+  return room
+    .split(".")
+    .map((seg) =>
+      encodeURIComponent(seg).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+    )
+    .join(".");
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/**
+ * Everything NATS throws here — timeouts, no responders (JetStream not ready),
+ * closed or reconnecting connections, API errors — means the append or read did
+ * not complete and may succeed later, so it is `store_unavailable`.
+ */
+function toStoreError(err: unknown, what: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return new StoreError("store_unavailable", `nats: ${what}: ${detail}`, { cause: err });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,68 @@
+/**
+ * The one contract every message store implements: an append-only log per room
+ * with a gap-free sequence, deduplication on the sender's message id, and paged
+ * history. Handlers and the server API depend on this interface only.
+ */
+
+/** What a sender hands to the store. `body` is JSON text, kept byte for byte. */
+export interface AppendInput {
+  /** The sender's message id; a second append with the same (room, id) is a duplicate. */
+  readonly id: string;
+  /** The sender's user id. */
+  readonly from: string;
+  /** The message body as JSON text (validated by the caller). */
+  readonly body: string;
+}
+
+/** Where an append landed. For a duplicate, the original message's values. */
+export interface AppendResult {
+  /** Sequence number in the room: 1, 2, 3, ... without gaps. */
+  readonly seq: number;
+  /** The previous message's seq in the room, 0 for the first. Always seq - 1. */
+  readonly prev: number;
+  /** When the store accepted the message, milliseconds since the Unix epoch. */
+  readonly ts: number;
+  /** True when (room, id) was stored before and this append stored nothing. */
+  readonly duplicate: boolean;
+}
+
+/** A message as the store keeps it. */
+export interface StoredMessage {
+  readonly room: string;
+  readonly seq: number;
+  readonly prev: number;
+  readonly id: string;
+  readonly from: string;
+  readonly ts: number;
+  /** JSON text exactly as appended. */
+  readonly body: string;
+}
+
+export interface ReadOptions {
+  /** Messages with seq > since. Absent: the latest page (the last `limit` messages). */
+  readonly since?: number;
+  /** Page size, at least 1. Callers clamp it to their configured maximum. */
+  readonly limit: number;
+}
+
+export interface ReadResult {
+  /** Ascending seq, at most `limit`. */
+  readonly messages: readonly StoredMessage[];
+  /** True when no message after the last one in this page existed at read time. */
+  readonly complete: boolean;
+  /** The room's latest seq at read time, 0 for an empty room. */
+  readonly headSeq: number;
+}
+
+export interface MessageStore {
+  /** Which implementation this is, for logs and metrics labels. */
+  readonly kind: StoreKind;
+  /** Throws StoreError (`store_unavailable` and `store_conflict` are retryable). */
+  append(room: string, input: AppendInput): Promise<AppendResult>;
+  /** Throws StoreError. */
+  read(room: string, options: ReadOptions): Promise<ReadResult>;
+  /** Finishes or fails what is pending, then releases connections and files. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type StoreKind = "sqlite" | "nats" | "memory";

@@ -1,0 +1,220 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { checkAppend, checkLimit, checkRoom } from "./input-checks.ts";
+import type {
+  AppendInput,
+  AppendResult,
+  MessageStore,
+  ReadOptions,
+  ReadResult,
+  StoredMessage,
+} from "./message-store.ts";
+import { StoreError } from "./store-error.ts";
+
+/**
+ * The embedded store: one SQLite file (node:sqlite) in WAL mode.
+ *
+ * Ordering: a room's next seq is computed and inserted in one statement
+ * (`INSERT … SELECT max(seq)+1`) inside a `BEGIN IMMEDIATE` transaction, which
+ * takes SQLite's single write lock; `PRIMARY KEY (room, seq)` and
+ * `UNIQUE (room, id)` make a gap or duplicate impossible even if that reasoning
+ * were wrong. Several processes may share the file: a writer waiting for the
+ * lock retries for up to `busyTimeoutMs` (blocking its event loop meanwhile,
+ * which stays short because write transactions here are short).
+ *
+ * Group commit: appends arriving in the same event-loop turn (up to `maxBatch`)
+ * share one transaction, so the commit cost (and the fsync with
+ * `synchronous: "full"`) is paid once per batch, not once per message.
+ *
+ * Durability: with `synchronous: "normal"` (the default) a committed append
+ * survives a crash or kill of any process; a power loss or OS crash may lose
+ * the last commits before the next WAL checkpoint. `"full"` syncs the WAL on
+ * every commit (one fsync per batch) and also survives power loss.
+ */
+export interface SqliteStoreOptions {
+  /** Directory of the database file; created when missing. */
+  readonly dataDir: string;
+  /** Database file name inside dataDir. Default `chatcluster.db`. */
+  readonly fileName?: string;
+  /** How long a writer waits for another process's write lock. Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+  /** Most appends in one transaction. Default 256. */
+  readonly maxBatch?: number;
+  /** SQLite `synchronous` in WAL mode. Default "normal" (see above). */
+  readonly synchronous?: "normal" | "full";
+}
+
+export const DEFAULT_SQLITE_FILE = "chatcluster.db";
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_MAX_BATCH = 256;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  room   TEXT    NOT NULL,
+  seq    INTEGER NOT NULL,
+  id     TEXT    NOT NULL,
+  sender TEXT    NOT NULL,
+  ts     INTEGER NOT NULL,
+  body   TEXT    NOT NULL,
+  PRIMARY KEY (room, seq),
+  UNIQUE (room, id)
+) WITHOUT ROWID;`;
+
+interface PendingAppend {
+  readonly room: string;
+  readonly input: AppendInput;
+  readonly resolve: (r: AppendResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  sender: string;
+  ts: number;
+  body: string;
+}
+
+export class SqliteStore implements MessageStore {
+  readonly kind = "sqlite" as const;
+  /** The database file, for logs. */
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #maxBatch: number;
+  readonly #findById: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #head: StatementSync;
+  readonly #page: StatementSync;
+  #pending: PendingAppend[] = [];
+  #flushScheduled = false;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.path = join(options.dataDir, options.fileName ?? DEFAULT_SQLITE_FILE);
+    this.#maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    try {
+      this.#db = new DatabaseSync(this.path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+      this.#db.exec("PRAGMA journal_mode = WAL");
+      this.#db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      this.#db.exec(SCHEMA);
+      this.#findById = this.#db.prepare("SELECT seq, ts FROM messages WHERE room = $room AND id = $id");
+      this.#insert = this.#db.prepare(
+        `INSERT INTO messages (room, seq, id, sender, ts, body)
+         SELECT $room, coalesce(max(seq), 0) + 1, $id, $sender, $ts, $body FROM messages WHERE room = $room
+         RETURNING seq`,
+      );
+      this.#head = this.#db.prepare("SELECT coalesce(max(seq), 0) AS head FROM messages WHERE room = $room");
+      this.#page = this.#db.prepare(
+        "SELECT seq, id, sender, ts, body FROM messages WHERE room = $room AND seq > $since ORDER BY seq LIMIT $limit",
+      );
+    } catch (err) {
+      throw toStoreError(err, `cannot open ${this.path}`);
+    }
+  }
+
+  append(room: string, input: AppendInput): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(new StoreError("store_closed", "store is closed"));
+    try {
+      checkAppend(room, input.id, input.from);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.#pending.push({ room, input, resolve, reject });
+      if (this.#pending.length >= this.#maxBatch) this.#flush();
+      else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  async read(room: string, options: ReadOptions): Promise<ReadResult> {
+    if (this.#closed) throw new StoreError("store_closed", "store is closed");
+    checkRoom(room);
+    checkLimit(options.limit);
+    try {
+      // One read transaction: head and page come from the same snapshot.
+      this.#db.exec("BEGIN");
+      try {
+        const headSeq = Number((this.#head.get({ room }) as { head: number }).head);
+        const since = options.since ?? Math.max(0, headSeq - options.limit);
+        const rows = this.#page.all({ room, since, limit: options.limit }) as unknown as Row[];
+        const messages: StoredMessage[] = rows.map((r) => ({
+          room,
+          seq: r.seq,
+          prev: r.seq - 1,
+          id: r.id,
+          from: r.sender,
+          ts: r.ts,
+          body: r.body,
+        }));
+        const last = messages.at(-1)?.seq ?? since;
+        return { messages, complete: last >= headSeq, headSeq };
+      } finally {
+        this.#db.exec("COMMIT");
+      }
+    } catch (err) {
+      throw toStoreError(err, "read failed");
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending.splice(0, this.#maxBatch);
+    if (this.#pending.length > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    const results: AppendResult[] = [];
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+    } catch (err) {
+      const e = toStoreError(err, "cannot start a write transaction");
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    try {
+      const ts = Date.now();
+      for (const { room, input } of batch) {
+        const found = this.#findById.get({ room, id: input.id }) as { seq: number; ts: number } | undefined;
+        if (found !== undefined) {
+          results.push({ seq: found.seq, prev: found.seq - 1, ts: found.ts, duplicate: true });
+          continue;
+        }
+        const row = this.#insert.get({ room, id: input.id, sender: input.from, ts, body: input.body }) as {
+          seq: number;
+        };
+        results.push({ seq: row.seq, prev: row.seq - 1, ts, duplicate: false });
+      }
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // The transaction may already be gone (SQLite rolls back on some errors itself).
+      }
+      const e = toStoreError(err, "append failed");
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) (batch[i] as PendingAppend).resolve(results[i] as AppendResult);
+  }
+}
+
+/** Every SQLite failure here (busy past the timeout, I/O, disk full) is worth retrying elsewhere or later. */
+function toStoreError(err: unknown, what: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new StoreError("store_unavailable", `sqlite: ${what}: ${detail}`, { cause: err });
+}

@@ -1,0 +1,34 @@
+/**
+ * The store's one error type. Codes are stable strings that handlers map to
+ * client `error` frames and the server API maps to Connect codes.
+ */
+export type StoreErrorCode =
+  /** The backing store cannot be reached or did not answer in time. Retryable. */
+  | "store_unavailable"
+  /** Too many concurrent writers raced for the same room; the append did not happen. Retryable. */
+  | "store_conflict"
+  /** The store was closed (the process is shutting down). Retryable on another process. */
+  | "store_closed"
+  /** The room name, id or body cannot be stored as given. Not retryable. */
+  | "invalid_argument";
+
+const RETRYABLE: Readonly<Record<StoreErrorCode, boolean>> = {
+  store_unavailable: true,
+  store_conflict: true,
+  store_closed: true,
+  invalid_argument: false,
+};
+
+export const STORE_ERROR_CODES: readonly StoreErrorCode[] = Object.keys(RETRYABLE) as StoreErrorCode[];
+
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  readonly code: StoreErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: StoreErrorCode, message: string, options?: ErrorOptions) {
+    super(`[${code}] ${message}`, options);
+    this.code = code;
+    this.retryable = RETRYABLE[code];
+  }
+}

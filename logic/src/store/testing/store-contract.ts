@@ -1,0 +1,259 @@
+// The one contract test suite every MessageStore implementation runs.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { MessageStore } from "../message-store.ts";
+import { StoreError } from "../store-error.ts";
+import type { WriterSpec } from "./append-writer.ts";
+
+export interface StoreFixture {
+  /** A new handle on the same backing data (reopening it is the durability test). */
+  open(): Promise<MessageStore>;
+  /** Data dir or connection for child writers; absent: the store is private to one handle. */
+  writerSpec?(room: string, writer: string, count: number): WriterSpec;
+  /** Makes the backend unreachable, then brings it back with its data. */
+  outage?: { begin(store: MessageStore): Promise<void>; end(): Promise<void> };
+  /** Whether data outlives the handle (false only for the in-memory test store). */
+  readonly durable: boolean;
+  setup?(): Promise<void>;
+  teardown?(): Promise<void>;
+}
+
+const WRITER = fileURLToPath(new URL("./append-writer.ts", import.meta.url));
+let roomCounter = 0;
+const freshRoom = (what: string): string => `t.${what}.${process.pid}.${Date.now()}.${roomCounter++}`;
+const body = (n: number): string => JSON.stringify({ text: `m${n}`, n });
+
+export function messageStoreContract(name: string, fixture: StoreFixture): void {
+  describe(`MessageStore contract: ${name}`, () => {
+    let store: MessageStore;
+    before(async () => {
+      await fixture.setup?.();
+      store = await fixture.open();
+    });
+    after(async () => {
+      await store?.close();
+      await fixture.teardown?.();
+    });
+
+    it("assigns gap-free seq and prev in append order, also for concurrent appends", async () => {
+      const room = freshRoom("order");
+      const first = await store.append(room, { id: "a", from: "u1", body: body(0) });
+      assert.deepEqual([first.seq, first.prev, first.duplicate], [1, 0, false]);
+      const rest = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          store.append(room, { id: `c${i}`, from: "u1", body: body(i + 1) }),
+        ),
+      );
+      assert.deepEqual(
+        rest.map((r) => r.seq).sort((a, b) => a - b),
+        Array.from({ length: 40 }, (_, i) => i + 2),
+      );
+      for (const r of rest) assert.equal(r.prev, r.seq - 1);
+      const page = await store.read(room, { since: 0, limit: 100 });
+      assert.deepEqual(
+        page.messages.map((m) => m.seq),
+        Array.from({ length: 41 }, (_, i) => i + 1),
+      );
+      assert.equal(page.headSeq, 41);
+    });
+
+    it("returns the original seq for a duplicate id, per room", async () => {
+      const room = freshRoom("dedupe");
+      const orig = await store.append(room, { id: "x", from: "u1", body: body(1) });
+      await store.append(room, { id: "y", from: "u1", body: body(2) });
+      const dup = await store.append(room, { id: "x", from: "u1", body: body(99) });
+      assert.deepEqual(dup, { ...orig, duplicate: true });
+      const other = await store.append(freshRoom("dedupe-other"), { id: "x", from: "u1", body: body(1) });
+      assert.deepEqual([other.seq, other.duplicate], [1, false]);
+      const page = await store.read(room, { limit: 10 });
+      assert.equal(page.headSeq, 2);
+      assert.equal(page.messages[0]?.body, body(1));
+    });
+
+    it("pages history by since/limit and reports complete and headSeq", async () => {
+      const room = freshRoom("history");
+      const empty = await store.read(room, { limit: 10 });
+      assert.deepEqual(empty, { messages: [], complete: true, headSeq: 0 });
+      for (let i = 1; i <= 25; i++)
+        await store.append(room, { id: `h${i}`, from: `u${i % 3}`, body: body(i) });
+      const p1 = await store.read(room, { since: 0, limit: 10 });
+      assert.deepEqual(
+        p1.messages.map((m) => m.seq),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      );
+      assert.equal(p1.complete, false);
+      assert.equal(p1.headSeq, 25);
+      const m5 = p1.messages[4];
+      assert.deepEqual(
+        { room: m5?.room, seq: m5?.seq, prev: m5?.prev, id: m5?.id, from: m5?.from, body: m5?.body },
+        { room, seq: 5, prev: 4, id: "h5", from: "u2", body: body(5) },
+      );
+      assert.ok(typeof m5?.ts === "number" && m5.ts > 1_600_000_000_000);
+      const p2 = await store.read(room, { since: 20, limit: 10 });
+      assert.deepEqual(
+        p2.messages.map((m) => m.seq),
+        [21, 22, 23, 24, 25],
+      );
+      assert.equal(p2.complete, true);
+      const latest = await store.read(room, { limit: 3 });
+      assert.deepEqual(
+        latest.messages.map((m) => m.seq),
+        [23, 24, 25],
+      );
+      assert.equal(latest.complete, true);
+      const beyond = await store.read(room, { since: 25, limit: 10 });
+      assert.deepEqual([beyond.messages.length, beyond.complete, beyond.headSeq], [0, true, 25]);
+      const mid = await store.read(room, { since: 12, limit: 2 });
+      assert.deepEqual(
+        mid.messages.map((m) => m.seq),
+        [13, 14],
+      );
+    });
+
+    it("finds history in a room interleaved with other rooms", async () => {
+      const a = freshRoom("mixed-a");
+      const b = freshRoom("mixed-b");
+      for (let i = 1; i <= 30; i++) {
+        await store.append(a, { id: `a${i}`, from: "u", body: body(i) });
+        if (i % 3 !== 0) await store.append(b, { id: `b${i}`, from: "u", body: body(i) });
+      }
+      for (const since of [0, 1, 7, 15, 28, 29]) {
+        const page = await store.read(a, { since, limit: 4 });
+        assert.deepEqual(
+          page.messages.map((m) => m.seq),
+          Array.from({ length: Math.min(4, 30 - since) }, (_, i) => since + i + 1),
+          `since ${since}`,
+        );
+      }
+    });
+
+    it("rejects invalid input with invalid_argument", async () => {
+      for (const room of ["", "a..b", "a.*", "a b", "x>"]) {
+        await assert.rejects(
+          store.append(room, { id: "i", from: "u", body: "{}" }),
+          isStoreError("invalid_argument"),
+        );
+      }
+      await assert.rejects(
+        store.append("ok", { id: "", from: "u", body: "{}" }),
+        isStoreError("invalid_argument"),
+      );
+    });
+
+    if (fixture.durable) {
+      it("keeps messages across close and reopen", async () => {
+        const room = freshRoom("durable");
+        const s1 = await fixture.open();
+        for (let i = 1; i <= 5; i++) await s1.append(room, { id: `d${i}`, from: "u", body: body(i) });
+        await s1.close();
+        await assert.rejects(
+          s1.append(room, { id: "late", from: "u", body: "{}" }),
+          isStoreError("store_closed"),
+        );
+        const s2 = await fixture.open();
+        try {
+          const page = await s2.read(room, { since: 0, limit: 10 });
+          assert.deepEqual(
+            page.messages.map((m) => m.id),
+            ["d1", "d2", "d3", "d4", "d5"],
+          );
+          const dup = await s2.append(room, { id: "d3", from: "u", body: body(3) });
+          assert.deepEqual([dup.seq, dup.duplicate], [3, true]);
+          const next = await s2.append(room, { id: "d6", from: "u", body: body(6) });
+          assert.deepEqual([next.seq, next.prev], [6, 5]);
+        } finally {
+          await s2.close();
+        }
+      });
+    }
+
+    const writerSpec = fixture.writerSpec;
+    if (writerSpec !== undefined) {
+      it("gives one total order without gaps or duplicates to 3 concurrent writer processes", async () => {
+        const room = freshRoom("writers");
+        const count = 150;
+        const outputs = await Promise.all(
+          ["w1", "w2", "w3"].map((w) => runChild(writerSpec(room, w, count))),
+        );
+        const all = outputs.flatMap((o) => o.results);
+        assert.equal(all.length, 3 * count);
+        const seqs = all.map((r) => r.seq).sort((a, b) => a - b);
+        assert.deepEqual(
+          seqs,
+          Array.from({ length: 3 * count }, (_, i) => i + 1),
+        );
+        const page = await store.read(room, { since: 0, limit: 1000 });
+        assert.equal(page.messages.length, 3 * count);
+        const bySeq = new Map(page.messages.map((m) => [m.seq, m.id]));
+        for (const r of all) assert.equal(bySeq.get(r.seq), r.id);
+        for (const m of page.messages) assert.equal(m.prev, m.seq - 1);
+      });
+    }
+
+    const outage = fixture.outage;
+    if (outage !== undefined) {
+      it("fails with retryable store_unavailable during an outage and loses nothing acknowledged", async () => {
+        const room = freshRoom("outage");
+        const acked: string[] = [];
+        for (let i = 1; i <= 5; i++) {
+          await store.append(room, { id: `o${i}`, from: "u", body: body(i) });
+          acked.push(`o${i}`);
+        }
+        await outage.begin(store);
+        let failure: unknown;
+        try {
+          await store.append(room, { id: "during", from: "u", body: body(0) });
+        } catch (err) {
+          failure = err;
+        }
+        assert.ok(failure instanceof StoreError, `expected StoreError, got ${String(failure)}`);
+        assert.equal(failure.code, "store_unavailable");
+        assert.equal(failure.retryable, true);
+        await assert.rejects(store.read(room, { limit: 10 }), isStoreError("store_unavailable"));
+        await outage.end();
+        const after = await retry(() => store.append(room, { id: "o6", from: "u", body: body(6) }));
+        acked.push("o6");
+        const page = await store.read(room, { since: 0, limit: 20 });
+        const ids = page.messages.map((m) => m.id);
+        for (const id of acked) assert.ok(ids.includes(id), `acked ${id} lost`);
+        assert.deepEqual(
+          page.messages.map((m) => m.seq),
+          Array.from({ length: page.messages.length }, (_, i) => i + 1),
+        );
+        assert.equal(after.seq, page.headSeq);
+      });
+    }
+  });
+}
+
+function isStoreError(code: string): (err: unknown) => boolean {
+  return (err) => err instanceof StoreError && err.code === code;
+}
+
+/** Retries while the store is still coming back (reconnect takes a moment). */
+async function retry<T>(fn: () => Promise<T>, attempts = 100): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof StoreError && err.retryable) || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function runChild(spec: WriterSpec): Promise<{ results: { id: string; seq: number }[] }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [WRITER, JSON.stringify(spec)],
+      { timeout: 120_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`writer ${spec.writer} failed: ${err.message}\n${stderr}`));
+        else resolve(JSON.parse(stdout) as { results: { id: string; seq: number }[] });
+      },
+    );
+  });
+}
