@@ -1,0 +1,110 @@
+/**
+ * The ChatCluster custom resource (chatcluster.io/v1alpha1), mirroring
+ * crds/chatclusters.chatcluster.io.yaml. Fields the CRD defaults are optional
+ * here because a spec may come from a file (tests, docs) before the API server
+ * defaulted it; `resolveSpec` (defaults.ts) fills them the same way the CRD does.
+ */
+
+export const GROUP = "chatcluster.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "ChatCluster";
+export const PLURAL = "chatclusters";
+
+export type PullPolicy = "Always" | "IfNotPresent" | "Never";
+export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
+
+export interface ResourceRequirements {
+  limits?: Record<string, string | number>;
+  requests?: Record<string, string | number>;
+}
+
+export interface KeyRef {
+  name: string;
+  key?: string;
+}
+
+/** Kubernetes Pod fields passed through unchanged (their schemas are preserve-unknown-fields). */
+export type PassThrough = Record<string, unknown>;
+
+export interface ChatClusterSpec {
+  image?: { repository?: string; tag?: string; pullPolicy?: PullPolicy };
+  gateway?: {
+    replicas?: number;
+    resources?: ResourceRequirements;
+    ports?: { client?: number; internal?: number; metrics?: number };
+    service?: { type?: ServiceType; annotations?: Record<string, string> };
+    drainSeconds?: number;
+    maxConnections?: number;
+  };
+  logic?: {
+    replicas?: number;
+    resources?: ResourceRequirements;
+    ports?: { api?: number; metrics?: number };
+  };
+  store: {
+    nats?: {
+      url: string;
+      stream?: { name?: string; replicas?: number; maxAge?: string; duplicateWindow?: string };
+    };
+    sqlite?: { size?: string; storageClassName?: string };
+  };
+  auth?: {
+    jwt?: { secretKeyRef: KeyRef };
+    jwks?: { secretKeyRef?: KeyRef; configMapKeyRef?: KeyRef };
+    apiKeys?: { secretKeyRef: KeyRef };
+  };
+  metrics?: { serviceMonitor?: { enabled?: boolean; interval?: string; labels?: Record<string, string> } };
+  placement?: {
+    nodeSelector?: Record<string, string>;
+    tolerations?: PassThrough[];
+    affinity?: PassThrough;
+    topologySpreadConstraints?: PassThrough[];
+  };
+}
+
+export type ConditionType = "Ready" | "Progressing" | "Degraded";
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface TierStatus {
+  replicas: number;
+  readyReplicas: number;
+  updatedReplicas: number;
+}
+
+export interface ChatClusterStatus {
+  observedGeneration?: number;
+  store?: "nats" | "sqlite";
+  conditions?: Condition[];
+  gateway?: TierStatus & { selector: string };
+  logic?: TierStatus;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: string;
+  creationTimestamp?: string;
+}
+
+export interface ChatCluster {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: ObjectMeta;
+  spec: ChatClusterSpec;
+  status?: ChatClusterStatus;
+}

@@ -1,0 +1,148 @@
+import type {
+  ChatClusterSpec,
+  KeyRef,
+  PassThrough,
+  PullPolicy,
+  ResourceRequirements,
+  ServiceType,
+} from "./chatcluster-types.ts";
+
+/**
+ * A spec with every CRD default filled in. The API server already defaults
+ * stored objects; resolving again here keeps the builders total (no `?? 8080`
+ * scattered through them) and lets tests pass partial specs. Each value must
+ * equal the `default:` in crds/chatclusters.chatcluster.io.yaml (a unit test
+ * compares them).
+ */
+export interface ResolvedSpec {
+  image: { repository?: string; tag?: string; pullPolicy: PullPolicy };
+  gateway: {
+    replicas: number;
+    resources: ResourceRequirements;
+    ports: { client: number; internal: number; metrics: number };
+    service: { type: ServiceType; annotations: Record<string, string> };
+    drainSeconds: number;
+    maxConnections: number;
+  };
+  logic: { replicas: number; resources: ResourceRequirements; ports: { api: number; metrics: number } };
+  store:
+    | {
+        kind: "nats";
+        url: string;
+        stream: { name: string; replicas: number; maxAge: string; duplicateWindow: string };
+      }
+    | { kind: "sqlite"; size: string; storageClassName?: string };
+  auth: {
+    jwt?: Required<KeyRef>;
+    jwks?: { secretKeyRef?: Required<KeyRef>; configMapKeyRef?: Required<KeyRef> };
+    apiKeys?: Required<KeyRef>;
+  };
+  serviceMonitor: { enabled: boolean; interval: string; labels: Record<string, string> };
+  placement: {
+    nodeSelector?: Record<string, string>;
+    tolerations?: PassThrough[];
+    affinity?: PassThrough;
+    topologySpreadConstraints?: PassThrough[];
+  };
+}
+
+export const DEFAULTS = Object.freeze({
+  pullPolicy: "IfNotPresent" as PullPolicy,
+  gatewayReplicas: 2,
+  clientPort: 8080,
+  internalPort: 9090,
+  gatewayMetricsPort: 9102,
+  serviceType: "ClusterIP" as ServiceType,
+  drainSeconds: 30,
+  maxConnections: 10_000,
+  logicReplicas: 2,
+  apiPort: 8081,
+  logicMetricsPort: 9102,
+  streamName: "CHATCLUSTER",
+  streamReplicas: 1,
+  streamMaxAge: "720h",
+  duplicateWindow: "2m",
+  sqliteSize: "1Gi",
+  jwtKey: "secret",
+  jwksKey: "jwks.json",
+  apiKeysKey: "api-keys",
+  serviceMonitorInterval: "30s",
+});
+
+function ref(r: KeyRef | undefined, defKey: string): Required<KeyRef> | undefined {
+  return r === undefined ? undefined : { name: r.name, key: r.key ?? defKey };
+}
+
+export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
+  const g = spec.gateway ?? {};
+  const l = spec.logic ?? {};
+  const nats = spec.store?.nats;
+  const sqlite = spec.store?.sqlite;
+  const sm = spec.metrics?.serviceMonitor ?? {};
+  const jwks = spec.auth?.jwks;
+  return {
+    image: {
+      repository: spec.image?.repository,
+      tag: spec.image?.tag,
+      pullPolicy: spec.image?.pullPolicy ?? DEFAULTS.pullPolicy,
+    },
+    gateway: {
+      replicas: g.replicas ?? DEFAULTS.gatewayReplicas,
+      resources: g.resources ?? {},
+      ports: {
+        client: g.ports?.client ?? DEFAULTS.clientPort,
+        internal: g.ports?.internal ?? DEFAULTS.internalPort,
+        metrics: g.ports?.metrics ?? DEFAULTS.gatewayMetricsPort,
+      },
+      service: {
+        type: g.service?.type ?? DEFAULTS.serviceType,
+        annotations: g.service?.annotations ?? {},
+      },
+      drainSeconds: g.drainSeconds ?? DEFAULTS.drainSeconds,
+      maxConnections: g.maxConnections ?? DEFAULTS.maxConnections,
+    },
+    logic: {
+      replicas: l.replicas ?? DEFAULTS.logicReplicas,
+      resources: l.resources ?? {},
+      ports: {
+        api: l.ports?.api ?? DEFAULTS.apiPort,
+        metrics: l.ports?.metrics ?? DEFAULTS.logicMetricsPort,
+      },
+    },
+    // The CRD guarantees exactly one of the two; sqlite wins only when nats is absent.
+    store:
+      nats !== undefined || sqlite === undefined
+        ? {
+            kind: "nats",
+            url: nats?.url ?? "",
+            stream: {
+              name: nats?.stream?.name ?? DEFAULTS.streamName,
+              replicas: nats?.stream?.replicas ?? DEFAULTS.streamReplicas,
+              maxAge: nats?.stream?.maxAge ?? DEFAULTS.streamMaxAge,
+              duplicateWindow: nats?.stream?.duplicateWindow ?? DEFAULTS.duplicateWindow,
+            },
+          }
+        : {
+            kind: "sqlite",
+            size: sqlite.size ?? DEFAULTS.sqliteSize,
+            storageClassName: sqlite.storageClassName,
+          },
+    auth: {
+      jwt: ref(spec.auth?.jwt?.secretKeyRef, DEFAULTS.jwtKey),
+      jwks:
+        jwks === undefined
+          ? undefined
+          : {
+              secretKeyRef: ref(jwks.secretKeyRef, DEFAULTS.jwksKey),
+              configMapKeyRef: ref(jwks.configMapKeyRef, DEFAULTS.jwksKey),
+            },
+      apiKeys: ref(spec.auth?.apiKeys?.secretKeyRef, DEFAULTS.apiKeysKey),
+    },
+    serviceMonitor: {
+      enabled: sm.enabled ?? false,
+      interval: sm.interval ?? DEFAULTS.serviceMonitorInterval,
+      labels: sm.labels ?? {},
+    },
+    placement: spec.placement ?? {},
+  };
+}

@@ -1,0 +1,156 @@
+import type { V1PodDisruptionBudget, V1Service, V1StatefulSet } from "@kubernetes/client-node";
+import type { ChatCluster } from "../api/chatcluster-types.ts";
+import type { ResolvedSpec } from "../api/defaults.ts";
+import {
+  type ChildNames,
+  CONFIG_HASH_ANNOTATION,
+  childMeta,
+  METRICS_LABEL,
+  selectorLabels,
+} from "./names.ts";
+import {
+  CONTAINER_SECURITY_CONTEXT,
+  fieldEnv,
+  POD_SECURITY_CONTEXT,
+  placement,
+  resources,
+  secretEnv,
+} from "./pod-common.ts";
+
+/**
+ * Seconds the preStop hook sleeps before SIGTERM, so load balancers and
+ * kube-proxy drop the terminating pod from the client Service before it starts
+ * telling clients to reconnect.
+ */
+export const PRE_STOP_SLEEP_SECONDS = 5;
+/** Slack after the drain window before the kubelet's SIGKILL: flushing, closing the link. */
+export const TERMINATION_MARGIN_SECONDS = 10;
+
+export function gatewayTerminationGraceSeconds(spec: ResolvedSpec): number {
+  return PRE_STOP_SLEEP_SECONDS + spec.gateway.drainSeconds + TERMINATION_MARGIN_SECONDS;
+}
+
+/**
+ * Headless Service over the gateways' internal gRPC port. Logic pods discover
+ * gateways from its EndpointSlices (label kubernetes.io/service-name=<this name>);
+ * only ready gateways are listed, so a draining gateway stops getting new streams.
+ */
+export function gatewayHeadlessService(cc: ChatCluster, spec: ResolvedSpec, names: ChildNames): V1Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: childMeta(cc, names.gatewayHeadlessService, "gateway", { [METRICS_LABEL]: "true" }),
+    spec: {
+      clusterIP: "None",
+      publishNotReadyAddresses: false,
+      selector: selectorLabels(cc.metadata.name, "gateway"),
+      ports: [
+        {
+          name: "internal",
+          port: spec.gateway.ports.internal,
+          targetPort: "internal",
+          protocol: "TCP",
+          appProtocol: "kubernetes.io/h2c",
+        },
+        { name: "metrics", port: spec.gateway.ports.metrics, targetPort: "metrics", protocol: "TCP" },
+      ],
+    },
+  };
+}
+
+/** The Service clients connect to (WebSocket), with the user's type and annotations. */
+export function gatewayClientService(cc: ChatCluster, spec: ResolvedSpec, names: ChildNames): V1Service {
+  const meta = childMeta(cc, names.gatewayClientService, "gateway");
+  const annotations = spec.gateway.service.annotations;
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: Object.keys(annotations).length > 0 ? { ...meta, annotations } : meta,
+    spec: {
+      type: spec.gateway.service.type,
+      selector: selectorLabels(cc.metadata.name, "gateway"),
+      ports: [{ name: "client", port: spec.gateway.ports.client, targetPort: "client", protocol: "TCP" }],
+    },
+  };
+}
+
+export function gatewayStatefulSet(
+  cc: ChatCluster,
+  spec: ResolvedSpec,
+  names: ChildNames,
+  image: string,
+  configHash: string,
+): V1StatefulSet {
+  const selector = selectorLabels(cc.metadata.name, "gateway");
+  const p = spec.gateway.ports;
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: childMeta(cc, names.gatewayStatefulSet, "gateway"),
+    spec: {
+      replicas: spec.gateway.replicas,
+      serviceName: names.gatewayHeadlessService,
+      // Gateways hold no ordinal-dependent state: start and stop them all at once.
+      podManagementPolicy: "Parallel",
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } },
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels: selector, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+        spec: {
+          terminationGracePeriodSeconds: gatewayTerminationGraceSeconds(spec),
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: POD_SECURITY_CONTEXT,
+          ...placement(spec, selector),
+          containers: [
+            {
+              name: "gateway",
+              image,
+              imagePullPolicy: spec.image.pullPolicy,
+              args: ["gateway"],
+              envFrom: [{ configMapRef: { name: names.gatewayConfig } }],
+              env: [
+                fieldEnv("CHATCLUSTER_GATEWAY_ID", "metadata.name"),
+                fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
+                secretEnv("CHATCLUSTER_INTERNAL_TOKEN", names.internalTokenSecret, "token"),
+              ],
+              ports: [
+                { name: "client", containerPort: p.client, protocol: "TCP" },
+                { name: "internal", containerPort: p.internal, protocol: "TCP" },
+                { name: "metrics", containerPort: p.metrics, protocol: "TCP" },
+              ],
+              // /readyz fails as soon as the gateway starts draining.
+              readinessProbe: {
+                httpGet: { path: "/readyz", port: "metrics" },
+                periodSeconds: 5,
+                timeoutSeconds: 2,
+                failureThreshold: 2,
+              },
+              livenessProbe: {
+                httpGet: { path: "/healthz", port: "metrics" },
+                periodSeconds: 10,
+                timeoutSeconds: 3,
+                failureThreshold: 3,
+              },
+              lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
+              resources: resources(spec.gateway.resources),
+              securityContext: CONTAINER_SECURITY_CONTEXT,
+              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+            },
+          ],
+          volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+        },
+      },
+    },
+  };
+}
+
+/** One gateway at a time may be evicted: each carries live connections that must drain. */
+export function gatewayPdb(cc: ChatCluster, names: ChildNames): V1PodDisruptionBudget {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: childMeta(cc, names.gatewayPdb, "gateway"),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cc.metadata.name, "gateway") } },
+  };
+}

@@ -1,0 +1,167 @@
+import type {
+  V1Container,
+  V1Deployment,
+  V1PersistentVolumeClaim,
+  V1PodDisruptionBudget,
+  V1Service,
+} from "@kubernetes/client-node";
+import type { ChatCluster } from "../api/chatcluster-types.ts";
+import type { ResolvedSpec } from "../api/defaults.ts";
+import {
+  type ChildNames,
+  CONFIG_HASH_ANNOTATION,
+  childMeta,
+  METRICS_LABEL,
+  selectorLabels,
+} from "./names.ts";
+import {
+  CONTAINER_SECURITY_CONTEXT,
+  fieldEnv,
+  POD_SECURITY_CONTEXT,
+  placement,
+  resources,
+  secretEnv,
+} from "./pod-common.ts";
+import { SQLITE_DIR } from "./workload-config.ts";
+
+/** Logic pods finish in-flight requests and hand their streams over within this. */
+export const LOGIC_TERMINATION_GRACE_SECONDS = 30;
+
+function authEnv(spec: ResolvedSpec): NonNullable<V1Container["env"]> {
+  const env: NonNullable<V1Container["env"]> = [];
+  const a = spec.auth;
+  if (a.jwt) env.push(secretEnv("CHATCLUSTER_JWT_SECRET", a.jwt.name, a.jwt.key));
+  if (a.jwks?.secretKeyRef)
+    env.push(secretEnv("CHATCLUSTER_JWKS", a.jwks.secretKeyRef.name, a.jwks.secretKeyRef.key));
+  if (a.jwks?.configMapKeyRef) {
+    const r = a.jwks.configMapKeyRef;
+    env.push({ name: "CHATCLUSTER_JWKS", valueFrom: { configMapKeyRef: { name: r.name, key: r.key } } });
+  }
+  if (a.apiKeys) env.push(secretEnv("CHATCLUSTER_API_KEYS", a.apiKeys.name, a.apiKeys.key));
+  return env;
+}
+
+export function logicDeployment(
+  cc: ChatCluster,
+  spec: ResolvedSpec,
+  names: ChildNames,
+  image: string,
+  configHash: string,
+): V1Deployment {
+  const selector = selectorLabels(cc.metadata.name, "logic");
+  const sqlite = spec.store.kind === "sqlite";
+  const mounts = [{ name: "tmp", mountPath: "/tmp" }];
+  const volumes: NonNullable<NonNullable<V1Deployment["spec"]>["template"]["spec"]>["volumes"] = [
+    { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+  ];
+  if (sqlite) {
+    mounts.push({ name: "data", mountPath: SQLITE_DIR });
+    volumes.push({ name: "data", persistentVolumeClaim: { claimName: names.logicData } });
+  }
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: childMeta(cc, names.logicDeployment, "logic"),
+    spec: {
+      replicas: spec.logic.replicas,
+      selector: { matchLabels: selector },
+      // A surge pod connects to every gateway before an old one leaves, so no
+      // gateway is ever without logic. SQLite is one writer on one volume: the
+      // old pod must release the file first, so that store recreates instead.
+      strategy: sqlite
+        ? { type: "Recreate" }
+        : { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: { labels: selector, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+        spec: {
+          serviceAccountName: names.logicServiceAccount,
+          automountServiceAccountToken: true,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: LOGIC_TERMINATION_GRACE_SECONDS,
+          securityContext: POD_SECURITY_CONTEXT,
+          ...placement(spec, selector),
+          containers: [
+            {
+              name: "logic",
+              image,
+              imagePullPolicy: spec.image.pullPolicy,
+              args: ["logic", "--discovery=kubernetes", `--gateway-service=${names.gatewayHeadlessService}`],
+              envFrom: [{ configMapRef: { name: names.logicConfig } }],
+              env: [
+                fieldEnv("CHATCLUSTER_LOGIC_ID", "metadata.name"),
+                fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
+                secretEnv("CHATCLUSTER_INTERNAL_TOKEN", names.internalTokenSecret, "token"),
+                ...authEnv(spec),
+              ],
+              ports: [
+                { name: "api", containerPort: spec.logic.ports.api, protocol: "TCP" },
+                { name: "metrics", containerPort: spec.logic.ports.metrics, protocol: "TCP" },
+              ],
+              readinessProbe: {
+                httpGet: { path: "/readyz", port: "metrics" },
+                periodSeconds: 5,
+                timeoutSeconds: 2,
+                failureThreshold: 2,
+              },
+              livenessProbe: {
+                httpGet: { path: "/healthz", port: "metrics" },
+                periodSeconds: 10,
+                timeoutSeconds: 3,
+                failureThreshold: 3,
+              },
+              resources: resources(spec.logic.resources),
+              securityContext: CONTAINER_SECURITY_CONTEXT,
+              volumeMounts: mounts,
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
+}
+
+/** The server API (publish from backends) and the ops port for scraping. */
+export function logicService(cc: ChatCluster, spec: ResolvedSpec, names: ChildNames): V1Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: childMeta(cc, names.logicService, "logic", { [METRICS_LABEL]: "true" }),
+    spec: {
+      type: "ClusterIP",
+      selector: selectorLabels(cc.metadata.name, "logic"),
+      ports: [
+        { name: "api", port: spec.logic.ports.api, targetPort: "api", protocol: "TCP" },
+        { name: "metrics", port: spec.logic.ports.metrics, targetPort: "metrics", protocol: "TCP" },
+      ],
+    },
+  };
+}
+
+export function logicPdb(cc: ChatCluster, names: ChildNames): V1PodDisruptionBudget {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: childMeta(cc, names.logicPdb, "logic"),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cc.metadata.name, "logic") } },
+  };
+}
+
+/** The SQLite volume. Only size may change later (expansion); the class is fixed at creation. */
+export function logicDataClaim(
+  cc: ChatCluster,
+  spec: ResolvedSpec,
+  names: ChildNames,
+): V1PersistentVolumeClaim | undefined {
+  if (spec.store.kind !== "sqlite") return undefined;
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: childMeta(cc, names.logicData, "logic"),
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: spec.store.size } },
+      ...(spec.store.storageClassName !== undefined ? { storageClassName: spec.store.storageClassName } : {}),
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import type {
+  V1Affinity,
+  V1Container,
+  V1PodSecurityContext,
+  V1SecurityContext,
+  V1Toleration,
+  V1TopologySpreadConstraint,
+} from "@kubernetes/client-node";
+import type { ResolvedSpec } from "../api/defaults.ts";
+
+/** The image runs as this non-root user; the Dockerfile creates it. */
+export const RUN_AS_USER = 10001;
+
+export const POD_SECURITY_CONTEXT: V1PodSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: RUN_AS_USER,
+  runAsGroup: RUN_AS_USER,
+  fsGroup: RUN_AS_USER,
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+export const CONTAINER_SECURITY_CONTEXT: V1SecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ["ALL"] },
+};
+
+/**
+ * `repository:tag` from the spec, each part falling back to the operator's
+ * default image. A tag starting with `sha256:` is a digest (`repo@sha256:...`).
+ */
+export function resolveImage(spec: ResolvedSpec, defaultImage: string): string {
+  const at = defaultImage.indexOf("@");
+  const colon = defaultImage.lastIndexOf(":");
+  const slash = defaultImage.lastIndexOf("/");
+  let defRepo = defaultImage;
+  let defTag = "latest";
+  if (at !== -1) {
+    defRepo = defaultImage.slice(0, at);
+    defTag = defaultImage.slice(at + 1);
+  } else if (colon > slash) {
+    defRepo = defaultImage.slice(0, colon);
+    defTag = defaultImage.slice(colon + 1);
+  }
+  const repo = spec.image.repository ?? defRepo;
+  const tag = spec.image.tag ?? defTag;
+  return tag.startsWith("sha256:") ? `${repo}@${tag}` : `${repo}:${tag}`;
+}
+
+/** Placement fields of a pod spec; spread constraints without a selector get the tier's own. */
+export function placement(spec: ResolvedSpec, selector: Record<string, string>) {
+  const p = spec.placement;
+  const out: {
+    nodeSelector?: Record<string, string>;
+    tolerations?: V1Toleration[];
+    affinity?: V1Affinity;
+    topologySpreadConstraints?: V1TopologySpreadConstraint[];
+  } = {};
+  if (p.nodeSelector !== undefined) out.nodeSelector = p.nodeSelector;
+  if (p.tolerations !== undefined) out.tolerations = p.tolerations as V1Toleration[];
+  if (p.affinity !== undefined) out.affinity = p.affinity as V1Affinity;
+  if (p.topologySpreadConstraints !== undefined) {
+    out.topologySpreadConstraints = p.topologySpreadConstraints.map((c) =>
+      "labelSelector" in c
+        ? (c as unknown as V1TopologySpreadConstraint)
+        : ({ ...c, labelSelector: { matchLabels: selector } } as unknown as V1TopologySpreadConstraint),
+    );
+  }
+  return out;
+}
+
+/** Env var from the pod's own metadata (downward API). */
+export function fieldEnv(name: string, fieldPath: string): NonNullable<V1Container["env"]>[number] {
+  return { name, valueFrom: { fieldRef: { fieldPath } } };
+}
+
+export function secretEnv(
+  name: string,
+  secret: string,
+  key: string,
+): NonNullable<V1Container["env"]>[number] {
+  return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
+}
+
+export function resources(r: ResolvedSpec["gateway"]["resources"]) {
+  return {
+    ...(r.limits ? { limits: r.limits } : {}),
+    ...(r.requests ? { requests: r.requests } : {}),
+  } as V1Container["resources"];
+}

@@ -1,0 +1,73 @@
+import { createHash } from "node:crypto";
+import type { V1ConfigMap } from "@kubernetes/client-node";
+import type { ChatCluster } from "../api/chatcluster-types.ts";
+import type { ResolvedSpec } from "../api/defaults.ts";
+import { type ChildNames, childMeta } from "./names.ts";
+
+/**
+ * Workload configuration travels as environment variables: every workload flag
+ * has an env twin (platform/flags.ts), so a ConfigMap mounted with `envFrom`
+ * configures a pod with no file format of its own. Secrets never go in here:
+ * they are `secretKeyRef` env entries on the container. Values are strings.
+ */
+
+/** Where SQLite keeps its file inside the logic pod (the PVC mount). */
+export const SQLITE_DIR = "/data";
+
+export function gatewayConfigData(spec: ResolvedSpec): Record<string, string> {
+  const p = spec.gateway.ports;
+  return {
+    CHATCLUSTER_CLIENT_LISTEN: `0.0.0.0:${p.client}`,
+    CHATCLUSTER_INTERNAL_LISTEN: `0.0.0.0:${p.internal}`,
+    CHATCLUSTER_OPS_LISTEN: `0.0.0.0:${p.metrics}`,
+    CHATCLUSTER_DRAIN: `${spec.gateway.drainSeconds}s`,
+    CHATCLUSTER_MAX_CONNECTIONS: String(spec.gateway.maxConnections),
+  };
+}
+
+export function logicConfigData(spec: ResolvedSpec, names: ChildNames): Record<string, string> {
+  const data: Record<string, string> = {
+    CHATCLUSTER_API_LISTEN: `0.0.0.0:${spec.logic.ports.api}`,
+    CHATCLUSTER_OPS_LISTEN: `0.0.0.0:${spec.logic.ports.metrics}`,
+    CHATCLUSTER_DISCOVERY: "kubernetes",
+    CHATCLUSTER_GATEWAY_SERVICE: names.gatewayHeadlessService,
+    CHATCLUSTER_GATEWAY_PORT_NAME: "internal",
+    CHATCLUSTER_STORE: spec.store.kind,
+  };
+  if (spec.store.kind === "nats") {
+    data.CHATCLUSTER_NATS_URL = spec.store.url;
+    data.CHATCLUSTER_NATS_STREAM = spec.store.stream.name;
+    data.CHATCLUSTER_NATS_STREAM_REPLICAS = String(spec.store.stream.replicas);
+    data.CHATCLUSTER_NATS_MAX_AGE = spec.store.stream.maxAge;
+    data.CHATCLUSTER_NATS_DUPLICATE_WINDOW = spec.store.stream.duplicateWindow;
+  } else {
+    data.CHATCLUSTER_SQLITE_DIR = SQLITE_DIR;
+  }
+  return data;
+}
+
+export function configMap(cc: ChatCluster, name: string, data: Record<string, string>): V1ConfigMap {
+  return { apiVersion: "v1", kind: "ConfigMap", metadata: childMeta(cc, name, "config"), data };
+}
+
+/**
+ * A short stable hash of everything a pod reads at start that is not already in
+ * its template: the ConfigMap data and the names of referenced Secrets and keys.
+ * Stored as a pod-template annotation, it rolls pods when that input changes.
+ * (Edits to the content of a referenced Secret do not roll pods: see docs/operator.md.)
+ */
+export function configHash(...parts: readonly unknown[]): string {
+  const h = createHash("sha256");
+  for (const part of parts) h.update(stableJson(part)).update("\n");
+  return h.digest("hex").slice(0, 16);
+}
+
+function stableJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
+  const keys = Object.keys(v as Record<string, unknown>).sort();
+  return `{${keys
+    .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+    .join(",")}}`;
+}
