@@ -65,7 +65,7 @@ describe("buildDesired", () => {
     assert.equal(s.podManagementPolicy, "Parallel");
     assert.equal(s.serviceName, "demo-gateway-internal");
     const pod = s.template.spec!;
-    assert.equal(pod.terminationGracePeriodSeconds, 5 + 45 + 10);
+    assert.equal(pod.terminationGracePeriodSeconds, 5 + 45 + 10 + 5);
     const c = pod.containers[0]!;
     assert.deepEqual(c.args, ["gateway"]);
     assert.equal(c.image, "ghcr.io/chatcluster/chatcluster:0.1.0");
@@ -86,6 +86,7 @@ describe("buildDesired", () => {
     const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
     assert.equal(env.CHATCLUSTER_GATEWAY_ID?.valueFrom?.fieldRef?.fieldPath, "metadata.name");
     assert.equal(env.CHATCLUSTER_INTERNAL_TOKEN?.valueFrom?.secretKeyRef?.name, "demo-internal-token");
+    assert.equal(env.CHATCLUSTER_INTERNAL_SECRET?.valueFrom?.secretKeyRef?.name, "demo-internal-token");
     assert.equal(c.envFrom?.[0]?.configMapRef?.name, "demo-gateway-config");
     assert.match(s.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] ?? "", /^[0-9a-f]{16}$/);
   });
@@ -123,7 +124,11 @@ describe("buildDesired", () => {
     const pod = dep.spec!.template.spec!;
     assert.equal(pod.serviceAccountName, "demo-logic");
     const c = pod.containers[0]!;
-    assert.deepEqual(c.args, ["logic", "--discovery=kubernetes", "--gateway-service=demo-gateway-internal"]);
+    assert.deepEqual(c.args, [
+      "logic",
+      "--discovery=kubernetes",
+      "--discovery-service=demo-gateway-internal",
+    ]);
     const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
     assert.deepEqual(env.CHATCLUSTER_JWT_SECRET?.valueFrom?.secretKeyRef, {
       name: "chat-auth",
@@ -131,6 +136,18 @@ describe("buildDesired", () => {
     });
     assert.deepEqual(env.CHATCLUSTER_API_KEYS?.valueFrom?.secretKeyRef, { name: "chat-auth", key: "keys" });
     assert.equal(env.CHATCLUSTER_POD_NAMESPACE?.valueFrom?.fieldRef?.fieldPath, "metadata.namespace");
+  });
+
+  it("mounts a JWKS from a ConfigMap as the file the logic tier reads", () => {
+    const cc = chatCluster({ auth: { jwks: { configMapKeyRef: { name: "idp" } } } });
+    const d = buildDesired(cc, OPTS);
+    const pod = find<V1Deployment>(d.objects, "Deployment", "demo-logic").spec!.template.spec!;
+    const vol = pod.volumes?.find((v) => v.name === "jwks");
+    assert.deepEqual(vol?.configMap, { name: "idp", items: [{ key: "jwks.json", path: "jwks.json" }] });
+    const mount = pod.containers[0]?.volumeMounts?.find((m) => m.name === "jwks");
+    assert.equal(mount?.mountPath, "/etc/chatcluster/jwks");
+    const cm = find<V1ConfigMap>(d.objects, "ConfigMap", "demo-logic-config");
+    assert.equal(cm.data?.CHATCLUSTER_JWT_JWKS_FILE, "/etc/chatcluster/jwks/jwks.json");
   });
 
   it("gives logic RBAC to read EndpointSlices and nothing else", () => {
@@ -147,10 +164,10 @@ describe("buildDesired", () => {
     );
     const natsCm = find<V1ConfigMap>(nats.objects, "ConfigMap", "demo-logic-config");
     assert.equal(natsCm.data?.CHATCLUSTER_STORE, "nats");
-    assert.equal(natsCm.data?.CHATCLUSTER_NATS_URL, "nats://a:4222");
+    assert.equal(natsCm.data?.CHATCLUSTER_NATS_URLS, "nats://a:4222");
     assert.equal(natsCm.data?.CHATCLUSTER_NATS_STREAM, "CHAT");
     assert.equal(natsCm.data?.CHATCLUSTER_NATS_MAX_AGE, "24h");
-    assert.equal(natsCm.data?.CHATCLUSTER_GATEWAY_SERVICE, "demo-gateway-internal");
+    assert.equal(natsCm.data?.CHATCLUSTER_DISCOVERY_SERVICE, "demo-gateway-internal");
 
     const lite = buildDesired(
       chatCluster({ logic: { replicas: 1 }, store: { sqlite: { size: "5Gi", storageClassName: "fast" } } }),
@@ -164,7 +181,7 @@ describe("buildDesired", () => {
     const mount = dep.spec?.template.spec?.containers[0]?.volumeMounts?.find((m) => m.name === "data");
     assert.equal(mount?.mountPath, "/data");
     assert.equal(
-      find<V1ConfigMap>(lite.objects, "ConfigMap", "demo-logic-config").data?.CHATCLUSTER_SQLITE_DIR,
+      find<V1ConfigMap>(lite.objects, "ConfigMap", "demo-logic-config").data?.CHATCLUSTER_SQLITE_DATA_DIR,
       "/data",
     );
   });

@@ -11,11 +11,12 @@ import {
 import {
   CONTAINER_SECURITY_CONTEXT,
   fieldEnv,
+  internalTokenEnv,
   POD_SECURITY_CONTEXT,
   placement,
   resources,
-  secretEnv,
 } from "./pod-common.ts";
+import { gatewayShutdownGraceSeconds } from "./workload-config.ts";
 
 /**
  * Seconds the preStop hook sleeps before SIGTERM, so load balancers and
@@ -23,11 +24,12 @@ import {
  * telling clients to reconnect.
  */
 export const PRE_STOP_SLEEP_SECONDS = 5;
-/** Slack after the drain window before the kubelet's SIGKILL: flushing, closing the link. */
-export const TERMINATION_MARGIN_SECONDS = 10;
+/** Slack after the gateway's own shutdown deadline before the kubelet's SIGKILL. */
+export const TERMINATION_MARGIN_SECONDS = 5;
 
+/** preStop sleep + the gateway's shutdown grace (drain window + 10s) + margin. */
 export function gatewayTerminationGraceSeconds(spec: ResolvedSpec): number {
-  return PRE_STOP_SLEEP_SECONDS + spec.gateway.drainSeconds + TERMINATION_MARGIN_SECONDS;
+  return PRE_STOP_SLEEP_SECONDS + gatewayShutdownGraceSeconds(spec) + TERMINATION_MARGIN_SECONDS;
 }
 
 /**
@@ -112,7 +114,7 @@ export function gatewayStatefulSet(
               env: [
                 fieldEnv("CHATCLUSTER_GATEWAY_ID", "metadata.name"),
                 fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
-                secretEnv("CHATCLUSTER_INTERNAL_TOKEN", names.internalTokenSecret, "token"),
+                ...internalTokenEnv(names),
               ],
               ports: [
                 { name: "client", containerPort: p.client, protocol: "TCP" },

@@ -17,12 +17,13 @@ import {
 import {
   CONTAINER_SECURITY_CONTEXT,
   fieldEnv,
+  internalTokenEnv,
   POD_SECURITY_CONTEXT,
   placement,
   resources,
   secretEnv,
 } from "./pod-common.ts";
-import { SQLITE_DIR } from "./workload-config.ts";
+import { JWKS_DIR, JWKS_FILE, SQLITE_DIR } from "./workload-config.ts";
 
 /** Logic pods finish in-flight requests and hand their streams over within this. */
 export const LOGIC_TERMINATION_GRACE_SECONDS = 30;
@@ -50,13 +51,29 @@ export function logicDeployment(
 ): V1Deployment {
   const selector = selectorLabels(cc.metadata.name, "logic");
   const sqlite = spec.store.kind === "sqlite";
-  const mounts = [{ name: "tmp", mountPath: "/tmp" }];
+  const mounts: { name: string; mountPath: string; readOnly?: boolean }[] = [
+    { name: "tmp", mountPath: "/tmp" },
+  ];
   const volumes: NonNullable<NonNullable<V1Deployment["spec"]>["template"]["spec"]>["volumes"] = [
     { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
   ];
   if (sqlite) {
     mounts.push({ name: "data", mountPath: SQLITE_DIR });
     volumes.push({ name: "data", persistentVolumeClaim: { claimName: names.logicData } });
+  }
+  // The logic tier reads a JWKS from a file (CHATCLUSTER_JWT_JWKS_FILE), so the key is mounted, not passed in env.
+  const jwks = spec.auth.jwks;
+  if (jwks?.secretKeyRef || jwks?.configMapKeyRef) {
+    mounts.push({ name: "jwks", mountPath: JWKS_DIR, readOnly: true });
+    const items = (r: { key: string }) => [{ key: r.key, path: JWKS_FILE }];
+    volumes.push(
+      jwks.secretKeyRef
+        ? { name: "jwks", secret: { secretName: jwks.secretKeyRef.name, items: items(jwks.secretKeyRef) } }
+        : {
+            name: "jwks",
+            configMap: { name: jwks.configMapKeyRef!.name, items: items(jwks.configMapKeyRef!) },
+          },
+    );
   }
   return {
     apiVersion: "apps/v1",
@@ -85,12 +102,17 @@ export function logicDeployment(
               name: "logic",
               image,
               imagePullPolicy: spec.image.pullPolicy,
-              args: ["logic", "--discovery=kubernetes", `--gateway-service=${names.gatewayHeadlessService}`],
+              args: [
+                "logic",
+                "--discovery=kubernetes",
+                `--discovery-service=${names.gatewayHeadlessService}`,
+              ],
               envFrom: [{ configMapRef: { name: names.logicConfig } }],
               env: [
                 fieldEnv("CHATCLUSTER_LOGIC_ID", "metadata.name"),
                 fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
-                secretEnv("CHATCLUSTER_INTERNAL_TOKEN", names.internalTokenSecret, "token"),
+                fieldEnv("CHATCLUSTER_DISCOVERY_NAMESPACE", "metadata.namespace"),
+                ...internalTokenEnv(names),
                 ...authEnv(spec),
               ],
               ports: [

@@ -14,13 +14,27 @@ import { type ChildNames, childMeta } from "./names.ts";
 /** Where SQLite keeps its file inside the logic pod (the PVC mount). */
 export const SQLITE_DIR = "/data";
 
+/** Where a JWKS document from auth.jwks is mounted in the logic pod. */
+export const JWKS_DIR = "/etc/chatcluster/jwks";
+export const JWKS_FILE = "jwks.json";
+
+/**
+ * The gateway's own hard shutdown deadline: the drain window plus time to flush
+ * and close the push streams. It must exceed the drain window by more than 5s
+ * (gateway/src/config.ts checks that).
+ */
+export function gatewayShutdownGraceSeconds(spec: ResolvedSpec): number {
+  return spec.gateway.drainSeconds + 10;
+}
+
 export function gatewayConfigData(spec: ResolvedSpec): Record<string, string> {
   const p = spec.gateway.ports;
   return {
     CHATCLUSTER_CLIENT_LISTEN: `0.0.0.0:${p.client}`,
     CHATCLUSTER_INTERNAL_LISTEN: `0.0.0.0:${p.internal}`,
     CHATCLUSTER_OPS_LISTEN: `0.0.0.0:${p.metrics}`,
-    CHATCLUSTER_DRAIN: `${spec.gateway.drainSeconds}s`,
+    CHATCLUSTER_DRAIN_WINDOW: `${spec.gateway.drainSeconds}s`,
+    CHATCLUSTER_SHUTDOWN_GRACE: `${gatewayShutdownGraceSeconds(spec)}s`,
     CHATCLUSTER_MAX_CONNECTIONS: String(spec.gateway.maxConnections),
   };
 }
@@ -30,19 +44,19 @@ export function logicConfigData(spec: ResolvedSpec, names: ChildNames): Record<s
     CHATCLUSTER_API_LISTEN: `0.0.0.0:${spec.logic.ports.api}`,
     CHATCLUSTER_OPS_LISTEN: `0.0.0.0:${spec.logic.ports.metrics}`,
     CHATCLUSTER_DISCOVERY: "kubernetes",
-    CHATCLUSTER_GATEWAY_SERVICE: names.gatewayHeadlessService,
-    CHATCLUSTER_GATEWAY_PORT_NAME: "internal",
+    CHATCLUSTER_DISCOVERY_SERVICE: names.gatewayHeadlessService,
     CHATCLUSTER_STORE: spec.store.kind,
   };
   if (spec.store.kind === "nats") {
-    data.CHATCLUSTER_NATS_URL = spec.store.url;
+    data.CHATCLUSTER_NATS_URLS = spec.store.url;
     data.CHATCLUSTER_NATS_STREAM = spec.store.stream.name;
-    data.CHATCLUSTER_NATS_STREAM_REPLICAS = String(spec.store.stream.replicas);
+    data.CHATCLUSTER_NATS_REPLICAS = String(spec.store.stream.replicas);
     data.CHATCLUSTER_NATS_MAX_AGE = spec.store.stream.maxAge;
     data.CHATCLUSTER_NATS_DUPLICATE_WINDOW = spec.store.stream.duplicateWindow;
   } else {
-    data.CHATCLUSTER_SQLITE_DIR = SQLITE_DIR;
+    data.CHATCLUSTER_SQLITE_DATA_DIR = SQLITE_DIR;
   }
+  if (spec.auth.jwks !== undefined) data.CHATCLUSTER_JWT_JWKS_FILE = `${JWKS_DIR}/${JWKS_FILE}`;
   return data;
 }
 

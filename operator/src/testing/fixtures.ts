@@ -20,6 +20,10 @@ export function chatCluster(
     apiVersion: "chatcluster.io/v1alpha1",
     kind: "ChatCluster",
     metadata: { name, namespace, uid: "0b5e6a2c-1111-4a4a-9c9c-000000000001", generation: 1 },
-    spec: { store: { nats: { url: "nats://nats:4222" } }, ...spec },
+    spec: {
+      store: { nats: { url: "nats://nats:4222" } },
+      auth: { jwt: { secretKeyRef: { name: "chat-auth" } } },
+      ...spec,
+    },
   };
 }
