@@ -1,0 +1,195 @@
+import {
+  addressFlag,
+  boolFlag,
+  durationFlag,
+  enumFlag,
+  type FlagValues,
+  intFlag,
+  stringFlag,
+} from "../../platform/flags.ts";
+import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
+import type { EdgeLimits } from "./edge/edge-limits.ts";
+import { DEFAULT_EDGE_LIMITS } from "./edge/edge-limits.ts";
+
+/**
+ * The gateway's flags (each with its CHATCLUSTER_* twin). Parsed once by the
+ * CLI; the composition root turns them into component options with
+ * edgeLimitsFrom() and resolveGatewayId().
+ */
+const d = DEFAULT_EDGE_LIMITS;
+export const gatewayFlags = {
+  logLevel: enumFlag<LogLevel>("CHATCLUSTER_LOG_LEVEL", "info", "Log level.", LOG_LEVELS),
+  clientListen: addressFlag(
+    "CHATCLUSTER_CLIENT_LISTEN",
+    "0.0.0.0:8080",
+    "Where clients connect (WebSocket, subprotocol chatcluster.v1).",
+  ),
+  internalListen: addressFlag(
+    "CHATCLUSTER_INTERNAL_LISTEN",
+    "0.0.0.0:8081",
+    "Where logic processes open the push stream (gRPC over HTTP/2).",
+  ),
+  opsListen: addressFlag("CHATCLUSTER_OPS_LISTEN", "0.0.0.0:9090", "/healthz, /readyz and /metrics."),
+  gatewayId: stringFlag(
+    "CHATCLUSTER_GATEWAY_ID",
+    "",
+    "Stable name of this gateway (the StatefulSet pod name). Empty means $HOSTNAME.",
+  ),
+  internalSecret: stringFlag(
+    "CHATCLUSTER_INTERNAL_SECRET",
+    "",
+    "Shared secret logic presents on the push stream. Empty disables the check (local runs only).",
+  ),
+  internalTlsCert: stringFlag(
+    "CHATCLUSTER_INTERNAL_TLS_CERT",
+    "",
+    "PEM certificate file for the internal port; empty serves h2c.",
+    "a file path",
+  ),
+  internalTlsKey: stringFlag(
+    "CHATCLUSTER_INTERNAL_TLS_KEY",
+    "",
+    "PEM private key file for the internal port.",
+    "a file path",
+  ),
+  maxConnections: intFlag(
+    "CHATCLUSTER_MAX_CONNECTIONS",
+    d.maxConnections,
+    "Client WebSockets per process; more are refused with HTTP 503 (keep below the fd limit).",
+    1,
+    1_000_000,
+  ),
+  maxPendingAuth: intFlag(
+    "CHATCLUSTER_MAX_PENDING_AUTH",
+    d.maxPendingAuth,
+    "Connections waiting for an auth answer; more are refused with HTTP 503.",
+    1,
+    1_000_000,
+  ),
+  authTimeout: durationFlag(
+    "CHATCLUSTER_AUTH_TIMEOUT",
+    d.authTimeoutMs,
+    "Close (4004 auth_timeout) a connection not authenticated within this time.",
+    100,
+    300_000,
+  ),
+  admissionRate: intFlag(
+    "CHATCLUSTER_ADMISSION_RATE",
+    d.admissionPerSecond,
+    "New WebSocket upgrades per second; more are refused with HTTP 503 and Retry-After.",
+    1,
+    1_000_000,
+  ),
+  admissionBurst: intFlag(
+    "CHATCLUSTER_ADMISSION_BURST",
+    d.admissionBurst,
+    "Upgrades accepted in a burst above the admission rate.",
+    1,
+    1_000_000,
+  ),
+  maxFrameBytes: intFlag(
+    "CHATCLUSTER_MAX_FRAME_BYTES",
+    d.maxFrameBytes,
+    "Largest client frame; larger ones close the socket with 1009.",
+    256,
+    16 * 1024 * 1024,
+  ),
+  messagesPerSecond: intFlag(
+    "CHATCLUSTER_MESSAGES_PER_SECOND",
+    d.messagesPerSecond,
+    "Sustained client frames per second per connection.",
+    1,
+    100_000,
+  ),
+  messageBurst: intFlag(
+    "CHATCLUSTER_MESSAGE_BURST",
+    d.messageBurst,
+    "Client frames per connection allowed in a burst.",
+    1,
+    100_000,
+  ),
+  rateStrikes: intFlag(
+    "CHATCLUSTER_RATE_STRIKES",
+    d.rateStrikes,
+    "Over-rate frames within 10s that close the socket with 4008 rate_limited.",
+    1,
+    100_000,
+  ),
+  maxRoomsPerConnection: intFlag(
+    "CHATCLUSTER_MAX_ROOMS_PER_CONNECTION",
+    d.maxRoomsPerConnection,
+    "Rooms one connection may have joined at once.",
+    1,
+    100_000,
+  ),
+  sendQueueBytes: intFlag(
+    "CHATCLUSTER_SEND_QUEUE_BYTES",
+    d.sendQueueBytes,
+    "Bytes queued for one client before it is closed with 4009 slow_consumer.",
+    4096,
+    1024 * 1024 * 1024,
+  ),
+  heartbeatInterval: durationFlag(
+    "CHATCLUSTER_HEARTBEAT_INTERVAL",
+    d.heartbeatMs,
+    "Ping sweep interval; a client silent for a whole interval is disconnected.",
+    100,
+    600_000,
+  ),
+  drainWindow: durationFlag(
+    "CHATCLUSTER_DRAIN_WINDOW",
+    20_000,
+    "On SIGTERM, clients are told to reconnect at times spread over this window.",
+    0,
+    3_600_000,
+  ),
+  shutdownGrace: durationFlag(
+    "CHATCLUSTER_SHUTDOWN_GRACE",
+    30_000,
+    "Hard deadline for shutdown (match terminationGracePeriodSeconds); must exceed the drain window + 5s.",
+    1000,
+    3_600_000,
+  ),
+  perMessageDeflate: boolFlag(
+    "CHATCLUSTER_PER_MESSAGE_DEFLATE",
+    false,
+    "Accept compressed client frames (server frames are never compressed).",
+  ),
+} as const;
+
+export type GatewayConfig = FlagValues<typeof gatewayFlags>;
+
+/** The edge's limits from the parsed flags. */
+export function edgeLimitsFrom(config: GatewayConfig): Partial<EdgeLimits> {
+  return {
+    maxConnections: config.maxConnections,
+    maxPendingAuth: config.maxPendingAuth,
+    authTimeoutMs: config.authTimeout,
+    admissionPerSecond: config.admissionRate,
+    admissionBurst: config.admissionBurst,
+    maxFrameBytes: config.maxFrameBytes,
+    messagesPerSecond: config.messagesPerSecond,
+    messageBurst: config.messageBurst,
+    rateStrikes: config.rateStrikes,
+    maxRoomsPerConnection: config.maxRoomsPerConnection,
+    sendQueueBytes: config.sendQueueBytes,
+    heartbeatMs: config.heartbeatInterval,
+    perMessageDeflate: config.perMessageDeflate,
+  };
+}
+
+/** The configured id, else the pod's hostname (the StatefulSet pod name), else "gateway". */
+export function resolveGatewayId(
+  config: GatewayConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
+  return config.gatewayId || env.HOSTNAME || "gateway";
+}
+
+/** Drain window clamped so drain (window + close grace) ends before the hard shutdown deadline. */
+export function effectiveDrainWindowMs(
+  config: GatewayConfig,
+  closeGraceMs = DEFAULT_EDGE_LIMITS.closeGraceMs,
+): number {
+  return Math.max(0, Math.min(config.drainWindow, config.shutdownGrace - closeGraceMs - 2000));
+}

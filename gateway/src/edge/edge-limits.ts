@@ -1,0 +1,69 @@
+/**
+ * Every bound the edge enforces, in one validated object. Defaults are sized for
+ * a 2-core pod with ~20k file descriptors; config.ts exposes each as a flag.
+ */
+export interface EdgeLimits {
+  /** Largest client frame in bytes; larger frames close the socket with 1009 (ws maxPayload). */
+  readonly maxFrameBytes: number;
+  /** Sustained client frames per second per connection (token bucket refill rate). */
+  readonly messagesPerSecond: number;
+  /** Token bucket size: frames a connection may send in a burst. */
+  readonly messageBurst: number;
+  /** Rejected (over-rate) frames within rateStrikeWindowMs that close the socket with rate_limited. */
+  readonly rateStrikes: number;
+  readonly rateStrikeWindowMs: number;
+  /** Rooms one connection may be a member of at once. */
+  readonly maxRoomsPerConnection: number;
+  /** Open WebSockets per process (authenticated or not); more are refused with 503. */
+  readonly maxConnections: number;
+  /** Connections waiting for logic's auth answer; more are refused with 503. */
+  readonly maxPendingAuth: number;
+  /** A connection without an auth answer after this long is closed with auth_timeout. */
+  readonly authTimeoutMs: number;
+  /** New WebSocket upgrades per second (token bucket refill rate) and burst. */
+  readonly admissionPerSecond: number;
+  readonly admissionBurst: number;
+  /** Bytes queued for one socket (ours + the kernel-bound socket buffer) before it is closed as a slow consumer. */
+  readonly sendQueueBytes: number;
+  /** Stop handing bytes to a socket while its user-space write buffer holds this much; resume on 'drain'. */
+  readonly writeHighWaterBytes: number;
+  /** Live deliveries buffered per membership while its join is in flight; beyond it they are dropped (the client's gap check resumes). */
+  readonly joinBufferFrames: number;
+  /** Interval of the shared ping sweep; a socket that misses one full interval is terminated. */
+  readonly heartbeatMs: number;
+  /** A socket we closed that has not finished the close handshake after this long is destroyed. */
+  readonly closeGraceMs: number;
+  /** Compress client->server frames when the client asks (server frames are pre-framed and never compressed). */
+  readonly perMessageDeflate: boolean;
+}
+
+export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
+  maxFrameBytes: 64 * 1024,
+  messagesPerSecond: 20,
+  messageBurst: 40,
+  rateStrikes: 20,
+  rateStrikeWindowMs: 10_000,
+  maxRoomsPerConnection: 100,
+  maxConnections: 18_000,
+  maxPendingAuth: 2_000,
+  authTimeoutMs: 10_000,
+  admissionPerSecond: 1_000,
+  admissionBurst: 2_000,
+  sendQueueBytes: 1024 * 1024,
+  writeHighWaterBytes: 64 * 1024,
+  joinBufferFrames: 1_000,
+  heartbeatMs: 25_000,
+  closeGraceMs: 3_000,
+  perMessageDeflate: false,
+});
+
+/** Defaults overlaid with `partial`; never writes into the caller's object. */
+export function resolveEdgeLimits(partial: Partial<EdgeLimits> = {}): EdgeLimits {
+  const out = { ...DEFAULT_EDGE_LIMITS, ...partial };
+  for (const [k, v] of Object.entries(out)) {
+    if (typeof v === "number" && !(Number.isFinite(v) && v > 0))
+      throw new RangeError(`edge limit ${k} must be a positive number, got ${v}`);
+  }
+  if (out.messageBurst < 1 || out.admissionBurst < 1) throw new RangeError("bursts must be >= 1");
+  return Object.freeze(out);
+}

@@ -1,0 +1,140 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+import { CLOSE_CODE_NAMES } from "../../../protocol/close-codes.ts";
+
+/** Reasons an upgrade is refused before it becomes a WebSocket. */
+export const ADMISSION_REFUSAL_REASONS = [
+  "draining",
+  "max_connections",
+  "pending_auth",
+  "rate",
+  "bad_request",
+] as const;
+export type AdmissionRefusalReason = (typeof ADMISSION_REFUSAL_REASONS)[number];
+
+/** Frames the edge did not write, by why. */
+export const DROP_REASONS = ["join_buffer_full", "no_local_members", "unknown_connection"] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export const INBOUND_FRAME_TYPES = ["auth", "join", "leave", "send", "ping", "invalid"] as const;
+export type InboundFrameType = (typeof INBOUND_FRAME_TYPES)[number];
+
+export interface QueueStats {
+  sumBytes: number;
+  maxBytes: number;
+}
+
+export interface GatewayMetrics {
+  readonly connections: Gauge;
+  readonly pendingAuth: Gauge;
+  readonly connects: Counter;
+  readonly disconnects: Counter<"code">;
+  readonly framesIn: Counter<"type">;
+  readonly bytesIn: Counter;
+  readonly framesOut: Counter;
+  readonly bytesOut: Counter;
+  readonly slowConsumerCloses: Counter;
+  readonly rateLimitedFrames: Counter;
+  readonly admissionRefusals: Counter<"reason">;
+  readonly drops: Counter<"reason">;
+  readonly logicRefusals: Counter;
+  readonly drainRemaining: Gauge;
+  /** Set by the edge: read at scrape time so the hot path does no metric work for queues. */
+  queueProbe: (() => QueueStats) | null;
+}
+
+export function createGatewayMetrics(registry: Registry): GatewayMetrics {
+  const registers = [registry];
+  const m: GatewayMetrics = {
+    queueProbe: null,
+    connections: new Gauge({
+      name: "chatcluster_gateway_connections",
+      help: "Open client WebSockets (authenticated or waiting for auth).",
+      registers,
+    }),
+    pendingAuth: new Gauge({
+      name: "chatcluster_gateway_pending_auth_connections",
+      help: "Client WebSockets waiting for logic's answer to their auth.",
+      registers,
+    }),
+    connects: new Counter({
+      name: "chatcluster_gateway_connects_total",
+      help: "WebSocket upgrades accepted.",
+      registers,
+    }),
+    disconnects: new Counter({
+      name: "chatcluster_gateway_disconnects_total",
+      help: "Closed client WebSockets by close code name (protocol/close-codes.ts).",
+      labelNames: ["code"] as const,
+      registers,
+    }),
+    framesIn: new Counter({
+      name: "chatcluster_gateway_frames_in_total",
+      help: "Client frames received, by type.",
+      labelNames: ["type"] as const,
+      registers,
+    }),
+    bytesIn: new Counter({
+      name: "chatcluster_gateway_bytes_in_total",
+      help: "Client frame payload bytes received.",
+      registers,
+    }),
+    framesOut: new Counter({
+      name: "chatcluster_gateway_frames_out_total",
+      help: "Frames written to client sockets (one per recipient).",
+      registers,
+    }),
+    bytesOut: new Counter({
+      name: "chatcluster_gateway_bytes_out_total",
+      help: "Bytes written to client sockets, WebSocket framing included.",
+      registers,
+    }),
+    slowConsumerCloses: new Counter({
+      name: "chatcluster_gateway_slow_consumer_closes_total",
+      help: "Sockets closed because their send queue exceeded its bound.",
+      registers,
+    }),
+    rateLimitedFrames: new Counter({
+      name: "chatcluster_gateway_rate_limited_frames_total",
+      help: "Client frames rejected by the per-connection rate limit.",
+      registers,
+    }),
+    admissionRefusals: new Counter({
+      name: "chatcluster_gateway_admission_refusals_total",
+      help: "Upgrades refused before becoming a WebSocket, by reason.",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    drops: new Counter({
+      name: "chatcluster_gateway_dropped_frames_total",
+      help: "Frames for clients that were not written, by reason.",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    logicRefusals: new Counter({
+      name: "chatcluster_gateway_logic_refusals_total",
+      help: "Client events the logic link could not accept (answered with a retryable error).",
+      registers,
+    }),
+    drainRemaining: new Gauge({
+      name: "chatcluster_gateway_drain_remaining_connections",
+      help: "Connections still open during a drain (0 when not draining).",
+      registers,
+    }),
+  };
+  new Gauge({
+    name: "chatcluster_gateway_send_queue_bytes",
+    help: "Bytes queued for client sockets at scrape time: the sum over sockets and the largest one.",
+    labelNames: ["stat"] as const,
+    registers,
+    collect() {
+      const s = m.queueProbe?.() ?? { sumBytes: 0, maxBytes: 0 };
+      this.set({ stat: "sum" }, s.sumBytes);
+      this.set({ stat: "max" }, s.maxBytes);
+    },
+  });
+  for (const code of CLOSE_CODE_NAMES) m.disconnects.inc({ code }, 0);
+  for (const type of INBOUND_FRAME_TYPES) m.framesIn.inc({ type }, 0);
+  for (const reason of ADMISSION_REFUSAL_REASONS) m.admissionRefusals.inc({ reason }, 0);
+  for (const reason of DROP_REASONS) m.drops.inc({ reason }, 0);
+  return m;
+}

@@ -1,0 +1,158 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  type ClientEvent,
+  JoinRequestSchema,
+  LeaveRequestSchema,
+  SendRequestSchema,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { ERROR_CODES, encodeErrorFrame, encodePongFrame } from "../../../protocol/client-frames.ts";
+import { CLOSE_CODES, type CloseCode } from "../../../protocol/close-codes.ts";
+import { parseClientFrame } from "../../../protocol/parse-client-frame.ts";
+import type { LogicLink } from "../logic-link.ts";
+import type { Connection } from "./connection.ts";
+import type { EdgeLimits } from "./edge-limits.ts";
+import type { GatewayMetrics } from "./gateway-metrics.ts";
+import type { RoomIndex } from "./room-index.ts";
+
+/** What inbound handling needs from the edge (one object, built once). */
+export interface InboundContext {
+  readonly limits: EdgeLimits;
+  readonly metrics: GatewayMetrics;
+  readonly index: RoomIndex;
+  readonly link: LogicLink;
+  send(conn: Connection, payload: Uint8Array): void;
+  sendEvent(conn: Connection, kind: ClientEvent["kind"], routingKey: string): boolean;
+  closeConn(conn: Connection, code: CloseCode, reason: string): void;
+  startAuth(conn: Connection, token: string, refresh: boolean): void;
+}
+
+const utf8 = new TextEncoder();
+const RETRY_UNAVAILABLE_MS = 1000;
+
+function error(
+  ctx: InboundContext,
+  conn: Connection,
+  code: string,
+  message: string,
+  id?: string,
+  retryAfterMs?: number,
+) {
+  ctx.send(conn, encodeErrorFrame({ code, message, id, retryAfterMs }));
+}
+
+/** Rate limit, parse and dispatch one client frame. Bad input never throws past here. */
+export function handleClientMessage(
+  ctx: InboundContext,
+  conn: Connection,
+  data: Buffer,
+  isBinary: boolean,
+): void {
+  if (conn.state === "closing" || conn.state === "closed") return;
+  conn.alive = true;
+  const { metrics, limits } = ctx;
+  metrics.bytesIn.inc(data.length);
+  if (isBinary) {
+    metrics.framesIn.inc({ type: "invalid" });
+    ctx.closeConn(conn, CLOSE_CODES.badFrame, "binary frames are not accepted");
+    return;
+  }
+  const now = Date.now();
+  if (!conn.rate.take(now)) {
+    metrics.rateLimitedFrames.inc();
+    if (now - conn.strikeWindowStart > limits.rateStrikeWindowMs) {
+      conn.strikeWindowStart = now;
+      conn.strikes = 0;
+    }
+    if (++conn.strikes > limits.rateStrikes) {
+      ctx.closeConn(conn, CLOSE_CODES.rateLimited, "rate limit exceeded repeatedly");
+      return;
+    }
+    error(ctx, conn, ERROR_CODES.rateLimited.code, "too many frames", undefined, conn.rate.waitMs(now));
+    return;
+  }
+  const parsed = parseClientFrame(data.toString("utf8"));
+  if (parsed.kind === "malformed") {
+    metrics.framesIn.inc({ type: "invalid" });
+    ctx.closeConn(conn, CLOSE_CODES.badFrame, parsed.message);
+    return;
+  }
+  if (parsed.kind === "reject") {
+    metrics.framesIn.inc({ type: "invalid" });
+    error(ctx, conn, parsed.code, parsed.message, parsed.id);
+    return;
+  }
+  const frame = parsed.frame;
+  metrics.framesIn.inc({ type: frame.type });
+  if (frame.type === "ping") {
+    ctx.send(conn, encodePongFrame(frame.ts));
+    return;
+  }
+  if (frame.type === "auth") {
+    if (conn.authInFlight) {
+      error(ctx, conn, ERROR_CODES.invalidField.code, "an auth is already in progress");
+      return;
+    }
+    ctx.startAuth(conn, frame.token, conn.state === "open");
+    return;
+  }
+  if (conn.state !== "open") {
+    const id = frame.type === "send" ? frame.id : frame.room;
+    error(ctx, conn, ERROR_CODES.notAuthenticated.code, "send an auth frame first and wait for welcome", id);
+    return;
+  }
+  switch (frame.type) {
+    case "join": {
+      const { index, link } = ctx;
+      const before = conn.membership(frame.room);
+      if (before === undefined && (conn.rooms?.size ?? 0) >= limits.maxRoomsPerConnection) {
+        error(
+          ctx,
+          conn,
+          ERROR_CODES.tooManyRooms.code,
+          `at most ${limits.maxRoomsPerConnection} rooms`,
+          frame.room,
+        );
+        return;
+      }
+      const wasHeld = before?.held ?? null;
+      const { membership, created } = index.add(conn, frame.room);
+      // Live deliveries wait until the joined frame is written (its page ends at last_seq).
+      if (membership.held === null) membership.held = [];
+      if (created) link.roomAdded(frame.room);
+      const join = create(JoinRequestSchema, { room: frame.room, limit: frame.limit ?? 0 });
+      if (frame.since !== undefined) join.since = BigInt(frame.since);
+      if (!ctx.sendEvent(conn, { case: "join", value: join }, frame.room)) {
+        if (before === undefined) {
+          if (index.remove(conn, frame.room)) link.roomRemoved(frame.room);
+        } else if (wasHeld === null) {
+          // Nothing can have been held within this call: back to live.
+          membership.held = null;
+        }
+        error(ctx, conn, ERROR_CODES.unavailable.code, "logic unavailable", frame.room, RETRY_UNAVAILABLE_MS);
+      }
+      return;
+    }
+    case "leave": {
+      if (conn.membership(frame.room) === undefined) {
+        error(ctx, conn, ERROR_CODES.notJoined.code, "not a member of this room", frame.room);
+        return;
+      }
+      if (ctx.index.remove(conn, frame.room)) ctx.link.roomRemoved(frame.room);
+      // Logic keeps no membership state; the event is for its audit and metrics, best effort.
+      ctx.sendEvent(
+        conn,
+        { case: "leave", value: create(LeaveRequestSchema, { room: frame.room }) },
+        frame.room,
+      );
+      return;
+    }
+    case "send": {
+      const body = utf8.encode(JSON.stringify(frame.body));
+      const req = create(SendRequestSchema, { room: frame.room, clientMsgId: frame.id, body });
+      if (!ctx.sendEvent(conn, { case: "send", value: req }, frame.room)) {
+        error(ctx, conn, ERROR_CODES.unavailable.code, "logic unavailable", frame.id, RETRY_UNAVAILABLE_MS);
+      }
+      return;
+    }
+  }
+}

@@ -1,0 +1,188 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  type ClientEvent,
+  type Delivery,
+  DeliverySchema,
+  type Reply,
+  ReplySchema,
+} from "../../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import {
+  encodeAckFrame,
+  encodeErrorFrame,
+  encodeJoinedFrame,
+  encodeMessageFrame,
+} from "../../../../protocol/client-frames.ts";
+import type { EdgeSink, LogicLink } from "../../logic-link.ts";
+
+/**
+ * TEST ONLY: an in-process stand-in for logic behind a LogicLink, for edge
+ * tests and benchmarks. It plays logic's part of the protocol with an
+ * in-memory room log:
+ * - auth: token `user:<id>` is accepted (read/write everything); `expiring:<id>:<ms>`
+ *   is accepted and expires after <ms>; `silent:<id>` is never answered; any
+ *   other token is refused with 4001.
+ * - join: history after `since` (or the last `limit`), a joined frame, last_seq;
+ *   rooms starting with `private.` are refused with a forbidden error.
+ * - send: next seq/prev, one message frame delivered to the room, an ack
+ *   (a repeated client id is acked again with its original seq and not re-delivered).
+ * Events are answered in batches on the next turn, like the real stream.
+ */
+export class FakeLogicLink implements LogicLink {
+  sink: EdgeSink | null = null;
+  /** When false, send() refuses like a link with no logic stream. */
+  accepting = true;
+  streams = 1;
+  draining = false;
+  readonly interest = new Set<string>();
+  readonly counts = { auth: 0, send: 0, join: 0, leave: 0, closed: 0 };
+  readonly closedCodes: number[] = [];
+  private readonly logs = new Map<string, { seqs: number[]; frames: Uint8Array[] }>();
+  private readonly acked = new Map<string, { room: string; seq: number }>();
+  private queue: ClientEvent[] = [];
+  private scheduled = false;
+
+  send(event: ClientEvent, _routingKey: string): boolean {
+    if (!this.accepting) return false;
+    this.queue.push(event);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.process());
+    }
+    return true;
+  }
+  roomAdded(room: string): void {
+    this.interest.add(room);
+  }
+  roomRemoved(room: string): void {
+    this.interest.delete(room);
+  }
+  connectedStreams(): number {
+    return this.streams;
+  }
+  setDraining(draining: boolean): void {
+    this.draining = draining;
+  }
+
+  /** Server-side publish (like logic's publish API): stores and delivers; returns the seq. */
+  publish(room: string, from: string, id: string, bodyJson: string): number {
+    const deliveries: Delivery[] = [];
+    const seq = this.append(room, from, id, new TextEncoder().encode(bodyJson), deliveries);
+    this.sink?.deliver(deliveries);
+    return seq;
+  }
+
+  headSeq(room: string): number {
+    const log = this.logs.get(room);
+    return log ? (log.seqs[log.seqs.length - 1] ?? 0) : 0;
+  }
+
+  private append(room: string, from: string, id: string, body: Uint8Array, out: Delivery[]): number {
+    let log = this.logs.get(room);
+    if (!log) {
+      log = { seqs: [], frames: [] };
+      this.logs.set(room, log);
+    }
+    const prev = log.seqs[log.seqs.length - 1] ?? 0;
+    const seq = prev + 1;
+    const payload = encodeMessageFrame({ room, seq, prev, id, from, ts: Date.now(), bodyJson: body });
+    log.seqs.push(seq);
+    log.frames.push(payload);
+    out.push(create(DeliverySchema, { room, seq: BigInt(seq), payload }));
+    return seq;
+  }
+
+  private process(): void {
+    this.scheduled = false;
+    const events = this.queue;
+    this.queue = [];
+    const replies: Reply[] = [];
+    const deliveries: Delivery[] = [];
+    for (const ev of events) {
+      const base = { eventId: ev.eventId, connectionId: ev.connectionId };
+      switch (ev.kind.case) {
+        case "auth": {
+          this.counts.auth++;
+          const token = ev.kind.value.token;
+          const [kind, user, ms] = token.split(":");
+          if (kind === "silent") break;
+          if ((kind === "user" || kind === "expiring") && user) {
+            const expiresAtMs = kind === "expiring" ? BigInt(Date.now() + Number(ms)) : 0n;
+            const principal = { userId: user, read: [">"], write: [">"], expiresAtMs };
+            replies.push(
+              create(ReplySchema, { ...base, kind: { case: "auth", value: { ok: true, principal } } }),
+            );
+          } else {
+            const value = {
+              ok: false,
+              errorCode: "unauthorized",
+              errorMessage: "bad token",
+              closeCode: 4001,
+            };
+            replies.push(create(ReplySchema, { ...base, kind: { case: "auth", value } }));
+          }
+          break;
+        }
+        case "join": {
+          this.counts.join++;
+          const { room, since, limit } = ev.kind.value;
+          if (room.startsWith("private.")) {
+            const frame = encodeErrorFrame({
+              code: "forbidden",
+              message: "may not read this room",
+              id: room,
+            });
+            replies.push(
+              create(ReplySchema, { ...base, kind: { case: "join", value: { ok: false, room, frame } } }),
+            );
+            break;
+          }
+          const log = this.logs.get(room) ?? { seqs: [], frames: [] };
+          let from = 0;
+          if (since !== undefined) {
+            const s = Number(since);
+            while (from < log.seqs.length && (log.seqs[from] as number) <= s) from++;
+          } else {
+            from = Math.max(0, log.seqs.length - (limit || 50));
+          }
+          const messages = log.frames.slice(from);
+          const head = log.seqs[log.seqs.length - 1] ?? 0;
+          const lastSeq = messages.length > 0 ? head : since !== undefined ? Number(since) : head;
+          const frame = encodeJoinedFrame({ room, lastSeq, complete: true, messages });
+          replies.push(
+            create(ReplySchema, {
+              ...base,
+              kind: { case: "join", value: { ok: true, room, lastSeq: BigInt(lastSeq), frame } },
+            }),
+          );
+          break;
+        }
+        case "send": {
+          this.counts.send++;
+          const { room, clientMsgId, body } = ev.kind.value;
+          const from = ev.principal?.userId ?? "";
+          const key = `${from}\u0000${clientMsgId}`;
+          let done = this.acked.get(key);
+          if (!done) {
+            done = { room, seq: this.append(room, from, clientMsgId, body, deliveries) };
+            this.acked.set(key, done);
+          }
+          const frame = encodeAckFrame({ id: clientMsgId, room: done.room, seq: done.seq });
+          replies.push(create(ReplySchema, { ...base, kind: { case: "frame", value: frame } }));
+          break;
+        }
+        case "leave":
+          this.counts.leave++;
+          replies.push(create(ReplySchema, { ...base, kind: { case: "done", value: {} } }));
+          break;
+        case "closed":
+          this.counts.closed++;
+          this.closedCodes.push(ev.kind.value.closeCode);
+          break;
+        default:
+          break;
+      }
+    }
+    if (deliveries.length > 0) this.sink?.deliver(deliveries);
+    if (replies.length > 0) this.sink?.reply(replies);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * A token bucket: `ratePerSecond` tokens refill continuously up to `burst`.
+ * One per connection (frame rate) and one per process (admission), so it is a
+ * few numbers and no timers.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private readonly perMs: number;
+  private readonly burst: number;
+
+  constructor(ratePerSecond: number, burst: number, now: number) {
+    this.perMs = ratePerSecond / 1000;
+    this.burst = burst;
+    this.tokens = burst;
+    this.last = now;
+  }
+
+  /** Takes one token if there is one. */
+  take(now: number): boolean {
+    this.refill(now);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until one token is available (0 when one is). */
+  waitMs(now: number): number {
+    this.refill(now);
+    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) / this.perMs);
+  }
+
+  private refill(now: number): void {
+    const dt = now - this.last;
+    if (dt > 0) {
+      this.tokens = Math.min(this.burst, this.tokens + dt * this.perMs);
+      this.last = now;
+    }
+  }
+}

@@ -1,0 +1,44 @@
+// Client protocol v1: frame types, close codes, error codes, limits and the
+// builders that serialize server frames once. See docs/protocol.md.
+
+export type {
+  AckFrame,
+  AuthFrame,
+  ClientFrame,
+  ErrorCode,
+  ErrorFrame,
+  ErrorFrameInput,
+  JoinedFrame,
+  JoinedFrameInput,
+  JoinFrame,
+  JsonText,
+  LeaveFrame,
+  MessageFrame,
+  MessageFrameInput,
+  PingFrame,
+  PongFrame,
+  ReconnectFrame,
+  SendFrame,
+  ServerFrame,
+  WelcomeFrame,
+  WireLimits,
+} from "./client-frames.ts";
+export {
+  DEFAULT_WIRE_LIMITS,
+  ERROR_CODES,
+  encodeAckFrame,
+  encodeErrorFrame,
+  encodeJoinedFrame,
+  encodeMessageFrame,
+  encodePongFrame,
+  encodeReconnectFrame,
+  encodeWelcomeFrame,
+  isRetryableError,
+  PROTOCOL_BOUNDS,
+  ROOM_PATTERN,
+  SUBPROTOCOL,
+} from "./client-frames.ts";
+export type { CloseCode, CloseCodeKey, ReconnectPolicy } from "./close-codes.ts";
+export { CLOSE_CODE_NAMES, CLOSE_CODES, closeCodeByNumber, closeCodeName } from "./close-codes.ts";
+export type { ParseResult } from "./parse-client-frame.ts";
+export { parseClientFrame } from "./parse-client-frame.ts";

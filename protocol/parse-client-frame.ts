@@ -1,0 +1,96 @@
+import { type ClientFrame, ERROR_CODES, PROTOCOL_BOUNDS, ROOM_PATTERN } from "./client-frames.ts";
+
+/**
+ * Validates one client text frame. Three outcomes, each with a fixed answer
+ * (docs/protocol.md, "Bad input"):
+ * - `frame`: well-formed, typed.
+ * - `reject`: a JSON object the server understands as a frame but cannot use
+ *   (unknown type, wrong field type): answer with an error frame, keep the
+ *   connection — a newer client must not be disconnected by an older server.
+ * - `malformed`: not JSON, or not an object: the peer is not speaking the
+ *   protocol; close with bad_frame.
+ */
+export type ParseResult =
+  | { kind: "frame"; frame: ClientFrame }
+  | { kind: "reject"; code: string; message: string; id?: string }
+  | { kind: "malformed"; message: string };
+
+type Obj = Record<string, unknown>;
+
+function reject(code: string, message: string, id?: string): ParseResult {
+  return id === undefined ? { kind: "reject", code, message } : { kind: "reject", code, message, id };
+}
+
+function checkRoom(o: Obj, id?: string): ParseResult | null {
+  const room = o.room;
+  if (typeof room !== "string" || room.length === 0 || room.length > PROTOCOL_BOUNDS.maxRoomLength)
+    return reject(ERROR_CODES.invalidField.code, `room must be a string of 1..128 characters`, id);
+  if (!ROOM_PATTERN.test(room))
+    return reject(ERROR_CODES.invalidField.code, `room must be dot-separated [A-Za-z0-9_-:@] segments`, id);
+  return null;
+}
+
+function isSeq(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+export function parseClientFrame(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { kind: "malformed", message: "frame is not valid JSON" };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return { kind: "malformed", message: "frame is not a JSON object" };
+  const o = value as Obj;
+  switch (o.type) {
+    case "auth": {
+      const t = o.token;
+      if (typeof t !== "string" || t.length === 0 || t.length > PROTOCOL_BOUNDS.maxTokenLength)
+        return reject(ERROR_CODES.invalidField.code, "auth.token must be a non-empty string");
+      return { kind: "frame", frame: { type: "auth", token: t } };
+    }
+    case "join": {
+      const bad = checkRoom(o, typeof o.room === "string" ? o.room : undefined);
+      if (bad) return bad;
+      const room = o.room as string;
+      if (o.since !== undefined && !isSeq(o.since))
+        return reject(ERROR_CODES.invalidField.code, "join.since must be a non-negative integer", room);
+      if (
+        o.limit !== undefined &&
+        !(isSeq(o.limit) && o.limit >= 1 && o.limit <= PROTOCOL_BOUNDS.maxHistoryLimit)
+      )
+        return reject(ERROR_CODES.invalidField.code, "join.limit must be an integer from 1 to 1000", room);
+      const frame: ClientFrame = { type: "join", room };
+      if (o.since !== undefined) frame.since = o.since as number;
+      if (o.limit !== undefined) frame.limit = o.limit as number;
+      return { kind: "frame", frame };
+    }
+    case "leave": {
+      const bad = checkRoom(o, typeof o.room === "string" ? o.room : undefined);
+      if (bad) return bad;
+      return { kind: "frame", frame: { type: "leave", room: o.room as string } };
+    }
+    case "send": {
+      const id = o.id;
+      if (typeof id !== "string" || id.length === 0 || id.length > PROTOCOL_BOUNDS.maxClientMsgIdLength)
+        return reject(ERROR_CODES.invalidField.code, "send.id must be a string of 1..64 characters");
+      const bad = checkRoom(o, id);
+      if (bad) return bad;
+      if (!("body" in o) || o.body === undefined)
+        return reject(ERROR_CODES.invalidField.code, "send.body is required", id);
+      return { kind: "frame", frame: { type: "send", room: o.room as string, id, body: o.body } };
+    }
+    case "ping": {
+      if (o.ts !== undefined && (typeof o.ts !== "number" || !Number.isFinite(o.ts)))
+        return reject(ERROR_CODES.invalidField.code, "ping.ts must be a number");
+      return { kind: "frame", frame: o.ts === undefined ? { type: "ping" } : { type: "ping", ts: o.ts } };
+    }
+    default:
+      return reject(
+        ERROR_CODES.unknownType.code,
+        typeof o.type === "string" ? `unknown frame type "${o.type.slice(0, 32)}"` : "frame.type is missing",
+      );
+  }
+}
