@@ -1,0 +1,3 @@
+export { AUTH_ERROR_CODES, AuthError, type AuthErrorCode } from "./auth-error.ts";
+export { type AuthConfig, type Authenticator, createAuthenticator, type Identity } from "./authenticator.ts";
+export { matchesAny, matchRoom, patternProblem } from "./room-pattern.ts";
