@@ -27,8 +27,13 @@ proto: setup ## Regenerate TypeScript from proto/ with buf + protoc-gen-es
 lint: setup ## buf lint, generated-code drift, type-check, biome
 	@$(WITH_NODE) npx buf lint
 	@$(WITH_NODE) scripts/check-generated.sh
+	@scripts/check-chart-crds.sh
 	@$(WITH_NODE) npx tsc -p tsconfig.json
 	@$(WITH_NODE) npx biome check .
+
+.PHONY: chart-crds
+chart-crds: ## Copy crds/ into the Helm chart
+	@rm -rf charts/chatcluster/crds && cp -r crds charts/chatcluster/crds
 
 .PHONY: fmt
 fmt: setup ## Format and apply safe lint fixes
