@@ -9,6 +9,8 @@ export type StoreErrorCode =
   | "store_conflict"
   /** The store was closed (the process is shutting down). Retryable on another process. */
   | "store_closed"
+  /** This process has too many store operations in flight and queued. Retryable. */
+  | "overloaded"
   /** The room name, id or body cannot be stored as given. Not retryable. */
   | "invalid_argument";
 
@@ -16,6 +18,7 @@ const RETRYABLE: Readonly<Record<StoreErrorCode, boolean>> = {
   store_unavailable: true,
   store_conflict: true,
   store_closed: true,
+  overloaded: true,
   invalid_argument: false,
 };
 

@@ -1,0 +1,301 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { SignJWT } from "jose";
+import { Registry } from "prom-client";
+import {
+  type ClientEvent,
+  ClientEventSchema,
+  type Reply,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { createLogger } from "../../../platform/logger.ts";
+import { CLOSE_CODES } from "../../../protocol/index.ts";
+import { createAuthenticator } from "../auth/authenticator.ts";
+import { InMemoryStoreForTests } from "../store/memory-store.ts";
+import type { AppendInput, AppendResult, MessageStore } from "../store/message-store.ts";
+import { boundStore } from "./bounded-store.ts";
+import { createHandlers } from "./create-handlers.ts";
+import { createLogicMetrics } from "./logic-metrics.ts";
+import { RecordingFleet } from "./testing/fake-fleet.ts";
+
+const SECRET = "handlers-test-secret-0123456789abcdef";
+const GW = { id: "gw-0", epoch: "e1" };
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function setup(
+  opts: { store?: MessageStore; maxInFlight?: number; maxQueued?: number; now?: () => number } = {},
+) {
+  const store = opts.store ?? new InMemoryStoreForTests();
+  const registry = new Registry();
+  const metrics = createLogicMetrics(registry);
+  const fleet = new RecordingFleet();
+  const auth = await createAuthenticator({
+    jwtSecret: SECRET,
+    jwtSecretFile: "",
+    jwtPublicKeyFile: "",
+    jwtJwksFile: "",
+    jwtIssuer: "",
+    jwtAudience: [],
+    jwtClockTolerance: 0,
+  });
+  const bounded = boundStore(
+    store,
+    { maxInFlight: opts.maxInFlight ?? 64, maxQueued: opts.maxQueued ?? 64 },
+    metrics,
+  );
+  const sink = createHandlers({
+    store: bounded,
+    fleet,
+    auth,
+    metrics,
+    log: createLogger("logic-test", "silent"),
+    limits: { maxBodyBytes: 1024, maxHistoryPage: 10 },
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  let nextId = 1n;
+  /** Sends events as one batch and waits for all their replies. */
+  const run = async (...evs: MessageInitShape<typeof ClientEventSchema>[]): Promise<Reply[]> => {
+    const events: ClientEvent[] = evs.map((e) =>
+      create(ClientEventSchema, { eventId: nextId++, connectionId: 7, ...e }),
+    );
+    const before = fleet.replies.length;
+    sink.onEvents(GW, events);
+    await fleet.untilReplies(before + events.length);
+    return events.map((e) => fleet.replyTo(e.eventId));
+  };
+  return { store, registry, metrics, fleet, run };
+}
+
+const principal = (extra: Record<string, unknown> = {}) => ({
+  userId: "alice",
+  read: ["lobby", "team.>"],
+  write: ["lobby"],
+  expiresAtMs: BigInt(Date.now() + 600_000),
+  ...extra,
+});
+const send = (room: string, id: string, body: unknown, p = principal()) => ({
+  principal: p,
+  kind: { case: "send" as const, value: { room, clientMsgId: id, body: enc.encode(JSON.stringify(body)) } },
+});
+const join = (room: string, since?: number, limit = 0, p = principal()) => ({
+  principal: p,
+  kind: {
+    case: "join" as const,
+    value: { room, limit, ...(since === undefined ? {} : { since: BigInt(since) }) },
+  },
+});
+const frameOf = (r: Reply): Record<string, unknown> => {
+  assert.equal(r.kind.case, "frame");
+  return JSON.parse(dec.decode(r.kind.value as Uint8Array)) as Record<string, unknown>;
+};
+const token = (claims: Record<string, unknown>) =>
+  new SignJWT({
+    sub: "alice",
+    exp: Math.floor(Date.now() / 1000) + 600,
+    rooms: { read: ["lobby"] },
+    ...claims,
+  })
+    .setProtectedHeader({ alg: "HS256" })
+    .sign(enc.encode(SECRET));
+
+describe("handlers", () => {
+  it("authenticates: ok with a principal, refusals with code and close code", async () => {
+    const { run, registry } = await setup();
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const [ok, bad, expired] = await run(
+      { kind: { case: "auth", value: { token: await token({ exp }) } } },
+      { kind: { case: "auth", value: { token: "garbage" } } },
+      { kind: { case: "auth", value: { token: await token({ exp: exp - 1200 }) } } },
+    );
+    assert.equal(ok?.kind.case, "auth");
+    const a = ok?.kind.value as {
+      ok: boolean;
+      principal: { userId: string; read: string[]; expiresAtMs: bigint };
+    };
+    assert.deepEqual(
+      [a.ok, a.principal.userId, a.principal.read, a.principal.expiresAtMs],
+      [true, "alice", ["lobby"], BigInt(exp * 1000)],
+    );
+    const b = bad?.kind.value as { ok: boolean; errorCode: string; closeCode: number; errorMessage: string };
+    assert.deepEqual(
+      [b.ok, b.errorCode, b.closeCode],
+      [false, "token_malformed", CLOSE_CODES.unauthorized.code],
+    );
+    const e = expired?.kind.value as { errorCode: string; closeCode: number };
+    assert.deepEqual([e.errorCode, e.closeCode], ["token_expired", CLOSE_CODES.tokenExpired.code]);
+    const text = await registry.getSingleMetricAsString("chatcluster_logic_auth_results_total");
+    assert.match(text, /result="ok",reason="ok"} 1/);
+    assert.match(text, /result="error",reason="token_expired"} 1/);
+  });
+
+  it("refuses a refreshed token for another user", async () => {
+    const { run } = await setup();
+    const [r] = await run({
+      principal: principal({ userId: "bob" }),
+      kind: { case: "auth", value: { token: await token({}), refresh: true } },
+    });
+    assert.equal((r?.kind.value as { errorCode: string }).errorCode, "subject_mismatch");
+  });
+
+  it("stores a send, delivers the message frame once and acks the sender", async () => {
+    const { run, fleet } = await setup();
+    const body = { text: "héllo", n: [1, 2] };
+    const [r] = await run(send("lobby", "m1", body));
+    assert.deepEqual(frameOf(r as Reply), { type: "ack", id: "m1", room: "lobby", seq: 1 });
+    assert.equal(fleet.deliveries.length, 1);
+    const d = fleet.deliveries[0];
+    assert.equal(d?.room, "lobby");
+    assert.equal(d?.seq, 1n);
+    const text = dec.decode(d?.payload);
+    // The body bytes are spliced in as sent, not re-serialized.
+    assert.ok(text.endsWith(`"body":${JSON.stringify(body)}}`));
+    const msg = JSON.parse(text) as Record<string, unknown>;
+    assert.deepEqual(
+      { ...msg, ts: 0 },
+      {
+        type: "message",
+        room: "lobby",
+        seq: 1,
+        prev: 0,
+        id: "m1",
+        from: "alice",
+        ts: 0,
+        body,
+      },
+    );
+  });
+
+  it("acks a resent send with the original seq and delivers it again", async () => {
+    const { run, fleet, registry } = await setup();
+    await run(send("lobby", "a", 1), send("lobby", "b", 2));
+    const [r] = await run(send("lobby", "a", 1));
+    assert.deepEqual(frameOf(r as Reply), { type: "ack", id: "a", room: "lobby", seq: 1 });
+    assert.deepEqual(
+      fleet.deliveries.map((d) => d.seq),
+      [1n, 2n, 1n],
+    );
+    assert.match(
+      await registry.getSingleMetricAsString("chatcluster_logic_events_total"),
+      /kind="send",result="duplicate"} 1/,
+    );
+  });
+
+  it("refuses forbidden, invalid and oversized sends without storing them", async () => {
+    const { run, fleet } = await setup();
+    const replies = await run(
+      send("team.x", "f1", 1),
+      send("bad room", "f2", 1),
+      send("lobby", "", 1),
+      send("lobby", "big", "x".repeat(2000)),
+    );
+    assert.deepEqual(
+      replies.map((r) => frameOf(r).code),
+      ["forbidden", "invalid_field", "invalid_field", "body_too_large"],
+    );
+    assert.equal(frameOf(replies[0] as Reply).id, "f1");
+    assert.equal(fleet.deliveries.length, 0);
+  });
+
+  it("closes with token_expired when the principal expired, and unauthorized without one", async () => {
+    const now = Date.now();
+    const { run, fleet } = await setup({ now: () => now });
+    const [expired, none] = await run(send("lobby", "x", 1, principal({ expiresAtMs: BigInt(now - 1) })), {
+      kind: { case: "send", value: { room: "lobby", clientMsgId: "y", body: enc.encode("1") } },
+    });
+    assert.equal(expired?.kind.case, "close");
+    assert.equal((expired?.kind.value as { closeCode: number }).closeCode, CLOSE_CODES.tokenExpired.code);
+    assert.equal((none?.kind.value as { closeCode: number }).closeCode, CLOSE_CODES.unauthorized.code);
+    assert.equal(fleet.deliveries.length, 0);
+  });
+
+  it("answers a join with a joined frame of the page, clamped to the max page", async () => {
+    const { run } = await setup();
+    for (let i = 1; i <= 15; i++) await run(send("lobby", `j${i}`, { i }));
+    const [latest, resumed, forbidden] = await run(join("lobby"), join("lobby", 12, 50), join("secret"));
+    assert.equal(latest?.kind.case, "join");
+    const l = latest?.kind.value as { ok: boolean; room: string; lastSeq: bigint; frame: Uint8Array };
+    assert.deepEqual([l.ok, l.room, l.lastSeq], [true, "lobby", 15n]);
+    const lf = JSON.parse(dec.decode(l.frame)) as {
+      type: string;
+      messages: { seq: number; body: unknown }[];
+      complete: boolean;
+    };
+    assert.equal(lf.type, "joined");
+    assert.deepEqual(
+      lf.messages.map((m) => m.seq),
+      [6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    );
+    assert.deepEqual(lf.messages[0]?.body, { i: 6 });
+    assert.equal(lf.complete, true);
+    const r = resumed?.kind.value as { lastSeq: bigint; frame: Uint8Array };
+    assert.equal(r.lastSeq, 15n);
+    assert.deepEqual(
+      (JSON.parse(dec.decode(r.frame)) as { messages: { seq: number }[] }).messages.map((m) => m.seq),
+      [13, 14, 15],
+    );
+    const f = forbidden?.kind.value as { ok: boolean; frame: Uint8Array };
+    assert.equal(f.ok, false);
+    assert.equal((JSON.parse(dec.decode(f.frame)) as { code: string }).code, "forbidden");
+  });
+
+  it("turns a store outage into retryable errors and keeps the batch going", async () => {
+    const store = new InMemoryStoreForTests();
+    const { run } = await setup({ store });
+    store.setUnavailable(true);
+    const [s, j, leave, closed, empty] = await run(
+      send("lobby", "o1", 1),
+      join("lobby"),
+      { principal: principal(), kind: { case: "leave", value: { room: "lobby" } } },
+      { kind: { case: "closed", value: { closeCode: 1000 } } },
+      {},
+    );
+    const sf = frameOf(s as Reply);
+    assert.deepEqual([sf.code, sf.id, sf.retry_after_ms], ["unavailable", "o1", 1000]);
+    const jv = j?.kind.value as { ok: boolean; frame: Uint8Array };
+    assert.equal(jv.ok, false);
+    assert.equal((JSON.parse(dec.decode(jv.frame)) as { code: string }).code, "unavailable");
+    assert.equal(leave?.kind.case, "done");
+    assert.equal(closed?.kind.case, "done");
+    assert.equal(frameOf(empty as Reply).code, "invalid_field");
+    store.setUnavailable(false);
+    const [again] = await run(send("lobby", "o1", 1));
+    assert.deepEqual(frameOf(again as Reply), { type: "ack", id: "o1", room: "lobby", seq: 1 });
+  });
+
+  it("rejects store operations beyond the in-flight and queue bounds as overloaded", async () => {
+    const inner = new InMemoryStoreForTests();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const slow: MessageStore = {
+      kind: "memory",
+      append: async (room: string, input: AppendInput): Promise<AppendResult> => {
+        await gate;
+        return inner.append(room, input);
+      },
+      read: (room, o) => inner.read(room, o),
+      close: () => inner.close(),
+    };
+    const { run, fleet, registry } = await setup({ store: slow, maxInFlight: 2, maxQueued: 1 });
+    const done = run(
+      send("lobby", "q1", 1),
+      send("lobby", "q2", 2),
+      send("lobby", "q3", 3),
+      send("lobby", "q4", 4),
+    );
+    await fleet.untilReplies(1);
+    assert.deepEqual(frameOf(fleet.replies[0]?.reply as Reply).code, "unavailable");
+    release();
+    const replies = await done;
+    assert.deepEqual(
+      replies.map((r) => frameOf(r).type),
+      ["ack", "ack", "ack", "error"],
+    );
+    assert.match(
+      await registry.getSingleMetricAsString("chatcluster_logic_store_errors_total"),
+      /op="append",code="overloaded"} 1/,
+    );
+  });
+});

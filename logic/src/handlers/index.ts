@@ -1,0 +1,14 @@
+export { boundStore, type StoreBounds } from "./bounded-store.ts";
+export { createHandlers, type HandlerDeps, type HandlerLimits } from "./create-handlers.ts";
+export {
+  API_METHODS,
+  API_RESULTS,
+  type ApiMethod,
+  type ApiResult,
+  createLogicMetrics,
+  EVENT_KINDS,
+  EVENT_RESULTS,
+  type EventKind,
+  type EventResult,
+  type LogicMetrics,
+} from "./logic-metrics.ts";
