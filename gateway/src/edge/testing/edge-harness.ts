@@ -2,11 +2,11 @@ import { createLogger } from "../../../../platform/logger.ts";
 import { createMetricsRegistry } from "../../../../platform/metrics-registry.ts";
 import { createEdge, type Edge } from "../edge.ts";
 import type { EdgeLimits } from "../edge-limits.ts";
-import { FakeLogicLink } from "./fake-logic-link.ts";
+import { type FakeLogic, FakeLogicLink } from "./fake-logic-link.ts";
 
-/** TEST ONLY: an edge on 127.0.0.1:0 wired to a FakeLogicLink. */
-export async function startTestEdge(limits: Partial<EdgeLimits> = {}) {
-  const link = new FakeLogicLink();
+/** TEST ONLY: an edge on `host`:0 wired to a FakeLogicLink (sharing `logic` when given). */
+export async function startTestEdge(limits: Partial<EdgeLimits> = {}, logic?: FakeLogic, host = "127.0.0.1") {
+  const link = new FakeLogicLink(logic);
   const registry = createMetricsRegistry("gateway", "test");
   const edge: Edge = createEdge({
     link,
@@ -16,6 +16,6 @@ export async function startTestEdge(limits: Partial<EdgeLimits> = {}) {
     limits,
   });
   link.sink = edge;
-  const { port } = await edge.listen("127.0.0.1", 0);
-  return { edge, link, registry, port, url: `ws://127.0.0.1:${port}/` };
+  const { port } = await edge.listen(host, 0);
+  return { edge, link, registry, port, url: `ws://${host}:${port}/` };
 }

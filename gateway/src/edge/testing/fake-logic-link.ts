@@ -27,7 +27,57 @@ import type { EdgeSink, LogicLink } from "../../logic-link.ts";
  *   (a repeated client id is acked again with its original seq and not re-delivered).
  * Events are answered in batches on the next turn, like the real stream.
  */
+export class FakeLogic {
+  readonly links = new Set<FakeLogicLink>();
+  readonly logs = new Map<string, { seqs: number[]; frames: Uint8Array[] }>();
+  readonly acked = new Map<string, { room: string; seq: number }>();
+
+  /** A link for one more gateway edge, sharing this room log. */
+  link(): FakeLogicLink {
+    return new FakeLogicLink(this);
+  }
+
+  /** Server-side publish (like logic's publish API): stores and delivers; returns the seq. */
+  publish(room: string, from: string, id: string, bodyJson: string): number {
+    const deliveries: Delivery[] = [];
+    const seq = this.append(room, from, id, new TextEncoder().encode(bodyJson), deliveries);
+    this.fanOut(deliveries);
+    return seq;
+  }
+
+  headSeq(room: string): number {
+    const log = this.logs.get(room);
+    return log ? (log.seqs[log.seqs.length - 1] ?? 0) : 0;
+  }
+
+  /** Hands each delivery to every gateway with interest in its room. */
+  fanOut(deliveries: Delivery[]): void {
+    if (deliveries.length === 0) return;
+    for (const l of this.links) {
+      const mine = deliveries.filter((d) => l.interest.has(d.room));
+      if (mine.length > 0) l.sink?.deliver(mine);
+    }
+  }
+
+  append(room: string, from: string, id: string, body: Uint8Array, out: Delivery[]): number {
+    let log = this.logs.get(room);
+    if (!log) {
+      log = { seqs: [], frames: [] };
+      this.logs.set(room, log);
+    }
+    const prev = log.seqs[log.seqs.length - 1] ?? 0;
+    const seq = prev + 1;
+    const payload = encodeMessageFrame({ room, seq, prev, id, from, ts: Date.now(), bodyJson: body });
+    log.seqs.push(seq);
+    log.frames.push(payload);
+    out.push(create(DeliverySchema, { room, seq: BigInt(seq), payload }));
+    return seq;
+  }
+}
+
+/** One gateway's link to the shared FakeLogic. */
 export class FakeLogicLink implements LogicLink {
+  readonly logic: FakeLogic;
   sink: EdgeSink | null = null;
   /** When false, send() refuses like a link with no logic stream. */
   accepting = true;
@@ -36,10 +86,13 @@ export class FakeLogicLink implements LogicLink {
   readonly interest = new Set<string>();
   readonly counts = { auth: 0, send: 0, join: 0, leave: 0, closed: 0 };
   readonly closedCodes: number[] = [];
-  private readonly logs = new Map<string, { seqs: number[]; frames: Uint8Array[] }>();
-  private readonly acked = new Map<string, { room: string; seq: number }>();
   private queue: ClientEvent[] = [];
   private scheduled = false;
+
+  constructor(logic: FakeLogic = new FakeLogic()) {
+    this.logic = logic;
+    logic.links.add(this);
+  }
 
   send(event: ClientEvent, _routingKey: string): boolean {
     if (!this.accepting) return false;
@@ -63,32 +116,12 @@ export class FakeLogicLink implements LogicLink {
     this.draining = draining;
   }
 
-  /** Server-side publish (like logic's publish API): stores and delivers; returns the seq. */
   publish(room: string, from: string, id: string, bodyJson: string): number {
-    const deliveries: Delivery[] = [];
-    const seq = this.append(room, from, id, new TextEncoder().encode(bodyJson), deliveries);
-    this.sink?.deliver(deliveries);
-    return seq;
+    return this.logic.publish(room, from, id, bodyJson);
   }
 
   headSeq(room: string): number {
-    const log = this.logs.get(room);
-    return log ? (log.seqs[log.seqs.length - 1] ?? 0) : 0;
-  }
-
-  private append(room: string, from: string, id: string, body: Uint8Array, out: Delivery[]): number {
-    let log = this.logs.get(room);
-    if (!log) {
-      log = { seqs: [], frames: [] };
-      this.logs.set(room, log);
-    }
-    const prev = log.seqs[log.seqs.length - 1] ?? 0;
-    const seq = prev + 1;
-    const payload = encodeMessageFrame({ room, seq, prev, id, from, ts: Date.now(), bodyJson: body });
-    log.seqs.push(seq);
-    log.frames.push(payload);
-    out.push(create(DeliverySchema, { room, seq: BigInt(seq), payload }));
-    return seq;
+    return this.logic.headSeq(room);
   }
 
   private process(): void {
@@ -136,7 +169,7 @@ export class FakeLogicLink implements LogicLink {
             );
             break;
           }
-          const log = this.logs.get(room) ?? { seqs: [], frames: [] };
+          const log = this.logic.logs.get(room) ?? { seqs: [], frames: [] };
           let from = 0;
           if (since !== undefined) {
             const s = Number(since);
@@ -161,10 +194,10 @@ export class FakeLogicLink implements LogicLink {
           const { room, clientMsgId, body } = ev.kind.value;
           const from = ev.principal?.userId ?? "";
           const key = `${from}\u0000${clientMsgId}`;
-          let done = this.acked.get(key);
+          let done = this.logic.acked.get(key);
           if (!done) {
-            done = { room, seq: this.append(room, from, clientMsgId, body, deliveries) };
-            this.acked.set(key, done);
+            done = { room, seq: this.logic.append(room, from, clientMsgId, body, deliveries) };
+            this.logic.acked.set(key, done);
           }
           const frame = encodeAckFrame({ id: clientMsgId, room: done.room, seq: done.seq });
           replies.push(create(ReplySchema, { ...base, kind: { case: "frame", value: frame } }));
@@ -182,7 +215,7 @@ export class FakeLogicLink implements LogicLink {
           break;
       }
     }
-    if (deliveries.length > 0) this.sink?.deliver(deliveries);
+    this.logic.fanOut(deliveries);
     if (replies.length > 0) this.sink?.reply(replies);
   }
 }

@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { startTestEdge } from "../../gateway/src/edge/testing/edge-harness.ts";
+import { DeliverySchema } from "../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { encodeMessageFrame } from "../../protocol/client-frames.ts";
+import { ChatClient, type ClientState, type MessageFrame } from "./index.ts";
+
+type Harness = Awaited<ReturnType<typeof startTestEdge>>;
+const harnesses: Harness[] = [];
+const clients: ChatClient[] = [];
+after(async () => {
+  for (const c of clients) c.close();
+  for (const h of harnesses) await h.edge.close();
+});
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function client(url: string, user: string, extra: Partial<ConstructorParameters<typeof ChatClient>[0]> = {}) {
+  const c = new ChatClient({ url, token: `user:${user}`, backoff: { initialMs: 50, maxMs: 200 }, ...extra });
+  const got: MessageFrame[] = [];
+  const states: ClientState[] = [];
+  c.on("message", (m) => got.push(m));
+  c.on("state", (s) => states.push(s.state));
+  clients.push(c);
+  return { c, got, states };
+}
+
+describe("ChatClient", () => {
+  it("connects with the global WebSocket, joins, sends and receives exactly once", async () => {
+    const h = await startTestEdge();
+    harnesses.push(h);
+    const { c, got } = client(h.url, "alice");
+    c.join("lobby");
+    c.connect();
+    const ack = await c.send("lobby", { text: "hello" });
+    assert.equal(ack.seq, 1);
+    await until("message", () => got.length === 1);
+    assert.equal(got[0]?.from, "alice");
+    assert.deepEqual(got[0]?.body, { text: "hello" });
+    assert.equal(c.state, "open");
+  });
+
+  it("reconnects after the gateway dies and resumes each room from its last seq", async () => {
+    const a = await startTestEdge();
+    harnesses.push(a);
+    let target = a.url;
+    // A load balancer in one line: every new socket goes to the current target.
+    const Balanced = class extends WebSocket {
+      constructor(_url: string, protocols: string | string[]) {
+        super(target, protocols);
+      }
+    };
+    const { c, got, states } = client("ws://balancer/", "bob", { WebSocket: Balanced });
+    c.join("r");
+    c.connect();
+    await until("joined", () => a.link.interest.has("r"));
+    for (let i = 1; i <= 3; i++) a.link.publish("r", "sys", `a${i}`, String(i));
+    await until("3 messages", () => got.length === 3);
+    await a.edge.close();
+    const b = await startTestEdge({}, a.link.logic);
+    harnesses.push(b);
+    target = b.url;
+    for (let i = 4; i <= 6; i++) a.link.publish("r", "sys", `a${i}`, String(i));
+    await until("resumed", () => got.length === 6);
+    b.link.publish("r", "sys", "a7", "7");
+    await until("live again", () => got.length === 7);
+    assert.deepEqual(
+      got.map((m) => m.seq),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
+    assert.ok(states.includes("reconnecting"));
+  });
+
+  it("drops duplicates and resumes on a gap (prev > last seen)", async () => {
+    const h = await startTestEdge();
+    harnesses.push(h);
+    const { c, got } = client(h.url, "carol");
+    c.join("g");
+    c.connect();
+    await until("open", () => c.state === "open" && h.link.interest.has("g"));
+    await new Promise((r) => setTimeout(r, 50));
+    h.link.publish("g", "sys", "g1", "1");
+    await until("g1", () => got.length === 1);
+    // Stored but not delivered (as if a queue dropped it): seq 2.
+    h.link.logic.append("g", "sys", "g2", new TextEncoder().encode("2"), []);
+    // A duplicate of seq 1, then seq 3 whose prev (2) reveals the hole.
+    const dup = encodeMessageFrame({
+      room: "g",
+      seq: 1,
+      prev: 0,
+      id: "g1",
+      from: "sys",
+      ts: 1,
+      bodyJson: "1",
+    });
+    h.edge.deliver([create(DeliverySchema, { room: "g", seq: 1n, payload: dup })]);
+    h.link.publish("g", "sys", "g3", "3");
+    await until("resume filled the gap", () => got.length === 3);
+    assert.deepEqual(
+      got.map((m) => m.seq),
+      [1, 2, 3],
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(got.length, 3);
+  });
+
+  it("retries a send with the same id until acked, across a refusal", async () => {
+    const h = await startTestEdge();
+    harnesses.push(h);
+    const { c, got } = client(h.url, "dave", { ackTimeoutMs: 300 });
+    c.join("s");
+    c.connect();
+    await until("open", () => c.state === "open");
+    h.link.accepting = false;
+    const p = c.send("s", "once", "fixed-id");
+    await new Promise((r) => setTimeout(r, 200));
+    h.link.accepting = true;
+    const ack = await p;
+    assert.equal(ack.id, "fixed-id");
+    await until("message", () => got.length === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(got.length, 1, "delivered exactly once");
+    assert.equal(h.link.logic.headSeq("s"), 1);
+  });
+
+  it("stops on a refusal retrying cannot fix (bad token) and rejects pending sends", async () => {
+    const h = await startTestEdge();
+    harnesses.push(h);
+    const c = new ChatClient({ url: h.url, token: "wrong" });
+    const errors: string[] = [];
+    c.on("error", (e) => errors.push(e.code));
+    c.connect();
+    const p = c.send("x", 1).catch((e: unknown) => e);
+    await until("closed", () => c.state === "closed");
+    assert.ok(errors.includes("unauthorized"));
+    assert.match(String(await p), /closed/);
+  });
+
+  it("rejects send beyond the outbox bound", async () => {
+    const c = new ChatClient({ url: "ws://127.0.0.1:9/", token: "t", outboxLimit: 1 });
+    const first = c.send("r", 1);
+    await assert.rejects(c.send("r", 2), /outbox_full/);
+    c.close();
+    await assert.rejects(first, /closed/);
+  });
+});

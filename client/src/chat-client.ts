@@ -1,0 +1,421 @@
+import type {
+  AckFrame,
+  ErrorFrame,
+  JoinedFrame,
+  MessageFrame,
+  ServerFrame,
+  WelcomeFrame,
+} from "../../protocol/client-frames.ts";
+import { isRetryableError, SUBPROTOCOL } from "../../protocol/client-frames.ts";
+import { CLOSE_CODES, closeCodeByNumber } from "../../protocol/close-codes.ts";
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+import { TypedEmitter } from "./typed-emitter.ts";
+
+/** The part of the WHATWG WebSocket the SDK uses (browsers, Node 24's global, or `ws`). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string, protocols: string | string[]) => WebSocketLike;
+
+export type ClientState =
+  /** Opening a socket (first time or after a backoff). */
+  | "connecting"
+  /** Socket open, auth sent, waiting for welcome. */
+  | "authenticating"
+  /** Welcome received: frames flow. */
+  | "open"
+  /** Lost the connection (or told to move); waiting to reconnect. */
+  | "reconnecting"
+  /** Stopped for good: close() was called or the server refused in a way retrying cannot fix. */
+  | "closed";
+
+export interface StateChange {
+  state: ClientState;
+  /** Close code that caused the change, when there was one. */
+  code?: number;
+  /** Delay before the next attempt, for "reconnecting". */
+  retryInMs?: number;
+}
+
+export interface ClientErrorEvent {
+  code: string;
+  message: string;
+  id?: string;
+}
+
+export interface ChatClientEvents extends Record<string, unknown> {
+  message: MessageFrame;
+  state: StateChange;
+  joined: JoinedFrame;
+  error: ClientErrorEvent;
+  welcome: WelcomeFrame;
+}
+
+export interface ChatClientOptions {
+  /** ws:// or wss:// URL of the gateway (or its load balancer). */
+  url: string;
+  /** The bearer token, or a function returning a fresh one for each (re)connect. */
+  token: string | (() => string | Promise<string>);
+  /** Defaults to globalThis.WebSocket. */
+  WebSocket?: WebSocketConstructor;
+  backoff?: Partial<BackoffOptions>;
+  /** Unacknowledged sends kept for retry (default 1000); send() rejects beyond it. */
+  outboxLimit?: number;
+  /** Resend an unacknowledged message after this long on the same connection (default 10 000 ms). */
+  ackTimeoutMs?: number;
+  /** Randomness for jitter and message ids; injectable for tests. */
+  random?: () => number;
+}
+
+interface RoomState {
+  /** Highest seq delivered to the app (0 = none yet). */
+  lastSeq: number;
+  /** A join for this room is in flight on the current connection. */
+  joining: boolean;
+  /** Received a joined frame at least once: later joins resume with since. */
+  everJoined: boolean;
+}
+
+interface Pending {
+  room: string;
+  body: unknown;
+  sentAt: number;
+  resolve: (ack: AckFrame) => void;
+  reject: (err: Error) => void;
+}
+
+/** Raised by send() when the outbox is full and by pending sends when the client closes. */
+export class ChatClientError extends Error {
+  override readonly name = "ChatClientError";
+  readonly code: "outbox_full" | "closed" | "rejected";
+  constructor(code: "outbox_full" | "closed" | "rejected", message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+  }
+}
+
+const OPEN = 1;
+
+/**
+ * ChatCluster client: one logical session over any number of WebSocket
+ * connections. Rooms are re-joined from their last seq after every reconnect,
+ * messages are delivered exactly once and in order per room (duplicates by seq
+ * are dropped; a gap by prev triggers a resume), and sends are retried with the
+ * same id until acknowledged.
+ */
+export class ChatClient extends TypedEmitter<ChatClientEvents> {
+  private readonly opts: ChatClientOptions;
+  private readonly WS: WebSocketConstructor;
+  private readonly backoff: BackoffOptions;
+  private readonly random: () => number;
+  private readonly outboxLimit: number;
+  private readonly ackTimeoutMs: number;
+  private ws: WebSocketLike | null = null;
+  private current: ClientState = "connecting";
+  private attempt = 0;
+  private heartbeatMs = 25_000;
+  private lastHeard = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private ticker: ReturnType<typeof setInterval> | null = null;
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly outbox = new Map<string, Pending>();
+  private idCounter = 0;
+  private readonly idPrefix: string;
+  private userClosed = false;
+  private welcomeInfo: WelcomeFrame | null = null;
+
+  constructor(opts: ChatClientOptions) {
+    super();
+    this.opts = opts;
+    const ctor = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!ctor) throw new Error("no WebSocket implementation: pass options.WebSocket");
+    this.WS = ctor;
+    this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    this.random = opts.random ?? Math.random;
+    this.outboxLimit = opts.outboxLimit ?? 1000;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
+    this.idPrefix = Math.floor(this.random() * 2 ** 32).toString(36);
+  }
+
+  get state(): ClientState {
+    return this.current;
+  }
+  /** The last welcome (user, connection id, limits), or null before the first. */
+  get welcome(): WelcomeFrame | null {
+    return this.welcomeInfo;
+  }
+  /** Highest seq delivered for a room (0 when none). */
+  lastSeq(room: string): number {
+    return this.rooms.get(room)?.lastSeq ?? 0;
+  }
+  /** Unacknowledged sends. */
+  get outboxSize(): number {
+    return this.outbox.size;
+  }
+
+  /** Opens the session; reconnects on its own until close(). */
+  connect(): this {
+    this.userClosed = false;
+    if (this.ticker === null) this.ticker = setInterval(() => this.tick(), 1000);
+    this.open();
+    return this;
+  }
+
+  /** Joins a room (again after every reconnect). `since` resumes after that seq. */
+  join(room: string, opts: { since?: number } = {}): void {
+    let r = this.rooms.get(room);
+    if (!r) {
+      r = { lastSeq: opts.since ?? 0, joining: false, everJoined: opts.since !== undefined };
+      this.rooms.set(room, r);
+    }
+    if (this.current === "open") this.sendJoin(room, r);
+  }
+
+  leave(room: string): void {
+    if (!this.rooms.delete(room)) return;
+    if (this.current === "open") this.write({ type: "leave", room });
+  }
+
+  /**
+   * Publishes `body` to `room`. Resolves with the ack (its seq) once stored;
+   * retried with the same id across reconnects until then. Rejects when the
+   * server refuses it for good, when the outbox is full, or on close().
+   */
+  send(room: string, body: unknown, id?: string): Promise<AckFrame> {
+    if (this.outbox.size >= this.outboxLimit)
+      return Promise.reject(new ChatClientError("outbox_full", `${this.outboxLimit} unacknowledged sends`));
+    const msgId = id ?? `${this.idPrefix}-${++this.idCounter}`;
+    return new Promise<AckFrame>((resolve, reject) => {
+      const p: Pending = { room, body, sentAt: 0, resolve, reject };
+      this.outbox.set(msgId, p);
+      if (this.current === "open") this.sendPending(msgId, p);
+    });
+  }
+
+  /** Ends the session: no more reconnects; pending sends reject. */
+  close(): void {
+    this.userClosed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && ws.readyState <= OPEN) ws.close(1000, "client closed");
+    for (const p of this.outbox.values()) p.reject(new ChatClientError("closed", "client closed"));
+    this.outbox.clear();
+    this.setState({ state: "closed", code: 1000 });
+  }
+
+  private setState(change: StateChange): void {
+    this.current = change.state;
+    this.emit("state", change);
+  }
+
+  private async open(): Promise<void> {
+    this.setState({ state: "connecting" });
+    let token: string;
+    try {
+      token = typeof this.opts.token === "function" ? await this.opts.token() : this.opts.token;
+    } catch (err) {
+      this.emit("error", { code: "token_provider", message: String(err) });
+      this.scheduleReconnect(CLOSE_CODES.unauthorized.code);
+      return;
+    }
+    if (this.userClosed) return;
+    const ws = new this.WS(this.opts.url, [SUBPROTOCOL]);
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
+      this.setState({ state: "authenticating" });
+      ws.send(JSON.stringify({ type: "auth", token }));
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
+      let frame: ServerFrame;
+      try {
+        frame = JSON.parse(String(ev.data)) as ServerFrame;
+      } catch {
+        return;
+      }
+      this.onFrame(frame);
+    };
+    ws.onerror = () => {};
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (!this.userClosed) this.scheduleReconnect(ev.code);
+    };
+  }
+
+  private scheduleReconnect(code: number, delayMs?: number): void {
+    for (const r of this.rooms.values()) r.joining = false;
+    const entry = closeCodeByNumber(code);
+    const policy = entry?.reconnect ?? "backoff";
+    const refreshable = typeof this.opts.token === "function";
+    if (policy === "never" && code !== CLOSE_CODES.normal.code) {
+      this.emit("error", { code: entry?.name ?? "closed", message: `closed by server (${code})` });
+      this.close();
+      return;
+    }
+    if (policy === "token" && !refreshable) {
+      this.emit("error", {
+        code: entry?.name ?? "unauthorized",
+        message: "token refused; give a token function",
+      });
+      this.close();
+      return;
+    }
+    // A draining gateway already spread its clients over its window: reconnect at once (small jitter).
+    const wait =
+      delayMs ??
+      (code === CLOSE_CODES.draining.code
+        ? Math.floor(this.random() * this.backoff.initialMs)
+        : backoffDelay(this.attempt++, this.backoff, this.random));
+    this.setState({ state: "reconnecting", code, retryInMs: wait });
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.userClosed) this.open();
+    }, wait);
+  }
+
+  private onFrame(f: ServerFrame): void {
+    switch (f.type) {
+      case "welcome":
+        this.welcomeInfo = f;
+        this.heartbeatMs = f.heartbeat_ms;
+        this.attempt = 0;
+        this.setState({ state: "open" });
+        this.emit("welcome", f);
+        for (const [room, r] of this.rooms) this.sendJoin(room, r);
+        for (const [id, p] of this.outbox) this.sendPending(id, p);
+        return;
+      case "message":
+        this.onMessage(f);
+        return;
+      case "joined":
+        this.onJoined(f);
+        return;
+      case "ack": {
+        const p = this.outbox.get(f.id);
+        if (!p) return;
+        this.outbox.delete(f.id);
+        p.resolve(f);
+        return;
+      }
+      case "error":
+        this.onError(f);
+        return;
+      case "reconnect": {
+        // Move before the gateway goes away; it spread these hints over its drain window.
+        const ws = this.ws;
+        if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+        this.reconnectTimer = setTimeout(() => {
+          this.reconnectTimer = null;
+          if (this.ws !== ws || ws === null) return;
+          this.ws = null;
+          ws.close(1000, "reconnect hint");
+          this.scheduleReconnect(CLOSE_CODES.draining.code, 0);
+        }, f.after_ms);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private onMessage(m: MessageFrame): void {
+    const r = this.rooms.get(m.room);
+    if (!r) return;
+    if (m.seq <= r.lastSeq) return; // duplicate (history/live overlap, resend)
+    if (r.everJoined && m.prev > r.lastSeq) {
+      // A hole: something between lastSeq and prev was lost (e.g. a dropped queue). Resume.
+      if (!r.joining) this.sendJoin(m.room, r);
+      return;
+    }
+    r.lastSeq = m.seq;
+    this.emit("message", m);
+  }
+
+  private onJoined(j: JoinedFrame): void {
+    const r = this.rooms.get(j.room);
+    if (!r) return;
+    r.joining = false;
+    for (const m of j.messages) {
+      if (m.seq <= r.lastSeq) continue;
+      r.lastSeq = m.seq;
+      this.emit("message", m);
+    }
+    if (j.last_seq > r.lastSeq) r.lastSeq = j.last_seq;
+    r.everJoined = true;
+    this.emit("joined", j);
+    if (!j.complete) this.sendJoin(j.room, r);
+  }
+
+  private onError(e: ErrorFrame): void {
+    this.emit("error", e.id === undefined ? { code: e.code, message: e.message } : e);
+    if (e.id === undefined) return;
+    const p = this.outbox.get(e.id);
+    if (p) {
+      if (isRetryableError(e.code)) {
+        // Resent by the tick once the hint passed.
+        p.sentAt = Date.now() - this.ackTimeoutMs + (e.retry_after_ms ?? 1000);
+      } else {
+        this.outbox.delete(e.id);
+        p.reject(new ChatClientError("rejected", `${e.code}: ${e.message}`));
+      }
+      return;
+    }
+    const r = this.rooms.get(e.id);
+    if (r?.joining) {
+      r.joining = false;
+      if (isRetryableError(e.code)) {
+        setTimeout(() => {
+          if (this.rooms.get(e.id as string) === r && this.current === "open")
+            this.sendJoin(e.id as string, r);
+        }, e.retry_after_ms ?? 1000);
+      } else {
+        this.rooms.delete(e.id);
+      }
+    }
+  }
+
+  private sendJoin(room: string, r: RoomState): void {
+    r.joining = true;
+    this.write(r.everJoined ? { type: "join", room, since: r.lastSeq } : { type: "join", room });
+  }
+
+  private sendPending(id: string, p: Pending): void {
+    p.sentAt = Date.now();
+    this.write({ type: "send", room: p.room, id, body: p.body });
+  }
+
+  private write(frame: object): void {
+    const ws = this.ws;
+    if (ws && ws.readyState === OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  /** One timer per client: heartbeat pings, dead-connection detection, ack timeouts. */
+  private tick(): void {
+    if (this.current !== "open" || !this.ws) return;
+    const now = Date.now();
+    if (now - this.lastHeard > 2 * this.heartbeatMs) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close(4010, "no traffic from server");
+      this.scheduleReconnect(CLOSE_CODES.heartbeatTimeout.code);
+      return;
+    }
+    if (now - this.lastHeard > this.heartbeatMs / 2) this.write({ type: "ping", ts: now });
+    for (const [id, p] of this.outbox) if (now - p.sentAt >= this.ackTimeoutMs) this.sendPending(id, p);
+  }
+}

@@ -1,0 +1,21 @@
+// ChatCluster client SDK (browsers and Node 24+). See client/README.md.
+
+export type {
+  AckFrame,
+  ErrorFrame,
+  JoinedFrame,
+  MessageFrame,
+  WelcomeFrame,
+} from "../../protocol/client-frames.ts";
+export { CLOSE_CODES } from "../../protocol/close-codes.ts";
+export type { BackoffOptions } from "./backoff.ts";
+export type {
+  ChatClientEvents,
+  ChatClientOptions,
+  ClientErrorEvent,
+  ClientState,
+  StateChange,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./chat-client.ts";
+export { ChatClient, ChatClientError } from "./chat-client.ts";
