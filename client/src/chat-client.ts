@@ -11,13 +11,16 @@ import { CLOSE_CODES, closeCodeByNumber } from "../../protocol/close-codes.ts";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
 
+// Method-style parameter checking, so the DOM's and ws's handler types (with richer event types) fit.
+type Handler<E> = { bivarianceHack(ev: E): void }["bivarianceHack"];
+
 /** The part of the WHATWG WebSocket the SDK uses (browsers, Node 24's global, or `ws`). */
 export interface WebSocketLike {
   readonly readyState: number;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  onopen: Handler<never> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<never> | null;
   send(data: string): void;
   close(code?: number, reason?: string): void;
 }
