@@ -1,0 +1,161 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startDevWebServer } from "./dev-web-server.ts";
+import { ProcessSupervisor, type SupervisedProcess } from "./process-supervisor.ts";
+
+/**
+ * The whole stack on one machine: N gateways and M logic processes of this
+ * checkout, static discovery, the embedded SQLite store (or NATS JetStream),
+ * and the demo page. Every process is a real `chatcluster` process.
+ *
+ * Ports, from --base-port B: page B, gateway i client B+10+i, internal B+20+i,
+ * ops B+30+i; logic j server API B+40+j, ops B+50+j.
+ */
+export interface DevStackOptions {
+  gateways: number;
+  logic: number;
+  store: "sqlite" | "nats";
+  /** NATS URL for store=nats; empty starts a local nats-server. */
+  natsUrl: string;
+  dataDir: string;
+  host: string;
+  basePort: number;
+  logLevel: string;
+}
+
+export interface DevStack {
+  readonly webUrl: string;
+  readonly gatewayUrls: readonly string[];
+  readonly apiUrls: readonly string[];
+  readonly apiKey: string;
+  readonly gateways: readonly SupervisedProcess[];
+  readonly logic: readonly SupervisedProcess[];
+  /** Resolves when every process answers /readyz, or rejects after timeoutMs. */
+  ready(timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How long processes get to drain and exit on Ctrl-C before they are killed. */
+const STOP_GRACE_MS = 8_000;
+
+export async function startDevStack(opts: DevStackOptions, write: (line: string) => void): Promise<DevStack> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const jwtSecret = persistentSecret(join(opts.dataDir, "dev-jwt-secret"));
+  const apiKey = persistentSecret(join(opts.dataDir, "dev-api-key"));
+  const internalSecret = randomBytes(24).toString("hex");
+  const supervisor = new ProcessSupervisor(write);
+  const entry = process.argv[1] as string;
+  const node = (role: string, args: string[]) => ({
+    command: process.execPath,
+    args: [...process.execArgv, entry, role, ...args],
+  });
+  const stopExtra: (() => Promise<void>)[] = [];
+
+  let natsUrl = opts.natsUrl;
+  if (opts.store === "nats" && natsUrl === "") {
+    const { startLocalNats } = await import("./local-nats.ts");
+    const nats = await startLocalNats(join(opts.dataDir, "nats"), opts.host);
+    natsUrl = nats.url;
+    stopExtra.push(nats.stop);
+    write(`[nats] nats-server with JetStream at ${natsUrl}`);
+  }
+
+  const b = opts.basePort;
+  const h = opts.host;
+  const gatewayUrls: string[] = [];
+  const internal: string[] = [];
+  const ops: string[] = [];
+  const gateways: SupervisedProcess[] = [];
+  for (let i = 0; i < opts.gateways; i++) {
+    gatewayUrls.push(`ws://${h}:${b + 10 + i}/`);
+    internal.push(`gateway-${i}=${h}:${b + 20 + i}`);
+    ops.push(`http://${h}:${b + 30 + i}/readyz`);
+    gateways.push(
+      supervisor.start({
+        name: `gateway-${i}`,
+        ...node("gateway", [
+          `--gateway-id=gateway-${i}`,
+          `--client-listen=${h}:${b + 10 + i}`,
+          `--internal-listen=${h}:${b + 20 + i}`,
+          `--ops-listen=${h}:${b + 30 + i}`,
+          `--internal-secret=${internalSecret}`,
+          `--drain-window=3s`,
+          `--log-level=${opts.logLevel}`,
+        ]),
+      }),
+    );
+  }
+  const apiUrls: string[] = [];
+  const logic: SupervisedProcess[] = [];
+  for (let j = 0; j < opts.logic; j++) {
+    apiUrls.push(`http://${h}:${b + 40 + j}`);
+    ops.push(`http://${h}:${b + 50 + j}/readyz`);
+    const store =
+      opts.store === "nats"
+        ? ["--store=nats", `--nats-urls=${natsUrl}`]
+        : ["--store=sqlite", `--sqlite-data-dir=${join(opts.dataDir, "sqlite")}`];
+    logic.push(
+      supervisor.start({
+        name: `logic-${j}`,
+        ...node("logic", [
+          `--logic-id=logic-${j}`,
+          ...store,
+          `--discovery=static`,
+          `--discovery-static=${internal.join(",")}`,
+          `--internal-secret=${internalSecret}`,
+          `--api-listen=${h}:${b + 40 + j}`,
+          `--ops-listen=${h}:${b + 50 + j}`,
+          `--log-level=${opts.logLevel}`,
+        ]),
+        env: { CHATCLUSTER_JWT_SECRET: jwtSecret, CHATCLUSTER_API_KEYS: apiKey },
+      }),
+    );
+  }
+
+  const web = await startDevWebServer({ host: h, port: b, jwtSecret, gatewayUrls });
+  return {
+    webUrl: web.url,
+    gatewayUrls,
+    apiUrls,
+    apiKey,
+    gateways,
+    logic,
+    ready: (timeoutMs) => waitReady(ops, timeoutMs),
+    async stop() {
+      await supervisor.stop(STOP_GRACE_MS);
+      await web.close();
+      for (const stop of stopExtra) await stop();
+    },
+  };
+}
+
+/** A secret kept in the data dir, so tokens and keys stay valid across restarts of the stack. */
+function persistentSecret(path: string): string {
+  try {
+    const s = readFileSync(path, "utf8").trim();
+    if (s.length >= 32) return s;
+  } catch {
+    // First run: create it below.
+  }
+  const s = randomBytes(32).toString("hex");
+  writeFileSync(path, `${s}\n`, { mode: 0o600 });
+  return s;
+}
+
+async function waitReady(urls: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const pending = new Set(urls);
+  while (pending.size > 0) {
+    for (const url of [...pending]) {
+      const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) pending.delete(url);
+    }
+    if (pending.size === 0) return;
+    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms: ${[...pending].join(", ")}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
