@@ -1,0 +1,138 @@
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  makeInformer,
+  type ObjectCache,
+} from "@kubernetes/client-node";
+import type { Logger } from "../../platform/logger.ts";
+import type { KubeApi } from "./kube-api.ts";
+import { resourceFor, resourcePath } from "./kube-api.ts";
+
+/**
+ * One informer (list + watch + cache) per kind, kept alive.
+ *
+ * @kubernetes/client-node's ListWatch relists by itself after a 410 Gone and
+ * reconnects after a clean watch end or a client-side timeout, but on any other
+ * error (list failed, watch refused, connection reset) it emits 'error' and
+ * stops for good. We restart it with exponential backoff. Handlers run inside
+ * the client's callbacks, so they must never throw: each is wrapped.
+ */
+export interface InformerHandlers<T extends KubernetesObject> {
+  onChange(obj: T): void;
+  onDelete(obj: T): void;
+}
+
+export interface KeptInformer<T extends KubernetesObject> {
+  readonly kind: string;
+  readonly cache: ObjectCache<T>;
+  /** True once a list succeeded. */
+  readonly synced: boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface InformerOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig;
+  api: KubeApi;
+  kind: string;
+  /** "" watches every namespace. */
+  namespace: string;
+  labelSelector?: string;
+  handlers: InformerHandlers<T>;
+  log: Logger;
+  onRestart(kind: string): void;
+  /** First restart delay; doubles up to maxBackoffMs. */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export function keepInformer<T extends KubernetesObject>(o: InformerOptions<T>): KeptInformer<T> {
+  const path = resourcePath(o.kind, o.namespace);
+  const r = resourceFor(o.kind);
+  const query = o.labelSelector === undefined ? "" : `?labelSelector=${encodeURIComponent(o.labelSelector)}`;
+  const log = o.log.child({ informer: o.kind });
+  const base = o.baseBackoffMs ?? 1000;
+  const max = o.maxBackoffMs ?? 30_000;
+  let synced = false;
+  let stopped = false;
+  let backoff = base;
+  let lastError = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const list = async (): Promise<KubernetesListObject<T>> => {
+    const l = await o.api.get<KubernetesListObject<T>>(`${path}${query}`);
+    // List items carry no apiVersion/kind; the reconciler and owner references want them.
+    for (const item of l.items) {
+      item.apiVersion ??= r.apiVersion;
+      item.kind ??= o.kind;
+    }
+    synced = true;
+    return l;
+  };
+  const informer = makeInformer<T>(o.kubeConfig, path, list, o.labelSelector);
+
+  const guard =
+    (what: string, fn: (obj: T) => void) =>
+    (obj: T): void => {
+      try {
+        fn(obj);
+      } catch (err) {
+        log.error({ err, what }, "informer handler threw");
+      }
+    };
+  informer.on("add", guard("add", o.handlers.onChange));
+  informer.on("update", guard("update", o.handlers.onChange));
+  informer.on("delete", guard("delete", o.handlers.onDelete));
+
+  const restart = (): void => {
+    if (stopped) return;
+    // Errors spaced out by more than a minute start over from the base delay.
+    const now = Date.now();
+    if (now - lastError > 60_000) backoff = base;
+    lastError = now;
+    const delay = backoff;
+    backoff = Math.min(max, backoff * 2);
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (stopped) return;
+      o.onRestart(o.kind);
+      log.info({ delayMs: delay }, "restarting informer");
+      informer.start().catch((err: unknown) => {
+        log.warn({ err }, "informer restart failed");
+        restart();
+      });
+    }, delay);
+    timer.unref();
+  };
+  informer.on("error", (err: unknown) => {
+    if (stopped) return;
+    log.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      "informer stopped on an error; will restart",
+    );
+    restart();
+  });
+
+  return {
+    kind: o.kind,
+    cache: informer,
+    get synced() {
+      return synced;
+    },
+    async start() {
+      stopped = false;
+      try {
+        await informer.start();
+      } catch (err) {
+        log.warn({ err }, "informer start failed; will restart");
+        restart();
+      }
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await informer.stop();
+    },
+  };
+}

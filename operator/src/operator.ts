@@ -1,0 +1,191 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type {
+  KubeConfig,
+  KubernetesObject,
+  V1Deployment,
+  V1Secret,
+  V1StatefulSet,
+} from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
+import type { Logger } from "../../platform/logger.ts";
+import type { ChatCluster } from "./api/chatcluster-types.ts";
+import type { OperatorConfig } from "./config.ts";
+import { Controller } from "./controller.ts";
+import { MANAGED_BY_SELECTOR } from "./desired/names.ts";
+import { SERVICE_MONITOR_API_VERSION } from "./desired/service-monitor.ts";
+import { EventRecorder } from "./event-recorder.ts";
+import { type KeptInformer, keepInformer } from "./informers.ts";
+import { KubeApi } from "./kube-api.ts";
+import { LeaderElector } from "./leader-election.ts";
+import { createOperatorMetrics, type OperatorMetrics } from "./operator-metrics.ts";
+import { createReconciler } from "./reconciler.ts";
+import { WorkQueue } from "./work-queue.ts";
+
+/** Every kind the operator owns and watches (by the managed-by label). */
+export const OWNED_KINDS = [
+  "ConfigMap",
+  "Secret",
+  "Service",
+  "ServiceAccount",
+  "Role",
+  "RoleBinding",
+  "StatefulSet",
+  "Deployment",
+  "PodDisruptionBudget",
+  "PersistentVolumeClaim",
+] as const;
+
+export interface RunningOperator {
+  readonly identity: string;
+  readonly metrics: OperatorMetrics;
+  isLeader(): boolean;
+  /** null when ready: caches listed once. */
+  notReadyReason(): string | null;
+  /** Reverse start order: workers, leader lease (released), informers. */
+  stop(): Promise<void>;
+}
+
+export interface OperatorDeps {
+  kubeConfig: KubeConfig;
+  registry: Registry;
+  log: Logger;
+  /** Namespace this process runs in, when known (in-cluster). */
+  podNamespace: string | undefined;
+  /** Called when leadership is lost: the process should exit and restart clean. */
+  onLostLeadership(): void;
+}
+
+/**
+ * Starts the operator in the controller-runtime order: caches (informers),
+ * then leader election, then workers once leading. Informers run on standbys
+ * too, so a new leader starts with warm caches.
+ */
+export async function startOperator(config: OperatorConfig, deps: OperatorDeps): Promise<RunningOperator> {
+  const { log, kubeConfig } = deps;
+  const identity =
+    config.operatorId !== "" ? config.operatorId : `${hostname()}_${randomBytes(4).toString("hex")}`;
+  const metrics = createOperatorMetrics(deps.registry, ["ChatCluster", ...OWNED_KINDS, "ServiceMonitor"]);
+  const api = new KubeApi(kubeConfig);
+  const queue = new WorkQueue({
+    hooks: {
+      onAdd: () => metrics.workqueueAdds.inc(),
+      onRetry: () => metrics.workqueueRetries.inc(),
+      onDepth: (n) => metrics.workqueueDepth.set(n),
+    },
+  });
+
+  const enqueue = (obj: KubernetesObject) => {
+    queue.add(`${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`);
+  };
+  const enqueueOwner = (obj: KubernetesObject) => {
+    const owner = obj.metadata?.ownerReferences?.find(
+      (r) => r.controller === true && r.kind === "ChatCluster",
+    );
+    if (owner !== undefined) queue.add(`${obj.metadata?.namespace ?? ""}/${owner.name}`);
+  };
+  const onRestart = (kind: string) => metrics.informerRestarts.inc({ kind });
+  const common = { kubeConfig, api, namespace: config.watchNamespace, log, onRestart };
+
+  const chatClusters = keepInformer<ChatCluster & KubernetesObject>({
+    ...common,
+    kind: "ChatCluster",
+    handlers: { onChange: enqueue, onDelete: () => {} },
+  });
+  const owned = new Map<string, KeptInformer<KubernetesObject>>();
+  for (const kind of OWNED_KINDS) {
+    owned.set(
+      kind,
+      keepInformer<KubernetesObject>({
+        ...common,
+        kind,
+        labelSelector: MANAGED_BY_SELECTOR,
+        handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
+      }),
+    );
+  }
+  let serviceMonitorAvailable = false;
+  try {
+    serviceMonitorAvailable = await api.hasKind(SERVICE_MONITOR_API_VERSION, "ServiceMonitor");
+  } catch (err) {
+    log.warn({ err }, "API discovery for ServiceMonitor failed; assuming it is absent");
+  }
+  log.info({ serviceMonitorAvailable }, "discovered optional APIs");
+  if (serviceMonitorAvailable) {
+    owned.set(
+      "ServiceMonitor",
+      keepInformer<KubernetesObject>({
+        ...common,
+        kind: "ServiceMonitor",
+        labelSelector: MANAGED_BY_SELECTOR,
+        handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
+      }),
+    );
+  }
+  const informers: KeptInformer<KubernetesObject>[] = [chatClusters, ...owned.values()];
+  await Promise.all(informers.map((i) => i.start()));
+
+  const events = new EventRecorder(api, log.child({ part: "events" }), identity, () =>
+    metrics.eventsDropped.inc(),
+  );
+  const reconcile = createReconciler({
+    api,
+    chatClusters: chatClusters.cache,
+    statefulSets: owned.get("StatefulSet")!.cache as KeptInformer<V1StatefulSet>["cache"],
+    deployments: owned.get("Deployment")!.cache as KeptInformer<V1Deployment>["cache"],
+    secrets: owned.get("Secret")!.cache as KeptInformer<V1Secret>["cache"],
+    serviceMonitors: owned.get("ServiceMonitor")?.cache,
+    defaultImage: config.workloadImage,
+    events,
+    metrics,
+    log: log.child({ part: "reconciler" }),
+  });
+  const controller = new Controller(queue, reconcile, metrics, log, config.maxConcurrentReconciles);
+  const lead = () => {
+    metrics.leader.set(1);
+    controller.start();
+    // Level-triggered: look at everything once on taking over.
+    for (const cc of chatClusters.cache.list()) enqueue(cc);
+  };
+
+  let elector: LeaderElector | undefined;
+  if (config.leaderElect) {
+    const leaseNamespace = config.leaseNamespace || deps.podNamespace || config.watchNamespace || "default";
+    elector = new LeaderElector({
+      api,
+      namespace: leaseNamespace,
+      name: config.leaseName,
+      identity,
+      leaseDurationMs: config.leaseDuration,
+      renewDeadlineMs: config.renewDeadline,
+      retryPeriodMs: config.retryPeriod,
+      log: log.child({ part: "leader-election" }),
+      onStartedLeading: lead,
+      onStoppedLeading: () => {
+        metrics.leader.set(0);
+        deps.onLostLeadership();
+      },
+    });
+    log.info({ lease: `${leaseNamespace}/${config.leaseName}`, identity }, "campaigning for leadership");
+    elector.start();
+  } else {
+    lead();
+  }
+
+  return {
+    identity,
+    metrics,
+    isLeader: () => (elector === undefined ? true : elector.isLeader),
+    notReadyReason: () => {
+      const pending = informers.filter((i) => !i.synced).map((i) => i.kind);
+      return pending.length === 0 ? null : `caches not synced: ${pending.join(", ")}`;
+    },
+    async stop() {
+      await controller.stop();
+      if (elector !== undefined) await elector.stop();
+      metrics.leader.set(0);
+      await Promise.all(informers.map((i) => i.stop()));
+      api.close();
+    },
+  };
+}
