@@ -1,0 +1,93 @@
+/**
+ * TEST AND BENCHMARK ONLY: one gateway edge with a FakeLogicLink in its own
+ * process, driven over the Node IPC channel (child_process.fork). Process
+ * isolation keeps the edge's event loop, memory and fds apart from the load.
+ *
+ * argv[2]: JSON of Partial<EdgeLimits>. Sends {op:"ready", port} once listening.
+ */
+import { create } from "@bufbuild/protobuf";
+import { type Delivery, DeliverySchema } from "../../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { encodeMessageFrame } from "../../../../protocol/client-frames.ts";
+import type { EdgeLimits } from "../edge-limits.ts";
+import { startTestEdge } from "./edge-harness.ts";
+
+export type FixtureCommand =
+  | { op: "publish"; room: string; count: number; bodyBytes: number; id: number }
+  | { op: "blast"; room: string; batches: number; batchSize: number; bodyBytes: number; id: number }
+  | { op: "drain"; windowMs: number; id: number }
+  | { op: "stats"; id: number }
+  | { op: "metrics"; id: number }
+  | { op: "gc"; id: number };
+
+const limits = JSON.parse(process.argv[2] ?? "{}") as Partial<EdgeLimits>;
+const h = await startTestEdge(limits, undefined, process.argv[3] ?? "127.0.0.1");
+const send = (msg: object) => process.send?.(msg);
+
+function body(bytes: number): string {
+  return JSON.stringify({ t: Date.now(), pad: "x".repeat(Math.max(0, bytes - 30)) });
+}
+
+/** Deliveries built like logic builds them: encoded once, handed over in batches. */
+async function blast(room: string, batches: number, batchSize: number, bodyBytes: number) {
+  let seq = h.link.headSeq(room);
+  const pad = "x".repeat(Math.max(0, bodyBytes - 30));
+  const started = process.hrtime.bigint();
+  for (let b = 0; b < batches; b++) {
+    const batch: Delivery[] = [];
+    for (let i = 0; i < batchSize; i++) {
+      seq++;
+      const payload = encodeMessageFrame({
+        room,
+        seq,
+        prev: seq - 1,
+        id: `b${seq}`,
+        from: "bench",
+        ts: Date.now(),
+        bodyJson: `{"pad":"${pad}"}`,
+      });
+      batch.push(create(DeliverySchema, { room, seq: BigInt(seq), payload }));
+    }
+    h.edge.deliver(batch);
+    // Yield so the per-tick flush runs and socket backpressure is honoured, like batches arriving from a stream.
+    await new Promise((r) => setImmediate(r));
+  }
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+process.on("message", async (raw) => {
+  const cmd = raw as FixtureCommand;
+  switch (cmd.op) {
+    case "publish":
+      for (let i = 0; i < cmd.count; i++)
+        h.link.publish(cmd.room, "sys", `p${Date.now()}-${i}`, body(cmd.bodyBytes));
+      send({ op: "done", id: cmd.id, head: h.link.headSeq(cmd.room) });
+      break;
+    case "blast":
+      send({ op: "done", id: cmd.id, ms: await blast(cmd.room, cmd.batches, cmd.batchSize, cmd.bodyBytes) });
+      break;
+    case "drain": {
+      const t = Date.now();
+      await h.edge.drain(cmd.windowMs);
+      send({ op: "done", id: cmd.id, ms: Date.now() - t });
+      break;
+    }
+    case "stats":
+      send({
+        op: "done",
+        id: cmd.id,
+        stats: h.edge.stats(),
+        rss: process.memoryUsage().rss,
+        ready: h.edge.notReadyReason(),
+      });
+      break;
+    case "metrics":
+      send({ op: "done", id: cmd.id, text: await h.registry.metrics() });
+      break;
+    case "gc":
+      (globalThis as { gc?: () => void }).gc?.();
+      send({ op: "done", id: cmd.id, rss: process.memoryUsage().rss });
+      break;
+  }
+});
+process.on("disconnect", () => process.exit(0));
+send({ op: "ready", port: h.port });
