@@ -2,17 +2,18 @@ import { pino } from "pino";
 
 /**
  * Structured JSON logs on stdout, one object per line, the same shape for every
- * workload: `level` as a name, `time` in ISO 8601, `component`, `msg`. Child
- * loggers bind context (`gatewayId`, `reconcileId`) instead of repeating it.
+ * workload: `level` as a name, `time` in ISO 8601, `role` (gateway, logic,
+ * operator, dev), `msg`. Child loggers bind context (`component`, `gatewayId`,
+ * `reconcileId`) instead of repeating it.
  */
 export type Logger = pino.Logger;
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
 
-export function createLogger(component: string, level: LogLevel): Logger {
+export function createLogger(role: string, level: LogLevel): Logger {
   return pino({
     level,
-    base: { component },
+    base: { role },
     messageKey: "msg",
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

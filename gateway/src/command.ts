@@ -1,14 +1,13 @@
 import { defineCommand } from "../../platform/command.ts";
-import { enumFlag } from "../../platform/flags.ts";
-import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
+import { gatewayFlags } from "./config.ts";
 
 export const command = defineCommand({
   name: "gateway",
-  summary: "The gateway workload.",
-  flags: {
-    logLevel: enumFlag<LogLevel>("CHATCLUSTER_LOG_LEVEL", "info", "Log level.", LOG_LEVELS),
-  },
-  async run() {
-    throw new Error("gateway: not implemented in this build");
+  summary:
+    "WebSocket gateway: terminates client connections, fans out locally, and serves the push stream to logic processes.",
+  flags: gatewayFlags,
+  async run(config) {
+    const { runGateway } = await import("./main.ts");
+    await runGateway(config);
   },
 });
