@@ -45,7 +45,7 @@ build: setup ## Emit the JavaScript the container image runs into dist/
 	@$(WITH_NODE) rm -rf dist && npx tsc -p tsconfig.build.json && scripts/copy-generated.sh
 
 .PHONY: test
-test: setup testenv ## Run every test (unit, integration against real components)
+test: setup testenv system-packages ## Run every test (unit, integration against real components)
 	@$(WITH_NODE) node --test --test-reporter=spec --test-concurrency=$(TEST_CONCURRENCY) \
 	  --test-timeout=$(TEST_TIMEOUT_MS) $(TEST_GLOBS)
 
