@@ -1,0 +1,9 @@
+# Benchmarks. Each bench-* target writes bench/results/<name>.json and its own
+# section of bench/RESULTS.md; `make bench` runs them all (others append).
+
+.PHONY: bench
+bench: bench-push ## Run every benchmark
+
+.PHONY: bench-push
+bench-push: setup ## Push stream vs REST/gRPC baselines; writes bench/results/push.json
+	@$(WITH_NODE) node bench/push/run.ts

@@ -1,0 +1,215 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  type Delivery,
+  type GatewayFrame,
+  GatewayFrameSchema,
+  type LogicFrame,
+  LogicHelloSchema,
+  PingSchema,
+  PongSchema,
+  ReplyBatchSchema,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { LinkError } from "./link-error.ts";
+import { type RawFrame, RawGatewayFrameSchema } from "./raw-service.ts";
+
+/**
+ * The gateway's side of the wire: a hand-written decoder for DeliveryBatch
+ * (the hot frame; equal to fromBinary, see frame-codec.test.ts) that keeps
+ * payloads as views into the received frame, and the generated schemas for
+ * everything else.
+ */
+
+const DELIVERY_TYPE = "chatcluster.v1.Delivery" as const;
+
+/** A LogicFrame as the link consumes it: batches decoded by hand, the rest generated. */
+export type DecodedLogicFrame =
+  | { case: "deliveries"; batchSeq: bigint; deliveries: Delivery[] }
+  | Exclude<LogicFrame["kind"], { case: "deliveries" }>;
+
+class Reader {
+  readonly buf: Buffer;
+  pos: number;
+  end: number;
+
+  constructor(bytes: Uint8Array) {
+    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+    this.end = bytes.byteLength;
+  }
+
+  /** A varint that must fit 32 bits unsigned (tags, lengths, uint32 values keep the low 32 bits). */
+  u32(): number {
+    let result = 0;
+    let shift = 0;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw malformed("truncated varint");
+      const b = this.buf[this.pos++] as number;
+      if (shift < 32) result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result % 0x1_0000_0000;
+      shift += 7;
+    }
+    throw malformed("varint longer than 10 bytes");
+  }
+
+  u64(): bigint {
+    let lo = 0;
+    let shift = 0;
+    const start = this.pos;
+    for (let i = 0; i < 7; i++) {
+      if (this.pos >= this.end) throw malformed("truncated varint");
+      const b = this.buf[this.pos++] as number;
+      lo += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return BigInt(lo);
+      shift += 7;
+    }
+    // Rare: values of 2^49 and more.
+    this.pos = start;
+    let n = 0n;
+    let s = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw malformed("truncated varint");
+      const b = this.buf[this.pos++] as number;
+      n |= BigInt(b & 0x7f) << s;
+      if ((b & 0x80) === 0) return BigInt.asUintN(64, n);
+      s += 7n;
+    }
+    throw malformed("varint longer than 10 bytes");
+  }
+
+  lengthDelimitedEnd(): number {
+    const len = this.u32();
+    const end = this.pos + len;
+    if (end > this.end) throw malformed("length past the end of the frame");
+    return end;
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0:
+        this.u64();
+        return;
+      case 1:
+        this.pos += 8;
+        break;
+      case 2:
+        this.pos = this.lengthDelimitedEnd();
+        return;
+      case 5:
+        this.pos += 4;
+        break;
+      default:
+        throw malformed(`unsupported wire type ${wireType}`);
+    }
+    if (this.pos > this.end) throw malformed("field past the end of the frame");
+  }
+}
+
+function malformed(detail: string): LinkError {
+  return new LinkError("malformed_frame", `DeliveryBatch: ${detail}`);
+}
+
+/** Decodes a DeliveryBatch body; payloads are views into `bytes`, not copies. */
+export function decodeDeliveryBatch(bytes: Uint8Array): { batchSeq: bigint; deliveries: Delivery[] } {
+  const r = new Reader(bytes);
+  let batchSeq = 0n;
+  const deliveries: Delivery[] = [];
+  while (r.pos < r.end) {
+    const tag = r.u32();
+    const field = tag >>> 3;
+    const wt = tag & 7;
+    if (field === 1 && wt === 0) batchSeq = r.u64();
+    else if (field === 2 && wt === 2) deliveries.push(readDelivery(r, r.lengthDelimitedEnd()));
+    else if (field === 1 || field === 2) throw malformed(`field ${field} has wire type ${wt}`);
+    else r.skip(wt);
+  }
+  return { batchSeq, deliveries };
+}
+
+function readDelivery(r: Reader, end: number): Delivery {
+  let room = "";
+  let seq = 0n;
+  const connectionIds: number[] = [];
+  let payload: Uint8Array = EMPTY;
+  const outerEnd = r.end;
+  r.end = end;
+  while (r.pos < end) {
+    const tag = r.u32();
+    const field = tag >>> 3;
+    const wt = tag & 7;
+    if (field === 1 && wt === 2) {
+      const e = r.lengthDelimitedEnd();
+      room = r.buf.toString("utf8", r.pos, e);
+      r.pos = e;
+    } else if (field === 2 && wt === 0) {
+      seq = r.u64();
+    } else if (field === 3 && wt === 2) {
+      const e = r.lengthDelimitedEnd();
+      while (r.pos < e) connectionIds.push(r.u32());
+      if (r.pos !== e) throw malformed("packed connection_ids overrun");
+    } else if (field === 3 && wt === 0) {
+      connectionIds.push(r.u32());
+    } else if (field === 4 && wt === 2) {
+      const e = r.lengthDelimitedEnd();
+      payload = r.buf.subarray(r.pos, e);
+      r.pos = e;
+    } else if (field >= 1 && field <= 4) {
+      throw malformed(`Delivery field ${field} has wire type ${wt}`);
+    } else {
+      r.skip(wt);
+    }
+  }
+  r.end = outerEnd;
+  if (r.pos !== end) throw malformed("Delivery overruns its length");
+  return { $typeName: DELIVERY_TYPE, room, seq, connectionIds, payload };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The body of a length-delimited raw field: its data minus the length prefix. */
+export function fieldBody(data: Uint8Array): Uint8Array {
+  let pos = 0;
+  while (pos < data.length && (data[pos] as number) & 0x80) pos++;
+  return data.subarray(pos + 1);
+}
+
+/**
+ * Decodes a LogicFrame kept raw. A oneof seen twice keeps the last value, as
+ * protobuf does; unknown field numbers are ignored. Throws LinkError
+ * malformed_frame for bytes that do not decode.
+ */
+export function decodeLogicFrame(raw: RawFrame): DecodedLogicFrame {
+  let kind: DecodedLogicFrame = { case: undefined };
+  try {
+    for (const f of raw.$unknown ?? []) {
+      if (f.no < 1 || f.no > 5) continue;
+      if (f.wireType !== 2) throw malformed(`LogicFrame field ${f.no} has wire type ${f.wireType}`);
+      const body = fieldBody(f.data);
+      switch (f.no) {
+        case 1:
+          kind = { case: "hello", value: fromBinary(LogicHelloSchema, body) };
+          break;
+        case 2:
+          kind = { case: "deliveries", ...decodeDeliveryBatch(body) };
+          break;
+        case 3:
+          kind = { case: "replies", value: fromBinary(ReplyBatchSchema, body) };
+          break;
+        case 4:
+          kind = { case: "ping", value: fromBinary(PingSchema, body) };
+          break;
+        case 5:
+          kind = { case: "pong", value: fromBinary(PongSchema, body) };
+          break;
+      }
+    }
+  } catch (err) {
+    if (err instanceof LinkError) throw err;
+    throw new LinkError("malformed_frame", `LogicFrame: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return kind;
+}
+
+/** A GatewayFrame in the raw form the Connect handler yields. */
+export function rawGatewayFrame(frame: GatewayFrame): RawFrame {
+  return fromBinary(RawGatewayFrameSchema, toBinary(GatewayFrameSchema, frame));
+}

@@ -1,0 +1,384 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
+import type { Counter } from "prom-client";
+import {
+  type ClientEvent,
+  GatewayFrameSchema,
+  type Reply,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type { Logger } from "../../../platform/logger.ts";
+import type { EdgeSink, LogicLink } from "../logic-link.ts";
+import { decodeLogicFrame, rawGatewayFrame } from "./frame-codec.ts";
+import { InterestTracker } from "./interest-tracker.ts";
+import { LinkError } from "./link-error.ts";
+import type { GatewayLinkMetrics } from "./link-metrics.ts";
+import { LogicStream } from "./logic-stream.ts";
+import type { RawFrame } from "./raw-service.ts";
+import { rendezvousPick } from "./rendezvous.ts";
+
+export const PROTOCOL_VERSION = 1;
+
+interface Pending {
+  readonly event: ClientEvent;
+  readonly key: string;
+  stream: LogicStream | undefined;
+}
+
+export interface LinkCoreOptions {
+  readonly gatewayId: string;
+  readonly epoch: string;
+  readonly sink: EdgeSink;
+  readonly log: Logger;
+  readonly maxPendingEvents: number;
+  readonly helloTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly deadAfterMs: number;
+}
+
+/**
+ * The gateway's LogicLink: the set of logic streams, rendezvous routing of
+ * events, the pending (unanswered) events and their resend, interest
+ * publication, and the Connect handler that runs each stream.
+ *
+ * Work from one event-loop turn is flushed together on setImmediate: events
+ * per stream, one interest delta for all streams, one DeliveryAck per stream.
+ */
+export class LinkCore implements LogicLink {
+  readonly #o: LinkCoreOptions;
+  readonly #m: GatewayLinkMetrics;
+  readonly #streams = new Set<LogicStream>();
+  /** The newest stream of each logic id: the rendezvous candidates. */
+  readonly #byLogic = new Map<string, LogicStream>();
+  readonly #pending = new Map<bigint, Pending>();
+  readonly #unassigned = new Set<bigint>();
+  readonly #interest = new InterestTracker();
+  readonly #dropDuplicate: Counter.Internal;
+  #nextEventId = 0n;
+  #nextSerial = 0;
+  #tickScheduled = false;
+  #draining = false;
+  #shuttingDown = false;
+
+  constructor(o: LinkCoreOptions, metrics: GatewayLinkMetrics) {
+    this.#o = o;
+    this.#m = metrics;
+    this.#dropDuplicate = metrics.drops.labels({ reason: "duplicate_reply" });
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  // ---- LogicLink ------------------------------------------------------------
+
+  send(event: ClientEvent, routingKey: string): boolean {
+    if (this.#pending.size >= this.#o.maxPendingEvents || this.#shuttingDown) {
+      this.#m.drops.inc({ reason: "pending_full" });
+      return false;
+    }
+    const id = ++this.#nextEventId;
+    event.eventId = id;
+    const stream = rendezvousPick(routingKey, this.#byLogic.values());
+    this.#pending.set(id, { event, key: routingKey, stream });
+    if (stream === undefined) {
+      this.#unassigned.add(id);
+      return true;
+    }
+    stream.assigned.add(id);
+    stream.queueEvent(event);
+    this.#schedule();
+    return true;
+  }
+
+  roomAdded(room: string): void {
+    this.#interest.add(room);
+    this.#schedule();
+  }
+
+  roomRemoved(room: string): void {
+    this.#interest.remove(room);
+    this.#schedule();
+  }
+
+  connectedStreams(): number {
+    return this.#streams.size;
+  }
+
+  setDraining(draining: boolean): void {
+    if (this.#draining === draining) return;
+    this.#draining = draining;
+    for (const s of this.#streams) s.push(this.#hello());
+  }
+
+  // ---- stream lifecycle -----------------------------------------------------
+
+  /** The Connect handler of StreamMessages (after authentication). */
+  async *serve(requests: AsyncIterable<RawFrame>, ctx: HandlerContext): AsyncGenerator<RawFrame> {
+    const it = requests[Symbol.asyncIterator]();
+    const stream = await this.#awaitHello(it);
+    this.#open(stream);
+    const onAbort = () => this.#close(stream, "logic_closed");
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    this.#read(it, stream);
+    try {
+      yield* stream.frames();
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+      this.#close(stream, "logic_closed");
+    }
+  }
+
+  /** Ends every stream (status UNAVAILABLE shutting_down) and refuses new events. */
+  shutdown(): void {
+    this.#shuttingDown = true;
+    for (const s of [...this.#streams]) {
+      s.end(new LinkError("shutting_down", "gateway is shutting down"));
+      this.#close(s, "shutting_down");
+    }
+  }
+
+  /** Periodic duties: application pings and silent-peer detection. */
+  tick(now: number): void {
+    for (const s of [...this.#streams]) {
+      if (now - s.lastReceivedAt > this.#o.deadAfterMs) {
+        s.end(
+          new LinkError("peer_silent", `no frame from logic for ${Math.round(now - s.lastReceivedAt)} ms`),
+        );
+        this.#close(s, "peer_silent");
+        continue;
+      }
+      if (s.pingSentAt === 0) {
+        s.pingNonce++;
+        s.pingSentAt = now;
+        s.push(
+          rawGatewayFrame(
+            create(GatewayFrameSchema, { kind: { case: "ping", value: { nonce: s.pingNonce } } }),
+          ),
+        );
+      }
+    }
+  }
+
+  async #awaitHello(it: AsyncIterator<RawFrame>): Promise<LogicStream> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new LinkError("hello_timeout", `no LogicHello within ${this.#o.helloTimeoutMs} ms`)),
+        this.#o.helloTimeoutMs,
+      );
+    });
+    try {
+      const first = await Promise.race([it.next(), timeout]);
+      if (first.done === true) throw new LinkError("bad_hello", "stream ended before a LogicHello");
+      const kind = decodeLogicFrame(first.value);
+      if (kind.case !== "hello")
+        throw new LinkError("bad_hello", `first frame is ${kind.case ?? "empty"}, not hello`);
+      const h = kind.value;
+      if (h.protocolVersion !== PROTOCOL_VERSION) {
+        throw new LinkError(
+          "bad_hello",
+          `protocol_version ${h.protocolVersion} not spoken (want ${PROTOCOL_VERSION})`,
+        );
+      }
+      if (h.logicId === "") throw new LinkError("bad_hello", "empty logic_id");
+      return new LogicStream(h.logicId, h.epoch, ++this.#nextSerial);
+    } catch (err) {
+      this.#countReject(err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #open(stream: LogicStream): void {
+    // Publish pending interest changes to the streams that already have a
+    // snapshot first, so the new stream's snapshot and later deltas line up.
+    this.#flushInterest();
+    this.#streams.add(stream);
+    const prior = this.#byLogic.get(stream.id);
+    this.#byLogic.set(stream.id, stream);
+    this.#m.connectedStreams.set(this.#streams.size);
+    this.#o.log.info({ logic: stream.id, epoch: stream.epoch, replaces: prior?.epoch }, "logic stream open");
+    stream.push(this.#hello());
+    const snap = this.#interest.snapshot();
+    stream.push(
+      rawGatewayFrame(create(GatewayFrameSchema, { kind: { case: "interestSnapshot", value: snap } })),
+    );
+    for (const id of this.#unassigned) this.#assign(id, false);
+    this.#unassigned.clear();
+    this.#schedule();
+  }
+
+  #close(stream: LogicStream, reason: "logic_closed" | "error" | "peer_silent" | "shutting_down"): void {
+    if (stream.closed) return;
+    stream.closed = true;
+    stream.end();
+    this.#streams.delete(stream);
+    if (this.#byLogic.get(stream.id) === stream) {
+      this.#byLogic.delete(stream.id);
+      // An older stream of the same logic process, if still open, takes over.
+      for (const s of this.#streams) if (s.id === stream.id) this.#byLogic.set(s.id, s);
+    }
+    this.#m.connectedStreams.set(this.#streams.size);
+    this.#m.streamsClosed.inc({ reason });
+    this.#o.log.info({ logic: stream.id, reason, unanswered: stream.assigned.size }, "logic stream closed");
+    for (const id of stream.assigned) this.#assign(id, true);
+    stream.assigned.clear();
+    this.#schedule();
+  }
+
+  /** Sends a pending event to the rendezvous choice among open streams, or parks it. */
+  #assign(id: bigint, resend: boolean): void {
+    const p = this.#pending.get(id);
+    if (p === undefined) return;
+    const s = rendezvousPick(p.key, this.#byLogic.values());
+    p.stream = s;
+    if (s === undefined) {
+      this.#unassigned.add(id);
+      return;
+    }
+    s.assigned.add(id);
+    s.queueEvent(p.event);
+    if (resend) this.#m.eventsResent.inc();
+  }
+
+  async #read(it: AsyncIterator<RawFrame>, stream: LogicStream): Promise<void> {
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done === true || stream.closed) break;
+        stream.lastReceivedAt = performance.now();
+        this.#onFrame(stream, r.value);
+      }
+      this.#close(stream, "logic_closed");
+    } catch (err) {
+      if (stream.closed) return;
+      this.#countReject(err);
+      const e = ConnectError.from(err);
+      this.#o.log.warn({ logic: stream.id, code: e.code, err: e.rawMessage }, "logic stream failed");
+      stream.end(e);
+      this.#close(stream, "error");
+    }
+  }
+
+  #onFrame(stream: LogicStream, raw: RawFrame): void {
+    const kind = decodeLogicFrame(raw);
+    switch (kind.case) {
+      case "deliveries":
+        this.#m.batchesReceived.inc();
+        this.#m.deliveriesReceived.inc(kind.deliveries.length);
+        if (kind.deliveries.length > 0) this.#o.sink.deliver(kind.deliveries);
+        stream.ackThrough = kind.batchSeq;
+        if (!stream.ackDue) {
+          stream.ackDue = true;
+          this.#schedule();
+        }
+        return;
+      case "replies":
+        this.#onReplies(kind.value.replies);
+        return;
+      case "ping":
+        stream.push(
+          rawGatewayFrame(
+            create(GatewayFrameSchema, { kind: { case: "pong", value: { nonce: kind.value.nonce } } }),
+          ),
+        );
+        return;
+      case "pong":
+        if (stream.pingSentAt !== 0 && kind.value.nonce === stream.pingNonce) {
+          this.#m.rtt.observe((performance.now() - stream.pingSentAt) / 1000);
+          stream.pingSentAt = 0;
+        }
+        return;
+      case "hello":
+        throw new LinkError("bad_hello", "a second LogicHello on the stream");
+      default:
+        return;
+    }
+  }
+
+  #onReplies(replies: Reply[]): void {
+    const kept: Reply[] = [];
+    for (const r of replies) {
+      const p = this.#pending.get(r.eventId);
+      if (p === undefined) {
+        // Answered already (the event was resent and both logic processes replied).
+        this.#dropDuplicate.inc();
+        continue;
+      }
+      this.#pending.delete(r.eventId);
+      p.stream?.assigned.delete(r.eventId);
+      kept.push(r);
+    }
+    this.#m.repliesReceived.inc(kept.length);
+    if (kept.length > 0) this.#o.sink.reply(kept);
+  }
+
+  #countReject(err: unknown): void {
+    if (err instanceof LinkError) {
+      if (
+        err.linkCode === "malformed_frame" ||
+        err.linkCode === "bad_hello" ||
+        err.linkCode === "hello_timeout"
+      ) {
+        this.#m.streamsRejected.inc({ reason: err.linkCode });
+      }
+    } else if (err instanceof ConnectError && err.code === 8 /* ResourceExhausted */) {
+      this.#m.streamsRejected.inc({ reason: "oversized_frame" });
+    }
+  }
+
+  #hello(): RawFrame {
+    return rawGatewayFrame(
+      create(GatewayFrameSchema, {
+        kind: {
+          case: "hello",
+          value: {
+            gatewayId: this.#o.gatewayId,
+            epoch: this.#o.epoch,
+            protocolVersion: PROTOCOL_VERSION,
+            draining: this.#draining,
+          },
+        },
+      }),
+    );
+  }
+
+  #schedule(): void {
+    if (this.#tickScheduled) return;
+    this.#tickScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#tickScheduled = false;
+    this.#flushInterest();
+    for (const s of this.#streams) {
+      if (s.hasEvents) {
+        const n = s.flushEvents();
+        this.#m.eventBatchesSent.inc();
+        this.#m.eventsSent.inc(n);
+      }
+      if (s.ackDue) {
+        s.ackDue = false;
+        s.push(
+          rawGatewayFrame(
+            create(GatewayFrameSchema, {
+              kind: { case: "deliveryAck", value: { throughBatchSeq: s.ackThrough } },
+            }),
+          ),
+        );
+      }
+    }
+  }
+
+  #flushInterest(): void {
+    const delta = this.#interest.takeDelta();
+    if (delta === undefined) return;
+    const frame = rawGatewayFrame(
+      create(GatewayFrameSchema, { kind: { case: "interestDelta", value: delta } }),
+    );
+    for (const s of this.#streams) s.push(frame);
+  }
+}

@@ -1,0 +1,33 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** Stable codes of the gateway link, each with the Connect code a peer sees. */
+export const LINK_ERROR_CODES = {
+  /** The shared secret header is missing or wrong. */
+  unauthenticated: Code.Unauthenticated,
+  /** The first frame was not a LogicHello, or it speaks another protocol version. */
+  bad_hello: Code.FailedPrecondition,
+  /** No LogicHello within helloTimeoutMs. */
+  hello_timeout: Code.DeadlineExceeded,
+  /** A frame that does not decode as a LogicFrame. */
+  malformed_frame: Code.InvalidArgument,
+  /** Nothing received (not even a Ping or Pong) within deadAfterMs. */
+  peer_silent: Code.Unavailable,
+  /** The gateway is shutting down. */
+  shutting_down: Code.Unavailable,
+} as const;
+export type LinkErrorCode = keyof typeof LINK_ERROR_CODES;
+
+/**
+ * The one error class of the gateway link. It is a ConnectError, so thrown at
+ * the RPC boundary it reaches logic as a gRPC status whose message starts with
+ * the stable code: `[invalid_argument] malformed_frame: ...`.
+ */
+export class LinkError extends ConnectError {
+  override name = "LinkError";
+  readonly linkCode: LinkErrorCode;
+
+  constructor(linkCode: LinkErrorCode, detail: string, cause?: unknown) {
+    super(`${linkCode}: ${detail}`, LINK_ERROR_CODES[linkCode], undefined, undefined, cause);
+    this.linkCode = linkCode;
+  }
+}

@@ -1,0 +1,233 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as http2 from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Registry } from "prom-client";
+import type { Logger } from "../../../platform/logger.ts";
+import type { EdgeSink, LogicLink } from "../logic-link.ts";
+import { LinkCore } from "./link-core.ts";
+import { LinkError } from "./link-error.ts";
+import { createGatewayLinkMetrics, type GatewayLinkMetrics } from "./link-metrics.ts";
+import { type RawFrame, rawStreamMessages } from "./raw-service.ts";
+
+/** The header carrying the shared secret, when one is configured. */
+export const SECRET_HEADER = "x-chatcluster-link-secret";
+
+const MiB = 1024 * 1024;
+
+/** Options of createLogicLinkServer. The first five are required. */
+export interface LogicLinkServerOptions {
+  /** Where deliveries and replies go (the WebSocket edge). */
+  sink: EdgeSink;
+  /** Stable name of this gateway (the StatefulSet pod name), sent in GatewayHello. */
+  gatewayId: string;
+  /** Random per process start; a new epoch tells logic this is a restarted gateway. */
+  epoch: string;
+  /** Registry for chatcluster_gateway_link_* metrics. */
+  registry: Registry;
+  log: Logger;
+  /** Address of the internal port. Default 0.0.0.0. */
+  host?: string;
+  /** Internal port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Serve TLS with these PEM files instead of h2c. */
+  tls?: { certFile: string; keyFile: string };
+  /**
+   * Shared secret logic must send in the x-chatcluster-link-secret header;
+   * streams without it end with UNAUTHENTICATED. NetworkPolicy alone does not
+   * stop a compromised pod in an allowed namespace. Default: no check.
+   */
+  secret?: string;
+  /** Largest LogicFrame accepted; bigger ones end the stream with RESOURCE_EXHAUSTED. Default 8 MiB. */
+  maxFrameBytes?: number;
+  /** Events sent and not yet answered, across all streams; send() refuses beyond it. Default 10,000. */
+  maxPendingEvents?: number;
+  /** Application Ping and HTTP/2 PING interval. Default 1 s. */
+  pingIntervalMs?: number;
+  /** A stream silent for this long, or an HTTP/2 PING unanswered for this long, is closed. Default 4 s. */
+  deadAfterMs?: number;
+  /** A stream whose LogicHello does not arrive in time ends with DEADLINE_EXCEEDED. Default 5 s. */
+  helloTimeoutMs?: number;
+  /** HTTP/2 tuning; the defaults favour one fat stream per peer on a LAN. */
+  http2?: Partial<Http2ServerTuning>;
+}
+
+export interface Http2ServerTuning {
+  /** Per-stream receive window advertised to logic. Default 8 MiB. */
+  initialWindowSize: number;
+  /** Connection-level receive window (session.setLocalWindowSize). Default 32 MiB. */
+  connectionWindowSize: number;
+  /** Largest DATA frame logic may send. Default 256 KiB (16 KiB costs 16x the frame headers). */
+  maxFrameSize: number;
+  /** nghttp2 memory cap per session, MB. Default 64 (Node's default of 10 throttles a fat stream). */
+  maxSessionMemoryMb: number;
+  /** Streams per session: one per logic process is expected. Default 16. */
+  maxConcurrentStreams: number;
+}
+
+export interface LogicLinkServer {
+  /** What the WebSocket edge calls. */
+  readonly link: LogicLink;
+  readonly metrics: GatewayLinkMetrics;
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<{ port: number }>;
+  /** Ends every stream (UNAVAILABLE shutting_down), closes sessions and the port. */
+  close(): Promise<void>;
+}
+
+/** The gateway's end of the push stream: Connect (gRPC protocol) on node:http2. */
+export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkServer {
+  const pingIntervalMs = opts.pingIntervalMs ?? 1000;
+  const deadAfterMs = opts.deadAfterMs ?? 4000;
+  if (deadAfterMs <= pingIntervalMs)
+    throw new RangeError("logic link: deadAfterMs must exceed pingIntervalMs");
+  if (opts.gatewayId === "" || opts.epoch === "")
+    throw new RangeError("logic link: gatewayId and epoch are required");
+  const tuning: Http2ServerTuning = {
+    initialWindowSize: opts.http2?.initialWindowSize ?? 8 * MiB,
+    connectionWindowSize: opts.http2?.connectionWindowSize ?? 32 * MiB,
+    maxFrameSize: opts.http2?.maxFrameSize ?? 256 * 1024,
+    maxSessionMemoryMb: opts.http2?.maxSessionMemoryMb ?? 64,
+    maxConcurrentStreams: opts.http2?.maxConcurrentStreams ?? 16,
+  };
+  const log = opts.log.child({ component: "link" });
+  let core: LinkCore | undefined;
+  const metrics = createGatewayLinkMetrics(opts.registry, () => core?.pendingCount ?? 0);
+  core = new LinkCore(
+    {
+      gatewayId: opts.gatewayId,
+      epoch: opts.epoch,
+      sink: opts.sink,
+      log,
+      maxPendingEvents: opts.maxPendingEvents ?? 10_000,
+      helloTimeoutMs: opts.helloTimeoutMs ?? 5000,
+      pingIntervalMs,
+      deadAfterMs,
+    },
+    metrics,
+  );
+  const link = core;
+  const secretDigest = opts.secret ? digest(opts.secret) : undefined;
+
+  async function* streamMessages(
+    requests: AsyncIterable<RawFrame>,
+    ctx: HandlerContext,
+  ): AsyncGenerator<RawFrame> {
+    if (secretDigest !== undefined) {
+      const given = ctx.requestHeader.get(SECRET_HEADER);
+      if (given === null || !timingSafeEqual(digest(given), secretDigest)) {
+        metrics.streamsRejected.inc({ reason: "unauthenticated" });
+        throw new LinkError("unauthenticated", `missing or wrong ${SECRET_HEADER} header`);
+      }
+    }
+    yield* link.serve(requests, ctx);
+  }
+
+  const handler = connectNodeAdapter({
+    routes: (router: ConnectRouter) => router.rpc(rawStreamMessages, streamMessages),
+    grpc: true,
+    connect: false,
+    grpcWeb: false,
+    readMaxBytes: opts.maxFrameBytes ?? 8 * MiB,
+  });
+  const serverOptions: http2.ServerOptions = {
+    maxSessionMemory: tuning.maxSessionMemoryMb,
+    settings: {
+      initialWindowSize: tuning.initialWindowSize,
+      maxFrameSize: tuning.maxFrameSize,
+      maxConcurrentStreams: tuning.maxConcurrentStreams,
+    },
+  };
+  const server = opts.tls
+    ? http2.createSecureServer(
+        { ...serverOptions, cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) },
+        handler,
+      )
+    : http2.createServer(serverOptions, handler);
+
+  // Frames are already coalesced by the batcher; Nagle would only hold small
+  // frames (acks, pongs, small batches) back for a delayed ACK.
+  server.on(opts.tls ? "secureConnection" : "connection", (socket: Socket) => socket.setNoDelay(true));
+
+  const sessions = new Map<http2.ServerHttp2Session, { pingSentAt: number }>();
+  server.on("session", (session: http2.ServerHttp2Session) => {
+    sessions.set(session, { pingSentAt: 0 });
+    session.on("close", () => sessions.delete(session));
+    session.on("error", () => {});
+    const widen = () => {
+      try {
+        session.setLocalWindowSize(tuning.connectionWindowSize);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "could not widen the HTTP/2 connection window");
+      }
+    };
+    if (session.connecting) session.once("connect", widen);
+    else widen();
+  });
+
+  // One timer for all sessions and streams: HTTP/2 PINGs catch a dead TCP
+  // connection, application Pings catch a stuck peer process and measure RTT.
+  const timer = setInterval(() => {
+    const now = performance.now();
+    for (const [session, state] of sessions) {
+      if (state.pingSentAt !== 0) {
+        if (now - state.pingSentAt > deadAfterMs) {
+          metrics.sessionPingFailures.inc();
+          log.warn("HTTP/2 PING unanswered: destroying the session");
+          session.destroy();
+        }
+        continue;
+      }
+      state.pingSentAt = now;
+      try {
+        session.ping((err) => {
+          if (err === null) state.pingSentAt = 0;
+        });
+      } catch {
+        // Session closing; its close event removes it.
+      }
+    }
+    link.tick(now);
+  }, pingIntervalMs);
+  timer.unref();
+
+  return {
+    link,
+    metrics,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(opts.port ?? 0, opts.host ?? "0.0.0.0", () => {
+          server.off("error", reject);
+          const port = (server.address() as AddressInfo).port;
+          log.info(
+            { port, tls: opts.tls !== undefined, auth: secretDigest !== undefined },
+            "logic link listening",
+          );
+          resolve({ port });
+        });
+      }),
+    close: async () => {
+      clearInterval(timer);
+      link.shutdown();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          for (const s of sessions.keys()) s.destroy();
+        }, 2000);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        for (const s of sessions.keys()) s.close();
+        if (!server.listening) resolve();
+      });
+    },
+  };
+}
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}

@@ -1,0 +1,47 @@
+/** Messages between a test or benchmark and gateway-fixture.ts, over the IPC channel. */
+export type FixtureRequest = { id: number } & (
+  | { cmd: "stats" }
+  | { cmd: "roomAdded"; rooms: string[] }
+  | { cmd: "roomRemoved"; rooms: string[] }
+  | { cmd: "sendEvents"; room: string; count: number }
+  | { cmd: "waitDeliveries"; target: number }
+  | { cmd: "latencyStart" }
+  | { cmd: "latencyReport" }
+  | { cmd: "metrics" }
+  | { cmd: "reset" }
+);
+
+export interface FixtureStats {
+  gatewayId: string;
+  epoch: string;
+  pid: number;
+  deliveries: number;
+  batches: number;
+  bytes: number;
+  orderViolations: number;
+  replies: number;
+  connectedStreams: number;
+  pendingEvents: number;
+}
+
+export interface LatencySummaryUs {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/**
+ * First byte of a payload that carries its scheduled send time: bytes 4..12
+ * hold process.hrtime.bigint() (CLOCK_MONOTONIC, shared by all processes on
+ * the machine) as a little-endian uint64. The fixture records now - scheduled.
+ */
+export const LATENCY_MAGIC = 0xfe;
+
+/** Writes the scheduled time into a payload buffer (>= 12 bytes). */
+export function stampPayload(payload: Uint8Array, scheduledNs: bigint): void {
+  payload[0] = LATENCY_MAGIC;
+  new DataView(payload.buffer, payload.byteOffset, payload.byteLength).setBigUint64(4, scheduledNs, true);
+}

@@ -1,0 +1,126 @@
+import type { Registry } from "prom-client";
+import type { Logger } from "../../../platform/logger.ts";
+import type { Discovery } from "../discovery/discovery.ts";
+import type { EventSink } from "../gateway-fleet.ts";
+import type { QueueLimits } from "./outbound-queue.ts";
+
+/** Options of createGatewayFleet. Only the first six are required. */
+export interface GatewayFleetOptions {
+  /** Where gateways come from (static list, file, EndpointSlices). */
+  discovery: Discovery;
+  /** Stable name of this logic process (the pod name), sent in LogicHello. */
+  logicId: string;
+  /** Random per process start, sent in LogicHello. */
+  epoch: string;
+  /** Receives client events from every gateway. */
+  sink: EventSink;
+  /** Registry for chatcluster_logic_push_* metrics. */
+  registry: Registry;
+  log: Logger;
+  /** Shared secret sent in the x-chatcluster-link-secret header; must match the gateways'. */
+  secret?: string;
+  /** Connect to gateways over TLS (addresses without a scheme become https://). */
+  tls?: {
+    /** PEM CA bundle to verify gateway certificates; default: the system roots. */
+    caFile?: string;
+    /** Name to verify in the certificate when addresses are IPs. */
+    serverName?: string;
+    /** Default true. Only for tests with self-signed certificates. */
+    rejectUnauthorized?: boolean;
+  };
+  /** Per-gateway bound on deliveries queued or in flight. Default 20,000. */
+  maxQueueMessages?: number;
+  /** Per-gateway bound on encoded bytes queued or in flight. Default 32 MiB (~27k deliveries of 1.2 KB). */
+  maxQueueBytes?: number;
+  /** Extra bytes replies may use beyond maxQueueBytes, so acks survive a delivery flood. Default maxQueueBytes / 4. */
+  replyReserveBytes?: number;
+  /** Most deliveries or replies in one frame. Default 512. */
+  maxBatchMessages?: number;
+  /** Most bytes in one frame (soft: one entry may exceed it alone). Default 1 MiB; keep below the gateway's maxFrameBytes. */
+  maxBatchBytes?: number;
+  /** A gateway whose queue stays full this long gets its stream reset and its queue dropped. Default 10 s. */
+  overflowResetMs?: number;
+  /** Application Ping interval, also the HTTP/2 PING interval. Default 1 s. */
+  pingIntervalMs?: number;
+  /** A stream that received nothing (not even a Pong) for this long is reset. Default 4 s. */
+  deadAfterMs?: number;
+  /** A stream whose GatewayHello has not arrived after this long is reset. Default 5 s. */
+  helloTimeoutMs?: number;
+  /** Reconnect backoff: full jitter over [0, min(max, base * 2^attempt)). Defaults 100 ms and 5 s. */
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  /** Largest GatewayFrame accepted (Connect readMaxBytes). Default 4 MiB. */
+  maxInboundFrameBytes?: number;
+  /** HTTP/2 client settings; the defaults favour throughput on a LAN. */
+  http2?: Partial<Http2ClientTuning>;
+}
+
+export interface Http2ClientTuning {
+  /** Per-stream receive window we advertise (gateway -> logic). Default 4 MiB. */
+  initialWindowSize: number;
+  /** Largest HTTP/2 DATA frame we accept. Default 64 KiB (fewer frames per batch than 16 KiB). */
+  maxFrameSize: number;
+  /** nghttp2 buffer cap for the session, in MB. Default 64. */
+  maxSessionMemoryMb: number;
+}
+
+export interface ResolvedFleetOptions {
+  readonly logicId: string;
+  readonly epoch: string;
+  readonly secret: string | undefined;
+  readonly tls: GatewayFleetOptions["tls"];
+  readonly queue: QueueLimits;
+  readonly overflowResetMs: number;
+  readonly pingIntervalMs: number;
+  readonly deadAfterMs: number;
+  readonly helloTimeoutMs: number;
+  readonly reconnectBaseMs: number;
+  readonly reconnectMaxMs: number;
+  readonly maxInboundFrameBytes: number;
+  readonly http2: Http2ClientTuning;
+}
+
+const MiB = 1024 * 1024;
+
+function positive(name: string, value: number | undefined, def: number): number {
+  const v = value ?? def;
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`gateway fleet: ${name} must be > 0, got ${v}`);
+  return v;
+}
+
+/** Validates once and fills defaults into a new frozen object (the caller's object is not touched). */
+export function resolveFleetOptions(o: GatewayFleetOptions): ResolvedFleetOptions {
+  if (o.logicId === "") throw new RangeError("gateway fleet: logicId must not be empty");
+  if (o.epoch === "") throw new RangeError("gateway fleet: epoch must not be empty");
+  const maxBytes = positive("maxQueueBytes", o.maxQueueBytes, 32 * MiB);
+  const pingIntervalMs = positive("pingIntervalMs", o.pingIntervalMs, 1000);
+  const deadAfterMs = positive("deadAfterMs", o.deadAfterMs, 4000);
+  if (deadAfterMs <= pingIntervalMs) {
+    throw new RangeError("gateway fleet: deadAfterMs must exceed pingIntervalMs");
+  }
+  return Object.freeze({
+    logicId: o.logicId,
+    epoch: o.epoch,
+    secret: o.secret === "" ? undefined : o.secret,
+    tls: o.tls,
+    queue: Object.freeze({
+      maxMessages: positive("maxQueueMessages", o.maxQueueMessages, 20_000),
+      maxBytes,
+      replyReserveBytes: positive("replyReserveBytes", o.replyReserveBytes, Math.floor(maxBytes / 4)),
+      maxBatchMessages: positive("maxBatchMessages", o.maxBatchMessages, 512),
+      maxBatchBytes: positive("maxBatchBytes", o.maxBatchBytes, MiB),
+    }),
+    overflowResetMs: positive("overflowResetMs", o.overflowResetMs, 10_000),
+    pingIntervalMs,
+    deadAfterMs,
+    helloTimeoutMs: positive("helloTimeoutMs", o.helloTimeoutMs, 5000),
+    reconnectBaseMs: positive("reconnectBaseMs", o.reconnectBaseMs, 100),
+    reconnectMaxMs: positive("reconnectMaxMs", o.reconnectMaxMs, 5000),
+    maxInboundFrameBytes: positive("maxInboundFrameBytes", o.maxInboundFrameBytes, 4 * MiB),
+    http2: Object.freeze({
+      initialWindowSize: positive("http2.initialWindowSize", o.http2?.initialWindowSize, 4 * MiB),
+      maxFrameSize: positive("http2.maxFrameSize", o.http2?.maxFrameSize, 64 * 1024),
+      maxSessionMemoryMb: positive("http2.maxSessionMemoryMb", o.http2?.maxSessionMemoryMb, 64),
+    }),
+  });
+}

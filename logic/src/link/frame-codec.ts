@@ -1,0 +1,202 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  ClientEventBatchSchema,
+  DeliveryAckSchema,
+  type GatewayFrame,
+  GatewayHelloSchema,
+  InterestDeltaSchema,
+  InterestSnapshotSchema,
+  type LogicFrame,
+  LogicFrameSchema,
+  PingSchema,
+  PongSchema,
+  type Reply,
+  ReplySchema,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { type RawFrame, RawLogicFrameSchema } from "./raw-service.ts";
+
+/**
+ * Logic's side of the wire: hand-written encoders for the hot frames
+ * (DeliveryBatch, ReplyBatch) producing exactly the bytes protobuf-es'
+ * toBinary produces (tested in frame-codec.test.ts), and decoding of
+ * GatewayFrames with the generated schemas, one field body at a time.
+ */
+
+/** LogicFrame field numbers of the batch kinds built here. */
+export const FIELD_DELIVERIES = 2;
+export const FIELD_REPLIES = 3;
+const WIRE_LEN = 2;
+const MAX_U64 = (1n << 64n) - 1n;
+
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 128) {
+    buf[pos++] = (n & 127) | 128;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+function bigVarintSize(n: bigint): number {
+  let size = 1;
+  while (n >= 128n) {
+    n >>= 7n;
+    size++;
+  }
+  return size;
+}
+
+function writeBigVarint(buf: Uint8Array, pos: number, n: bigint): number {
+  while (n >= 128n) {
+    buf[pos++] = Number(n & 127n) | 128;
+    n >>= 7n;
+  }
+  buf[pos++] = Number(n);
+  return pos;
+}
+
+/**
+ * The bytes of one chatcluster.v1.Delivery (no tag, no length). Encoded once
+ * per deliverToRoom call and shared by every gateway queue it goes to.
+ */
+export function encodeDelivery(
+  room: string,
+  seq: bigint,
+  payload: Uint8Array,
+  connectionIds: readonly number[] = [],
+): Buffer {
+  if (seq < 0n || seq > MAX_U64) throw new RangeError(`delivery seq ${seq} is not a uint64`);
+  const roomLen = Buffer.byteLength(room, "utf8");
+  const seqSmall = seq <= 0x1f_ffff_ffff_ffffn;
+  const seqNum = seqSmall ? Number(seq) : 0;
+  let idsLen = 0;
+  for (const id of connectionIds) idsLen += varintSize(id >>> 0);
+  let size = 0;
+  if (roomLen > 0) size += 1 + varintSize(roomLen) + roomLen;
+  if (seq !== 0n) size += 1 + (seqSmall ? varintSize(seqNum) : bigVarintSize(seq));
+  if (idsLen > 0) size += 1 + varintSize(idsLen) + idsLen;
+  if (payload.byteLength > 0) size += 1 + varintSize(payload.byteLength) + payload.byteLength;
+  const buf = Buffer.allocUnsafe(size);
+  let pos = 0;
+  if (roomLen > 0) {
+    buf[pos++] = 0x0a;
+    pos = writeVarint(buf, pos, roomLen);
+    pos += buf.write(room, pos, "utf8");
+  }
+  if (seq !== 0n) {
+    buf[pos++] = 0x10;
+    pos = seqSmall ? writeVarint(buf, pos, seqNum) : writeBigVarint(buf, pos, seq);
+  }
+  if (idsLen > 0) {
+    buf[pos++] = 0x1a;
+    pos = writeVarint(buf, pos, idsLen);
+    for (const id of connectionIds) pos = writeVarint(buf, pos, id >>> 0);
+  }
+  if (payload.byteLength > 0) {
+    buf[pos++] = 0x22;
+    pos = writeVarint(buf, pos, payload.byteLength);
+    buf.set(payload, pos);
+  }
+  return buf;
+}
+
+/** The bytes of one chatcluster.v1.Reply, encoded once when the handler answers. */
+export function encodeReply(reply: Reply): Uint8Array {
+  return toBinary(ReplySchema, reply);
+}
+
+/** Bytes an entry adds to its batch message: tag, length, body. */
+export function entryWireSize(entry: Uint8Array): number {
+  return 1 + varintSize(entry.byteLength) + entry.byteLength;
+}
+
+/**
+ * A LogicFrame carrying a DeliveryBatch (field 2) or a ReplyBatch (field 3)
+ * made of `entries[start, end)`; `bodySize` is the sum of their entryWireSize.
+ * batchSeq is written only for deliveries (field 1 of DeliveryBatch).
+ */
+export function batchFrame(
+  field: typeof FIELD_DELIVERIES | typeof FIELD_REPLIES,
+  batchSeq: number,
+  entries: readonly Uint8Array[],
+  start: number,
+  end: number,
+  bodySize: number,
+): RawFrame {
+  // DeliveryBatch.deliveries is field 2, ReplyBatch.replies is field 1.
+  const entryTag = field === FIELD_DELIVERIES ? 0x12 : 0x0a;
+  const seqSize = field === FIELD_DELIVERIES && batchSeq > 0 ? 1 + varintSize(batchSeq) : 0;
+  const msgSize = seqSize + bodySize;
+  const data = Buffer.allocUnsafe(varintSize(msgSize) + msgSize);
+  let pos = writeVarint(data, 0, msgSize);
+  if (seqSize > 0) {
+    data[pos++] = 0x08;
+    pos = writeVarint(data, pos, batchSeq);
+  }
+  for (let i = start; i < end; i++) {
+    const e = entries[i] as Uint8Array;
+    data[pos++] = entryTag;
+    pos = writeVarint(data, pos, e.byteLength);
+    data.set(e, pos);
+    pos += e.byteLength;
+  }
+  return { $typeName: RawLogicFrameSchema.typeName, $unknown: [{ no: field, wireType: WIRE_LEN, data }] };
+}
+
+/** Any other LogicFrame (hello, ping, pong) through the generated schema. */
+export function rawLogicFrame(frame: LogicFrame): RawFrame {
+  return fromBinary(RawLogicFrameSchema, toBinary(LogicFrameSchema, frame));
+}
+
+/** The body of a length-delimited raw field: its data minus the length prefix. */
+export function fieldBody(data: Uint8Array): Uint8Array {
+  let pos = 0;
+  while (pos < data.length && (data[pos] as number) & 0x80) pos++;
+  return data.subarray(pos + 1);
+}
+
+/**
+ * Decodes a GatewayFrame kept raw. A oneof seen twice keeps the last value, as
+ * protobuf does; unknown field numbers are ignored for forward compatibility.
+ * Throws on malformed bytes.
+ */
+export function decodeGatewayFrame(raw: RawFrame): GatewayFrame["kind"] {
+  let kind: GatewayFrame["kind"] = { case: undefined };
+  for (const f of raw.$unknown ?? []) {
+    if (f.wireType !== WIRE_LEN) continue;
+    const body = fieldBody(f.data);
+    switch (f.no) {
+      case 1:
+        kind = { case: "hello", value: fromBinary(GatewayHelloSchema, body) };
+        break;
+      case 2:
+        kind = { case: "interestSnapshot", value: fromBinary(InterestSnapshotSchema, body) };
+        break;
+      case 3:
+        kind = { case: "interestDelta", value: fromBinary(InterestDeltaSchema, body) };
+        break;
+      case 4:
+        kind = { case: "events", value: fromBinary(ClientEventBatchSchema, body) };
+        break;
+      case 5:
+        kind = { case: "deliveryAck", value: fromBinary(DeliveryAckSchema, body) };
+        break;
+      case 6:
+        kind = { case: "ping", value: fromBinary(PingSchema, body) };
+        break;
+      case 7:
+        kind = { case: "pong", value: fromBinary(PongSchema, body) };
+        break;
+    }
+  }
+  return kind;
+}

@@ -1,0 +1,337 @@
+import { readFileSync } from "node:fs";
+import type * as http2 from "node:http2";
+import { connect as netConnect } from "node:net";
+import type { Duplex } from "node:stream";
+import { connect as tlsConnect } from "node:tls";
+import { create } from "@bufbuild/protobuf";
+import type { Transport } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { GatewayFrame, InterestDelta } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type { Logger } from "../../../platform/logger.ts";
+import type { GatewayEndpoint } from "../discovery/discovery.ts";
+import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
+import { backoffDelayMs } from "./backoff.ts";
+import type { ResolvedFleetOptions } from "./fleet-options.ts";
+import { decodeGatewayFrame, rawLogicFrame } from "./frame-codec.ts";
+import { OutboundQueue } from "./outbound-queue.ts";
+import type { PushMetrics, ResetReason } from "./push-metrics.ts";
+import { rawStreamMessages } from "./raw-service.ts";
+
+export const PROTOCOL_VERSION = 1;
+/** A stream that lived this long resets the reconnect backoff. */
+const STABLE_STREAM_MS = 5000;
+export const SECRET_HEADER = "x-chatcluster-link-secret";
+
+/**
+ * States of one gateway connection:
+ * - "connecting": a stream is being opened; waiting for the GatewayHello.
+ * - "ready": hello received; deliveries flow.
+ * - "backoff": the last stream ended; a reconnect is scheduled.
+ * - "closed": discovery removed the gateway or the fleet stopped; final.
+ */
+export type ConnectionState = "connecting" | "ready" | "backoff" | "closed";
+
+/** What a connection asks of its fleet. */
+export interface ConnectionHost {
+  readonly opts: ResolvedFleetOptions;
+  readonly metrics: PushMetrics;
+  readonly sink: EventSink;
+  onReady(conn: GatewayConnection, previousEpoch: string | undefined): void;
+  onDown(conn: GatewayConnection): void;
+  onSnapshot(conn: GatewayConnection, rooms: readonly string[]): void;
+  onDelta(conn: GatewayConnection, delta: InterestDelta): void;
+}
+
+/** One gateway: its HTTP/2 session, its current stream, its bounded queue. */
+export class GatewayConnection {
+  readonly endpoint: GatewayEndpoint;
+  readonly queue: OutboundQueue;
+  /** Rooms this gateway has members in, as of its last snapshot and deltas. */
+  readonly rooms = new Set<string>();
+  interestVersion = 0n;
+  state: ConnectionState = "backoff";
+  /** Set by the first hello; a later hello with another epoch means a restarted process. */
+  gatewayId: string | undefined;
+  epoch: string | undefined;
+  draining = false;
+  ref: GatewayRef | undefined;
+  readonly #host: ConnectionHost;
+  readonly #log: Logger;
+  readonly #sessions: Http2SessionManager;
+  readonly #transport: Transport;
+  readonly #headers: Record<string, string>;
+  #abort: AbortController | undefined;
+  #resetReason: ResetReason | undefined;
+  #attempt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #startedAt = 0;
+  #readyAt = 0;
+  #lastReceivedAt = 0;
+  #lastPingAt = 0;
+  #pingNonce = 0n;
+  #pingSentAt = 0;
+  #snapshotSeen = false;
+
+  constructor(endpoint: GatewayEndpoint, host: ConnectionHost, log: Logger) {
+    this.endpoint = endpoint;
+    this.#host = host;
+    this.#log = log.child({ gateway: endpoint.id });
+    const o = host.opts;
+    this.queue = new OutboundQueue(o.queue);
+    const baseUrl = toBaseUrl(endpoint.address, o.tls !== undefined);
+    const nodeOptions: http2.SecureClientSessionOptions = {
+      // Frames are already coalesced by the batcher; Nagle would hold small
+      // ones back for a delayed ACK (tens of milliseconds on loopback).
+      createConnection: (authority: URL) => connectSocket(authority, o.tls),
+      settings: { initialWindowSize: o.http2.initialWindowSize, maxFrameSize: o.http2.maxFrameSize },
+      maxSessionMemory: o.http2.maxSessionMemoryMb,
+    };
+    // One session per gateway; connect-node pings it so a dead TCP connection
+    // is noticed even when the stream itself is idle.
+    this.#sessions = new Http2SessionManager(
+      baseUrl,
+      { pingIntervalMs: o.pingIntervalMs, pingTimeoutMs: o.deadAfterMs, pingIdleConnection: true },
+      nodeOptions,
+    );
+    // connect-node 2.x's gRPC transport is HTTP/2 only (no httpVersion option).
+    this.#transport = createGrpcTransport({
+      baseUrl,
+      sessionManager: this.#sessions,
+      readMaxBytes: o.maxInboundFrameBytes,
+    });
+    this.#headers = o.secret === undefined ? {} : { [SECRET_HEADER]: o.secret };
+    const frames = host.metrics.batchesSent;
+    const deliveryFrames = frames.labels({ kind: "deliveries" });
+    const replyFrames = frames.labels({ kind: "replies" });
+    const deliveries = host.metrics.messagesSent.labels({ kind: "deliveries" });
+    const replies = host.metrics.messagesSent.labels({ kind: "replies" });
+    const batchSize = host.metrics.batchSize;
+    this.queue.onFrame = (kind, n) => {
+      if (kind === "deliveries") {
+        deliveryFrames.inc();
+        deliveries.inc(n);
+      } else {
+        replyFrames.inc();
+        replies.inc(n);
+      }
+      batchSize.observe(n);
+    };
+  }
+
+  start(): void {
+    this.#connect();
+  }
+
+  /** Closes for good: aborts the stream and the session; the caller drops the queue. */
+  close(): void {
+    if (this.state === "closed") return;
+    const wasReady = this.state === "ready";
+    this.state = "closed";
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#abort?.abort();
+    this.#sessions.abort();
+    if (wasReady) this.#host.onDown(this);
+  }
+
+  /** Ends the current stream on purpose; the read loop schedules the reconnect. */
+  reset(reason: ResetReason, hung: boolean): void {
+    if (this.state !== "connecting" && this.state !== "ready") return;
+    this.#resetReason = reason;
+    this.#log.warn({ reason }, "resetting gateway stream");
+    this.#abort?.abort();
+    // A peer that stopped answering leaves the HTTP/2 session hung; start afresh.
+    if (hung) this.#sessions.abort();
+  }
+
+  /** Periodic duties, driven by the fleet's timer: pings and liveness checks. */
+  tick(now: number): void {
+    const o = this.#host.opts;
+    if (this.state === "connecting" && now - this.#startedAt > o.helloTimeoutMs) {
+      this.reset("hello_timeout", true);
+      return;
+    }
+    if (this.state !== "ready") return;
+    if (now - this.#lastReceivedAt > o.deadAfterMs) {
+      this.reset("ping_timeout", true);
+      return;
+    }
+    if (this.queue.overflowSince !== 0 && now - this.queue.overflowSince > o.overflowResetMs) {
+      this.reset("overflow", false);
+      return;
+    }
+    if (now - this.#lastPingAt >= o.pingIntervalMs) {
+      this.#lastPingAt = now;
+      if (this.#pingSentAt === 0) {
+        this.#pingNonce++;
+        this.#pingSentAt = now;
+        this.queue.pushControl(rawLogicFrame(ping(this.#pingNonce)));
+      }
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const o = this.#host.opts;
+    const ac = new AbortController();
+    this.#abort = ac;
+    this.#resetReason = undefined;
+    this.#snapshotSeen = false;
+    this.#pingSentAt = 0;
+    this.state = "connecting";
+    this.#startedAt = performance.now();
+    this.queue.pushControl(
+      rawLogicFrame(
+        create(LogicFrameSchema, {
+          kind: {
+            case: "hello",
+            value: { logicId: o.logicId, epoch: o.epoch, protocolVersion: PROTOCOL_VERSION },
+          },
+        }),
+      ),
+    );
+    let error: unknown;
+    try {
+      const res = await this.#transport.stream(
+        rawStreamMessages,
+        ac.signal,
+        undefined,
+        this.#headers,
+        this.queue.frames(),
+      );
+      for await (const raw of res.message) {
+        this.#lastReceivedAt = performance.now();
+        this.#onFrame(decodeGatewayFrame(raw));
+        if (ac.signal.aborted) break;
+      }
+    } catch (err) {
+      error = err;
+    }
+    this.#ended(error);
+  }
+
+  #ended(error: unknown): void {
+    const wasReady = this.state === "ready";
+    const { unacked } = this.queue.resetStream();
+    if (unacked > 0) this.#host.metrics.drops.inc({ reason: "stream_reset" }, unacked);
+    if (this.state === "closed") return;
+    const reason: ResetReason = this.#resetReason ?? (error === undefined ? "stream_ended" : "stream_error");
+    if (reason === "overflow") {
+      const n = this.queue.clear();
+      if (n > 0) this.#host.metrics.drops.inc({ reason: "stream_reset" }, n);
+    }
+    if (wasReady) {
+      this.state = "backoff";
+      this.#host.onDown(this);
+      if (performance.now() - this.#readyAt >= STABLE_STREAM_MS) this.#attempt = 0;
+    }
+    this.state = "backoff";
+    this.#host.metrics.reconnects.inc({ reason });
+    const o = this.#host.opts;
+    const delay = backoffDelayMs(this.#attempt++, o.reconnectBaseMs, o.reconnectMaxMs);
+    this.#log.info(
+      { reason, delayMs: delay, err: error instanceof Error ? error.message : undefined },
+      "gateway stream ended; reconnecting",
+    );
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.state === "backoff") this.#connect();
+    }, delay);
+  }
+
+  #onFrame(kind: GatewayFrame["kind"]): void {
+    if (this.state === "connecting" && kind.case !== "hello") {
+      this.reset("protocol", false);
+      return;
+    }
+    switch (kind.case) {
+      case "hello": {
+        const h = kind.value;
+        if (this.state === "ready") {
+          // A later hello only updates draining; identity cannot change mid-stream.
+          if (h.gatewayId === this.gatewayId && h.epoch === this.epoch) this.draining = h.draining;
+          else this.reset("protocol", false);
+          return;
+        }
+        if (h.protocolVersion !== PROTOCOL_VERSION) {
+          this.#log.error({ version: h.protocolVersion }, "gateway speaks another protocol version");
+          this.reset("protocol", false);
+          return;
+        }
+        const previousEpoch = this.epoch;
+        this.gatewayId = h.gatewayId;
+        this.epoch = h.epoch;
+        this.ref = { id: h.gatewayId, epoch: h.epoch };
+        this.draining = h.draining;
+        this.state = "ready";
+        this.#readyAt = performance.now();
+        this.#lastPingAt = this.#readyAt;
+        this.#host.onReady(this, previousEpoch);
+        return;
+      }
+      case "interestSnapshot":
+        this.#snapshotSeen = true;
+        this.interestVersion = kind.value.version;
+        this.#host.onSnapshot(this, kind.value.rooms);
+        return;
+      case "interestDelta":
+        if (!this.#snapshotSeen || kind.value.version !== this.interestVersion + 1n) {
+          // A gap in versions: our view may be wrong. A new stream brings a fresh snapshot.
+          this.reset("protocol", false);
+          return;
+        }
+        this.interestVersion = kind.value.version;
+        this.#host.onDelta(this, kind.value);
+        return;
+      case "events":
+        if (this.ref !== undefined && kind.value.events.length > 0) {
+          this.#host.metrics.eventsReceived.inc(kind.value.events.length);
+          this.#host.sink.onEvents(this.ref, kind.value.events);
+        }
+        return;
+      case "deliveryAck":
+        this.queue.ack(Number(kind.value.throughBatchSeq));
+        return;
+      case "ping":
+        this.queue.pushControl(
+          rawLogicFrame(
+            create(LogicFrameSchema, { kind: { case: "pong", value: { nonce: kind.value.nonce } } }),
+          ),
+        );
+        return;
+      case "pong":
+        if (this.#pingSentAt !== 0 && kind.value.nonce === this.#pingNonce) {
+          this.#host.metrics.rtt.observe((performance.now() - this.#pingSentAt) / 1000);
+          this.#pingSentAt = 0;
+        }
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+function ping(nonce: bigint) {
+  return create(LogicFrameSchema, { kind: { case: "ping", value: { nonce } } });
+}
+
+function connectSocket(authority: URL, tls: ResolvedFleetOptions["tls"]): Duplex {
+  const host = authority.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(authority.port || (authority.protocol === "https:" ? 443 : 80));
+  if (authority.protocol !== "https:") return netConnect({ host, port, noDelay: true });
+  const socket = tlsConnect({
+    host,
+    port,
+    ALPNProtocols: ["h2"],
+    servername: tls?.serverName ?? (/^[\d.:]+$/.test(host) ? undefined : host),
+    ca: tls?.caFile === undefined ? undefined : readFileSync(tls.caFile),
+    rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+  });
+  socket.setNoDelay(true);
+  return socket;
+}
+
+/** host:port becomes http(s)://host:port; a URL is kept as it is. */
+export function toBaseUrl(address: string, tls: boolean): string {
+  if (/^https?:\/\//.test(address)) return address.replace(/\/$/, "");
+  return `${tls ? "https" : "http"}://${address}`;
+}

@@ -1,0 +1,231 @@
+import type { Counter } from "prom-client";
+import type { InterestDelta, Reply } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type { Logger } from "../../../platform/logger.ts";
+import type { GatewayEndpoint } from "../discovery/discovery.ts";
+import type { EventSink, GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
+import { type GatewayFleetOptions, type ResolvedFleetOptions, resolveFleetOptions } from "./fleet-options.ts";
+import { encodeDelivery, encodeReply } from "./frame-codec.ts";
+import { type ConnectionHost, GatewayConnection } from "./gateway-connection.ts";
+import { createPushMetrics, type DropReason, type PushMetrics, type QueueReading } from "./push-metrics.ts";
+
+/** Per-gateway numbers, for benchmarks, tests and debugging. */
+export interface GatewayQueueStats {
+  readonly endpointId: string;
+  readonly gatewayId: string | undefined;
+  readonly epoch: string | undefined;
+  readonly state: string;
+  readonly messages: number;
+  readonly bytes: number;
+  readonly rooms: number;
+}
+
+export interface RunningGatewayFleet extends GatewayFleet {
+  /** Starts discovery and opens a stream to every gateway it reports. */
+  start(): Promise<void>;
+  /** Closes every stream and stops discovery. Queued deliveries are dropped and counted. */
+  stop(): Promise<void>;
+  /** Per-gateway queue numbers (not for hot paths). */
+  stats(): GatewayQueueStats[];
+}
+
+/**
+ * Logic's end of the push stream: one GatewayConnection per discovered
+ * gateway, an interest table room -> gateways, and the GatewayFleet calls the
+ * handlers make. Nothing here awaits: deliverToRoom encodes once and appends
+ * to each interested gateway's bounded queue.
+ */
+export function createGatewayFleet(options: GatewayFleetOptions): RunningGatewayFleet {
+  const opts = resolveFleetOptions(options);
+  let fleet: Fleet | undefined;
+  const metrics = createPushMetrics(options.registry, () => fleet?.queueReadings() ?? []);
+  fleet = new Fleet(opts, options, metrics);
+  return fleet;
+}
+
+class Fleet implements RunningGatewayFleet, ConnectionHost {
+  readonly opts: ResolvedFleetOptions;
+  readonly metrics: PushMetrics;
+  readonly sink: EventSink;
+  readonly #discovery: GatewayFleetOptions["discovery"];
+  readonly #log: Logger;
+  /** By discovery endpoint id. */
+  readonly #conns = new Map<string, GatewayConnection>();
+  /** By the gateway id of the hello, for replies. */
+  readonly #byGatewayId = new Map<string, GatewayConnection>();
+  readonly #interest = new Map<string, Set<GatewayConnection>>();
+  readonly #dropQueueFull: Counter.Internal;
+  #connected = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #onChange = (eps: readonly GatewayEndpoint[]) => this.#apply(eps);
+  readonly #onError = (err: Error) => this.#log.error({ err: err.message }, "gateway discovery failed");
+
+  constructor(opts: ResolvedFleetOptions, options: GatewayFleetOptions, metrics: PushMetrics) {
+    this.opts = opts;
+    this.metrics = metrics;
+    this.sink = options.sink;
+    this.#discovery = options.discovery;
+    this.#log = options.log.child({ component: "push" });
+    this.#dropQueueFull = metrics.drops.labels({ reason: "queue_full" });
+  }
+
+  async start(): Promise<void> {
+    this.#discovery.on("change", this.#onChange);
+    this.#discovery.on("error", this.#onError);
+    const tickMs = Math.max(10, Math.min(250, Math.floor(this.opts.pingIntervalMs / 4)));
+    this.#timer = setInterval(() => {
+      const now = performance.now();
+      for (const c of this.#conns.values()) c.tick(now);
+    }, tickMs);
+    this.#timer.unref();
+    await this.#discovery.start();
+    this.#apply(this.#discovery.endpoints());
+  }
+
+  async stop(): Promise<void> {
+    this.#discovery.off("change", this.#onChange);
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#discovery.stop();
+    this.#discovery.off("error", this.#onError);
+    for (const c of [...this.#conns.values()]) this.#remove(c, "gateway_removed");
+  }
+
+  deliverToRoom(room: string, seq: bigint, payload: Uint8Array): void {
+    const targets = this.#interest.get(room);
+    if (targets === undefined) return;
+    const entry = encodeDelivery(room, seq, payload);
+    for (const c of targets) {
+      if (!c.queue.offerDelivery(entry)) this.#dropQueueFull.inc();
+    }
+  }
+
+  reply(to: GatewayRef, reply: Reply): void {
+    const c = this.#byGatewayId.get(to.id);
+    if (c === undefined) this.#drop("unknown_gateway");
+    else if (c.epoch !== to.epoch) this.#drop("stale_epoch");
+    else if (!c.queue.offerReply(encodeReply(reply))) this.#drop("reply_queue_full");
+  }
+
+  connectedGateways(): number {
+    return this.#connected;
+  }
+
+  stats(): GatewayQueueStats[] {
+    return [...this.#conns.values()].map((c) => ({
+      endpointId: c.endpoint.id,
+      gatewayId: c.gatewayId,
+      epoch: c.epoch,
+      state: c.state,
+      messages: c.queue.messages,
+      bytes: c.queue.bytes,
+      rooms: c.rooms.size,
+    }));
+  }
+
+  /** Read at scrape time, so the hot path never touches a gauge. */
+  queueReadings(): QueueReading[] {
+    return [...this.#conns.values()].map((c) => ({
+      gateway: label(c),
+      messages: c.queue.messages,
+      bytes: c.queue.bytes,
+    }));
+  }
+
+  // ---- ConnectionHost -------------------------------------------------------
+
+  onReady(conn: GatewayConnection, previousEpoch: string | undefined): void {
+    if (previousEpoch !== undefined && previousEpoch !== conn.epoch) {
+      // A restarted gateway: its connections are gone, so is everything queued for them.
+      const n = conn.queue.clear();
+      if (n > 0) this.metrics.drops.inc({ reason: "epoch_changed" }, n);
+      this.#setRooms(conn, []);
+      this.#log.info({ gateway: conn.gatewayId, epoch: conn.epoch }, "gateway restarted (new epoch)");
+    }
+    const id = conn.gatewayId as string;
+    const other = this.#byGatewayId.get(id);
+    if (other !== undefined && other !== conn) {
+      this.#log.warn({ gateway: id }, "two endpoints answer with the same gateway id; using the newest");
+    }
+    this.#byGatewayId.set(id, conn);
+    this.#connected++;
+    this.metrics.connectedStreams.set(this.#connected);
+  }
+
+  onDown(_conn: GatewayConnection): void {
+    this.#connected--;
+    this.metrics.connectedStreams.set(this.#connected);
+  }
+
+  onSnapshot(conn: GatewayConnection, rooms: readonly string[]): void {
+    this.#setRooms(conn, rooms);
+  }
+
+  onDelta(conn: GatewayConnection, delta: InterestDelta): void {
+    for (const room of delta.added) this.#addRoom(conn, room);
+    for (const room of delta.removed) this.#removeRoom(conn, room);
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  #apply(endpoints: readonly GatewayEndpoint[]): void {
+    const wanted = new Map(endpoints.map((e) => [e.id, e]));
+    for (const c of [...this.#conns.values()]) {
+      const e = wanted.get(c.endpoint.id);
+      if (e === undefined || e.address !== c.endpoint.address) this.#remove(c, "gateway_removed");
+    }
+    for (const e of endpoints) {
+      if (this.#conns.has(e.id)) continue;
+      const c = new GatewayConnection(e, this, this.#log);
+      this.#conns.set(e.id, c);
+      this.#log.info({ gateway: e.id, address: e.address }, "gateway discovered");
+      c.start();
+    }
+  }
+
+  #remove(c: GatewayConnection, reason: DropReason): void {
+    this.#conns.delete(c.endpoint.id);
+    c.close();
+    const n = c.queue.clear() + c.queue.resetStream().unacked;
+    if (n > 0) this.metrics.drops.inc({ reason }, n);
+    this.#setRooms(c, []);
+    if (c.gatewayId !== undefined && this.#byGatewayId.get(c.gatewayId) === c) {
+      this.#byGatewayId.delete(c.gatewayId);
+    }
+    this.metrics.queueDepth.remove({ gateway: label(c) });
+    this.metrics.queueBytes.remove({ gateway: label(c) });
+    this.#log.info({ gateway: c.endpoint.id }, "gateway removed");
+  }
+
+  #setRooms(conn: GatewayConnection, rooms: readonly string[]): void {
+    const next = new Set(rooms);
+    for (const room of [...conn.rooms]) if (!next.has(room)) this.#removeRoom(conn, room);
+    for (const room of next) this.#addRoom(conn, room);
+  }
+
+  #addRoom(conn: GatewayConnection, room: string): void {
+    if (conn.rooms.has(room)) return;
+    conn.rooms.add(room);
+    let set = this.#interest.get(room);
+    if (set === undefined) {
+      set = new Set();
+      this.#interest.set(room, set);
+    }
+    set.add(conn);
+  }
+
+  #removeRoom(conn: GatewayConnection, room: string): void {
+    if (!conn.rooms.delete(room)) return;
+    const set = this.#interest.get(room);
+    if (set === undefined) return;
+    set.delete(conn);
+    if (set.size === 0) this.#interest.delete(room);
+  }
+
+  #drop(reason: DropReason): void {
+    this.metrics.drops.inc({ reason });
+  }
+}
+
+/** The gateway label: the discovery endpoint id (the pod name with EndpointSlices), stable for its life. */
+function label(c: GatewayConnection): string {
+  return c.endpoint.id;
+}

@@ -1,0 +1,246 @@
+import { batchFrame, entryWireSize, FIELD_DELIVERIES, FIELD_REPLIES } from "./frame-codec.ts";
+import type { RawFrame } from "./raw-service.ts";
+
+/** Bounds of one gateway's queue; see GatewayFleetOptions for the meaning of each. */
+export interface QueueLimits {
+  readonly maxMessages: number;
+  readonly maxBytes: number;
+  readonly replyReserveBytes: number;
+  readonly maxBatchMessages: number;
+  readonly maxBatchBytes: number;
+}
+
+const KIND_DELIVERY = 0;
+const KIND_REPLY = 1;
+const EMPTY = new Uint8Array(0);
+
+interface InFlight {
+  batchSeq: number;
+  messages: number;
+  bytes: number;
+}
+
+/** What happened to the frames a stream had taken from the queue when it ended. */
+export interface ResetResult {
+  /** Deliveries written but not acknowledged: they may or may not have arrived. */
+  unacked: number;
+}
+
+/**
+ * One gateway's bounded outbound queue and the pull side of its stream.
+ *
+ * Deliveries and replies wait here as encoded entries; a stream pulls frames
+ * with next(), which takes a run of same-kind entries (up to maxBatchMessages /
+ * maxBatchBytes) and builds one DeliveryBatch or ReplyBatch frame. Connect
+ * pulls the next frame only when the previous write completed, so batches grow
+ * by themselves when the link is busy and stay small (one setImmediate of
+ * coalescing) when it is idle.
+ *
+ * The bound counts entries queued plus deliveries written but not yet
+ * acknowledged by a DeliveryAck, so a gateway that stops reading (SIGSTOP)
+ * holds at most maxBytes here plus the HTTP/2 window in the kernel. Past the
+ * bound, new deliveries are refused (the caller drops and counts them);
+ * replies may use a further replyReserveBytes so acknowledgements outlive a
+ * delivery flood.
+ */
+export class OutboundQueue {
+  readonly #limits: QueueLimits;
+  #entries: Uint8Array[] = [];
+  #kinds: number[] = [];
+  #head = 0;
+  #queuedMessages = 0;
+  #queuedBytes = 0;
+  #inflight: InFlight[] = [];
+  #inflightMessages = 0;
+  #inflightBytes = 0;
+  #control: RawFrame[] = [];
+  #batchSeq = 0;
+  #waiter: ((r: IteratorResult<RawFrame>) => void) | undefined;
+  #flushScheduled = false;
+  #pulling = false;
+  /** performance.now() of the first refusal since the queue last had room; 0 when it has room. */
+  overflowSince = 0;
+  /** Called for each frame built, for metrics. */
+  onFrame: ((kind: "deliveries" | "replies", messages: number) => void) | undefined;
+
+  constructor(limits: QueueLimits) {
+    this.#limits = limits;
+  }
+
+  get messages(): number {
+    return this.#queuedMessages + this.#inflightMessages;
+  }
+
+  get bytes(): number {
+    return this.#queuedBytes + this.#inflightBytes;
+  }
+
+  /** Queues an encoded Delivery; false when the bound is reached (drop it and count). */
+  offerDelivery(entry: Uint8Array): boolean {
+    const size = entryWireSize(entry);
+    if (this.messages >= this.#limits.maxMessages || this.bytes + size > this.#limits.maxBytes) {
+      if (this.overflowSince === 0) this.overflowSince = performance.now();
+      return false;
+    }
+    this.#push(entry, KIND_DELIVERY, size);
+    return true;
+  }
+
+  /** Queues an encoded Reply; false when even the reply reserve is used up. */
+  offerReply(entry: Uint8Array): boolean {
+    const size = entryWireSize(entry);
+    if (this.bytes + size > this.#limits.maxBytes + this.#limits.replyReserveBytes) return false;
+    this.#push(entry, KIND_REPLY, size);
+    return true;
+  }
+
+  /** Queues a control frame (hello, ping, pong) ahead of every batch. */
+  pushControl(frame: RawFrame): void {
+    this.#control.push(frame);
+    this.#wake();
+  }
+
+  /** A DeliveryAck: batches up to batchSeq left the gateway's hands. */
+  ack(throughBatchSeq: number): void {
+    let i = 0;
+    while (i < this.#inflight.length && (this.#inflight[i] as InFlight).batchSeq <= throughBatchSeq) {
+      const f = this.#inflight[i] as InFlight;
+      this.#inflightMessages -= f.messages;
+      this.#inflightBytes -= f.bytes;
+      i++;
+    }
+    if (i > 0) this.#inflight.splice(0, i);
+  }
+
+  /**
+   * Starts a new stream: control frames of the old one are discarded, batch
+   * numbering restarts at 1 and unacknowledged batches are forgotten (they were
+   * on a stream that is gone). Queued entries stay for the next stream.
+   */
+  resetStream(): ResetResult {
+    const unacked = this.#inflightMessages;
+    this.#inflight = [];
+    this.#inflightMessages = 0;
+    this.#inflightBytes = 0;
+    this.#control = [];
+    this.#batchSeq = 0;
+    this.#endPull();
+    return { unacked };
+  }
+
+  /** Drops everything queued (gateway removed or restarted); returns how many entries. */
+  clear(): number {
+    const dropped = this.#queuedMessages;
+    this.#entries = [];
+    this.#kinds = [];
+    this.#head = 0;
+    this.#queuedMessages = 0;
+    this.#queuedBytes = 0;
+    this.overflowSince = 0;
+    return dropped;
+  }
+
+  /** The frames of one stream, pulled by Connect; ends when resetStream() is called. */
+  frames(): AsyncIterable<RawFrame> {
+    this.#endPull();
+    this.#pulling = true;
+    const next = (): Promise<IteratorResult<RawFrame>> => {
+      if (!this.#pulling) return Promise.resolve({ done: true, value: undefined });
+      const frame = this.#take();
+      if (frame !== undefined) return Promise.resolve({ done: false, value: frame });
+      return new Promise((resolve) => {
+        this.#waiter = resolve;
+      });
+    };
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next,
+        return: () => {
+          this.#endPull();
+          return Promise.resolve({ done: true, value: undefined });
+        },
+        // Connect reports a failed write or a failed call through throw().
+        throw: () => {
+          this.#endPull();
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      }),
+    };
+  }
+
+  #push(entry: Uint8Array, kind: number, size: number): void {
+    this.#entries.push(entry);
+    this.#kinds.push(kind);
+    this.#queuedMessages++;
+    this.#queuedBytes += size;
+    this.#wake();
+  }
+
+  #wake(): void {
+    if (this.#waiter === undefined || this.#flushScheduled) return;
+    // Coalesce everything queued in this turn of the event loop into one frame.
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      const waiter = this.#waiter;
+      if (waiter === undefined) return;
+      const frame = this.#take();
+      if (frame === undefined) return;
+      this.#waiter = undefined;
+      waiter({ done: false, value: frame });
+    });
+  }
+
+  #endPull(): void {
+    this.#pulling = false;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.({ done: true, value: undefined });
+  }
+
+  #take(): RawFrame | undefined {
+    const control = this.#control.shift();
+    if (control !== undefined) return control;
+    if (this.#queuedMessages === 0) return undefined;
+    const start = this.#head;
+    const kind = this.#kinds[start] as number;
+    const limit = Math.min(this.#entries.length, start + this.#limits.maxBatchMessages);
+    let end = start;
+    let bytes = 0;
+    while (end < limit && this.#kinds[end] === kind) {
+      const size = entryWireSize(this.#entries[end] as Uint8Array);
+      if (end > start && bytes + size > this.#limits.maxBatchBytes) break;
+      bytes += size;
+      end++;
+    }
+    const count = end - start;
+    let frame: RawFrame;
+    if (kind === KIND_DELIVERY) {
+      const batchSeq = ++this.#batchSeq;
+      frame = batchFrame(FIELD_DELIVERIES, batchSeq, this.#entries, start, end, bytes);
+      this.#inflight.push({ batchSeq, messages: count, bytes });
+      this.#inflightMessages += count;
+      this.#inflightBytes += bytes;
+    } else {
+      frame = batchFrame(FIELD_REPLIES, 0, this.#entries, start, end, bytes);
+    }
+    // Release consumed entries now; the array itself is compacted below.
+    for (let i = start; i < end; i++) this.#entries[i] = EMPTY;
+    this.#queuedMessages -= count;
+    this.#queuedBytes -= bytes;
+    this.#head = end;
+    if (this.#head === this.#entries.length) {
+      this.#entries = [];
+      this.#kinds = [];
+      this.#head = 0;
+    } else if (this.#head > 4096 && this.#head * 2 > this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#kinds = this.#kinds.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.bytes < this.#limits.maxBytes && this.messages < this.#limits.maxMessages)
+      this.overflowSince = 0;
+    this.onFrame?.(kind === KIND_DELIVERY ? "deliveries" : "replies", count);
+    return frame;
+  }
+}
