@@ -12,6 +12,7 @@ process.on("exit", () => {
 
 export interface OperatorProcess {
   readonly id: string;
+  readonly pid: number;
   readonly opsPort: number;
   readonly logPath: string;
   readonly exited: Promise<number | null>;
@@ -77,6 +78,7 @@ export async function spawnOperator(
   const port = opsPort;
   return {
     id,
+    pid: child.pid ?? -1,
     opsPort: port,
     logPath,
     exited,

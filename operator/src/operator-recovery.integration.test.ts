@@ -1,0 +1,151 @@
+/**
+ * Failure modes against a real control plane: informers that die on an error
+ * (here: 403 until RBAC is granted) restart with backoff and recover, and a
+ * leader that crashes without releasing its Lease is replaced once the Lease
+ * expires. The operator runs with exactly docs/examples/operator-rbac.yaml.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
+import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
+
+const CRD = new URL("../../crds/chatclusters.chatcluster.io.yaml", import.meta.url).pathname;
+const RBAC = new URL("../../docs/examples/operator-rbac.yaml", import.meta.url).pathname;
+const NS = "recovery";
+
+describe("operator recovery", { timeout: 600_000 }, () => {
+  const failed = trackFailures();
+  let cp: ControlPlane;
+  let dir: string;
+  let tokenKubeconfig: string;
+  const operators: OperatorProcess[] = [];
+  const kubectl = (...args: string[]) => cp.kubectl(args);
+  const exists = async (kind: string, name: string): Promise<true | undefined> => {
+    const out = await kubectl("get", kind, "-n", NS, "--ignore-not-found", "-o", "name");
+    return out.includes(`/${name}`) ? true : undefined;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "chatcluster-operator-recovery-"));
+    cp = await startControlPlane({ name: "operator-recovery" });
+    await kubectl("apply", "-f", CRD);
+    await kubectl("wait", "--for=condition=Established", "crd/chatclusters.chatcluster.io", "--timeout=60s");
+    await kubectl("create", "namespace", NS);
+    await kubectl("create", "serviceaccount", "chatcluster-operator", "-n", "default");
+    const token = (
+      await kubectl("create", "token", "chatcluster-operator", "-n", "default", "--duration=1h")
+    ).trim();
+    // The admin kubeconfig is JSON; swap the client certificate for the service account's token.
+    const admin = JSON.parse(readFileSync(cp.kubeconfigPath, "utf8")) as { users: { user: unknown }[] };
+    admin.users[0]!.user = { token };
+    tokenKubeconfig = join(dir, "operator-sa.kubeconfig");
+    writeFileSync(tokenKubeconfig, JSON.stringify(admin));
+  });
+
+  after(async () => {
+    for (const op of operators) await op.stop();
+    if (failed()) for (const op of operators) console.error(`--- ${op.id} log tail\n${op.logTail(60)}`);
+    await cp?.stop({ failed: failed() });
+  });
+
+  it("restarts informers that failed with 403 and reconciles once RBAC is granted", async () => {
+    const op = await spawnOperator(tokenKubeconfig, "op-rbac", cp.logsDir, [
+      `--watch-namespace=${NS}`,
+      "--leader-elect=false",
+    ]);
+    operators.push(op);
+    const readyz = async () => (await fetch(`http://127.0.0.1:${op.opsPort}/readyz`)).status;
+    assert.equal(await readyz(), 503, "not ready while no cache could list");
+    const cc = join(dir, "cc.yaml");
+    writeFileSync(
+      cc,
+      "apiVersion: chatcluster.io/v1alpha1\nkind: ChatCluster\nmetadata: {name: r}\nspec:\n  store: {nats: {url: 'nats://n:4222'}}\n  auth: {jwt: {secretKeyRef: {name: chat-auth}}}\n",
+    );
+    await kubectl("apply", "-n", NS, "-f", cc);
+    await eventually("an informer restart after the 403", async () => {
+      const n = await op.metric('chatcluster_operator_informer_restarts_total{kind="ChatCluster"}');
+      return (n ?? 0) >= 1 ? n : undefined;
+    });
+    assert.equal(
+      await exists("statefulset", "r-gateway"),
+      undefined,
+      "nothing is created without permissions",
+    );
+
+    await kubectl("apply", "-f", RBAC);
+    await eventually(
+      "StatefulSet created after RBAC is granted",
+      () => exists("statefulset", "r-gateway"),
+      90_000,
+    );
+    await eventually(
+      "ready once every cache listed",
+      async () => ((await readyz()) === 200 ? true : undefined),
+      90_000,
+    );
+    for (const [kind, name] of [
+      ["deployment", "r-logic"],
+      ["role", "r-logic-endpointslices"],
+      ["rolebinding", "r-logic-endpointslices"],
+      ["secret", "r-internal-token"],
+    ] as const) {
+      await eventually(`${kind}/${name}`, () => exists(kind, name));
+    }
+    const status = await eventually("status written through chatclusters/status", async () => {
+      const s = await kubectl(
+        "get",
+        "chatcluster",
+        "r",
+        "-n",
+        NS,
+        "-o",
+        "jsonpath={.status.observedGeneration}",
+      );
+      return s.trim() === "1" ? s : undefined;
+    });
+    assert.equal(status.trim(), "1");
+    await op.stop();
+  });
+
+  it("replaces a crashed leader once its Lease expires", async () => {
+    const flags = [
+      "--lease-duration=4s",
+      "--renew-deadline=3s",
+      "--retry-period=500ms",
+      `--watch-namespace=${NS}`,
+    ];
+    const a = await spawnOperator(tokenKubeconfig, "op-crash-a", cp.logsDir, flags);
+    operators.push(a);
+    await eventually("op-crash-a leads", async () =>
+      (await a.metric("chatcluster_operator_leader")) === 1 ? true : undefined,
+    );
+    const b = await spawnOperator(tokenKubeconfig, "op-crash-b", cp.logsDir, flags);
+    operators.push(b);
+    assert.equal(await b.metric("chatcluster_operator_leader"), 0);
+    // SIGKILL: no release, the standby must wait out the 4s lease.
+    const t0 = Date.now();
+    process.kill(a.pid, "SIGKILL");
+    await a.exited;
+    await eventually(
+      "op-crash-b leads",
+      async () => ((await b.metric("chatcluster_operator_leader")) === 1 ? true : undefined),
+      30_000,
+    );
+    const ms = Date.now() - t0;
+    console.log(`failover after SIGKILL: ${ms} ms (lease duration 4000 ms)`);
+    assert.ok(ms >= 3_000, `took over after ${ms} ms, before the lease could have expired`);
+    const holder = await kubectl(
+      "get",
+      "lease",
+      "chatcluster-operator",
+      "-n",
+      "default",
+      "-o",
+      "jsonpath={.spec.holderIdentity}",
+    );
+    assert.equal(holder.trim(), "op-crash-b");
+  });
+});
