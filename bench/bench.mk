@@ -7,3 +7,9 @@ bench: bench-push ## Run every benchmark
 .PHONY: bench-push
 bench-push: setup ## Push stream vs REST/gRPC baselines; writes bench/results/push.json
 	@$(WITH_NODE) node bench/push/run.ts
+
+bench: bench-gateway
+
+.PHONY: bench-gateway
+bench-gateway: setup ## Gateway edge fan-out deliveries/s and idle RSS per connection; writes bench/results/gateway.json
+	@$(WITH_NODE) node bench/gateway/run.ts

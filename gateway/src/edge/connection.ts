@@ -54,6 +54,10 @@ export class Connection {
   /** Framed bytes waiting for the next per-tick flush. */
   queue: Buffer[] = [];
   queuedBytes = 0;
+  /** WebSocket messages in `queue` (an entry can hold several). */
+  queuedFrames = 0;
+  /** socket.writableLength right after our last write (0 after 'drain'). */
+  socketBuffered = 0;
   /** In the scheduler's dirty list for this tick. */
   dirty = false;
   /** Waiting for the socket's 'drain' before writing more. */

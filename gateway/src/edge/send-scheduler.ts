@@ -28,13 +28,20 @@ export class SendScheduler {
     this.onFlushed = onFlushed;
   }
 
-  /** Queues one framed message. Returns false when the socket was closed as a slow consumer. */
-  enqueue(conn: Connection, frame: Buffer): boolean {
-    conn.queue.push(frame);
-    conn.queuedBytes += frame.length;
-    if (conn.queuedBytes + conn.socket.writableLength > this.limits.sendQueueBytes) {
+  /**
+   * Queues framed bytes holding `frames` WebSocket messages. Returns false when
+   * the socket was closed as a slow consumer instead.
+   */
+  enqueue(conn: Connection, bytes: Buffer, frames = 1): boolean {
+    conn.queue.push(bytes);
+    conn.queuedBytes += bytes.length;
+    conn.queuedFrames += frames;
+    // socketBuffered is the socket's backlog as of our last write to it: it only
+    // grows when we write, so the check needs no stream call per frame.
+    if (conn.queuedBytes + conn.socketBuffered > this.limits.sendQueueBytes) {
       conn.queue = [];
       conn.queuedBytes = 0;
+      conn.queuedFrames = 0;
       this.onSlow(conn);
       return false;
     }
@@ -55,7 +62,7 @@ export class SendScheduler {
   /** Writes a connection's queue now (before a close frame, so it follows what was queued). */
   flushConnection(conn: Connection): void {
     if (conn.queue.length === 0) return;
-    const n = conn.queue.length;
+    const n = conn.queuedFrames;
     const bytes = conn.queuedBytes;
     this.write(conn);
     this.onFlushed(n, bytes);
@@ -74,7 +81,7 @@ export class SendScheduler {
         this.waitForDrain(conn);
         continue;
       }
-      frames += conn.queue.length;
+      frames += conn.queuedFrames;
       bytes += conn.queuedBytes;
       this.write(conn);
     }
@@ -84,16 +91,15 @@ export class SendScheduler {
   private write(conn: Connection): void {
     const q = conn.queue;
     const socket = conn.socket;
+    const n = conn.queuedBytes;
     conn.queue = [];
     conn.queuedBytes = 0;
+    conn.queuedFrames = 0;
     if (socket.destroyed) return;
-    if (q.length === 1) {
-      socket.write(q[0] as Buffer);
-      return;
-    }
-    socket.cork();
-    for (const f of q) socket.write(f);
-    socket.uncork();
+    // One write per socket per tick: one copy of small frames is cheaper than a
+    // stream write (and a writev entry) per frame.
+    socket.write(q.length === 1 ? (q[0] as Buffer) : Buffer.concat(q, n));
+    conn.socketBuffered = socket.writableLength;
   }
 
   private waitForDrain(conn: Connection): void {
@@ -101,6 +107,7 @@ export class SendScheduler {
     conn.waitingDrain = true;
     conn.socket.once("drain", () => {
       conn.waitingDrain = false;
+      conn.socketBuffered = 0;
       if (conn.queue.length > 0) this.markDirty(conn);
     });
   }

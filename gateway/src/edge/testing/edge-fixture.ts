@@ -17,7 +17,7 @@ export type FixtureCommand =
   | { op: "drain"; windowMs: number; id: number }
   | { op: "stats"; id: number }
   | { op: "metrics"; id: number }
-  | { op: "gc"; id: number };
+  | { op: "gc"; id: number; flavor?: "regular" | "last-resort" };
 
 const limits = JSON.parse(process.argv[2] ?? "{}") as Partial<EdgeLimits>;
 const h = await startTestEdge(limits, undefined, process.argv[3] ?? "127.0.0.1");
@@ -84,8 +84,16 @@ process.on("message", async (raw) => {
       send({ op: "done", id: cmd.id, text: await h.registry.metrics() });
       break;
     case "gc":
-      (globalThis as { gc?: () => void }).gc?.();
-      send({ op: "done", id: cmd.id, rss: process.memoryUsage().rss });
+      // "last-resort" is a memory-reducing full GC (what V8's idle memory reducer converges to).
+      for (let i = 0; i < 2; i++) {
+        (globalThis as { gc?: (o?: object) => void }).gc?.({
+          type: "major",
+          execution: "sync",
+          flavor: cmd.flavor ?? "last-resort",
+        });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      send({ op: "done", id: cmd.id, rss: process.memoryUsage().rss, memory: process.memoryUsage() });
       break;
   }
 });
