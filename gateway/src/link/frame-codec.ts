@@ -9,7 +9,7 @@ import {
   PongSchema,
   ReplyBatchSchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { LinkError } from "./link-error.ts";
+import { isLinkError, LinkError } from "./link-error.ts";
 import { type RawFrame, RawGatewayFrameSchema } from "./raw-service.ts";
 
 /**
@@ -203,7 +203,7 @@ export function decodeLogicFrame(raw: RawFrame): DecodedLogicFrame {
       }
     }
   } catch (err) {
-    if (err instanceof LinkError) throw err;
+    if (isLinkError(err)) throw err;
     throw new LinkError("malformed_frame", `LogicFrame: ${err instanceof Error ? err.message : String(err)}`);
   }
   return kind;

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Counter } from "prom-client";
 import {
   type ClientEvent,
@@ -11,7 +11,7 @@ import type { Logger } from "../../../platform/logger.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { decodeLogicFrame, rawGatewayFrame } from "./frame-codec.ts";
 import { InterestTracker } from "./interest-tracker.ts";
-import { LinkError } from "./link-error.ts";
+import { isLinkError, LinkError } from "./link-error.ts";
 import type { GatewayLinkMetrics } from "./link-metrics.ts";
 import { LogicStream } from "./logic-stream.ts";
 import type { RawFrame } from "./raw-service.ts";
@@ -316,7 +316,7 @@ export class LinkCore implements LogicLink {
   }
 
   #countReject(err: unknown): void {
-    if (err instanceof LinkError) {
+    if (isLinkError(err)) {
       if (
         err.linkCode === "malformed_frame" ||
         err.linkCode === "bad_hello" ||
@@ -324,7 +324,7 @@ export class LinkCore implements LogicLink {
       ) {
         this.#m.streamsRejected.inc({ reason: err.linkCode });
       }
-    } else if (err instanceof ConnectError && err.code === 8 /* ResourceExhausted */) {
+    } else if (err instanceof ConnectError && err.code === Code.ResourceExhausted) {
       this.#m.streamsRejected.inc({ reason: "oversized_frame" });
     }
   }

@@ -23,11 +23,18 @@ export type LinkErrorCode = keyof typeof LINK_ERROR_CODES;
  * the stable code: `[invalid_argument] malformed_frame: ...`.
  */
 export class LinkError extends ConnectError {
-  override name = "LinkError";
+  // The name stays "ConnectError": ConnectError's Symbol.hasInstance, which
+  // Connect uses to keep our code instead of mapping the error to UNKNOWN,
+  // accepts subclasses only by that name. Use isLinkError() to tell ours apart.
   readonly linkCode: LinkErrorCode;
 
   constructor(linkCode: LinkErrorCode, detail: string, cause?: unknown) {
     super(`${linkCode}: ${detail}`, LINK_ERROR_CODES[linkCode], undefined, undefined, cause);
     this.linkCode = linkCode;
   }
+}
+
+/** True for a LinkError (instanceof cannot tell it from other ConnectErrors). */
+export function isLinkError(err: unknown): err is LinkError {
+  return err instanceof ConnectError && typeof (err as { linkCode?: unknown }).linkCode === "string";
 }

@@ -92,7 +92,7 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
     maxSessionMemoryMb: opts.http2?.maxSessionMemoryMb ?? 64,
     maxConcurrentStreams: opts.http2?.maxConcurrentStreams ?? 16,
   };
-  const log = opts.log.child({ component: "link" });
+  const log = opts.log.child({ subsystem: "link" });
   let core: LinkCore | undefined;
   const metrics = createGatewayLinkMetrics(opts.registry, () => core?.pendingCount ?? 0);
   core = new LinkCore(

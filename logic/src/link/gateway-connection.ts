@@ -72,6 +72,8 @@ export class GatewayConnection {
   #pingNonce = 0n;
   #pingSentAt = 0;
   #snapshotSeen = false;
+  #running = false;
+  #abortSession = false;
 
   constructor(endpoint: GatewayEndpoint, host: ConnectionHost, log: Logger) {
     this.endpoint = endpoint;
@@ -87,11 +89,13 @@ export class GatewayConnection {
       settings: { initialWindowSize: o.http2.initialWindowSize, maxFrameSize: o.http2.maxFrameSize },
       maxSessionMemory: o.http2.maxSessionMemoryMb,
     };
-    // One session per gateway; connect-node pings it so a dead TCP connection
-    // is noticed even when the stream itself is idle.
+    // One session per gateway; connect-node PINGs it while the stream is open,
+    // so a dead TCP connection is noticed even when no frame is due. Not
+    // pingIdleConnection: connect-node 2.2 then re-arms a PING on a session it
+    // already destroyed (ERR_HTTP2_INVALID_SESSION as an uncaught exception).
     this.#sessions = new Http2SessionManager(
       baseUrl,
-      { pingIntervalMs: o.pingIntervalMs, pingTimeoutMs: o.deadAfterMs, pingIdleConnection: true },
+      { pingIntervalMs: o.pingIntervalMs, pingTimeoutMs: o.deadAfterMs },
       nodeOptions,
     );
     // connect-node 2.x's gRPC transport is HTTP/2 only (no httpVersion option).
@@ -129,8 +133,14 @@ export class GatewayConnection {
     const wasReady = this.state === "ready";
     this.state = "closed";
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#abort?.abort();
-    this.#sessions.abort();
+    if (this.#running) {
+      // The read loop ends, then #ended() closes the session: closing it first
+      // would make Connect reset a stream of a destroyed session.
+      this.#abortSession = true;
+      this.#abort?.abort();
+    } else {
+      this.#sessions.abort();
+    }
     if (wasReady) this.#host.onDown(this);
   }
 
@@ -138,10 +148,10 @@ export class GatewayConnection {
   reset(reason: ResetReason, hung: boolean): void {
     if (this.state !== "connecting" && this.state !== "ready") return;
     this.#resetReason = reason;
+    // A peer that stopped answering leaves the HTTP/2 session hung; start afresh.
+    this.#abortSession ||= hung;
     this.#log.warn({ reason }, "resetting gateway stream");
     this.#abort?.abort();
-    // A peer that stopped answering leaves the HTTP/2 session hung; start afresh.
-    if (hung) this.#sessions.abort();
   }
 
   /** Periodic duties, driven by the fleet's timer: pings and liveness checks. */
@@ -190,6 +200,7 @@ export class GatewayConnection {
       ),
     );
     let error: unknown;
+    this.#running = true;
     try {
       const res = await this.#transport.stream(
         rawStreamMessages,
@@ -210,6 +221,11 @@ export class GatewayConnection {
   }
 
   #ended(error: unknown): void {
+    this.#running = false;
+    if (this.#abortSession) {
+      this.#abortSession = false;
+      this.#sessions.abort();
+    }
     const wasReady = this.state === "ready";
     const { unacked } = this.queue.resetStream();
     if (unacked > 0) this.#host.metrics.drops.inc({ reason: "stream_reset" }, unacked);

@@ -64,7 +64,7 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
     this.metrics = metrics;
     this.sink = options.sink;
     this.#discovery = options.discovery;
-    this.#log = options.log.child({ component: "push" });
+    this.#log = options.log.child({ subsystem: "push" });
     this.#dropQueueFull = metrics.drops.labels({ reason: "queue_full" });
   }
 

@@ -55,7 +55,7 @@ const sink: EdgeSink = {
       }
     }
     if (waiter !== undefined && stats.deliveries >= waiter.target) {
-      process.send?.({ id: waiter.id, ok: true, stats });
+      process.send?.({ id: waiter.id, ok: true, stats: snapshot() });
       waiter = undefined;
     }
   },

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as fc from "fast-check";
+import {
+  DeliveryBatchSchema,
+  DeliverySchema,
+  LogicFrameSchema,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { decodeDeliveryBatch, decodeLogicFrame } from "./frame-codec.ts";
+import { isLinkError } from "./link-error.ts";
+import { RawLogicFrameSchema } from "./raw-service.ts";
+
+const delivery = fc.record({
+  room: fc.string({ unit: "grapheme", maxLength: 40 }),
+  seq: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  connectionIds: fc.array(fc.nat({ max: 0xffff_ffff }), { maxLength: 5 }),
+  payload: fc.uint8Array({ maxLength: 2000 }),
+});
+
+test("decodeDeliveryBatch equals fromBinary(DeliveryBatch)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(delivery, { maxLength: 30 }),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      (ds, batchSeq) => {
+        const bytes = toBinary(
+          DeliveryBatchSchema,
+          create(DeliveryBatchSchema, { batchSeq, deliveries: ds }),
+        );
+        const mine = decodeDeliveryBatch(bytes);
+        const theirs = fromBinary(DeliveryBatchSchema, bytes);
+        assert.equal(mine.batchSeq, theirs.batchSeq);
+        assert.equal(mine.deliveries.length, theirs.deliveries.length);
+        mine.deliveries.forEach((d, i) => {
+          assert.ok(equals(DeliverySchema, d, theirs.deliveries[i] as (typeof theirs.deliveries)[number]));
+        });
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test("decodeDeliveryBatch accepts unpacked connection_ids and skips unknown fields", () => {
+  // Delivery{room:"r", connection_ids:[5, 6] unpacked, field 9 varint 1, payload:[1]}
+  const d = Buffer.from([0x0a, 1, 0x72, 0x18, 5, 0x18, 6, 0x48, 1, 0x22, 1, 1]);
+  const batch = Buffer.concat([Buffer.from([0x08, 3, 0x12, d.length]), d, Buffer.from([0x7a, 0])]);
+  const out = decodeDeliveryBatch(batch);
+  assert.equal(out.batchSeq, 3n);
+  assert.deepEqual(out.deliveries[0]?.connectionIds, [5, 6]);
+  assert.deepEqual([...(out.deliveries[0]?.payload ?? [])], [1]);
+});
+
+test("malformed DeliveryBatch bytes raise LinkError malformed_frame (INVALID_ARGUMENT)", () => {
+  for (const bad of [
+    [0x12, 10, 0x0a], // delivery length past the end
+    [0x08], // truncated varint
+    [0x12, 2, 0x0a, 5], // room length past the delivery
+    [0x0b], // group wire type
+    [0x12, 1, 0x21], // payload with fixed64 wire type
+  ]) {
+    assert.throws(
+      () => decodeDeliveryBatch(new Uint8Array(bad)),
+      (e: unknown) => isLinkError(e) && e.linkCode === "malformed_frame" && e.code === 3,
+      `bytes ${bad.join(",")}`,
+    );
+  }
+});
+
+test("decodeLogicFrame dispatches on the oneof and keeps payloads as views", () => {
+  const payload = new Uint8Array(100).fill(9);
+  const bytes = toBinary(
+    LogicFrameSchema,
+    create(LogicFrameSchema, {
+      kind: { case: "deliveries", value: { batchSeq: 1n, deliveries: [{ room: "a", seq: 2n, payload }] } },
+    }),
+  );
+  const kind = decodeLogicFrame(fromBinary(RawLogicFrameSchema, bytes));
+  assert.equal(kind.case, "deliveries");
+  if (kind.case !== "deliveries") return;
+  assert.equal(kind.deliveries[0]?.room, "a");
+  assert.equal(kind.deliveries[0]?.payload.buffer, bytes.buffer);
+  const hello = decodeLogicFrame(
+    fromBinary(
+      RawLogicFrameSchema,
+      toBinary(
+        LogicFrameSchema,
+        create(LogicFrameSchema, { kind: { case: "hello", value: { logicId: "l", protocolVersion: 1 } } }),
+      ),
+    ),
+  );
+  assert.equal(hello.case, "hello");
+});

@@ -1,0 +1,119 @@
+// Bad peers against a real gateway process: each gets a clear Connect status
+// and the healthy logic stream next to them keeps delivering.
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { type LogicFrame, LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { StaticDiscovery } from "../../../logic/src/discovery/index.ts";
+import { metricValue, testFleet, waitFor } from "../../../logic/src/link/testing/fleet-harness.ts";
+import { SECRET_HEADER } from "./logic-link-server.ts";
+import { type RawFrame, RawLogicFrameSchema, rawStreamMessages } from "./raw-service.ts";
+import { GatewayProcess } from "./testing/gateway-process.ts";
+
+const SECRET = "s3cret-for-tests";
+const MAX_FRAME = 64 * 1024;
+const gw = await GatewayProcess.start({ gatewayId: "guard-0", secret: SECRET, maxFrameBytes: MAX_FRAME });
+after(() => gw.dispose());
+
+function raw(frame: LogicFrame): RawFrame {
+  return fromBinary(RawLogicFrameSchema, toBinary(LogicFrameSchema, frame));
+}
+const hello = (version = 1) =>
+  raw(
+    create(LogicFrameSchema, {
+      kind: { case: "hello", value: { logicId: "bad", epoch: "e", protocolVersion: version } },
+    }),
+  );
+
+/** Opens a stream, sends frames, reads until the status; resolves with the error (or undefined). */
+async function exchange(
+  frames: RawFrame[],
+  headers: Record<string, string>,
+): Promise<ConnectError | undefined> {
+  const transport = createGrpcTransport({ baseUrl: `http://${gw.address}` });
+  async function* input() {
+    yield* frames;
+    // Keep the request open: the gateway must end the stream, not us.
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+  try {
+    const res = await transport.stream(rawStreamMessages, undefined, 10_000, headers, input());
+    for await (const _ of res.message) {
+      // hello and snapshot of an accepted stream; keep reading until the error.
+    }
+    return undefined;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+}
+
+test("bad streams get a clear status and do not disturb a healthy one", async (t) => {
+  await gw.rooms("r");
+  const { fleet } = testFleet(new StaticDiscovery([gw.address]), "good-logic", { secret: SECRET });
+  t.after(() => fleet.stop());
+  await fleet.start();
+  await waitFor("healthy stream", () => fleet.stats()[0]?.rooms === 1);
+  const auth = { [SECRET_HEADER]: SECRET };
+
+  const noSecret = await exchange([hello()], {});
+  assert.equal(noSecret?.code, Code.Unauthenticated);
+  assert.match(noSecret?.rawMessage ?? "", /unauthenticated: missing or wrong x-chatcluster-link-secret/);
+
+  const wrongSecret = await exchange([hello()], { [SECRET_HEADER]: "nope" });
+  assert.equal(wrongSecret?.code, Code.Unauthenticated);
+
+  const noHello = await exchange(
+    [raw(create(LogicFrameSchema, { kind: { case: "ping", value: { nonce: 1n } } }))],
+    auth,
+  );
+  assert.equal(noHello?.code, Code.FailedPrecondition);
+  assert.match(noHello?.rawMessage ?? "", /bad_hello: first frame is ping/);
+
+  const future = await exchange([hello(2)], auth);
+  assert.equal(future?.code, Code.FailedPrecondition);
+  assert.match(future?.rawMessage ?? "", /protocol_version 2/);
+
+  // A DeliveryBatch whose first delivery claims 100 bytes it does not have.
+  const garbage: RawFrame = {
+    $typeName: RawLogicFrameSchema.typeName,
+    $unknown: [{ no: 2, wireType: 2, data: new Uint8Array([3, 0x12, 100, 0x0a]) }],
+  };
+  const malformed = await exchange([hello(), garbage], auth);
+  assert.equal(malformed?.code, Code.InvalidArgument);
+  assert.match(malformed?.rawMessage ?? "", /malformed_frame: DeliveryBatch: length past the end/);
+
+  const big = raw(
+    create(LogicFrameSchema, {
+      kind: {
+        case: "deliveries",
+        value: { batchSeq: 1n, deliveries: [{ room: "r", seq: 1n, payload: new Uint8Array(MAX_FRAME + 1) }] },
+      },
+    }),
+  );
+  const oversized = await exchange([hello(), big], auth);
+  assert.equal(oversized?.code, Code.ResourceExhausted);
+  assert.match(oversized?.rawMessage ?? "", /larger than configured readMaxBytes/);
+
+  // The healthy stream never noticed.
+  fleet.deliverToRoom("r", 1n, new Uint8Array([1]));
+  const s = await gw.waitDeliveries(1);
+  assert.equal(s.deliveries, 1);
+  assert.equal(s.connectedStreams, 1);
+  assert.equal(fleet.connectedGateways(), 1);
+  const text = await gw.metrics();
+  assert.equal(
+    metricValue(text, "chatcluster_gateway_link_streams_rejected_total", 'reason="unauthenticated"'),
+    2,
+  );
+  assert.equal(metricValue(text, "chatcluster_gateway_link_streams_rejected_total", 'reason="bad_hello"'), 2);
+  assert.equal(
+    metricValue(text, "chatcluster_gateway_link_streams_rejected_total", 'reason="malformed_frame"'),
+    1,
+  );
+  assert.equal(
+    metricValue(text, "chatcluster_gateway_link_streams_rejected_total", 'reason="oversized_frame"'),
+    1,
+  );
+});

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as fc from "fast-check";
+import {
+  DeliverySchema,
+  LogicFrameSchema,
+  type Reply,
+  ReplySchema,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import {
+  batchFrame,
+  encodeDelivery,
+  encodeReply,
+  entryWireSize,
+  FIELD_DELIVERIES,
+  FIELD_REPLIES,
+} from "./frame-codec.ts";
+import { RawLogicFrameSchema } from "./raw-service.ts";
+
+const delivery = fc.record({
+  room: fc.string({ unit: "grapheme", maxLength: 40 }),
+  seq: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  connectionIds: fc.array(fc.nat({ max: 0xffff_ffff }), { maxLength: 5 }),
+  payload: fc.uint8Array({ maxLength: 3000 }),
+});
+
+test("encodeDelivery produces the bytes of toBinary(Delivery)", () => {
+  fc.assert(
+    fc.property(delivery, (d) => {
+      const mine = encodeDelivery(d.room, d.seq, d.payload, d.connectionIds);
+      const theirs = toBinary(DeliverySchema, create(DeliverySchema, d));
+      assert.deepEqual(Buffer.from(mine), Buffer.from(theirs));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test("a delivery batch frame serializes exactly like toBinary(LogicFrame)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(delivery, { maxLength: 40 }),
+      fc.integer({ min: 1, max: 2 ** 40 }),
+      (ds, batchSeq) => {
+        const entries = ds.map((d) => encodeDelivery(d.room, d.seq, d.payload, d.connectionIds));
+        const size = entries.reduce((n, e) => n + entryWireSize(e), 0);
+        const raw = batchFrame(FIELD_DELIVERIES, batchSeq, entries, 0, entries.length, size);
+        const mine = toBinary(RawLogicFrameSchema, raw);
+        const theirs = toBinary(
+          LogicFrameSchema,
+          create(LogicFrameSchema, {
+            kind: { case: "deliveries", value: { batchSeq: BigInt(batchSeq), deliveries: ds } },
+          }),
+        );
+        assert.deepEqual(Buffer.from(mine), Buffer.from(theirs));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test("a reply batch frame decodes to the replies it was built from", () => {
+  const replies: Reply[] = [
+    create(ReplySchema, {
+      eventId: 1n,
+      connectionId: 7,
+      kind: { case: "frame", value: new Uint8Array([1, 2]) },
+    }),
+    create(ReplySchema, { eventId: 2n, connectionId: 8, kind: { case: "done", value: {} } }),
+    create(ReplySchema, {
+      eventId: 300n,
+      connectionId: 9,
+      kind: { case: "auth", value: { ok: true, principal: { userId: "u", read: ["a.*"] } } },
+    }),
+  ];
+  const entries = replies.map(encodeReply);
+  const size = entries.reduce((n, e) => n + entryWireSize(e), 0);
+  const bytes = toBinary(RawLogicFrameSchema, batchFrame(FIELD_REPLIES, 0, entries, 0, entries.length, size));
+  const frame = fromBinary(LogicFrameSchema, bytes);
+  assert.equal(frame.kind.case, "replies");
+  assert.deepEqual(frame.kind.value?.replies, replies);
+  assert.deepEqual(
+    Buffer.from(bytes),
+    Buffer.from(
+      toBinary(LogicFrameSchema, create(LogicFrameSchema, { kind: { case: "replies", value: { replies } } })),
+    ),
+  );
+});
+
+test("encodeDelivery rejects a seq outside uint64", () => {
+  assert.throws(() => encodeDelivery("r", -1n, new Uint8Array(1)), RangeError);
+  assert.throws(() => encodeDelivery("r", 1n << 64n, new Uint8Array(1)), RangeError);
+});
