@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 
 WITH_NODE := source scripts/node-env.sh &&
 # Test files: unit and integration tests live beside the code as *.test.ts.
-TEST_GLOBS := 'cli/**/*.test.ts' 'platform/**/*.test.ts' 'protocol/**/*.test.ts' 'gateway/**/*.test.ts' 'logic/**/*.test.ts' \
+TEST_GLOBS := 'cli/**/*.test.ts' 'platform/**/*.test.ts' 'gateway/**/*.test.ts' 'logic/**/*.test.ts' \
   'operator/**/*.test.ts' 'client/**/*.test.ts' 'testenv/**/*.test.ts' 'bench/**/*.test.ts' 'charts/**/*.test.ts' \
   'protocol/**/*.test.ts' 'dev/**/*.test.ts'
 TEST_CONCURRENCY ?= 2
