@@ -1,0 +1,161 @@
+// Certificates for the control plane, made with the openssl CLI (EC P-256):
+// a CA, the kube-apiserver serving certificate, an admin client certificate in
+// the system:masters group, the front-proxy client certificate, and the
+// service-account signing key pair.
+import { execFile } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export interface ControlPlaneCerts {
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  adminCert: string;
+  adminKey: string;
+  /** Client certificate the aggregator uses towards extension API servers (front proxy). */
+  proxyClientCert: string;
+  proxyClientKey: string;
+  saPublicKey: string;
+  saPrivateKey: string;
+}
+
+async function openssl(args: string[]): Promise<void> {
+  try {
+    await run("openssl", args);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === "ENOENT")
+      throw new Error("testenv: openssl not found on PATH: install it (apt-get install openssl)");
+    throw new Error(`testenv: openssl ${args[0] ?? ""} failed: ${e.stderr ?? e.message}`);
+  }
+}
+
+const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
+async function leaf(
+  dir: string,
+  name: string,
+  subj: string,
+  ext: string[],
+  ca: ControlPlaneCerts,
+): Promise<void> {
+  const exts = ext.flatMap((e) => ["-addext", e]);
+  await openssl([
+    "req",
+    "-x509",
+    ...EC,
+    "-keyout",
+    join(dir, `${name}.key`),
+    "-out",
+    join(dir, `${name}.crt`),
+    "-days",
+    "365",
+    "-subj",
+    subj,
+    "-CA",
+    ca.caCert,
+    "-CAkey",
+    ca.caKey,
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
+    "-addext",
+    "keyUsage=critical,digitalSignature,keyEncipherment",
+    ...exts,
+  ]);
+}
+
+/** Writes all certificates and keys into dir and returns their paths. */
+export async function generateCerts(dir: string): Promise<ControlPlaneCerts> {
+  const certs: ControlPlaneCerts = {
+    caCert: join(dir, "ca.crt"),
+    caKey: join(dir, "ca.key"),
+    serverCert: join(dir, "apiserver.crt"),
+    serverKey: join(dir, "apiserver.key"),
+    adminCert: join(dir, "admin.crt"),
+    adminKey: join(dir, "admin.key"),
+    proxyClientCert: join(dir, "front-proxy-client.crt"),
+    proxyClientKey: join(dir, "front-proxy-client.key"),
+    saPublicKey: join(dir, "sa.pub"),
+    saPrivateKey: join(dir, "sa.key"),
+  };
+  await openssl([
+    "req",
+    "-x509",
+    ...EC,
+    "-keyout",
+    certs.caKey,
+    "-out",
+    certs.caCert,
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=chatcluster-testenv-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+  ]);
+  const sans = [
+    "IP:127.0.0.1",
+    "DNS:localhost",
+    "IP:10.96.0.1",
+    "DNS:kubernetes",
+    "DNS:kubernetes.default",
+    "DNS:kubernetes.default.svc",
+    "DNS:kubernetes.default.svc.cluster.local",
+  ].join(",");
+  await Promise.all([
+    leaf(
+      dir,
+      "apiserver",
+      "/CN=kube-apiserver",
+      [`subjectAltName=${sans}`, "extendedKeyUsage=serverAuth"],
+      certs,
+    ),
+    leaf(
+      dir,
+      "admin",
+      "/O=system:masters/CN=chatcluster-testenv-admin",
+      ["extendedKeyUsage=clientAuth"],
+      certs,
+    ),
+    leaf(dir, "front-proxy-client", "/CN=front-proxy-client", ["extendedKeyUsage=clientAuth"], certs),
+  ]);
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  writeFileSync(certs.saPublicKey, publicKey.export({ type: "spki", format: "pem" }));
+  writeFileSync(certs.saPrivateKey, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  return certs;
+}
+
+/** A kubeconfig with the CA and admin credentials embedded (portable, no file references). */
+export function adminKubeconfig(
+  server: string,
+  certs: ControlPlaneCerts,
+  name = "chatcluster-testenv",
+): string {
+  const b64 = (path: string) => readFileSync(path).toString("base64");
+  const config = {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name, cluster: { server, "certificate-authority-data": b64(certs.caCert) } }],
+    users: [
+      {
+        name: "admin",
+        user: {
+          "client-certificate-data": b64(certs.adminCert),
+          "client-key-data": b64(certs.adminKey),
+        },
+      },
+    ],
+    contexts: [{ name, context: { cluster: name, user: "admin", namespace: "default" } }],
+    "current-context": name,
+    preferences: {},
+  };
+  // JSON is valid YAML; kubectl and every client read it.
+  return `${JSON.stringify(config, null, 2)}\n`;
+}

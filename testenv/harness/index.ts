@@ -1,0 +1,13 @@
+// The testenv harness: real components for integration tests.
+//
+//   import { startControlPlane, startNats } from "../testenv/harness/index.ts";
+//
+// See docs/testenv.md. Binaries come from `make testenv`; a missing one throws
+// TestenvBinaryNotFoundError ("<name> not found in <dir>: run `make testenv`").
+export type { ControlPlane, ControlPlaneOptions } from "./controlplane.ts";
+export { FAKE_NODE_NAME, startControlPlane } from "./controlplane.ts";
+export type { NatsOptions, NatsServer } from "./nats.ts";
+export { startNats } from "./nats.ts";
+export type { BinaryName } from "./paths.ts";
+export { BINARY_NAMES, binaryPath, binDir, TestenvBinaryNotFoundError } from "./paths.ts";
+export { trackFailures } from "./util.ts";
