@@ -9,18 +9,9 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { binaryPath, TestenvBinaryNotFoundError } from "./paths.ts";
-import { startProcess } from "./proc.ts";
+import { groupAlive, startProcess } from "./proc.ts";
 
 const procUrl = pathToFileURL(join(import.meta.dirname, "proc.ts")).href;
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitGone(pgid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;

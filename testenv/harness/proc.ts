@@ -9,7 +9,7 @@
 //      stdin; when the test process dies, even by SIGKILL, the pipe reaches EOF
 //      and the watchdog kills every group still registered.
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -101,13 +101,37 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   }
 }
 
-function groupAlive(pgid: number): boolean {
+/**
+ * True while the process group has a live (non-zombie) member. kill(-pgid, 0)
+ * also succeeds for zombies (exited members not yet reaped by their parent,
+ * e.g. orphans waiting for a slow init), so a positive answer is confirmed
+ * through /proc.
+ */
+export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return true;
+  }
+  for (const ent of entries) {
+    if (!/^\d+$/.test(ent)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${ent}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // Fields after "(comm) ": state ppid pgrp ...
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") return true;
+  }
+  return false;
 }
 
 // ---- guards: exit handlers + watchdog -------------------------------------
