@@ -258,6 +258,37 @@ describe("operator against a real control plane", {
     assert.match(events, /ScalingGateways/);
   });
 
+  it("lets a HorizontalPodAutoscaler drive the gateways through the scale subresource", async () => {
+    // Replicas are 1 here; an HPA with minReplicas 2 raises them through /scale even without metrics.
+    await applyYaml(
+      "hpa.yaml",
+      [
+        "apiVersion: autoscaling/v2",
+        "kind: HorizontalPodAutoscaler",
+        "metadata: {name: demo-gateway}",
+        "spec:",
+        "  scaleTargetRef: {apiVersion: chatcluster.io/v1alpha1, kind: ChatCluster, name: demo}",
+        "  minReplicas: 2",
+        "  maxReplicas: 4",
+        "  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}}]",
+        "",
+      ].join("\n"),
+    );
+    await eventually(
+      "the HPA scaled the ChatCluster to 2 and the StatefulSet followed",
+      async () => {
+        const cc = await get("chatcluster", "demo");
+        const sts = await get("statefulset", "demo-gateway");
+        return cc.spec.gateway.replicas === 2 && sts.spec.replicas === 2 ? true : undefined;
+      },
+      120_000,
+    );
+    const hpa = await get("hpa", "demo-gateway");
+    const able = hpa.status.conditions?.find((c: { type: string }) => c.type === "AbleToScale");
+    assert.equal(able?.status, "True", JSON.stringify(hpa.status.conditions));
+    await kubectl("delete", "hpa", "demo-gateway", "-n", NS);
+  });
+
   it("recreates a deleted child and reverts an edit to a field it owns", async () => {
     const before = await get("service", "demo-gateway-internal");
     await kubectl("delete", "service", "demo-gateway-internal", "-n", NS);

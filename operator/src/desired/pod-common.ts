@@ -8,8 +8,8 @@ import type {
 } from "@kubernetes/client-node";
 import type { ResolvedSpec } from "../api/defaults.ts";
 
-/** The image runs as this non-root user; the Dockerfile creates it. */
-export const RUN_AS_USER = 10001;
+/** The image's unprivileged user (Dockerfile: USER 65532:65532, the conventional "nonroot"). */
+export const RUN_AS_USER = 65532;
 
 export const POD_SECURITY_CONTEXT: V1PodSecurityContext = {
   runAsNonRoot: true,
