@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { DeliverySchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { DeliverySchema, ReplySchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { encodeMessageFrame } from "../../../protocol/client-frames.ts";
 import { startTestEdge } from "./testing/edge-harness.ts";
 import { TestClient } from "./testing/test-client.ts";
@@ -319,6 +319,25 @@ describe("edge: bad input", () => {
 });
 
 describe("edge: admission", () => {
+  it("survives a close reply with a code ws cannot send and an over-long reason", async () => {
+    const h = await edge();
+    const a = await authed(h.url);
+    const b = await authed(h.url);
+    assert.equal(h.edge.stats().connections, 2);
+    // Connection ids are small integers on a fresh edge: address the first ten.
+    h.edge.reply(
+      Array.from({ length: 10 }, (_, i) => i + 1).map((id) =>
+        create(ReplySchema, {
+          connectionId: id,
+          kind: { case: "close", value: { closeCode: id % 2 === 0 ? 1006 : 4003, reason: "é".repeat(200) } },
+        }),
+      ),
+    );
+    await Promise.all([a.waitClosed(), b.waitClosed()]);
+    for (let i = 0; i < 100 && h.edge.stats().connections > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(h.edge.stats().connections, 0);
+  });
+
   it("refuses upgrades above max connections with 503 and Retry-After", async () => {
     const h = await edge({ maxConnections: 2 });
     const a = await authed(h.url);
@@ -326,6 +345,8 @@ describe("edge: admission", () => {
     const r = await upgradeStatus(h.port);
     assert.equal(r.status, 503);
     assert.equal(r.reason, "max_connections");
+    const plain = await fetch(`http://127.0.0.1:${h.port}/`);
+    assert.equal(plain.status, 426);
     assert.ok(Number(r.retryAfter) >= 1);
     a.ws.close();
     b.ws.close();

@@ -10,7 +10,6 @@ import {
   type ClientEvent,
   ClientEventSchema,
   ConnectionClosedSchema,
-  type Delivery,
   type JoinResult,
   type Reply,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
@@ -23,10 +22,12 @@ import {
 } from "../../../protocol/client-frames.ts";
 import { CLOSE_CODES, type CloseCode, closeCodeName } from "../../../protocol/close-codes.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
-import { Connection, EdgeSocket, type Membership } from "./connection.ts";
+import { Connection, EdgeSocket } from "./connection.ts";
 import { planReconnectDelays } from "./drain-plan.ts";
 import { type EdgeLimits, resolveEdgeLimits } from "./edge-limits.ts";
+import { createFanOut } from "./fan-out.ts";
 import { type AdmissionRefusalReason, createGatewayMetrics, type GatewayMetrics } from "./gateway-metrics.ts";
+import { startHeartbeatSweep } from "./heartbeat-sweep.ts";
 import { handleClientMessage, type InboundContext } from "./inbound.ts";
 import { RoomIndex } from "./room-index.ts";
 import { SendScheduler } from "./send-scheduler.ts";
@@ -77,6 +78,14 @@ export interface Edge extends EdgeSink {
 
 function ignoreSocketError(this: Duplex): void {
   this.destroy();
+}
+
+/** Close reasons are limited to 123 bytes of UTF-8 (RFC 6455 5.5). */
+function truncateReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let r = reason.slice(0, 123);
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+  return r;
 }
 
 function refuse(socket: Duplex, status: number, reason: string, retryAfterS: number): void {
@@ -177,7 +186,12 @@ export function createEdge(opts: EdgeOptions): Edge {
     closing.add(conn);
     if (pending.delete(conn)) metrics.pendingAuth.set(pending.size);
     leaveAll(conn);
-    conn.ws.close(code.code, reason);
+    try {
+      conn.ws.close(code.code, truncateReason(reason));
+    } catch {
+      // A code ws will not send (from a bad CloseConnection reply): drop the socket instead.
+      conn.ws.terminate();
+    }
   }
 
   function startAuth(conn: Connection, token: string, refresh: boolean): void {
@@ -285,7 +299,8 @@ export function createEdge(opts: EdgeOptions): Edge {
     socket.on("error", ignoreSocketError);
     let reason: AdmissionRefusalReason | null = null;
     let retryAfterS = 1 + Math.floor(random() * 4);
-    if (closed || draining) reason = "draining";
+    if (req.headers.upgrade?.toLowerCase() !== "websocket") reason = "bad_request";
+    else if (closed || draining) reason = "draining";
     else if (conns.size >= limits.maxConnections) reason = "max_connections";
     else if (pending.size >= limits.maxPendingAuth) reason = "pending_auth";
     else if (!admission.take(Date.now())) {
@@ -294,7 +309,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     }
     if (reason !== null) {
       metrics.admissionRefusals.inc({ reason });
-      refuse(socket, 503, reason, Math.max(1, retryAfterS));
+      refuse(socket, reason === "bad_request" ? 400 : 503, reason, Math.max(1, retryAfterS));
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -347,97 +362,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     for (const h of held) if (h.seq === 0 || h.seq > m.floor) sched.enqueue(conn, h.frame);
   }
 
-  function deliverToConnections(d: Delivery): void {
-    const frame = frameText(d.payload);
-    for (const id of d.connectionIds) {
-      const c = conns.get(id);
-      if (c !== undefined && c.state === "open") sched.enqueue(c, frame);
-      else metrics.drops.inc({ reason: "unknown_connection" });
-    }
-  }
-
-  /** Per-member path: join floor, held deliveries while a join is in flight. */
-  function deliverOne(members: Map<Connection, Membership>, seq: number, frame: Buffer): void {
-    let heldDrops = 0;
-    for (const [c, m] of members) {
-      if (seq !== 0 && seq <= m.floor) continue;
-      if (m.held !== null) {
-        if (m.held.length < limits.joinBufferFrames) m.held.push({ seq, frame });
-        else heldDrops++;
-        continue;
-      }
-      if (c.state === "open") sched.enqueue(c, frame);
-    }
-    if (heldDrops > 0) metrics.drops.inc({ reason: "join_buffer_full" }, heldDrops);
-  }
-
-  /**
-   * Consecutive deliveries to the same room are framed once each and joined
-   * into one buffer, so a member past the join boundary costs one enqueue for
-   * the whole run (the frames stay separate WebSocket messages).
-   */
-  function deliver(deliveries: readonly Delivery[]): void {
-    const n = deliveries.length;
-    let i = 0;
-    while (i < n) {
-      const d = deliveries[i] as Delivery;
-      if (d.connectionIds.length > 0) {
-        deliverToConnections(d);
-        i++;
-        continue;
-      }
-      let j = i + 1;
-      while (j < n) {
-        const e = deliveries[j] as Delivery;
-        if (e.room !== d.room || e.connectionIds.length > 0) break;
-        j++;
-      }
-      const members = index.members(d.room);
-      if (members === undefined) {
-        metrics.drops.inc({ reason: "no_local_members" }, j - i);
-        i = j;
-        continue;
-      }
-      if (j - i === 1) {
-        deliverOne(members, Number(d.seq), frameText(d.payload));
-        i = j;
-        continue;
-      }
-      const frames: Buffer[] = [];
-      const seqs: number[] = [];
-      let minSeq = Number.MAX_SAFE_INTEGER;
-      let bytes = 0;
-      for (let k = i; k < j; k++) {
-        const dk = deliveries[k] as Delivery;
-        const f = frameText(dk.payload);
-        const s = Number(dk.seq);
-        frames.push(f);
-        seqs.push(s);
-        bytes += f.length;
-        if (s !== 0 && s < minSeq) minSeq = s;
-      }
-      const run = Buffer.concat(frames, bytes);
-      const count = j - i;
-      let heldDrops = 0;
-      for (const [c, m] of members) {
-        if (m.held === null && m.floor < minSeq) {
-          if (c.state === "open") sched.enqueue(c, run, count);
-          continue;
-        }
-        // Rare: a member at its join boundary. Decide frame by frame.
-        for (let k = 0; k < count; k++) {
-          const s = seqs[k] as number;
-          if (s !== 0 && s <= m.floor) continue;
-          if (m.held !== null) {
-            if (m.held.length < limits.joinBufferFrames) m.held.push({ seq: s, frame: frames[k] as Buffer });
-            else heldDrops++;
-          } else if (c.state === "open") sched.enqueue(c, frames[k] as Buffer);
-        }
-      }
-      if (heldDrops > 0) metrics.drops.inc({ reason: "join_buffer_full" }, heldDrops);
-      i = j;
-    }
-  }
+  const deliver = createFanOut({ conns, index, sched, limits, metrics });
 
   function reply(replies: readonly Reply[]): void {
     for (const r of replies) {
@@ -465,38 +390,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     }
   }
 
-  // One sweep for every socket: auth timeouts, stuck closes, pings, token expiry.
-  const tickMs = Math.max(
-    20,
-    Math.min(1000, limits.heartbeatMs / 4, limits.authTimeoutMs / 4, limits.closeGraceMs / 4),
-  );
-  let nextPingAt = Date.now() + limits.heartbeatMs;
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const c of pending) {
-      if (now - c.openedAt >= limits.authTimeoutMs) closeConn(c, CLOSE_CODES.authTimeout, "auth timeout");
-    }
-    for (const c of closing) {
-      if (now - c.closingSince >= limits.closeGraceMs) c.ws.terminate();
-    }
-    if (now < nextPingAt) return;
-    nextPingAt = now + limits.heartbeatMs;
-    for (const c of conns.values()) {
-      if (c.state === "closing" || c.state === "closed") continue;
-      if (!c.alive) {
-        c.closeCode = CLOSE_CODES.heartbeatTimeout.code;
-        c.ws.terminate();
-        continue;
-      }
-      if (c.expiresAtMs > 0 && c.expiresAtMs <= now) {
-        closeConn(c, CLOSE_CODES.tokenExpired, "token expired");
-        continue;
-      }
-      c.alive = false;
-      c.ws.ping();
-    }
-  }, tickMs);
-  sweep.unref();
+  const sweep = startHeartbeatSweep({ limits, conns, pending, closing, closeConn });
 
   function waitForEmpty(timeoutMs: number): Promise<void> {
     if (conns.size === 0) return Promise.resolve();

@@ -1,0 +1,118 @@
+import type { Delivery } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type { Connection, Membership } from "./connection.ts";
+import type { EdgeLimits } from "./edge-limits.ts";
+import type { GatewayMetrics } from "./gateway-metrics.ts";
+import type { RoomIndex } from "./room-index.ts";
+import type { SendScheduler } from "./send-scheduler.ts";
+import { frameText } from "./ws-frame.ts";
+
+/** What fan-out reads: the live connections, the room index and the send queues. */
+export interface FanOutContext {
+  readonly conns: ReadonlyMap<number, Connection>;
+  readonly index: RoomIndex;
+  readonly sched: SendScheduler;
+  readonly limits: EdgeLimits;
+  readonly metrics: GatewayMetrics;
+}
+
+/**
+ * Returns EdgeSink.deliver for one edge: each payload is framed once and the
+ * same bytes are queued for every recipient.
+ */
+export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery[]) => void {
+  const { conns, index, sched, limits, metrics } = ctx;
+
+  function deliverToConnections(d: Delivery): void {
+    const frame = frameText(d.payload);
+    for (const id of d.connectionIds) {
+      const c = conns.get(id);
+      if (c !== undefined && c.state === "open") sched.enqueue(c, frame);
+      else metrics.drops.inc({ reason: "unknown_connection" });
+    }
+  }
+
+  /** Per-member path: join floor, held deliveries while a join is in flight. */
+  function deliverOne(members: Map<Connection, Membership>, seq: number, frame: Buffer): void {
+    let heldDrops = 0;
+    for (const [c, m] of members) {
+      if (seq !== 0 && seq <= m.floor) continue;
+      if (m.held !== null) {
+        if (m.held.length < limits.joinBufferFrames) m.held.push({ seq, frame });
+        else heldDrops++;
+        continue;
+      }
+      if (c.state === "open") sched.enqueue(c, frame);
+    }
+    if (heldDrops > 0) metrics.drops.inc({ reason: "join_buffer_full" }, heldDrops);
+  }
+
+  /**
+   * Consecutive deliveries to the same room are framed once each and joined
+   * into one buffer, so a member past the join boundary costs one enqueue for
+   * the whole run (the frames stay separate WebSocket messages).
+   */
+  function deliver(deliveries: readonly Delivery[]): void {
+    const n = deliveries.length;
+    let i = 0;
+    while (i < n) {
+      const d = deliveries[i] as Delivery;
+      if (d.connectionIds.length > 0) {
+        deliverToConnections(d);
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < n) {
+        const e = deliveries[j] as Delivery;
+        if (e.room !== d.room || e.connectionIds.length > 0) break;
+        j++;
+      }
+      const members = index.members(d.room);
+      if (members === undefined) {
+        metrics.drops.inc({ reason: "no_local_members" }, j - i);
+        i = j;
+        continue;
+      }
+      if (j - i === 1) {
+        deliverOne(members, Number(d.seq), frameText(d.payload));
+        i = j;
+        continue;
+      }
+      const frames: Buffer[] = [];
+      const seqs: number[] = [];
+      let minSeq = Number.MAX_SAFE_INTEGER;
+      let bytes = 0;
+      for (let k = i; k < j; k++) {
+        const dk = deliveries[k] as Delivery;
+        const f = frameText(dk.payload);
+        const s = Number(dk.seq);
+        frames.push(f);
+        seqs.push(s);
+        bytes += f.length;
+        if (s !== 0 && s < minSeq) minSeq = s;
+      }
+      const run = Buffer.concat(frames, bytes);
+      const count = j - i;
+      let heldDrops = 0;
+      for (const [c, m] of members) {
+        if (m.held === null && m.floor < minSeq) {
+          if (c.state === "open") sched.enqueue(c, run, count);
+          continue;
+        }
+        // Rare: a member at its join boundary. Decide frame by frame.
+        for (let k = 0; k < count; k++) {
+          const s = seqs[k] as number;
+          if (s !== 0 && s <= m.floor) continue;
+          if (m.held !== null) {
+            if (m.held.length < limits.joinBufferFrames) m.held.push({ seq: s, frame: frames[k] as Buffer });
+            else heldDrops++;
+          } else if (c.state === "open") sched.enqueue(c, frames[k] as Buffer);
+        }
+      }
+      if (heldDrops > 0) metrics.drops.inc({ reason: "join_buffer_full" }, heldDrops);
+      i = j;
+    }
+  }
+
+  return deliver;
+}

@@ -1,0 +1,56 @@
+import { CLOSE_CODES, type CloseCode } from "../../../protocol/close-codes.ts";
+import type { Connection } from "./connection.ts";
+import type { EdgeLimits } from "./edge-limits.ts";
+
+export interface SweepContext {
+  readonly limits: EdgeLimits;
+  readonly conns: ReadonlyMap<number, Connection>;
+  /** Connections waiting for logic's auth answer. */
+  readonly pending: ReadonlySet<Connection>;
+  /** Connections we sent a close frame to. */
+  readonly closing: ReadonlySet<Connection>;
+  closeConn(conn: Connection, code: CloseCode, reason: string): void;
+}
+
+/**
+ * One interval for every socket (no timer per connection): auth timeouts and
+ * stuck close handshakes on every tick; pings, dead-peer detection and token
+ * expiry once per heartbeat interval. A socket that sent nothing and answered
+ * no ping for a whole interval is terminated.
+ */
+export function startHeartbeatSweep(ctx: SweepContext): NodeJS.Timeout {
+  const { limits, conns, pending, closing, closeConn } = ctx;
+  // Fine enough for the shortest deadline it enforces, never more than once a second.
+  const tickMs = Math.max(
+    20,
+    Math.min(1000, limits.heartbeatMs / 4, limits.authTimeoutMs / 4, limits.closeGraceMs / 4),
+  );
+  let nextPingAt = Date.now() + limits.heartbeatMs;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    for (const c of pending) {
+      if (now - c.openedAt >= limits.authTimeoutMs) closeConn(c, CLOSE_CODES.authTimeout, "auth timeout");
+    }
+    for (const c of closing) {
+      if (now - c.closingSince >= limits.closeGraceMs) c.ws.terminate();
+    }
+    if (now < nextPingAt) return;
+    nextPingAt = now + limits.heartbeatMs;
+    for (const c of conns.values()) {
+      if (c.state === "closing" || c.state === "closed") continue;
+      if (!c.alive) {
+        c.closeCode = CLOSE_CODES.heartbeatTimeout.code;
+        c.ws.terminate();
+        continue;
+      }
+      if (c.expiresAtMs > 0 && c.expiresAtMs <= now) {
+        closeConn(c, CLOSE_CODES.tokenExpired, "token expired");
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }, tickMs);
+  timer.unref();
+  return timer;
+}
