@@ -14,7 +14,7 @@ TEST_TIMEOUT_MS ?= 600000
 
 .PHONY: help
 help: ## List targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 .PHONY: setup
 setup: ## Install Node.js 24 (when the machine's is older than 22.19) and npm packages
