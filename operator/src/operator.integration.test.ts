@@ -317,6 +317,27 @@ describe("operator against a real control plane", {
     );
   });
 
+  it("gives a SQLite ChatCluster its volume claim and a Recreate Deployment", async () => {
+    await applyYaml(
+      "lite.yaml",
+      "apiVersion: chatcluster.io/v1alpha1\nkind: ChatCluster\nmetadata: {name: lite}\nspec:\n" +
+        "  logic: {replicas: 1}\n  store: {sqlite: {size: 2Gi}}\n  auth: {jwt: {secretKeyRef: {name: chat-auth}}}\n",
+    );
+    const pvc = await eventually("PVC lite-logic-data", () =>
+      tryGet("persistentvolumeclaim", "lite-logic-data"),
+    );
+    assert.equal(pvc.spec.resources.requests.storage, "2Gi");
+    assert.equal(pvc.metadata.ownerReferences?.[0]?.name, "lite");
+    const dep = await eventually("Deployment lite-logic", () => tryGet("deployment", "lite-logic"));
+    assert.equal(dep.spec.strategy.type, "Recreate");
+    assert.ok(
+      dep.spec.template.spec.volumes.some(
+        (v: { persistentVolumeClaim?: { claimName: string } }) =>
+          v.persistentVolumeClaim?.claimName === "lite-logic-data",
+      ),
+    );
+  });
+
   it("runs one leader of two and fails over within seconds when the leader stops", async () => {
     const a = operators[0]!;
     const b = await spawnOperator(cp.kubeconfigPath, "op-b", cp.logsDir, LEASE_FLAGS);
@@ -347,5 +368,19 @@ describe("operator against a real control plane", {
     const after = await b.metric('chatcluster_operator_reconcile_total{result="success"}');
     const requeues = await b.metric('chatcluster_operator_reconcile_total{result="requeue"}');
     assert.ok((after ?? 0) + (requeues ?? 0) > (reconcilesB ?? 0), "op-b ran reconciles after taking over");
+  });
+
+  it("leaves deletion to the garbage collector through owner references", async () => {
+    await kubectl("delete", "chatcluster", "demo", "-n", NS, "--wait=true");
+    for (const [kind, name] of [
+      ["statefulset", "demo-gateway"],
+      ["deployment", "demo-logic"],
+      ["service", "demo-gateway-internal"],
+      ["secret", "demo-internal-token"],
+    ] as const) {
+      await eventually(`${kind}/${name} deleted`, async () =>
+        (await tryGet(kind, name)) === undefined ? true : undefined,
+      );
+    }
   });
 });
