@@ -32,6 +32,12 @@ export async function startProductionRig(): Promise<ProductionRig> {
     sink: { onEvents: () => {} },
     registry,
     log: createLogger("logic", "warn"),
+    ...(process.env.PUSH_BENCH_BATCH_BYTES
+      ? { maxBatchBytes: Number(process.env.PUSH_BENCH_BATCH_BYTES) }
+      : {}),
+    ...(process.env.PUSH_BENCH_BATCH_MESSAGES
+      ? { maxBatchMessages: Number(process.env.PUSH_BENCH_BATCH_MESSAGES) }
+      : {}),
   });
   await fleet.start();
   const deadline = Date.now() + 10_000;
@@ -98,7 +104,6 @@ export async function productionLatency(
 ): Promise<{ p50: number; p90: number; p99: number; p999: number; max: number; count: number }> {
   const { fleet, gateway } = rig;
   const before = (await gateway.stats()).deliveries;
-  const payload = new Uint8Array(PAYLOAD_BYTES).fill(7);
   const intervalNs = BigInt(Math.round(1e9 / rate));
   let seq = BigInt(before) + 1n;
   let sent = 0;
@@ -110,6 +115,9 @@ export async function productionLatency(
       const now = process.hrtime.bigint();
       if (now >= end) break;
       while (next <= now) {
+        // A fresh payload per message, as handlers serialize one: the fleet
+        // keeps a reference until the frame is written.
+        const payload = new Uint8Array(PAYLOAD_BYTES);
         stampPayload(payload, next);
         fleet.deliverToRoom(ROOM, seq++, payload);
         sent++;

@@ -8,14 +8,7 @@ import {
   type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import {
-  batchFrame,
-  encodeDelivery,
-  encodeReply,
-  entryWireSize,
-  FIELD_DELIVERIES,
-  FIELD_REPLIES,
-} from "./frame-codec.ts";
+import { batchFrame, encodeDelivery, encodeReply, FIELD_DELIVERIES, FIELD_REPLIES } from "./frame-codec.ts";
 import { RawLogicFrameSchema } from "./raw-service.ts";
 
 const delivery = fc.record({
@@ -28,7 +21,9 @@ const delivery = fc.record({
 test("encodeDelivery produces the bytes of toBinary(Delivery)", () => {
   fc.assert(
     fc.property(delivery, (d) => {
-      const mine = encodeDelivery(d.room, d.seq, d.payload, d.connectionIds);
+      const e = encodeDelivery(d.room, d.seq, d.payload, d.connectionIds);
+      const mine = Buffer.concat([e.head, e.tail]);
+      assert.equal(e.size, mine.length);
       const theirs = toBinary(DeliverySchema, create(DeliverySchema, d));
       assert.deepEqual(Buffer.from(mine), Buffer.from(theirs));
     }),
@@ -43,7 +38,7 @@ test("a delivery batch frame serializes exactly like toBinary(LogicFrame)", () =
       fc.integer({ min: 1, max: 2 ** 40 }),
       (ds, batchSeq) => {
         const entries = ds.map((d) => encodeDelivery(d.room, d.seq, d.payload, d.connectionIds));
-        const size = entries.reduce((n, e) => n + entryWireSize(e), 0);
+        const size = entries.reduce((n, e) => n + e.wireSize, 0);
         const raw = batchFrame(FIELD_DELIVERIES, batchSeq, entries, 0, entries.length, size);
         const mine = toBinary(RawLogicFrameSchema, raw);
         const theirs = toBinary(
@@ -74,7 +69,7 @@ test("a reply batch frame decodes to the replies it was built from", () => {
     }),
   ];
   const entries = replies.map(encodeReply);
-  const size = entries.reduce((n, e) => n + entryWireSize(e), 0);
+  const size = entries.reduce((n, e) => n + e.wireSize, 0);
   const bytes = toBinary(RawLogicFrameSchema, batchFrame(FIELD_REPLIES, 0, entries, 0, entries.length, size));
   const frame = fromBinary(LogicFrameSchema, bytes);
   assert.equal(frame.kind.case, "replies");

@@ -65,15 +65,38 @@ function writeBigVarint(buf: Uint8Array, pos: number, n: bigint): number {
 }
 
 /**
- * The bytes of one chatcluster.v1.Delivery (no tag, no length). Encoded once
- * per deliverToRoom call and shared by every gateway queue it goes to.
+ * One message in a batch: `head` then `tail` are its encoded bytes. For a
+ * Delivery the tail is the caller's payload itself, so the payload is copied
+ * once, into the frame, however many gateways it goes to; for a Reply the
+ * tail is empty.
+ */
+export interface Entry {
+  readonly head: Uint8Array;
+  readonly tail: Uint8Array;
+  /** head + tail bytes: the message's length in its batch. */
+  readonly size: number;
+  /** Bytes the entry adds to its batch message: tag, length, body. */
+  readonly wireSize: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function entry(head: Uint8Array, tail: Uint8Array): Entry {
+  const size = head.byteLength + tail.byteLength;
+  return { head, tail, size, wireSize: 1 + varintSize(size) + size };
+}
+
+/**
+ * One chatcluster.v1.Delivery, encoded once per deliverToRoom call and shared
+ * by every gateway queue it goes to. The payload is referenced, not copied:
+ * it must not change until written (handlers serialize a fresh one per message).
  */
 export function encodeDelivery(
   room: string,
   seq: bigint,
   payload: Uint8Array,
   connectionIds: readonly number[] = [],
-): Buffer {
+): Entry {
   if (seq < 0n || seq > MAX_U64) throw new RangeError(`delivery seq ${seq} is not a uint64`);
   const roomLen = Buffer.byteLength(room, "utf8");
   const seqSmall = seq <= 0x1f_ffff_ffff_ffffn;
@@ -84,7 +107,7 @@ export function encodeDelivery(
   if (roomLen > 0) size += 1 + varintSize(roomLen) + roomLen;
   if (seq !== 0n) size += 1 + (seqSmall ? varintSize(seqNum) : bigVarintSize(seq));
   if (idsLen > 0) size += 1 + varintSize(idsLen) + idsLen;
-  if (payload.byteLength > 0) size += 1 + varintSize(payload.byteLength) + payload.byteLength;
+  if (payload.byteLength > 0) size += 1 + varintSize(payload.byteLength);
   const buf = Buffer.allocUnsafe(size);
   let pos = 0;
   if (roomLen > 0) {
@@ -103,51 +126,60 @@ export function encodeDelivery(
   }
   if (payload.byteLength > 0) {
     buf[pos++] = 0x22;
-    pos = writeVarint(buf, pos, payload.byteLength);
-    buf.set(payload, pos);
+    writeVarint(buf, pos, payload.byteLength);
   }
-  return buf;
+  return entry(buf, payload.byteLength > 0 ? payload : EMPTY);
 }
 
-/** The bytes of one chatcluster.v1.Reply, encoded once when the handler answers. */
-export function encodeReply(reply: Reply): Uint8Array {
-  return toBinary(ReplySchema, reply);
-}
-
-/** Bytes an entry adds to its batch message: tag, length, body. */
-export function entryWireSize(entry: Uint8Array): number {
-  return 1 + varintSize(entry.byteLength) + entry.byteLength;
+/** One chatcluster.v1.Reply, encoded once when the handler answers. */
+export function encodeReply(reply: Reply): Entry {
+  return entry(toBinary(ReplySchema, reply), EMPTY);
 }
 
 /**
  * A LogicFrame carrying a DeliveryBatch (field 2) or a ReplyBatch (field 3)
- * made of `entries[start, end)`; `bodySize` is the sum of their entryWireSize.
+ * made of `entries[start, end)`; `bodySize` is the sum of their wireSize.
  * batchSeq is written only for deliveries (field 1 of DeliveryBatch).
+ *
+ * With `scratch`, the frame is built in scratch.buf (grown as needed) instead
+ * of a new buffer: valid only until the next call with the same scratch.
  */
 export function batchFrame(
   field: typeof FIELD_DELIVERIES | typeof FIELD_REPLIES,
   batchSeq: number,
-  entries: readonly Uint8Array[],
+  entries: readonly Entry[],
   start: number,
   end: number,
   bodySize: number,
+  scratch?: { buf: Buffer },
 ): RawFrame {
   // DeliveryBatch.deliveries is field 2, ReplyBatch.replies is field 1.
   const entryTag = field === FIELD_DELIVERIES ? 0x12 : 0x0a;
   const seqSize = field === FIELD_DELIVERIES && batchSeq > 0 ? 1 + varintSize(batchSeq) : 0;
   const msgSize = seqSize + bodySize;
-  const data = Buffer.allocUnsafe(varintSize(msgSize) + msgSize);
+  const total = varintSize(msgSize) + msgSize;
+  let data: Buffer;
+  if (scratch === undefined) {
+    data = Buffer.allocUnsafe(total);
+  } else {
+    if (scratch.buf.length < total) scratch.buf = Buffer.allocUnsafe(Math.max(total, 2 * scratch.buf.length));
+    data = scratch.buf.subarray(0, total);
+  }
   let pos = writeVarint(data, 0, msgSize);
   if (seqSize > 0) {
     data[pos++] = 0x08;
     pos = writeVarint(data, pos, batchSeq);
   }
   for (let i = start; i < end; i++) {
-    const e = entries[i] as Uint8Array;
+    const e = entries[i] as Entry;
     data[pos++] = entryTag;
-    pos = writeVarint(data, pos, e.byteLength);
-    data.set(e, pos);
-    pos += e.byteLength;
+    pos = writeVarint(data, pos, e.size);
+    data.set(e.head, pos);
+    pos += e.head.byteLength;
+    if (e.tail.byteLength > 0) {
+      data.set(e.tail, pos);
+      pos += e.tail.byteLength;
+    }
   }
   return { $typeName: RawLogicFrameSchema.typeName, $unknown: [{ no: field, wireType: WIRE_LEN, data }] };
 }

@@ -89,6 +89,7 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
     for (const c of [...this.#conns.values()]) this.#remove(c, "gateway_removed");
   }
 
+  /** `payload` is referenced until written, not copied: it must not be modified afterwards. */
   deliverToRoom(room: string, seq: bigint, payload: Uint8Array): void {
     const targets = this.#interest.get(room);
     if (targets === undefined) return;

@@ -1,4 +1,4 @@
-import { batchFrame, entryWireSize, FIELD_DELIVERIES, FIELD_REPLIES } from "./frame-codec.ts";
+import { batchFrame, type Entry, FIELD_DELIVERIES, FIELD_REPLIES } from "./frame-codec.ts";
 import type { RawFrame } from "./raw-service.ts";
 
 /** Bounds of one gateway's queue; see GatewayFleetOptions for the meaning of each. */
@@ -12,7 +12,7 @@ export interface QueueLimits {
 
 const KIND_DELIVERY = 0;
 const KIND_REPLY = 1;
-const EMPTY = new Uint8Array(0);
+const EMPTY: Entry = { head: new Uint8Array(0), tail: new Uint8Array(0), size: 0, wireSize: 0 };
 
 interface InFlight {
   batchSeq: number;
@@ -45,7 +45,7 @@ export interface ResetResult {
  */
 export class OutboundQueue {
   readonly #limits: QueueLimits;
-  #entries: Uint8Array[] = [];
+  #entries: Entry[] = [];
   #kinds: number[] = [];
   #head = 0;
   #queuedMessages = 0;
@@ -58,6 +58,13 @@ export class OutboundQueue {
   #waiter: ((r: IteratorResult<RawFrame>) => void) | undefined;
   #flushScheduled = false;
   #pulling = false;
+  /**
+   * Frames are built here rather than in a new buffer each: Connect serializes
+   * a frame (copying it) as soon as it pulls it and pulls the next one only
+   * after writing it, so one buffer per stream is enough, and it saves an
+   * allocation the size of a frame (up to maxBatchBytes) per frame.
+   */
+  readonly #scratch = { buf: Buffer.allocUnsafe(0) };
   /** performance.now() of the first refusal since the queue last had room; 0 when it has room. */
   overflowSince = 0;
   /** Called for each frame built, for metrics. */
@@ -76,8 +83,8 @@ export class OutboundQueue {
   }
 
   /** Queues an encoded Delivery; false when the bound is reached (drop it and count). */
-  offerDelivery(entry: Uint8Array): boolean {
-    const size = entryWireSize(entry);
+  offerDelivery(entry: Entry): boolean {
+    const size = entry.wireSize;
     if (this.messages >= this.#limits.maxMessages || this.bytes + size > this.#limits.maxBytes) {
       if (this.overflowSince === 0) this.overflowSince = performance.now();
       return false;
@@ -87,8 +94,8 @@ export class OutboundQueue {
   }
 
   /** Queues an encoded Reply; false when even the reply reserve is used up. */
-  offerReply(entry: Uint8Array): boolean {
-    const size = entryWireSize(entry);
+  offerReply(entry: Entry): boolean {
+    const size = entry.wireSize;
     if (this.bytes + size > this.#limits.maxBytes + this.#limits.replyReserveBytes) return false;
     this.#push(entry, KIND_REPLY, size);
     return true;
@@ -168,7 +175,7 @@ export class OutboundQueue {
     };
   }
 
-  #push(entry: Uint8Array, kind: number, size: number): void {
+  #push(entry: Entry, kind: number, size: number): void {
     this.#entries.push(entry);
     this.#kinds.push(kind);
     this.#queuedMessages++;
@@ -208,7 +215,7 @@ export class OutboundQueue {
     let end = start;
     let bytes = 0;
     while (end < limit && this.#kinds[end] === kind) {
-      const size = entryWireSize(this.#entries[end] as Uint8Array);
+      const size = (this.#entries[end] as Entry).wireSize;
       if (end > start && bytes + size > this.#limits.maxBatchBytes) break;
       bytes += size;
       end++;
@@ -217,12 +224,12 @@ export class OutboundQueue {
     let frame: RawFrame;
     if (kind === KIND_DELIVERY) {
       const batchSeq = ++this.#batchSeq;
-      frame = batchFrame(FIELD_DELIVERIES, batchSeq, this.#entries, start, end, bytes);
+      frame = batchFrame(FIELD_DELIVERIES, batchSeq, this.#entries, start, end, bytes, this.#scratch);
       this.#inflight.push({ batchSeq, messages: count, bytes });
       this.#inflightMessages += count;
       this.#inflightBytes += bytes;
     } else {
-      frame = batchFrame(FIELD_REPLIES, 0, this.#entries, start, end, bytes);
+      frame = batchFrame(FIELD_REPLIES, 0, this.#entries, start, end, bytes, this.#scratch);
     }
     // Release consumed entries now; the array itself is compacted below.
     for (let i = start; i < end; i++) this.#entries[i] = EMPTY;

@@ -22,6 +22,8 @@ export interface FixtureStats {
   replies: number;
   connectedStreams: number;
   pendingEvents: number;
+  /** Payloads made by checkedPayload() whose bytes did not match their seq. */
+  corrupt: number;
 }
 
 export interface LatencySummaryUs {
@@ -44,4 +46,24 @@ export const LATENCY_MAGIC = 0xfe;
 export function stampPayload(payload: Uint8Array, scheduledNs: bigint): void {
   payload[0] = LATENCY_MAGIC;
   new DataView(payload.buffer, payload.byteOffset, payload.byteLength).setBigUint64(4, scheduledNs, true);
+}
+
+/** First byte of a payload made by checkedPayload(). */
+export const CHECK_MAGIC = 0xcc;
+
+/** A payload of `size` (>= 12) bytes the fixture can verify against the delivery's seq. */
+export function checkedPayload(seq: bigint, size: number): Uint8Array {
+  const p = new Uint8Array(size).fill(Number(seq & 0xffn));
+  p[0] = CHECK_MAGIC;
+  new DataView(p.buffer).setBigUint64(4, seq, true);
+  return p;
+}
+
+/** True when a checkedPayload() payload is intact for `seq`. */
+export function payloadIntact(p: Uint8Array, seq: bigint): boolean {
+  if (p.byteLength < 12) return false;
+  if (new DataView(p.buffer, p.byteOffset, p.byteLength).getBigUint64(4, true) !== seq) return false;
+  const fill = Number(seq & 0xffn);
+  for (let i = 12; i < p.byteLength; i++) if (p[i] !== fill) return false;
+  return true;
 }

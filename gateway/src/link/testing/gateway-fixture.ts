@@ -13,7 +13,13 @@ import { createLogger } from "../../../../platform/logger.ts";
 import { createMetricsRegistry } from "../../../../platform/metrics-registry.ts";
 import type { EdgeSink } from "../../logic-link.ts";
 import { createLogicLinkServer } from "../logic-link-server.ts";
-import { type FixtureRequest, type FixtureStats, LATENCY_MAGIC } from "./fixture-protocol.ts";
+import {
+  CHECK_MAGIC,
+  type FixtureRequest,
+  type FixtureStats,
+  LATENCY_MAGIC,
+  payloadIntact,
+} from "./fixture-protocol.ts";
 
 const env = process.env;
 const gatewayId = env.FIXTURE_GATEWAY_ID ?? "gateway-0";
@@ -30,6 +36,7 @@ const stats: FixtureStats = {
   replies: 0,
   connectedStreams: 0,
   pendingEvents: 0,
+  corrupt: 0,
 };
 const lastSeq = new Map<string, bigint>();
 let histogram: hdr.Histogram | undefined;
@@ -48,6 +55,7 @@ const sink: EdgeSink = {
         lastSeq.set(d.room, d.seq);
       }
       const p = d.payload;
+      if (p[0] === CHECK_MAGIC && !payloadIntact(p, d.seq)) stats.corrupt++;
       if (histogram !== undefined && p.byteLength >= 12 && p[0] === LATENCY_MAGIC) {
         const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
         const scheduled = dv.getBigUint64(4, true);
@@ -151,6 +159,7 @@ process.on("message", async (raw: unknown) => {
         stats.batches = 0;
         stats.bytes = 0;
         stats.orderViolations = 0;
+        stats.corrupt = 0;
         lastSeq.clear();
         reply({});
         break;
