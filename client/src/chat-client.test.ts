@@ -143,6 +143,20 @@ describe("ChatClient", () => {
     assert.match(String(await p), /closed/);
   });
 
+  it("paces its frames under the server's rate limit: a burst of sends is never refused", async () => {
+    const h = await startTestEdge({ messagesPerSecond: 50, messageBurst: 10, rateStrikes: 3 });
+    harnesses.push(h);
+    const { c } = client(h.url, "erin");
+    const errors: string[] = [];
+    c.on("error", (e) => errors.push(e.code));
+    c.connect();
+    await until("open", () => c.state === "open");
+    const acks = await Promise.all(Array.from({ length: 100 }, (_, i) => c.send("p", i)));
+    assert.equal(new Set(acks.map((a) => a.seq)).size, 100);
+    assert.deepEqual(errors, []);
+    assert.equal(c.state, "open");
+  });
+
   it("rejects send beyond the outbox bound", async () => {
     const c = new ChatClient({ url: "ws://127.0.0.1:9/", token: "t", outboxLimit: 1 });
     const first = c.send("r", 1);

@@ -89,6 +89,8 @@ interface Pending {
   room: string;
   body: unknown;
   sentAt: number;
+  /** Waiting in the pacer's backlog (not on the wire yet): no ack timeout runs. */
+  queued: boolean;
   resolve: (ack: AckFrame) => void;
   reject: (err: Error) => void;
 }
@@ -104,6 +106,9 @@ export class ChatClientError extends Error {
 }
 
 const OPEN = 1;
+// Until a welcome says otherwise (protocol defaults, with a margin).
+const DEFAULT_RATE = 18;
+const DEFAULT_BURST = 38;
 
 /**
  * ChatCluster client: one logical session over any number of WebSocket
@@ -132,6 +137,13 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private readonly idPrefix: string;
   private userClosed = false;
   private welcomeInfo: WelcomeFrame | null = null;
+  // Pacer: a token bucket in front of the socket, sized from welcome.limits.
+  private rate = DEFAULT_RATE;
+  private burst = DEFAULT_BURST;
+  private tokens = DEFAULT_BURST;
+  private refilledAt = 0;
+  private backlog: { text: string; pending: Pending | undefined }[] = [];
+  private pacer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(opts: ChatClientOptions) {
     super();
@@ -195,7 +207,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       return Promise.reject(new ChatClientError("outbox_full", `${this.outboxLimit} unacknowledged sends`));
     const msgId = id ?? `${this.idPrefix}-${++this.idCounter}`;
     return new Promise<AckFrame>((resolve, reject) => {
-      const p: Pending = { room, body, sentAt: 0, resolve, reject };
+      const p: Pending = { room, body, sentAt: 0, queued: false, resolve, reject };
       this.outbox.set(msgId, p);
       if (this.current === "open") this.sendPending(msgId, p);
     });
@@ -208,6 +220,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.reconnectTimer = null;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    if (this.pacer) clearTimeout(this.pacer);
+    this.pacer = null;
+    this.backlog = [];
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= OPEN) ws.close(1000, "client closed");
@@ -238,6 +253,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       if (this.ws !== ws) return;
       this.lastHeard = Date.now();
       this.setState({ state: "authenticating" });
+      this.resetPacer(DEFAULT_RATE, DEFAULT_BURST);
+      this.tokens -= 1;
       ws.send(JSON.stringify({ type: "auth", token }));
     };
     ws.onmessage = (ev) => {
@@ -295,6 +312,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     switch (f.type) {
       case "welcome":
         this.welcomeInfo = f;
+        // Stay under the server's per-connection rate: a burst of re-joins and outbox resends after a
+        // reconnect must not earn rate_limited errors (or a 4008 close).
+        this.resetPacer(f.limits.messages_per_second * 0.9, Math.max(1, f.limits.message_burst - 2));
         this.heartbeatMs = f.heartbeat_ms;
         this.attempt = 0;
         this.setState({ state: "open" });
@@ -399,12 +419,59 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   private sendPending(id: string, p: Pending): void {
     p.sentAt = Date.now();
-    this.write({ type: "send", room: p.room, id, body: p.body });
+    this.write({ type: "send", room: p.room, id, body: p.body }, p);
   }
 
-  private write(frame: object): void {
+  private resetPacer(ratePerSecond: number, burst: number): void {
+    this.rate = ratePerSecond;
+    this.burst = burst;
+    this.tokens = burst;
+    this.refilledAt = Date.now();
+    for (const b of this.backlog) if (b.pending) b.pending.queued = false;
+    this.backlog = [];
+  }
+
+  /** Writes now when the pacer has a token, else queues behind earlier frames. */
+  private write(frame: object, pending?: Pending): void {
     const ws = this.ws;
-    if (ws && ws.readyState === OPEN) ws.send(JSON.stringify(frame));
+    if (!ws || ws.readyState !== OPEN) return;
+    const text = JSON.stringify(frame);
+    this.refill();
+    if (this.backlog.length === 0 && this.tokens >= 1) {
+      this.tokens -= 1;
+      ws.send(text);
+      return;
+    }
+    if (pending) pending.queued = true;
+    this.backlog.push({ text, pending });
+    this.schedulePacer();
+  }
+
+  private refill(): void {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.rate) / 1000);
+    this.refilledAt = now;
+  }
+
+  private schedulePacer(): void {
+    if (this.pacer !== null) return;
+    const waitMs = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
+    this.pacer = setTimeout(() => {
+      this.pacer = null;
+      const ws = this.ws;
+      if (!ws || ws.readyState !== OPEN) return;
+      this.refill();
+      while (this.backlog.length > 0 && this.tokens >= 1) {
+        const b = this.backlog.shift() as { text: string; pending: Pending | undefined };
+        this.tokens -= 1;
+        if (b.pending) {
+          b.pending.queued = false;
+          b.pending.sentAt = Date.now();
+        }
+        ws.send(b.text);
+      }
+      if (this.backlog.length > 0) this.schedulePacer();
+    }, waitMs);
   }
 
   /** One timer per client: heartbeat pings, dead-connection detection, ack timeouts. */
@@ -419,6 +486,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       return;
     }
     if (now - this.lastHeard > this.heartbeatMs / 2) this.write({ type: "ping", ts: now });
-    for (const [id, p] of this.outbox) if (now - p.sentAt >= this.ackTimeoutMs) this.sendPending(id, p);
+    for (const [id, p] of this.outbox) {
+      if (!p.queued && now - p.sentAt >= this.ackTimeoutMs) this.sendPending(id, p);
+    }
   }
 }
