@@ -50,6 +50,11 @@ function pipe(cmd: string, args: string[], input: string): Promise<string> {
   });
 }
 
+/** helm template renders for an old Kubernetes unless told which; say the one the tests run. */
+function template(args: string[]): Promise<string> {
+  return helm(["template", "--kube-version", "v1.36.3", ...args]);
+}
+
 function kinds(manifests: string): string[] {
   return [...manifests.matchAll(/^kind: (\S+)$/gm)].map((m) => m[1] as string);
 }
@@ -79,20 +84,13 @@ describe("helm chart (static)", () => {
   }
 
   it("refuses values the schema does not allow", async () => {
-    await assert.rejects(
-      helm(["template", "x", CHART, "--set", "rbac.scope=everywhere"]),
-      /rbac.scope|scope/,
-    );
-    await assert.rejects(
-      helm(["template", "x", CHART, "--set", "operator.unknownKey=1"]),
-      /additional properties/i,
-    );
+    await assert.rejects(template(["x", CHART, "--set", "rbac.scope=everywhere"]), /rbac.scope|scope/);
+    await assert.rejects(template(["x", CHART, "--set", "operator.unknownKey=1"]), /additional properties/i);
   });
 
   it("renders monitoring objects only when enabled and the monitoring API exists", async () => {
     const monitoring = join(CHART, "ci/monitoring-values.yaml");
-    const withApi = await helm([
-      "template",
+    const withApi = await template([
       "x",
       CHART,
       "-f",
@@ -102,10 +100,10 @@ describe("helm chart (static)", () => {
     ]);
     assert.ok(kinds(withApi).includes("ServiceMonitor"));
     assert.ok(kinds(withApi).includes("PrometheusRule"));
-    const withoutApi = await helm(["template", "x", CHART, "-f", monitoring]);
+    const withoutApi = await template(["x", CHART, "-f", monitoring]);
     assert.ok(!kinds(withoutApi).includes("ServiceMonitor"));
     assert.ok(!kinds(withoutApi).includes("PrometheusRule"));
-    const defaults = await helm(["template", "x", CHART, "--api-versions", "monitoring.coreos.com/v1"]);
+    const defaults = await template(["x", CHART, "--api-versions", "monitoring.coreos.com/v1"]);
     assert.ok(!kinds(defaults).includes("ServiceMonitor"), "off by default");
     // Dashboards are ConfigMaps with the sidecar's label.
     const dashboards = withoutApi.split("\n---").filter((d) => d.includes("grafana_dashboard:"));
@@ -116,7 +114,7 @@ describe("helm chart (static)", () => {
   });
 
   it("renders a Role instead of a ClusterRole for a single-namespace install", async () => {
-    const out = await helm(["template", "x", CHART, "-n", "team-a", "--set", "rbac.scope=namespace"]);
+    const out = await template(["x", CHART, "-n", "team-a", "--set", "rbac.scope=namespace"]);
     assert.ok(!kinds(out).includes("ClusterRole"));
     assert.ok(kinds(out).includes("Role"));
     assert.match(out, /name: CHATCLUSTER_WATCH_NAMESPACE\n\s+value: "team-a"/);
@@ -144,8 +142,7 @@ describe("helm chart against a real control plane", () => {
   it("every values file's output passes server-side dry run with strict field validation", async () => {
     await cp.kubectl(["create", "namespace", NS]);
     for (const values of [undefined, ...CI_VALUES]) {
-      const manifests = await helm([
-        "template",
+      const manifests = await template([
         RELEASE,
         CHART,
         "-n",
@@ -220,7 +217,15 @@ describe("helm chart against a real control plane", () => {
       { stdio: ["ignore", "inherit", "inherit"] },
     );
 
-    await cp.kubectl(["apply", "-f", join(ROOT, "docs/examples/chatcluster-secrets.yaml")]);
+    // The Secret the example's header comment tells users to create.
+    await cp.kubectl([
+      "create",
+      "secret",
+      "generic",
+      "chat-auth",
+      `--from-literal=secret=${"s".repeat(48)}`,
+      "--from-literal=api-keys=key-1",
+    ]);
     await cp.kubectl(["apply", "-f", join(ROOT, "docs/examples/chatcluster.yaml")]);
     await waitFor(
       "the StatefulSet",
