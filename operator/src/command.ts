@@ -31,6 +31,14 @@ export const command = defineCommand({
       // Not in a pod.
     }
 
+    // Servers first (controller-runtime order): probes answer while caches fill.
+    let notReady: () => string | null = () => "starting";
+    const ops = await startOpsServer({
+      host: config.opsListen.host,
+      port: config.opsListen.port,
+      registry,
+      notReadyReason: () => notReady(),
+    });
     let exiting = false;
     const operator = await startOperator(config, {
       kubeConfig,
@@ -45,12 +53,7 @@ export const command = defineCommand({
         void operator.stop().finally(() => process.exit(1));
       },
     });
-    const ops = await startOpsServer({
-      host: config.opsListen.host,
-      port: config.opsListen.port,
-      registry,
-      notReadyReason: operator.notReadyReason,
-    });
+    notReady = operator.notReadyReason;
     log.info(
       {
         version: VERSION,
