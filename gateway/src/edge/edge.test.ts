@@ -120,6 +120,16 @@ describe("edge: connect and auth", () => {
     assert.equal(await c.waitClosed(), 4002);
   });
 
+  it("refreshes the token of an open connection: a new welcome, or a close when refused", async () => {
+    const h = await edge();
+    const a = await authed(h.url, "alice");
+    a.send({ type: "auth", token: "user:alice2" });
+    assert.equal((await a.next("welcome")).user, "alice2");
+    a.send({ type: "auth", token: "bad" });
+    assert.equal((await a.next("error")).code, "unauthorized");
+    assert.equal(await a.waitClosed(), 4001);
+  });
+
   it("closes with 4013 overloaded when logic cannot take the auth", async () => {
     const h = await edge();
     h.link.accepting = false;
@@ -334,7 +344,8 @@ describe("edge: admission", () => {
       ),
     );
     await Promise.all([a.waitClosed(), b.waitClosed()]);
-    for (let i = 0; i < 100 && h.edge.stats().connections > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && h.edge.stats().connections > 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
     assert.equal(h.edge.stats().connections, 0);
   });
 
@@ -350,6 +361,20 @@ describe("edge: admission", () => {
     assert.ok(Number(r.retryAfter) >= 1);
     a.ws.close();
     b.ws.close();
+  });
+
+  it("refuses upgrades while too many connections wait for auth", async () => {
+    const h = await edge({ maxPendingAuth: 2 });
+    const a = await TestClient.open(h.url);
+    const b = await TestClient.open(h.url);
+    const r = await upgradeStatus(h.port);
+    assert.equal(r.status, 503);
+    assert.equal(r.reason, "pending_auth");
+    a.send({ type: "auth", token: "user:a" });
+    await a.next("welcome");
+    assert.equal((await upgradeStatus(h.port)).status, 101, "an answered auth frees its slot");
+    b.ws.close();
+    a.ws.close();
   });
 
   it("refuses upgrades above the admission rate with 503 and a Retry-After hint", async () => {

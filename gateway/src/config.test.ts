@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError } from "../../platform/config-error.ts";
+import { parseFlags } from "../../platform/flags.ts";
+import { edgeLimitsFrom, effectiveDrainWindowMs, gatewayFlags, resolveGatewayId } from "./config.ts";
+import { DEFAULT_EDGE_LIMITS, resolveEdgeLimits } from "./edge/edge-limits.ts";
+
+describe("gateway config", () => {
+  it("defaults give the edge's default limits", () => {
+    const config = parseFlags(gatewayFlags, [], {});
+    assert.deepEqual(resolveEdgeLimits(edgeLimitsFrom(config)), DEFAULT_EDGE_LIMITS);
+    assert.deepEqual(config.clientListen, { host: "0.0.0.0", port: 8080 });
+  });
+
+  it("reads flags over CHATCLUSTER_* twins and validates ranges", () => {
+    const config = parseFlags(gatewayFlags, ["--max-connections=500", "--heartbeat-interval", "10s"], {
+      CHATCLUSTER_MAX_CONNECTIONS: "900",
+      CHATCLUSTER_SEND_QUEUE_BYTES: "65536",
+      CHATCLUSTER_CLIENT_LISTEN: "127.0.0.1:0",
+    });
+    const limits = resolveEdgeLimits(edgeLimitsFrom(config));
+    assert.equal(limits.maxConnections, 500);
+    assert.equal(limits.heartbeatMs, 10_000);
+    assert.equal(limits.sendQueueBytes, 65_536);
+    assert.deepEqual(config.clientListen, { host: "127.0.0.1", port: 0 });
+    assert.throws(() => parseFlags(gatewayFlags, ["--max-frame-bytes=10"], {}), ConfigError);
+    assert.throws(() => parseFlags(gatewayFlags, [], { CHATCLUSTER_AUTH_TIMEOUT: "soon" }), /auth-timeout/);
+  });
+
+  it("gateway id falls back to HOSTNAME; the drain window ends before the shutdown deadline", () => {
+    const config = parseFlags(gatewayFlags, ["--drain-window=60s", "--shutdown-grace=30s"], {});
+    assert.equal(resolveGatewayId(config, { HOSTNAME: "gateway-3" }), "gateway-3");
+    assert.equal(
+      resolveGatewayId(parseFlags(gatewayFlags, ["--gateway-id=g1"], {}), { HOSTNAME: "x" }),
+      "g1",
+    );
+    assert.equal(effectiveDrainWindowMs(config), 30_000 - DEFAULT_EDGE_LIMITS.closeGraceMs - 2000);
+  });
+});
