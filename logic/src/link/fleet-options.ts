@@ -49,7 +49,7 @@ export interface GatewayFleetOptions {
   /** Reconnect backoff: full jitter over [0, min(max, base * 2^attempt)). Defaults 100 ms and 5 s. */
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
-  /** Largest GatewayFrame accepted (Connect readMaxBytes). Default 4 MiB. */
+  /** Largest GatewayFrame accepted (Connect readMaxBytes). Default 16 MiB: an InterestSnapshot lists every room of a gateway in one frame. */
   maxInboundFrameBytes?: number;
   /** HTTP/2 client settings; the defaults favour throughput on a LAN. */
   http2?: Partial<Http2ClientTuning>;
@@ -116,7 +116,7 @@ export function resolveFleetOptions(o: GatewayFleetOptions): ResolvedFleetOption
     helloTimeoutMs: positive("helloTimeoutMs", o.helloTimeoutMs, 5000),
     reconnectBaseMs: positive("reconnectBaseMs", o.reconnectBaseMs, 100),
     reconnectMaxMs: positive("reconnectMaxMs", o.reconnectMaxMs, 5000),
-    maxInboundFrameBytes: positive("maxInboundFrameBytes", o.maxInboundFrameBytes, 4 * MiB),
+    maxInboundFrameBytes: positive("maxInboundFrameBytes", o.maxInboundFrameBytes, 16 * MiB),
     http2: Object.freeze({
       initialWindowSize: positive("http2.initialWindowSize", o.http2?.initialWindowSize, 4 * MiB),
       maxFrameSize: positive("http2.maxFrameSize", o.http2?.maxFrameSize, 64 * 1024),
