@@ -6,5 +6,7 @@ import { productionThroughput, startProductionRig } from "./production.ts";
 
 const rig = await startProductionRig();
 await productionThroughput(rig, { n: 20_000 }); // warm-up
-console.log(await productionThroughput(rig, { durationMs: Number(process.env.PUSH_BENCH_SUSTAINED_MS ?? 5000) }));
+console.log(
+  await productionThroughput(rig, { durationMs: Number(process.env.PUSH_BENCH_SUSTAINED_MS ?? 5000) }),
+);
 await rig.close();
