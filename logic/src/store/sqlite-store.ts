@@ -23,6 +23,11 @@ import { StoreError } from "./store-error.ts";
  * lock retries for up to `busyTimeoutMs` (blocking its event loop meanwhile,
  * which stays short because write transactions here are short).
  *
+ * Layout: an ordinary rowid table, so rows (bodies up to the body limit)
+ * append at the end of the file, with (room, seq) and (room, id) as the two
+ * indexes; a clustered WITHOUT ROWID layout measured 3-5x slower here because
+ * inserts into many rooms split pages all over the tree.
+ *
  * Group commit: appends arriving in the same event-loop turn (up to `maxBatch`)
  * share one transaction, so the commit cost (and the fsync with
  * `synchronous: "full"`) is paid once per batch, not once per message.
@@ -59,7 +64,7 @@ CREATE TABLE IF NOT EXISTS messages (
   body   TEXT    NOT NULL,
   PRIMARY KEY (room, seq),
   UNIQUE (room, id)
-) WITHOUT ROWID;`;
+);`;
 
 interface PendingAppend {
   readonly room: string;
