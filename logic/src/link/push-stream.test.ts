@@ -1,6 +1,7 @@
 // The push stream end to end: real gateway processes (gateway-fixture.ts,
 // spawned), the real GatewayFleet in this process, loopback HTTP/2.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -234,4 +235,29 @@ test("events of a dead logic stream are resent to another logic process", async 
   assert.equal(live.events.length, 100, "each unanswered event is resent exactly once");
   const text = await gw.metrics();
   assert.equal(metricValue(text, "chatcluster_gateway_link_events_resent_total"), unanswered);
+});
+
+test("TLS with a shared secret: the fleet verifies the gateway certificate and authenticates", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "cc-link-tls-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = join(dir, "tls.crt");
+  const key = join(dir, "tls.key");
+  // openssl is a test prerequisite (apt-get install openssl).
+  execFileSync("openssl", [
+    ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+    ...["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=gateway"],
+    ...["-addext", "subjectAltName=DNS:gateway.internal,IP:127.0.0.1"],
+  ]);
+  const gw = await gateway({ gatewayId: "tls-0", tls: { certFile: cert, keyFile: key }, secret: "shh" });
+  await gw.rooms("t");
+  const { fleet } = testFleet(new StaticDiscovery([gw.address]), "logic-tls", {
+    tls: { caFile: cert, serverName: "gateway.internal" },
+    secret: "shh",
+  });
+  t.after(() => fleet.stop());
+  await fleet.start();
+  await waitFor("tls stream", () => fleet.stats()[0]?.rooms === 1);
+  fleet.deliverToRoom("t", 1n, checkedPayload(1n, 2000));
+  const s = await gw.waitDeliveries(1);
+  assert.equal(s.corrupt, 0);
 });
