@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError } from "../../platform/config-error.ts";
+import { parseFlags } from "../../platform/flags.ts";
+import { logicFlags, redactLogicConfig, validateLogicConfig } from "./config.ts";
+
+const SECRET = "s".repeat(32);
+const parse = (argv: string[], env: Record<string, string> = {}) => parseFlags(logicFlags, argv, env);
+
+describe("logic config", () => {
+  it("has defaults for a local single-node run", () => {
+    const c = parse(["--jwt-secret-file=/run/secret", "--discovery-static=127.0.0.1:7001"]);
+    assert.equal(c.store, "sqlite");
+    assert.equal(c.sqliteDataDir, "./data");
+    assert.equal(c.maxHistoryPage, 100);
+    assert.equal(c.natsDuplicateWindow, 120_000);
+    assert.deepEqual(c.apiListen, { host: "0.0.0.0", port: 8090 });
+    validateLogicConfig(c);
+  });
+
+  it("reads CHATCLUSTER_* twins and lets flags win", () => {
+    const c = parse(["--store=nats"], {
+      CHATCLUSTER_STORE: "sqlite",
+      CHATCLUSTER_NATS_URLS: "nats://a:4222,nats://b:4222",
+      CHATCLUSTER_API_KEYS: "k1,k2",
+      CHATCLUSTER_JWT_JWKS_FILE: "/jwks.json",
+      CHATCLUSTER_DISCOVERY: "kubernetes",
+      CHATCLUSTER_DISCOVERY_SERVICE: "gateways",
+      CHATCLUSTER_NATS_DUPLICATE_WINDOW: "10m",
+    });
+    assert.equal(c.store, "nats");
+    assert.deepEqual(c.natsUrls, ["nats://a:4222", "nats://b:4222"]);
+    assert.equal(c.natsDuplicateWindow, 600_000);
+    validateLogicConfig(c);
+    assert.deepEqual(redactLogicConfig(c).apiKeys, ["[2 redacted]"]);
+  });
+
+  it("refuses the in-memory store and bad combinations", () => {
+    assert.throws(() => parse(["--store=memory"]), ConfigError);
+    const bad: [string[], RegExp][] = [
+      [["--discovery-static=h:1"], /exactly one of/],
+      [["--jwt-secret=short", "--discovery-static=h:1"], /32 bytes/],
+      [
+        [`--jwt-secret=${SECRET}`, "--jwt-public-key-file=/k.pem", "--discovery-static=h:1"],
+        /exactly one of/,
+      ],
+      [[`--jwt-secret=${SECRET}`], /discovery-static/],
+      [[`--jwt-secret=${SECRET}`, "--discovery=file"], /discovery-file/],
+      [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-stream=a.b"], /nats-stream/],
+    ];
+    for (const [argv, why] of bad) assert.throws(() => validateLogicConfig(parse(argv)), why, argv.join(" "));
+    assert.equal(redactLogicConfig(parse([`--jwt-secret=${SECRET}`])).jwtSecret, "[redacted]");
+  });
+});
