@@ -35,5 +35,6 @@ describe("gateway config", () => {
       "g1",
     );
     assert.equal(effectiveDrainWindowMs(config), 30_000 - DEFAULT_EDGE_LIMITS.closeGraceMs - 2000);
+    assert.throws(() => resolveEdgeLimits({ sendQueueBytes: 0 }), /invalid_limits: sendQueueBytes/);
   });
 });

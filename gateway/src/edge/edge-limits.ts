@@ -1,3 +1,5 @@
+import { EdgeError } from "./edge-error.ts";
+
 /**
  * Every bound the edge enforces, in one validated object. Defaults are sized for
  * a 2-core pod with ~20k file descriptors; config.ts exposes each as a flag.
@@ -62,8 +64,9 @@ export function resolveEdgeLimits(partial: Partial<EdgeLimits> = {}): EdgeLimits
   const out = { ...DEFAULT_EDGE_LIMITS, ...partial };
   for (const [k, v] of Object.entries(out)) {
     if (typeof v === "number" && !(Number.isFinite(v) && v > 0))
-      throw new RangeError(`edge limit ${k} must be a positive number, got ${v}`);
+      throw new EdgeError("invalid_limits", `${k} must be a positive number, got ${v}`);
   }
-  if (out.messageBurst < 1 || out.admissionBurst < 1) throw new RangeError("bursts must be >= 1");
+  if (out.messageBurst < 1 || out.admissionBurst < 1)
+    throw new EdgeError("invalid_limits", "bursts must be >= 1");
   return Object.freeze(out);
 }

@@ -24,6 +24,7 @@ import { CLOSE_CODES, type CloseCode, closeCodeName } from "../../../protocol/cl
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { Connection, EdgeSocket } from "./connection.ts";
 import { planReconnectDelays } from "./drain-plan.ts";
+import { EdgeError } from "./edge-error.ts";
 import { type EdgeLimits, resolveEdgeLimits } from "./edge-limits.ts";
 import { createFanOut } from "./fan-out.ts";
 import { type AdmissionRefusalReason, createGatewayMetrics, type GatewayMetrics } from "./gateway-metrics.ts";
@@ -443,9 +444,11 @@ export function createEdge(opts: EdgeOptions): Edge {
       server.on("clientError", (_err, socket) => socket.destroy());
       attach(server);
       await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
+        const fail = (err: Error) =>
+          reject(new EdgeError("listen_failed", `client port ${host}:${port}`, err));
+        server.once("error", fail);
         server.listen(port, host, () => {
-          server.off("error", reject);
+          server.off("error", fail);
           resolve();
         });
       });
