@@ -168,7 +168,8 @@ export class SqliteStore implements MessageStore {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#flush();
+    // Commit everything already accepted before the file goes away.
+    while (this.#pending.length > 0) this.#flush();
     this.#closed = true;
     this.#db.close();
   }

@@ -167,6 +167,26 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
           await s2.close();
         }
       });
+      it("finishes appends already accepted when closed", async () => {
+        const room = freshRoom("close");
+        const s1 = await fixture.open();
+        const pending = Array.from({ length: 300 }, (_, i) =>
+          s1.append(room, { id: `p${i}`, from: "u", body: body(i) }),
+        );
+        await s1.close();
+        const results = await Promise.all(pending);
+        const s2 = await fixture.open();
+        try {
+          const page = await s2.read(room, { since: 0, limit: 1000 });
+          assert.equal(page.headSeq, 300);
+          assert.deepEqual(
+            results.map((r) => r.seq).sort((a, b) => a - b),
+            page.messages.map((m) => m.seq),
+          );
+        } finally {
+          await s2.close();
+        }
+      });
     }
 
     const writerSpec = fixture.writerSpec;
