@@ -243,7 +243,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     closing.delete(conn);
     if (pending.delete(conn)) metrics.pendingAuth.set(pending.size);
     leaveAll(conn);
-    conn.queue = [];
+    conn.queue.length = 0;
     conn.queuedBytes = 0;
     const code = conn.closeCode || peerCode;
     metrics.disconnects.inc({ code: closeCodeName(code) });

@@ -39,7 +39,7 @@ export class SendScheduler {
     // socketBuffered is the socket's backlog as of our last write to it: it only
     // grows when we write, so the check needs no stream call per frame.
     if (conn.queuedBytes + conn.socketBuffered > this.limits.sendQueueBytes) {
-      conn.queue = [];
+      conn.queue.length = 0;
       conn.queuedBytes = 0;
       conn.queuedFrames = 0;
       this.onSlow(conn);
@@ -92,14 +92,16 @@ export class SendScheduler {
     const q = conn.queue;
     const socket = conn.socket;
     const n = conn.queuedBytes;
-    conn.queue = [];
     conn.queuedBytes = 0;
     conn.queuedFrames = 0;
-    if (socket.destroyed) return;
-    // One write per socket per tick: one copy of small frames is cheaper than a
-    // stream write (and a writev entry) per frame.
-    socket.write(q.length === 1 ? (q[0] as Buffer) : Buffer.concat(q, n));
-    conn.socketBuffered = socket.writableLength;
+    if (!socket.destroyed) {
+      // One write per socket per tick: one copy of small frames is cheaper than a
+      // stream write (and a writev entry) per frame.
+      socket.write(q.length === 1 ? (q[0] as Buffer) : Buffer.concat(q, n));
+      conn.socketBuffered = socket.writableLength;
+    }
+    // The array is reused: nothing above keeps a reference to it.
+    q.length = 0;
   }
 
   private waitForDrain(conn: Connection): void {
