@@ -23,7 +23,14 @@ function closeCode(code: number, name: string, reconnect: ReconnectPolicy, descr
 export const CLOSE_CODES = Object.freeze({
   normal: closeCode(1000, "normal", "never", "The client or server ended the session on purpose."),
   goingAway: closeCode(1001, "going_away", "backoff", "The peer is going away (tab closed, process exit)."),
+  protocolError: closeCode(
+    1002,
+    "protocol_error",
+    "never",
+    "A WebSocket protocol violation (e.g. unmasked frame).",
+  ),
   abnormal: closeCode(1006, "abnormal", "backoff", "No close frame: the TCP connection dropped."),
+  invalidUtf8: closeCode(1007, "invalid_utf8", "never", "A text frame that is not valid UTF-8."),
   frameTooLarge: closeCode(1009, "frame_too_large", "never", "A frame exceeded limits.max_frame_bytes."),
   internalError: closeCode(1011, "internal_error", "backoff", "Unexpected server error."),
   badFrame: closeCode(4000, "bad_frame", "never", "Binary frame, malformed JSON or not a JSON object."),
