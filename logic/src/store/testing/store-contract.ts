@@ -235,6 +235,9 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
         await outage.end();
         const after = await retry(() => store.append(room, { id: "o6", from: "u", body: body(6) }));
         acked.push("o6");
+        // Deduplication survives the restart: a resend of an acked message gets its original seq.
+        const resent = await store.append(room, { id: "o2", from: "u", body: body(2) });
+        assert.deepEqual([resent.seq, resent.duplicate], [2, true]);
         const page = await store.read(room, { since: 0, limit: 20 });
         const ids = page.messages.map((m) => m.id);
         for (const id of acked) assert.ok(ids.includes(id), `acked ${id} lost`);
