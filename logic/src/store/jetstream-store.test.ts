@@ -9,6 +9,8 @@ let options: JetStreamStoreOptions;
 
 messageStoreContract("nats jetstream", {
   durable: true,
+  skip:
+    process.env.CHATCLUSTER_UNIT_ONLY === "1" && "CHATCLUSTER_UNIT_ONLY=1: needs nats-server (make testenv)",
   setup: async () => {
     nats = await startNats({ name: "logic-store" });
     options = {

@@ -16,6 +16,8 @@ export interface StoreFixture {
   outage?: { begin(store: MessageStore): Promise<void>; end(): Promise<void> };
   /** Whether data outlives the handle (false only for the in-memory test store). */
   readonly durable: boolean;
+  /** A reason to report the suite as skipped (only `make test-unit` for external components). */
+  readonly skip?: string | false;
   setup?(): Promise<void>;
   teardown?(): Promise<void>;
 }
@@ -26,7 +28,7 @@ const freshRoom = (what: string): string => `t.${what}.${process.pid}.${Date.now
 const body = (n: number): string => JSON.stringify({ text: `m${n}`, n });
 
 export function messageStoreContract(name: string, fixture: StoreFixture): void {
-  describe(`MessageStore contract: ${name}`, () => {
+  describe(`MessageStore contract: ${name}`, { skip: fixture.skip ?? false }, () => {
     let store: MessageStore;
     before(async () => {
       await fixture.setup?.();
