@@ -152,5 +152,52 @@ describe("operator recovery", {
       "jsonpath={.spec.holderIdentity}",
     );
     assert.equal(holder.trim(), "op-crash-b");
+    assert.equal(await b.stop(), 0);
+  });
+  it("makes a paused leader step down and exit once it finds the Lease taken", async () => {
+    const flags = [
+      "--lease-duration=4s",
+      "--renew-deadline=3s",
+      "--retry-period=500ms",
+      `--watch-namespace=${NS}`,
+    ];
+    const a = await spawnOperator(tokenKubeconfig, "op-pause-a", cp.logsDir, flags);
+    operators.push(a);
+    const b = await spawnOperator(tokenKubeconfig, "op-pause-b", cp.logsDir, flags);
+    operators.push(b);
+    const leader = await eventually("a leader", async () => {
+      if ((await a.metric("chatcluster_operator_leader")) === 1) return a;
+      if ((await b.metric("chatcluster_operator_leader")) === 1) return b;
+      return undefined;
+    });
+    const standby = leader === a ? b : a;
+    // SIGSTOP: the leader cannot renew, yet still believes it leads (a GC pause, a frozen node).
+    process.kill(leader.pid, "SIGSTOP");
+    try {
+      await eventually(
+        "the standby takes over",
+        async () => ((await standby.metric("chatcluster_operator_leader")) === 1 ? true : undefined),
+        30_000,
+      );
+    } finally {
+      process.kill(leader.pid, "SIGCONT");
+    }
+    // Woken up, it finds another holder past its renew deadline: it must stop acting and exit non-zero.
+    const code = await Promise.race([
+      leader.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve("still running"), 30_000)),
+    ]);
+    assert.equal(code, 1, `old leader: ${code}\n${leader.logTail(10)}`);
+    assert.match(leader.logTail(20), /lost leadership/);
+    const holder = await kubectl(
+      "get",
+      "lease",
+      "chatcluster-operator",
+      "-n",
+      "default",
+      "-o",
+      "jsonpath={.spec.holderIdentity}",
+    );
+    assert.equal(holder.trim(), standby.id);
   });
 });

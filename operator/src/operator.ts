@@ -149,10 +149,15 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
   };
 
   let elector: LeaderElector | undefined;
+  const leaseApi = new KubeApi(kubeConfig, {
+    timeoutMs: Math.max(500, Math.floor(config.renewDeadline / 2)),
+  });
   if (config.leaderElect) {
     const leaseNamespace = config.leaseNamespace || deps.podNamespace || config.watchNamespace || "default";
     elector = new LeaderElector({
-      api,
+      // Its own client with a short timeout: a hung renew must not outlast the renew deadline,
+      // or this process could keep acting as leader after the Lease expired for the others.
+      api: leaseApi,
       namespace: leaseNamespace,
       name: config.leaseName,
       identity,
@@ -186,6 +191,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
       metrics.leader.set(0);
       await Promise.all(informers.map((i) => i.stop()));
       api.close();
+      leaseApi.close();
     },
   };
 }
