@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { defineCommand } from "../../platform/command.ts";
+import { ConfigError } from "../../platform/config-error.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { createMetricsRegistry } from "../../platform/metrics-registry.ts";
 import { startOpsServer } from "../../platform/ops-server.ts";
@@ -18,7 +19,15 @@ export const command = defineCommand({
   summary: "Reconciles ChatCluster resources into gateway and logic workloads.",
   flags: operatorFlags,
   async run(config) {
-    validateOperatorConfig(config);
+    try {
+      validateOperatorConfig(config);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      // One line, like a flag parse error: nothing has started yet.
+      process.stderr.write(`chatcluster operator: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     const log = createLogger("operator", config.logLevel);
     const registry = createMetricsRegistry("operator", VERSION);
     const kubeConfig = new KubeConfig();
