@@ -45,34 +45,65 @@ function rejectsWith(code: string, closeCode?: number): (err: unknown) => boolea
 describe("authenticator: HS256", async () => {
   const secretFile = join(dir, "secret");
   writeFileSync(secretFile, `${SECRET}\n`);
-  const auth = await createAuthenticator({ ...base, jwtSecretFile: secretFile, jwtIssuer: "me", jwtAudience: ["chat"] });
+  const auth = await createAuthenticator({
+    ...base,
+    jwtSecretFile: secretFile,
+    jwtIssuer: "me",
+    jwtAudience: ["chat"],
+  });
   after(() => auth.close());
 
   it("accepts a valid token and returns the identity", async () => {
     const exp = now() + 600;
     const id = await auth.verify(await hs256(claims({ iss: "me", aud: "chat", exp })));
-    assert.deepEqual(id, { userId: "alice", read: ["lobby", "team.>"], write: ["lobby"], expiresAtMs: exp * 1000 });
+    assert.deepEqual(id, {
+      userId: "alice",
+      read: ["lobby", "team.>"],
+      write: ["lobby"],
+      expiresAtMs: exp * 1000,
+    });
   });
 
   it("refuses bad tokens with stable codes and close codes", async () => {
     const ok = { iss: "me", aud: "chat" };
     await assert.rejects(auth.verify(""), rejectsWith("token_missing", CLOSE_CODES.unauthorized.code));
     await assert.rejects(auth.verify("not.a.jwt"), rejectsWith("token_malformed"));
-    await assert.rejects(auth.verify(await hs256(claims(ok), `${SECRET}-other`)), rejectsWith("token_invalid"));
+    await assert.rejects(
+      auth.verify(await hs256(claims(ok), `${SECRET}-other`)),
+      rejectsWith("token_invalid"),
+    );
     await assert.rejects(
       auth.verify(await hs256(claims({ ...ok, exp: now() - 10 }))),
       rejectsWith("token_expired", CLOSE_CODES.tokenExpired.code),
     );
-    await assert.rejects(auth.verify(await hs256(claims({ ...ok, nbf: now() + 60 }))), rejectsWith("token_not_yet_valid"));
-    await assert.rejects(auth.verify(await hs256(claims({ ...ok, iss: "other" }))), rejectsWith("claims_invalid"));
-    await assert.rejects(auth.verify(await hs256(claims({ ...ok, aud: "other" }))), rejectsWith("claims_invalid"));
-    await assert.rejects(auth.verify(await hs256(claims({ ...ok, sub: undefined }))), rejectsWith("claims_invalid"));
-    await assert.rejects(auth.verify(await hs256(claims({ ...ok, exp: undefined }))), rejectsWith("claims_invalid"));
+    await assert.rejects(
+      auth.verify(await hs256(claims({ ...ok, nbf: now() + 60 }))),
+      rejectsWith("token_not_yet_valid"),
+    );
+    await assert.rejects(
+      auth.verify(await hs256(claims({ ...ok, iss: "other" }))),
+      rejectsWith("claims_invalid"),
+    );
+    await assert.rejects(
+      auth.verify(await hs256(claims({ ...ok, aud: "other" }))),
+      rejectsWith("claims_invalid"),
+    );
+    await assert.rejects(
+      auth.verify(await hs256(claims({ ...ok, sub: undefined }))),
+      rejectsWith("claims_invalid"),
+    );
+    await assert.rejects(
+      auth.verify(await hs256(claims({ ...ok, exp: undefined }))),
+      rejectsWith("claims_invalid"),
+    );
     await assert.rejects(
       auth.verify(await hs256(claims({ ...ok, rooms: { read: ["a.>.b"] } }))),
       rejectsWith("claims_invalid"),
     );
-    await assert.rejects(auth.verify(await hs256(claims({ ...ok, rooms: ["x"] }))), rejectsWith("claims_invalid"));
+    await assert.rejects(
+      auth.verify(await hs256(claims({ ...ok, rooms: ["x"] }))),
+      rejectsWith("claims_invalid"),
+    );
     // alg "none" (unsecured JWT) is never accepted.
     const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify(claims(ok))).toString("base64url")}.`;
     await assert.rejects(auth.verify(none), rejectsWith("token_invalid"));
@@ -104,13 +135,22 @@ describe("authenticator: public keys", () => {
   it("verifies with a JWKS file and picks up a changed file", async () => {
     const k1 = await generateKeyPair("ES256", { extractable: true });
     const k2 = await generateKeyPair("RS256", { extractable: true });
-    const jwk = async (k: CryptoKey, kid: string, alg: string) => ({ ...(await exportJWK(k)), kid, alg, use: "sig" });
+    const jwk = async (k: CryptoKey, kid: string, alg: string) => ({
+      ...(await exportJWK(k)),
+      kid,
+      alg,
+      use: "sig",
+    });
     const file = join(dir, "jwks.json");
     writeFileSync(file, JSON.stringify({ keys: [await jwk(k1.publicKey, "k1", "ES256")] }));
     const auth = await createAuthenticator({ ...base, jwtJwksFile: file });
     try {
-      const t1 = await new SignJWT(claims()).setProtectedHeader({ alg: "ES256", kid: "k1" }).sign(k1.privateKey);
-      const t2 = await new SignJWT(claims()).setProtectedHeader({ alg: "RS256", kid: "k2" }).sign(k2.privateKey);
+      const t1 = await new SignJWT(claims())
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .sign(k1.privateKey);
+      const t2 = await new SignJWT(claims())
+        .setProtectedHeader({ alg: "RS256", kid: "k2" })
+        .sign(k2.privateKey);
       assert.equal((await auth.verify(t1)).userId, "alice");
       await assert.rejects(auth.verify(t2), rejectsWith("token_invalid"));
       writeFileSync(file, JSON.stringify({ keys: [await jwk(k2.publicKey, "k2", "RS256")] }));

@@ -1,8 +1,8 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync, type StatWatcher, unwatchFile, watchFile } from "node:fs";
 import { createLocalJWKSet, type JSONWebKeySet, type JWTPayload, jwtVerify } from "jose";
-import { PROTOCOL_BOUNDS } from "../../../protocol/index.ts";
 import type { Logger } from "../../../platform/logger.ts";
+import { PROTOCOL_BOUNDS } from "../../../protocol/index.ts";
 import type { LogicConfig } from "../config.ts";
 import { AuthError } from "./auth-error.ts";
 import { patternProblem } from "./room-pattern.ts";
@@ -39,7 +39,13 @@ export interface Authenticator {
 
 export type AuthConfig = Pick<
   LogicConfig,
-  "jwtSecret" | "jwtSecretFile" | "jwtPublicKeyFile" | "jwtJwksFile" | "jwtIssuer" | "jwtAudience" | "jwtClockTolerance"
+  | "jwtSecret"
+  | "jwtSecretFile"
+  | "jwtPublicKeyFile"
+  | "jwtJwksFile"
+  | "jwtIssuer"
+  | "jwtAudience"
+  | "jwtClockTolerance"
 >;
 
 type KeySource =
@@ -70,7 +76,9 @@ export async function createAuthenticator(config: AuthConfig, log?: Logger): Pro
     source = publicKeySource(readFileSync(config.jwtPublicKeyFile, "utf8"), config.jwtPublicKeyFile);
   } else {
     const secret =
-      config.jwtSecretFile !== "" ? readFileSync(config.jwtSecretFile, "utf8").replace(/\r?\n$/, "") : config.jwtSecret;
+      config.jwtSecretFile !== ""
+        ? readFileSync(config.jwtSecretFile, "utf8").replace(/\r?\n$/, "")
+        : config.jwtSecret;
     if (Buffer.byteLength(secret) < 32) throw new Error("the HS256 secret needs at least 32 bytes");
     source = { key: new TextEncoder().encode(secret), algorithms: ["HS256"] };
   }
@@ -84,7 +92,8 @@ export async function createAuthenticator(config: AuthConfig, log?: Logger): Pro
   return {
     async verify(token: string): Promise<Identity> {
       if (token.length === 0) throw new AuthError("token_missing", "no token");
-      if (token.length > PROTOCOL_BOUNDS.maxTokenLength) throw new AuthError("token_missing", "token too long");
+      if (token.length > PROTOCOL_BOUNDS.maxTokenLength)
+        throw new AuthError("token_missing", "token too long");
       let payload: JWTPayload;
       try {
         const s = source;
@@ -158,8 +167,11 @@ function toAuthError(err: unknown): AuthError {
       return new AuthError("token_expired", "token expired", { cause: err });
     case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
       const claim = (err as { claim?: unknown }).claim;
-      if (claim === "nbf") return new AuthError("token_not_yet_valid", "token not valid yet (nbf)", { cause: err });
-      return new AuthError("claims_invalid", `claim ${String(claim)} missing or not accepted`, { cause: err });
+      if (claim === "nbf")
+        return new AuthError("token_not_yet_valid", "token not valid yet (nbf)", { cause: err });
+      return new AuthError("claims_invalid", `claim ${String(claim)} missing or not accepted`, {
+        cause: err,
+      });
     }
     // Tampered, signed with another key, or an algorithm this server does not accept (incl. "none").
     case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":

@@ -39,6 +39,7 @@ describe("room patterns", () => {
     for (const p of ["", "a..b", ".a", "a.", "a.>.b", "a*", "a.b*", "a b", "x>"]) {
       assert.notEqual(patternProblem(p), undefined, p);
     }
-    for (const p of ["a", "a.*", "a.>", ">", "*.*", "user:1.dm@x"]) assert.equal(patternProblem(p), undefined, p);
+    for (const p of ["a", "a.*", "a.>", ">", "*.*", "user:1.dm@x"])
+      assert.equal(patternProblem(p), undefined, p);
   });
 });
