@@ -135,7 +135,7 @@ describe("handlers", () => {
       principal: principal({ userId: "bob" }),
       kind: { case: "auth", value: { token: await token({}), refresh: true } },
     });
-    assert.equal((r?.kind.value as { errorCode: string }).errorCode, "subject_mismatch");
+    assert.equal((r?.kind.value as { errorCode: string } | undefined)?.errorCode, "subject_mismatch");
   });
 
   it("stores a send, delivers the message frame once and acks the sender", async () => {
@@ -179,6 +179,9 @@ describe("handlers", () => {
       await registry.getSingleMetricAsString("chatcluster_logic_events_total"),
       /kind="send",result="duplicate"} 1/,
     );
+    const [other] = await run(send("lobby", "a", 1, principal({ userId: "mallory" })));
+    assert.equal(frameOf(other as Reply).code, "invalid_field");
+    assert.equal(fleet.deliveries.length, 3);
   });
 
   it("refuses forbidden, invalid and oversized sends without storing them", async () => {
@@ -204,8 +207,14 @@ describe("handlers", () => {
       kind: { case: "send", value: { room: "lobby", clientMsgId: "y", body: enc.encode("1") } },
     });
     assert.equal(expired?.kind.case, "close");
-    assert.equal((expired?.kind.value as { closeCode: number }).closeCode, CLOSE_CODES.tokenExpired.code);
-    assert.equal((none?.kind.value as { closeCode: number }).closeCode, CLOSE_CODES.unauthorized.code);
+    assert.equal(
+      (expired?.kind.value as { closeCode: number } | undefined)?.closeCode,
+      CLOSE_CODES.tokenExpired.code,
+    );
+    assert.equal(
+      (none?.kind.value as { closeCode: number } | undefined)?.closeCode,
+      CLOSE_CODES.unauthorized.code,
+    );
     assert.equal(fleet.deliveries.length, 0);
   });
 

@@ -209,6 +209,14 @@ class Handlers implements EventSink {
     } catch (err) {
       return this.#storeFailure(from, ev, "send", err, id);
     }
+    if (r.duplicate && r.from !== p.userId) {
+      // Ids are unique per sender; another user's message with this id must not be acked as ours.
+      return refuse(
+        "invalid",
+        ERROR_CODES.invalidField.code,
+        "id already used in this room by another sender",
+      );
+    }
     // Encoded once; every gateway and every socket gets these bytes. A resend
     // (duplicate) is delivered again: clients drop seqs they already have.
     const frame = encodeMessageFrame({

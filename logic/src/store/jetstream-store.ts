@@ -237,7 +237,7 @@ export class JetStreamStore implements MessageStore {
         }
         if (ack.duplicate) return await this.#original(ack.seq, input.id);
         w.head = { streamSeq: ack.seq, roomSeq: seq };
-        return { seq, prev: seq - 1, ts, duplicate: false };
+        return { seq, prev: seq - 1, ts, duplicate: false, from: input.from };
       }
     } catch (err) {
       w.head = undefined;
@@ -256,7 +256,13 @@ export class JetStreamStore implements MessageStore {
     if (sm.header.get(CHAT_ID) !== id || !(seq > 0)) {
       throw new StoreError("store_unavailable", `stream seq ${streamSeq} is not the original of ${id}`);
     }
-    return { seq, prev: seq - 1, ts: Number(sm.header.get(CHAT_TS)), duplicate: true };
+    return {
+      seq,
+      prev: seq - 1,
+      ts: Number(sm.header.get(CHAT_TS)),
+      duplicate: true,
+      from: sm.header.get(CHAT_FROM),
+    };
   }
 
   /** The room's last message via the stream leader (direct gets may come from a lagging replica). */

@@ -36,7 +36,7 @@ export class InMemoryStoreForTests implements MessageStore {
     const existing = log.ids.get(input.id);
     if (existing !== undefined) {
       const m = log.messages[existing - 1] as StoredMessage;
-      return { seq: m.seq, prev: m.prev, ts: m.ts, duplicate: true };
+      return { seq: m.seq, prev: m.prev, ts: m.ts, duplicate: true, from: m.from };
     }
     const seq = log.messages.length + 1;
     const m: StoredMessage = {
@@ -50,7 +50,7 @@ export class InMemoryStoreForTests implements MessageStore {
     };
     log.messages.push(m);
     log.ids.set(input.id, seq);
-    return { seq, prev: m.prev, ts: m.ts, duplicate: false };
+    return { seq, prev: m.prev, ts: m.ts, duplicate: false, from: input.from };
   }
 
   async read(room: string, options: ReadOptions): Promise<ReadResult> {

@@ -24,6 +24,8 @@ export interface AppendResult {
   readonly ts: number;
   /** True when (room, id) was stored before and this append stored nothing. */
   readonly duplicate: boolean;
+  /** The stored message's sender: the input's, or for a duplicate the original's. */
+  readonly from: string;
 }
 
 /** A message as the store keeps it. */

@@ -104,7 +104,9 @@ export class SqliteStore implements MessageStore {
       this.#db.exec("PRAGMA journal_mode = WAL");
       this.#db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
       this.#db.exec(SCHEMA);
-      this.#findById = this.#db.prepare("SELECT seq, ts FROM messages WHERE room = $room AND id = $id");
+      this.#findById = this.#db.prepare(
+        "SELECT seq, ts, sender FROM messages WHERE room = $room AND id = $id",
+      );
       this.#insert = this.#db.prepare(
         `INSERT INTO messages (room, seq, id, sender, ts, body)
          SELECT $room, coalesce(max(seq), 0) + 1, $id, $sender, $ts, $body FROM messages WHERE room = $room
@@ -193,15 +195,23 @@ export class SqliteStore implements MessageStore {
     try {
       const ts = Date.now();
       for (const { room, input } of batch) {
-        const found = this.#findById.get({ room, id: input.id }) as { seq: number; ts: number } | undefined;
+        const found = this.#findById.get({ room, id: input.id }) as
+          | { seq: number; ts: number; sender: string }
+          | undefined;
         if (found !== undefined) {
-          results.push({ seq: found.seq, prev: found.seq - 1, ts: found.ts, duplicate: true });
+          results.push({
+            seq: found.seq,
+            prev: found.seq - 1,
+            ts: found.ts,
+            duplicate: true,
+            from: found.sender,
+          });
           continue;
         }
         const row = this.#insert.get({ room, id: input.id, sender: input.from, ts, body: input.body }) as {
           seq: number;
         };
-        results.push({ seq: row.seq, prev: row.seq - 1, ts, duplicate: false });
+        results.push({ seq: row.seq, prev: row.seq - 1, ts, duplicate: false, from: input.from });
       }
       this.#db.exec("COMMIT");
     } catch (err) {

@@ -65,8 +65,9 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
       const room = freshRoom("dedupe");
       const orig = await store.append(room, { id: "x", from: "u1", body: body(1) });
       await store.append(room, { id: "y", from: "u1", body: body(2) });
-      const dup = await store.append(room, { id: "x", from: "u1", body: body(99) });
+      const dup = await store.append(room, { id: "x", from: "u2", body: body(99) });
       assert.deepEqual(dup, { ...orig, duplicate: true });
+      assert.equal(dup.from, "u1");
       const other = await store.append(freshRoom("dedupe-other"), { id: "x", from: "u1", body: body(1) });
       assert.deepEqual([other.seq, other.duplicate], [1, false]);
       const page = await store.read(room, { limit: 10 });
