@@ -2,7 +2,8 @@
  * Failure modes against a real control plane: informers that die on an error
  * (here: 403 until RBAC is granted) restart with backoff and recover, and a
  * leader that crashes without releasing its Lease is replaced once the Lease
- * expires. The operator runs with exactly docs/examples/operator-rbac.yaml.
+ * expires, a paused leader steps down, and the optional ServiceMonitor API is
+ * discovered. The operator runs with exactly docs/examples/operator-rbac.yaml.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -199,5 +200,70 @@ describe("operator recovery", {
       "jsonpath={.spec.holderIdentity}",
     );
     assert.equal(holder.trim(), standby.id);
+  });
+  it("creates a ServiceMonitor when enabled and the API exists, and deletes it when disabled", async () => {
+    // Only the API registration of the Prometheus Operator's CRD matters here (discovery + storage).
+    const crd = join(dir, "servicemonitor-crd.yaml");
+    writeFileSync(
+      crd,
+      [
+        "apiVersion: apiextensions.k8s.io/v1",
+        "kind: CustomResourceDefinition",
+        "metadata: {name: servicemonitors.monitoring.coreos.com}",
+        "spec:",
+        "  group: monitoring.coreos.com",
+        "  scope: Namespaced",
+        "  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}",
+        "  versions:",
+        "    - name: v1",
+        "      served: true",
+        "      storage: true",
+        "      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}",
+        "",
+      ].join("\n"),
+    );
+    await kubectl("apply", "-f", crd);
+    await kubectl(
+      "wait",
+      "--for=condition=Established",
+      "crd/servicemonitors.monitoring.coreos.com",
+      "--timeout=60s",
+    );
+    const op = await spawnOperator(tokenKubeconfig, "op-sm", cp.logsDir, [
+      `--watch-namespace=${NS}`,
+      "--leader-elect=false",
+    ]);
+    operators.push(op);
+    const cc = join(dir, "mon.yaml");
+    writeFileSync(
+      cc,
+      "apiVersion: chatcluster.io/v1alpha1\nkind: ChatCluster\nmetadata: {name: mon}\nspec:\n" +
+        "  store: {nats: {url: 'nats://n:4222'}}\n  auth: {jwt: {secretKeyRef: {name: chat-auth}}}\n" +
+        "  metrics: {serviceMonitor: {enabled: true, labels: {release: prom}}}\n",
+    );
+    await kubectl("apply", "-n", NS, "-f", cc);
+    await eventually("ServiceMonitor mon", () => exists("servicemonitor", "mon"));
+    const sm = JSON.parse(await kubectl("get", "servicemonitor", "mon", "-n", NS, "-o", "json")) as {
+      metadata: { labels: Record<string, string>; ownerReferences: { name: string; controller: boolean }[] };
+      spec: { endpoints: { port: string }[]; selector: { matchLabels: Record<string, string> } };
+    };
+    assert.equal(sm.metadata.labels.release, "prom");
+    assert.equal(sm.metadata.ownerReferences[0]?.name, "mon");
+    assert.equal(sm.spec.endpoints[0]?.port, "metrics");
+    assert.equal(sm.spec.selector.matchLabels["chatcluster.io/metrics"], "true");
+    await kubectl(
+      "patch",
+      "chatcluster",
+      "mon",
+      "-n",
+      NS,
+      "--type=merge",
+      "-p",
+      '{"spec":{"metrics":{"serviceMonitor":{"enabled":false}}}}',
+    );
+    await eventually("ServiceMonitor mon deleted", async () =>
+      (await exists("servicemonitor", "mon")) === undefined ? true : undefined,
+    );
+    assert.equal(await op.stop(), 0);
   });
 });
