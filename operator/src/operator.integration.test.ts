@@ -4,11 +4,12 @@
  * runs as child processes, exactly as in a cluster. Needs `make testenv`.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
+import { clusterHelpers } from "./testing/cluster-helpers.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
 
 const NS = "chat";
@@ -19,24 +20,6 @@ const EXAMPLE = new URL("../../docs/examples/chatcluster.yaml", import.meta.url)
 /** Short lease timings so failover in the test takes seconds, not the production 15s. */
 const LEASE_FLAGS = ["--lease-duration=6s", "--renew-deadline=4s", "--retry-period=500ms"];
 
-interface Obj {
-  metadata: {
-    uid: string;
-    generation?: number;
-    ownerReferences?: {
-      kind: string;
-      name: string;
-      uid: string;
-      controller?: boolean;
-      blockOwnerDeletion?: boolean;
-    }[];
-  };
-  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary Kubernetes JSON
-  spec?: any;
-  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary Kubernetes JSON
-  status?: any;
-}
-
 describe("operator against a real control plane", {
   timeout: 600_000,
   skip: UNIT_ONLY && "CHATCLUSTER_UNIT_ONLY=1: needs a control plane (make testenv)",
@@ -46,34 +29,11 @@ describe("operator against a real control plane", {
   let dir: string;
   const operators: OperatorProcess[] = [];
 
-  const kubectl = (...args: string[]) => cp.kubectl(args);
-  const get = async (kind: string, name: string, ns = NS): Promise<Obj> =>
-    JSON.parse(await kubectl("get", kind, name, "-n", ns, "-o", "json")) as Obj;
-  const tryGet = async (kind: string, name: string): Promise<Obj | undefined> => {
-    try {
-      return await get(kind, name);
-    } catch (err) {
-      if (/NotFound|not found/.test(String(err))) return undefined;
-      throw err;
-    }
-  };
-  const applyYaml = async (name: string, yaml: string): Promise<string> => {
-    const file = join(dir, name);
-    writeFileSync(file, yaml);
-    return kubectl("apply", "-n", NS, "-f", file);
-  };
-  const leaseHolder = async (): Promise<string> =>
-    (
-      await kubectl(
-        "get",
-        "lease",
-        "-n",
-        "default",
-        "chatcluster-operator",
-        "-o",
-        "jsonpath={.spec.holderIdentity}",
-      )
-    ).trim();
+  const { kubectl, get, tryGet, applyYaml, leaseHolder } = clusterHelpers(
+    () => (args) => cp.kubectl(args),
+    NS,
+    () => dir,
+  );
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "chatcluster-operator-test-"));
@@ -287,6 +247,43 @@ describe("operator against a real control plane", {
     const able = hpa.status.conditions?.find((c: { type: string }) => c.type === "AbleToScale");
     assert.equal(able?.status, "True", JSON.stringify(hpa.status.conditions));
     await kubectl("delete", "hpa", "demo-gateway", "-n", NS);
+  });
+
+  it("rolls pods when configuration or the image changes, and says so in events", async () => {
+    const before = await get("statefulset", "demo-gateway");
+    const hashBefore = before.spec.template.metadata.annotations["chatcluster.io/config-hash"];
+    await kubectl(
+      "patch",
+      "chatcluster/demo",
+      "-n",
+      NS,
+      "--type=merge",
+      "-p",
+      '{"spec":{"gateway":{"maxConnections":5000},"image":{"tag":"0.1.1"}}}',
+    );
+    const sts = await eventually("gateway template with the new hash and image", async () => {
+      const s = await get("statefulset", "demo-gateway");
+      const t = s.spec.template;
+      return t.metadata.annotations["chatcluster.io/config-hash"] !== hashBefore &&
+        t.spec.containers[0].image.endsWith(":0.1.1")
+        ? s
+        : undefined;
+    });
+    assert.ok(sts);
+    await eventually("logic runs the new image", async () =>
+      (await get("deployment", "demo-logic")).spec.template.spec.containers[0].image.endsWith(":0.1.1")
+        ? true
+        : undefined,
+    );
+    const cm = await get("configmap", "demo-gateway-config");
+    assert.equal(
+      (cm as unknown as { data: Record<string, string> }).data.CHATCLUSTER_MAX_CONNECTIONS,
+      "5000",
+    );
+    await eventually("rollout events", async () => {
+      const ev = await kubectl("get", "events", "-n", NS, "--field-selector", "involvedObject.name=demo");
+      return /RollingOutGateways/.test(ev) && /RollingOutLogic/.test(ev) ? true : undefined;
+    });
   });
 
   it("recreates a deleted child and reverts an edit to a field it owns", async () => {

@@ -1,0 +1,72 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Kubernetes JSON as tests read it: metadata typed, the rest walked freely. */
+export interface Obj {
+  metadata: {
+    uid: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    ownerReferences?: {
+      kind: string;
+      name: string;
+      uid: string;
+      controller?: boolean;
+      blockOwnerDeletion?: boolean;
+    }[];
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary Kubernetes JSON
+  spec?: any;
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary Kubernetes JSON
+  status?: any;
+}
+
+export interface ClusterHelpers {
+  kubectl(...args: string[]): Promise<string>;
+  get(kind: string, name: string): Promise<Obj>;
+  /** undefined when the object does not exist. */
+  tryGet(kind: string, name: string): Promise<Obj | undefined>;
+  /** Writes yaml to a file in dir and `kubectl apply`s it in the namespace. */
+  applyYaml(file: string, yaml: string): Promise<string>;
+  leaseHolder(): Promise<string>;
+}
+
+/** kubectl shortcuts bound to one namespace; `run` is the control plane's kubectl. */
+export function clusterHelpers(
+  run: () => (args: string[]) => Promise<string>,
+  ns: string,
+  dir: () => string,
+): ClusterHelpers {
+  const kubectl = (...args: string[]) => run()(args);
+  const get = async (kind: string, name: string): Promise<Obj> =>
+    JSON.parse(await kubectl("get", kind, name, "-n", ns, "-o", "json")) as Obj;
+  return {
+    kubectl,
+    get,
+    async tryGet(kind, name) {
+      try {
+        return await get(kind, name);
+      } catch (err) {
+        if (/NotFound|not found/.test(String(err))) return undefined;
+        throw err;
+      }
+    },
+    async applyYaml(file, yaml) {
+      const path = join(dir(), file);
+      writeFileSync(path, yaml);
+      return kubectl("apply", "-n", ns, "-f", path);
+    },
+    async leaseHolder() {
+      const out = await kubectl(
+        "get",
+        "lease",
+        "-n",
+        "default",
+        "chatcluster-operator",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+      );
+      return out.trim();
+    },
+  };
+}
