@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { CRD_PATH, readYamlPlain } from "../testing/fixtures.ts";
+import type { ChatClusterSpec, ChatClusterStatus } from "./chatcluster-types.ts";
+
+interface Schema {
+  type?: string;
+  properties?: Record<string, Schema>;
+  additionalProperties?: unknown;
+  items?: Schema;
+  "x-kubernetes-preserve-unknown-fields"?: boolean;
+}
+
+/** Every field set, so the compiler checks it against the TypeScript type. */
+const FULL_SPEC: Required<ChatClusterSpec> = {
+  image: { repository: "r", tag: "t", pullPolicy: "Always" },
+  gateway: {
+    replicas: 1,
+    resources: { limits: { cpu: "1" }, requests: { memory: "1Gi" } },
+    ports: { client: 1, internal: 2, metrics: 3 },
+    service: { type: "LoadBalancer", annotations: { a: "b" } },
+    drainSeconds: 1,
+    maxConnections: 1,
+  },
+  logic: { replicas: 1, resources: { limits: {}, requests: {} }, ports: { api: 1, metrics: 2 } },
+  store: {
+    nats: { url: "nats://n:4222", stream: { name: "S", replicas: 1, maxAge: "1h", duplicateWindow: "1m" } },
+    sqlite: { size: "1Gi", storageClassName: "c" },
+  },
+  auth: {
+    jwt: { secretKeyRef: { name: "n", key: "k" } },
+    jwks: { secretKeyRef: { name: "n", key: "k" }, configMapKeyRef: { name: "n", key: "k" } },
+    apiKeys: { secretKeyRef: { name: "n", key: "k" } },
+  },
+  metrics: { serviceMonitor: { enabled: true, interval: "30s", labels: { a: "b" } } },
+  placement: { nodeSelector: { a: "b" }, tolerations: [{}], affinity: {}, topologySpreadConstraints: [{}] },
+};
+
+const FULL_STATUS: Required<ChatClusterStatus> = {
+  observedGeneration: 1,
+  store: "nats",
+  conditions: [
+    {
+      type: "Ready",
+      status: "True",
+      reason: "r",
+      message: "m",
+      lastTransitionTime: "t",
+      observedGeneration: 1,
+    },
+  ],
+  gateway: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, selector: "s" },
+  logic: { replicas: 1, readyReplicas: 1, updatedReplicas: 1 },
+};
+
+/** Object paths in the value that the schema does not declare, and declared paths the value lacks. */
+function compare(
+  value: unknown,
+  schema: Schema,
+  path: string,
+  out: { extra: string[]; missing: string[] },
+): void {
+  if (schema["x-kubernetes-preserve-unknown-fields"] || schema.additionalProperties !== undefined) return;
+  if (Array.isArray(value)) {
+    if (schema.items) for (const v of value) compare(v, schema.items, `${path}[]`, out);
+    return;
+  }
+  if (value === null || typeof value !== "object" || schema.properties === undefined) return;
+  const obj = value as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    const sub = schema.properties[key];
+    if (sub === undefined) out.extra.push(`${path}.${key}`);
+    else compare(obj[key], sub, `${path}.${key}`, out);
+  }
+  for (const key of Object.keys(schema.properties)) if (!(key in obj)) out.missing.push(`${path}.${key}`);
+}
+
+describe("ChatCluster TypeScript types", () => {
+  const crd = readYamlPlain<{ spec: { versions: { schema: { openAPIV3Schema: Schema } }[] } }>(CRD_PATH);
+  const root = crd.spec.versions[0]!.schema.openAPIV3Schema;
+
+  it("declare exactly the fields of the CRD's spec schema", () => {
+    const out = { extra: [] as string[], missing: [] as string[] };
+    compare(FULL_SPEC, root.properties!.spec!, "spec", out);
+    assert.deepEqual(out, { extra: [], missing: [] });
+  });
+
+  it("declare exactly the fields of the CRD's status schema", () => {
+    const out = { extra: [] as string[], missing: [] as string[] };
+    compare(FULL_STATUS, root.properties!.status!, "status", out);
+    assert.deepEqual(out, { extra: [], missing: [] });
+  });
+});
