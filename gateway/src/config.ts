@@ -26,10 +26,10 @@ export const gatewayFlags = {
   ),
   internalListen: addressFlag(
     "CHATCLUSTER_INTERNAL_LISTEN",
-    "0.0.0.0:8081",
+    "0.0.0.0:9090",
     "Where logic processes open the push stream (gRPC over HTTP/2).",
   ),
-  opsListen: addressFlag("CHATCLUSTER_OPS_LISTEN", "0.0.0.0:9090", "/healthz, /readyz and /metrics."),
+  opsListen: addressFlag("CHATCLUSTER_OPS_LISTEN", "0.0.0.0:9102", "/healthz, /readyz and /metrics."),
   gatewayId: stringFlag(
     "CHATCLUSTER_GATEWAY_ID",
     "",

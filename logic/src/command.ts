@@ -1,14 +1,13 @@
 import { defineCommand } from "../../platform/command.ts";
-import { enumFlag } from "../../platform/flags.ts";
-import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
+import { logicFlags } from "./config.ts";
 
 export const command = defineCommand({
   name: "logic",
-  summary: "The logic workload.",
-  flags: {
-    logLevel: enumFlag<LogLevel>("CHATCLUSTER_LOG_LEVEL", "info", "Log level.", LOG_LEVELS),
-  },
-  async run() {
-    throw new Error("logic: not implemented in this build");
+  summary:
+    "Stateless logic: auth, persistence, ordering, history and routing; keeps one push stream to every gateway and serves the server API.",
+  flags: logicFlags,
+  async run(config) {
+    const { runLogic } = await import("./main.ts");
+    await runLogic(config);
   },
 });

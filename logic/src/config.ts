@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { ConfigError } from "../../platform/config-error.ts";
 import {
   addressFlag,
+  boolFlag,
   durationFlag,
   enumFlag,
   type FlagValues,
@@ -146,12 +147,12 @@ export const logicFlags = {
   ),
   apiListen: addressFlag(
     "CHATCLUSTER_API_LISTEN",
-    "0.0.0.0:8090",
+    "0.0.0.0:8081",
     "Server API (Connect, gRPC) listen address.",
   ),
   opsListen: addressFlag(
     "CHATCLUSTER_OPS_LISTEN",
-    "0.0.0.0:9091",
+    "0.0.0.0:9102",
     "Ops listen address: /healthz /readyz /metrics.",
   ),
 
@@ -184,6 +185,35 @@ export const logicFlags = {
     "CHATCLUSTER_DISCOVERY_NAMESPACE",
     "default",
     "Namespace of that Service (discovery=kubernetes).",
+  ),
+  discoveryPortName: stringFlag(
+    "CHATCLUSTER_DISCOVERY_PORT_NAME",
+    "internal",
+    "Name of the gateways' internal port in their EndpointSlices (discovery=kubernetes).",
+  ),
+  kubeconfig: stringFlag(
+    "CHATCLUSTER_KUBECONFIG",
+    "",
+    "Kubeconfig for discovery=kubernetes. Empty: $KUBECONFIG, then the in-cluster service account.",
+    "a file path",
+  ),
+
+  // --- the push stream to the gateways
+  internalSecret: stringFlag(
+    "CHATCLUSTER_INTERNAL_SECRET",
+    "",
+    "Shared secret presented to the gateways' internal port; must match theirs. Empty sends none (local runs only).",
+  ),
+  internalTls: boolFlag(
+    "CHATCLUSTER_INTERNAL_TLS",
+    false,
+    "Connect to the gateways' internal port over TLS instead of h2c.",
+  ),
+  internalTlsCa: stringFlag(
+    "CHATCLUSTER_INTERNAL_TLS_CA",
+    "",
+    "PEM CA bundle that signed the gateways' internal certificates (with --internal-tls); empty: system roots.",
+    "a file path",
   ),
 } as const;
 
@@ -229,5 +259,6 @@ export function redactLogicConfig(c: LogicConfig): Record<string, unknown> {
     ...c,
     jwtSecret: c.jwtSecret === "" ? "" : "[redacted]",
     apiKeys: c.apiKeys.length === 0 ? [] : [`[${c.apiKeys.length} redacted]`],
+    internalSecret: c.internalSecret === "" ? "" : "[redacted]",
   };
 }

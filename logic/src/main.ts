@@ -1,0 +1,118 @@
+import { randomBytes } from "node:crypto";
+import { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "../../platform/logger.ts";
+import { createLogger } from "../../platform/logger.ts";
+import { createMetricsRegistry } from "../../platform/metrics-registry.ts";
+import { startOpsServer } from "../../platform/ops-server.ts";
+import { onShutdownSignal } from "../../platform/shutdown.ts";
+import { VERSION } from "../../platform/version.ts";
+import type { Registry } from "prom-client";
+import { loadApiKeys, startServerApi } from "./api/index.ts";
+import { createAuthenticator } from "./auth/index.ts";
+import { type LogicConfig, redactLogicConfig, validateLogicConfig } from "./config.ts";
+import { createDiscoveryMetrics } from "./discovery/discovery-metrics.ts";
+import { EndpointSliceDiscovery } from "./discovery/endpoint-slice-discovery.ts";
+import { type Discovery, FileDiscovery, StaticDiscovery } from "./discovery/index.ts";
+import type { EventSink } from "./gateway-fleet.ts";
+import { boundStore, createHandlers, createLogicMetrics } from "./handlers/index.ts";
+import { createGatewayFleet } from "./link/index.ts";
+import { openStore } from "./store/index.ts";
+
+/** How long a stopping logic process lets in-flight events finish before it closes its streams. */
+const SETTLE_MS = 500;
+/** SIGTERM to exit: far inside the default 30 s grace period. */
+const SHUTDOWN_DEADLINE_MS = 20_000;
+
+/**
+ * Composition root of a logic process: store, authenticator, event handlers,
+ * one push stream per discovered gateway, the server API, and the ops port.
+ *
+ * Logic holds no client state, so shutdown is short: stop taking new gateways,
+ * let the events in flight finish and their replies flush, then close. Events a
+ * gateway had sent and not seen answered are resent by the gateway to another
+ * logic process, so a SIGKILL loses nothing acknowledged either.
+ */
+export async function runLogic(config: LogicConfig): Promise<void> {
+  validateLogicConfig(config);
+  // New on every start; sent in the LogicHello.
+  const epoch = randomBytes(8).toString("hex");
+  const log = createLogger("logic", config.logLevel).child({ logicId: config.logicId, epoch });
+  log.info({ config: redactLogicConfig(config), version: VERSION }, "starting");
+  const registry = createMetricsRegistry("logic", VERSION);
+  const metrics = createLogicMetrics(registry);
+
+  const store = boundStore(
+    await openStore(config, log),
+    { maxInFlight: config.maxInflightStoreOps, maxQueued: config.maxQueuedStoreOps },
+    metrics,
+  );
+  const auth = await createAuthenticator(config, log);
+  const discovery = createDiscovery(config, registry, log);
+
+  // The fleet and the handlers need each other; the fleet reaches the handlers through this late binding.
+  let handlers: EventSink | undefined;
+  const fleet = createGatewayFleet({
+    discovery,
+    logicId: config.logicId,
+    epoch,
+    sink: { onEvents: (from, events) => handlers?.onEvents(from, events) },
+    registry,
+    log,
+    secret: config.internalSecret === "" ? undefined : config.internalSecret,
+    tls: config.internalTls ? (config.internalTlsCa === "" ? {} : { caFile: config.internalTlsCa }) : undefined,
+  });
+  const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };
+  handlers = createHandlers({ store, fleet, auth, metrics, log, limits });
+  const api = await startServerApi({
+    host: config.apiListen.host,
+    port: config.apiListen.port,
+    keys: loadApiKeys(config),
+    store,
+    fleet,
+    metrics,
+    log,
+    limits,
+  });
+  await fleet.start();
+  let stopping = false;
+  const ops = await startOpsServer({
+    host: config.opsListen.host,
+    port: config.opsListen.port,
+    registry,
+    // Ready means "can take server API traffic": the store is open; gateways may come later.
+    notReadyReason: () => (stopping ? "stopping" : null),
+  });
+  log.info({ apiPort: api.port, opsPort: ops.port, discovery: config.discovery }, "logic started");
+
+  onShutdownSignal(log, SHUTDOWN_DEADLINE_MS, async () => {
+    stopping = true;
+    await api.close();
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    await fleet.stop();
+    await store.close();
+    auth.close();
+    await ops.close();
+  });
+}
+
+function createDiscovery(config: LogicConfig, registry: Registry, log: Logger): Discovery {
+  switch (config.discovery) {
+    case "static":
+      return new StaticDiscovery(config.discoveryStatic);
+    case "file":
+      return new FileDiscovery({ path: config.discoveryFile });
+    case "kubernetes": {
+      const kubeConfig = new KubeConfig();
+      if (config.kubeconfig !== "") kubeConfig.loadFromFile(config.kubeconfig);
+      else kubeConfig.loadFromDefault();
+      return new EndpointSliceDiscovery({
+        kubeConfig,
+        namespace: config.discoveryNamespace,
+        serviceName: config.discoveryService,
+        portName: config.discoveryPortName,
+        log,
+        metrics: createDiscoveryMetrics(registry),
+      });
+    }
+  }
+}
