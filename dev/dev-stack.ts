@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startDevWebServer } from "./dev-web-server.ts";
 import { ProcessSupervisor, type SupervisedProcess } from "./process-supervisor.ts";
 
@@ -36,6 +37,11 @@ export interface DevStack {
   stop(): Promise<void>;
 }
 
+/** The CLI beside this module: the TypeScript sources in a checkout, the built JavaScript in dist/. */
+const CLI_ENTRY = fileURLToPath(
+  new URL(`../cli/main${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url),
+);
+
 /** How long processes get to drain and exit on Ctrl-C before they are killed. */
 const STOP_GRACE_MS = 8_000;
 
@@ -45,10 +51,9 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
   const apiKey = persistentSecret(join(opts.dataDir, "dev-api-key"));
   const internalSecret = randomBytes(24).toString("hex");
   const supervisor = new ProcessSupervisor(write);
-  const entry = process.argv[1] as string;
   const node = (role: string, args: string[]) => ({
     command: process.execPath,
-    args: [...process.execArgv, entry, role, ...args],
+    args: ["--disable-warning=ExperimentalWarning", CLI_ENTRY, role, ...args],
   });
   const stopExtra: (() => Promise<void>)[] = [];
 

@@ -18,6 +18,7 @@ $("gateway").value = String(pick);
 if (params.get("name")) $("name").value = params.get("name");
 
 const rooms = new Map(); // room -> array of message frames, in seq order
+const states = []; // every connection state the client went through
 let active = null;
 let client = null;
 let me = null;
@@ -87,9 +88,10 @@ $("login-form").onsubmit = async (ev) => {
   const url = config.gateways[Number($("gateway").value)];
   $("where").textContent = `${me} via gateway-${$("gateway").value}`;
   client = new ChatClient({ url, token: () => token(me) });
-  client.on("state", (s) =>
-    setState(s.state, s.retryInMs !== undefined ? `retry in ${s.retryInMs} ms` : undefined),
-  );
+  client.on("state", (s) => {
+    states.push(s.state);
+    setState(s.state, s.retryInMs !== undefined ? `retry in ${s.retryInMs} ms` : undefined);
+  });
   client.on("message", (m) => {
     const list = rooms.get(m.room);
     if (!list) return;
@@ -128,5 +130,6 @@ window.chatcluster = {
     return client;
   },
   rooms,
+  states,
 };
 setState("idle", "pick a name");

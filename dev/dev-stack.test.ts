@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { type DevStack, startDevStack } from "./dev-stack.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/dev/", import.meta.url));
+// Flags from running Chromium as root in a sandbox-less container without network.
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** A base port whose whole block (base .. base+59) is free right now. */
+async function freeBlock(): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+    const ports = [base, ...[10, 11, 20, 21, 30, 31, 40, 41, 50, 51].map((d) => base + d)];
+    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
+  }
+  throw new Error("no free port block found");
+}
+
+interface PageView {
+  states: string[];
+  seqs: number[];
+  texts: string[];
+}
+
+async function view(page: Page, room: string): Promise<PageView> {
+  return page.evaluate((r) => {
+    const cc = (
+      window as unknown as {
+        chatcluster: { states: string[]; rooms: Map<string, { seq: number; body: { text?: string } }[]> };
+      }
+    ).chatcluster;
+    const list = cc.rooms.get(r) ?? [];
+    return {
+      states: [...cc.states],
+      seqs: list.map((m) => m.seq),
+      texts: list.map((m) => m.body.text ?? ""),
+    };
+  }, room);
+}
+
+async function login(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.click("#login-form button[type=submit]");
+  await page.waitForSelector('#state[data-state="open"]', { timeout: 20_000 });
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  await page.fill("#text", text);
+  await page.press("#text", "Enter");
+}
+
+async function waitForTexts(page: Page, room: string, n: number, timeoutMs = 20_000): Promise<PageView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await view(page, room);
+    if (v.texts.length >= n) return v;
+    if (Date.now() > deadline)
+      throw new Error(`page has ${v.texts.length} of ${n} messages: ${v.texts.join(" | ")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("make dev: the demo page in a real browser", () => {
+  let stack: DevStack;
+  let browser: Browser;
+  let dir: string;
+  const output: string[] = [];
+
+  before(async () => {
+    try {
+      accessSync(CHROMIUM, constants.X_OK);
+    } catch {
+      throw new Error(`${CHROMIUM} not found: run \`make system-packages\` (Debian's chromium)`);
+    }
+    dir = await mkdtemp(join(tmpdir(), "cc-dev-"));
+    stack = await startDevStack(
+      {
+        gateways: 2,
+        logic: 2,
+        store: "sqlite",
+        natsUrl: "",
+        dataDir: dir,
+        host: "127.0.0.1",
+        basePort: await freeBlock(),
+        logLevel: "warn",
+      },
+      (line) => output.push(line),
+    );
+    await stack.ready(60_000);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("two tabs on different gateways chat; a logic restart mid-conversation disconnects nobody and loses nothing", async () => {
+    const alice = await (await browser.newContext()).newPage();
+    const bob = await (await browser.newContext()).newPage();
+    await login(alice, `${stack.webUrl}?gateway=0&name=alice&room=lobby`);
+    await login(bob, `${stack.webUrl}?gateway=1&name=bob&room=lobby`);
+    assert.match((await alice.textContent("#where")) ?? "", /alice via gateway-0/);
+    assert.match((await bob.textContent("#where")) ?? "", /bob via gateway-1/);
+
+    const sent: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const who = i % 2 === 0 ? alice : bob;
+      const text = `before ${i}`;
+      sent.push(text);
+      await say(who, text);
+      await waitForTexts(alice, "lobby", sent.length);
+    }
+
+    // SIGKILL a logic process mid-conversation; the stack restarts it.
+    const victim = stack.logic[0];
+    assert.ok(victim);
+    const pid = victim.pid();
+    assert.ok(pid !== undefined);
+    process.kill(pid, "SIGKILL");
+    for (let i = 0; i < 10; i++) {
+      const who = i % 2 === 0 ? bob : alice;
+      const text = `during ${i}`;
+      sent.push(text);
+      await say(who, text);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const deadline = Date.now() + 20_000;
+    while (victim.starts() < 2 || victim.pid() === pid) {
+      if (Date.now() > deadline) throw new Error("the killed logic process was not restarted");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (let i = 0; i < 5; i++) {
+      const text = `after ${i}`;
+      sent.push(text);
+      await say(i % 2 === 0 ? alice : bob, text);
+    }
+
+    for (const page of [alice, bob]) {
+      const v = await waitForTexts(page, "lobby", sent.length);
+      assert.deepEqual(v.texts, sent, "every message exactly once, in the order sent");
+      assert.deepEqual(
+        v.seqs,
+        v.seqs.map((_, i) => (v.seqs[0] ?? 1) + i),
+        "seqs are contiguous",
+      );
+      assert.deepEqual(
+        v.states.filter((s) => s !== "connecting" && s !== "authenticating" && s !== "open"),
+        [],
+        `the page stayed connected (states: ${v.states.join(",")})`,
+      );
+      assert.equal(await page.getAttribute("#state", "data-state"), "open");
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await alice.screenshot({ path: join(ARTIFACTS, "chat-alice.png"), fullPage: true });
+    await bob.screenshot({ path: join(ARTIFACTS, "chat-bob.png"), fullPage: true });
+  });
+});
