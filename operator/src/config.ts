@@ -84,6 +84,13 @@ export const operatorFlags = {
     "Image for gateway and logic pods where spec.image leaves repository or tag unset.",
     "repository:tag or repository@sha256:digest",
   ),
+  discoveryInterval: durationFlag(
+    "CHATCLUSTER_DISCOVERY_INTERVAL",
+    300_000,
+    "How often to re-check optional APIs (monitoring.coreos.com/v1 ServiceMonitor).",
+    1000,
+    86_400_000,
+  ),
   logLevel: enumFlag<LogLevel>("CHATCLUSTER_LOG_LEVEL", "info", "Log level.", LOG_LEVELS),
 } as const;
 

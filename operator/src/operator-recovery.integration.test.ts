@@ -3,7 +3,7 @@
  * (here: 403 until RBAC is granted) restart with backoff and recover, and a
  * leader that crashes without releasing its Lease is replaced once the Lease
  * expires, a paused leader steps down, and the optional ServiceMonitor API is
- * discovered. The operator runs with exactly docs/examples/operator-rbac.yaml.
+ * discovered after start. The operator runs with exactly docs/examples/operator-rbac.yaml.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -201,7 +201,7 @@ describe("operator recovery", {
     );
     assert.equal(holder.trim(), standby.id);
   });
-  it("creates a ServiceMonitor when enabled and the API exists, and deletes it when disabled", async () => {
+  it("creates a ServiceMonitor once its API appears and deletes it when disabled", async () => {
     // Only the API registration of the Prometheus Operator's CRD matters here (discovery + storage).
     const crd = join(dir, "servicemonitor-crd.yaml");
     writeFileSync(
@@ -222,6 +222,13 @@ describe("operator recovery", {
         "",
       ].join("\n"),
     );
+    const op = await spawnOperator(tokenKubeconfig, "op-sm", cp.logsDir, [
+      `--watch-namespace=${NS}`,
+      "--leader-elect=false",
+      "--discovery-interval=1s",
+    ]);
+    operators.push(op);
+    // Registered after the operator started: periodic discovery finds it without a restart.
     await kubectl("apply", "-f", crd);
     await kubectl(
       "wait",
@@ -229,11 +236,6 @@ describe("operator recovery", {
       "crd/servicemonitors.monitoring.coreos.com",
       "--timeout=60s",
     );
-    const op = await spawnOperator(tokenKubeconfig, "op-sm", cp.logsDir, [
-      `--watch-namespace=${NS}`,
-      "--leader-elect=false",
-    ]);
-    operators.push(op);
     const cc = join(dir, "mon.yaml");
     writeFileSync(
       cc,

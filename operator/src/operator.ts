@@ -104,26 +104,48 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
       }),
     );
   }
-  let serviceMonitorAvailable = false;
-  try {
-    serviceMonitorAvailable = await api.hasKind(SERVICE_MONITOR_API_VERSION, "ServiceMonitor");
-  } catch (err) {
-    log.warn({ err }, "API discovery for ServiceMonitor failed; assuming it is absent");
-  }
-  log.info({ serviceMonitorAvailable }, "discovered optional APIs");
-  if (serviceMonitorAvailable) {
-    owned.set(
-      "ServiceMonitor",
-      keepInformer<KubernetesObject>({
+  // Optional API: the ServiceMonitor informer exists only while monitoring.coreos.com/v1 is served,
+  // re-checked every discoveryInterval so installing the Prometheus Operator later needs no restart.
+  let serviceMonitors: KeptInformer<KubernetesObject> | undefined;
+  const discover = async (): Promise<boolean> => {
+    let available: boolean;
+    try {
+      available = await api.hasKind(SERVICE_MONITOR_API_VERSION, "ServiceMonitor");
+    } catch (err) {
+      log.warn({ err }, "API discovery for ServiceMonitor failed; keeping the previous answer");
+      return false;
+    }
+    if (available && serviceMonitors === undefined) {
+      const informer = keepInformer<KubernetesObject>({
         ...common,
         kind: "ServiceMonitor",
         labelSelector: MANAGED_BY_SELECTOR,
         handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
-      }),
-    );
-  }
+      });
+      await informer.start();
+      serviceMonitors = informer;
+    } else if (!available && serviceMonitors !== undefined) {
+      const informer = serviceMonitors;
+      serviceMonitors = undefined;
+      await informer.stop();
+    } else {
+      return false;
+    }
+    log.info({ serviceMonitorAvailable: available }, "optional API availability changed");
+    return true;
+  };
   const informers: KeptInformer<KubernetesObject>[] = [chatClusters, ...owned.values()];
-  await Promise.all(informers.map((i) => i.start()));
+  await Promise.all([...informers.map((i) => i.start()), discover()]);
+  const discoveryTimer = setInterval(() => {
+    discover().then(
+      (changed) => {
+        // Every ChatCluster may now need (or must lose) its ServiceMonitor.
+        if (changed) for (const cc of chatClusters.cache.list()) enqueue(cc);
+      },
+      (err: unknown) => log.warn({ err }, "optional API discovery failed"),
+    );
+  }, config.discoveryInterval);
+  discoveryTimer.unref();
 
   const events = new EventRecorder(api, log.child({ part: "events" }), identity, () =>
     metrics.eventsDropped.inc(),
@@ -134,7 +156,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     statefulSets: owned.get("StatefulSet")!.cache as KeptInformer<V1StatefulSet>["cache"],
     deployments: owned.get("Deployment")!.cache as KeptInformer<V1Deployment>["cache"],
     secrets: owned.get("Secret")!.cache as KeptInformer<V1Secret>["cache"],
-    serviceMonitors: owned.get("ServiceMonitor")?.cache,
+    serviceMonitors: () => serviceMonitors?.cache,
     defaultImage: config.workloadImage,
     events,
     metrics,
@@ -182,14 +204,16 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     metrics,
     isLeader: () => (elector === undefined ? true : elector.isLeader),
     notReadyReason: () => {
-      const pending = informers.filter((i) => !i.synced).map((i) => i.kind);
+      const all = serviceMonitors === undefined ? informers : [...informers, serviceMonitors];
+      const pending = all.filter((i) => !i.synced).map((i) => i.kind);
       return pending.length === 0 ? null : `caches not synced: ${pending.join(", ")}`;
     },
     async stop() {
+      clearInterval(discoveryTimer);
       await controller.stop();
       if (elector !== undefined) await elector.stop();
       metrics.leader.set(0);
-      await Promise.all(informers.map((i) => i.stop()));
+      await Promise.all([...informers, ...(serviceMonitors ? [serviceMonitors] : [])].map((i) => i.stop()));
       api.close();
       leaseApi.close();
     },

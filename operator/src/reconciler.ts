@@ -28,8 +28,8 @@ export interface ReconcilerDeps {
   statefulSets: ObjectCache<V1StatefulSet>;
   deployments: ObjectCache<V1Deployment>;
   secrets: ObjectCache<V1Secret>;
-  /** Undefined when the ServiceMonitor API does not exist. */
-  serviceMonitors: ObjectCache<KubernetesObject> | undefined;
+  /** The ServiceMonitor cache; undefined while the API does not exist (it may appear later). */
+  serviceMonitors: () => ObjectCache<KubernetesObject> | undefined;
   defaultImage: string;
   events: EventRecorder;
   metrics: OperatorMetrics;
@@ -59,7 +59,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
 
     const desired = buildDesired(cc, {
       defaultImage: d.defaultImage,
-      serviceMonitorAvailable: d.serviceMonitors !== undefined,
+      serviceMonitorAvailable: d.serviceMonitors() !== undefined,
     });
     const { names, spec } = desired;
     const prevSts = d.statefulSets.get(names.gatewayStatefulSet, ns);
@@ -93,7 +93,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       }
     }
     for (const gone of desired.absent) {
-      if (d.serviceMonitors?.get(gone.name, ns) === undefined) continue;
+      if (d.serviceMonitors()?.get(gone.name, ns) === undefined) continue;
       try {
         await d.api.delete(resourcePath(gone.kind, ns, gone.name));
       } catch (err) {
