@@ -16,7 +16,6 @@ interface TierView {
   replicas: number;
   ready: number;
   updated: number;
-  available: number;
   /** The controller has seen the latest template/replicas. */
   current: boolean;
 }
@@ -28,7 +27,6 @@ function stsView(sts: V1StatefulSet | undefined, desired: number): TierView {
     replicas: s?.replicas ?? 0,
     ready: s?.readyReplicas ?? 0,
     updated: s?.updatedReplicas ?? 0,
-    available: s?.availableReplicas ?? 0,
     current:
       sts !== undefined &&
       (s?.observedGeneration ?? 0) >= (sts.metadata?.generation ?? 0) &&
@@ -46,7 +44,6 @@ function deployView(d: V1Deployment | undefined, desired: number): TierView {
     replicas: s?.replicas ?? 0,
     ready: s?.readyReplicas ?? 0,
     updated: s?.updatedReplicas ?? 0,
-    available: s?.availableReplicas ?? 0,
     current: d !== undefined && (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0),
   };
 }
