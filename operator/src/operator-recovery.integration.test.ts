@@ -6,7 +6,7 @@
  * discovered after start. The operator runs with exactly docs/examples/operator-rbac.yaml.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -55,6 +55,7 @@ describe("operator recovery", {
     for (const op of operators) await op.stop();
     if (failed()) for (const op of operators) console.error(`--- ${op.id} log tail\n${op.logTail(60)}`);
     await cp?.stop({ failed: failed() });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it("restarts informers that failed with 403 and reconciles once RBAC is granted", async () => {

@@ -4,7 +4,7 @@
  * runs as child processes, exactly as in a cluster. Needs `make testenv`.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -59,6 +59,7 @@ describe("operator against a real control plane", {
     for (const op of operators) await op.stop();
     if (failed()) for (const op of operators) console.error(`--- ${op.id} log tail\n${op.logTail(60)}`);
     await cp?.stop({ failed: failed() });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it("refuses invalid specs with the CRD's CEL messages", async () => {
