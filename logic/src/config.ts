@@ -71,6 +71,13 @@ export const logicFlags = {
     86_400_000,
   ),
   natsReplicas: intFlag("CHATCLUSTER_NATS_REPLICAS", 1, "Stream replicas when the stream is created.", 1, 5),
+  natsMaxAge: durationFlag(
+    "CHATCLUSTER_NATS_MAX_AGE",
+    0,
+    "How long the stream keeps messages (history older than this is gone); 0 keeps them until limits say otherwise.",
+    0,
+    10 * 365 * 86_400_000,
+  ),
   storeTimeout: durationFlag(
     "CHATCLUSTER_STORE_TIMEOUT",
     5000,

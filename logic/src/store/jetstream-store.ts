@@ -60,6 +60,8 @@ export interface JetStreamStoreOptions {
   readonly requestTimeoutMs: number;
   /** Stream replicas when the stream is created (1 for a single server, 3 in clusters). */
   readonly replicas: number;
+  /** Message retention; 0 keeps messages forever. Applied on creation and kept in sync on start. */
+  readonly maxAgeMs?: number;
   /** Connection name shown by the server (the logic id). */
   readonly connectionName: string;
   /** Lost races for one room before an append gives up with `store_conflict`. Default 100. */
@@ -316,6 +318,7 @@ export class JetStreamStore implements MessageStore {
 async function ensureStream(jsm: JetStreamManager, opts: JetStreamStoreOptions): Promise<void> {
   const subjects = [`${opts.subjectPrefix}.room.>`];
   const duplicateWindow = nanos(opts.duplicateWindowMs);
+  const maxAge = nanos(opts.maxAgeMs ?? 0);
   let info: Awaited<ReturnType<JetStreamManager["streams"]["info"]>> | undefined;
   try {
     info = await jsm.streams.info(opts.stream);
@@ -332,6 +335,7 @@ async function ensureStream(jsm: JetStreamManager, opts: JetStreamStoreOptions):
       duplicate_window: duplicateWindow,
       allow_direct: true,
       num_replicas: opts.replicas,
+      max_age: maxAge,
     });
     return;
   }
@@ -339,8 +343,13 @@ async function ensureStream(jsm: JetStreamManager, opts: JetStreamStoreOptions):
   if (!c.subjects?.includes(subjects[0] as string)) {
     throw new StoreError("invalid_argument", `stream ${opts.stream} exists without subject ${subjects[0]}`);
   }
-  if (c.duplicate_window !== duplicateWindow || !c.allow_direct) {
-    await jsm.streams.update(opts.stream, { ...c, duplicate_window: duplicateWindow, allow_direct: true });
+  if (c.duplicate_window !== duplicateWindow || !c.allow_direct || c.max_age !== maxAge) {
+    await jsm.streams.update(opts.stream, {
+      ...c,
+      duplicate_window: duplicateWindow,
+      allow_direct: true,
+      max_age: maxAge,
+    });
   }
 }
 

@@ -15,6 +15,7 @@ export type StoreConfig = Pick<
   | "natsSubjectPrefix"
   | "natsDuplicateWindow"
   | "natsReplicas"
+  | "natsMaxAge"
   | "storeTimeout"
 >;
 
@@ -40,6 +41,7 @@ export async function openStore(config: StoreConfig, log: Logger): Promise<Messa
     duplicateWindowMs: config.natsDuplicateWindow,
     requestTimeoutMs: config.storeTimeout,
     replicas: config.natsReplicas,
+    maxAgeMs: config.natsMaxAge,
     connectionName: `chatcluster-logic-${config.logicId}`,
   });
   log.info({ store: "nats", servers: config.natsUrls, stream: config.natsStream }, "store open");

@@ -85,7 +85,7 @@ describe("buildDesired", () => {
     );
     const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
     assert.equal(env.CHATCLUSTER_GATEWAY_ID?.valueFrom?.fieldRef?.fieldPath, "metadata.name");
-    assert.equal(env.CHATCLUSTER_INTERNAL_TOKEN?.valueFrom?.secretKeyRef?.name, "demo-internal-token");
+    assert.equal(env.CHATCLUSTER_INTERNAL_SECRET?.valueFrom?.secretKeyRef?.name, "demo-internal-token");
     assert.equal(env.CHATCLUSTER_INTERNAL_SECRET?.valueFrom?.secretKeyRef?.name, "demo-internal-token");
     assert.equal(c.envFrom?.[0]?.configMapRef?.name, "demo-gateway-config");
     assert.match(s.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] ?? "", /^[0-9a-f]{16}$/);
@@ -98,7 +98,7 @@ describe("buildDesired", () => {
     const objs = buildDesired(cc, OPTS).objects;
     const headless = find<V1Service>(objs, "Service", "demo-gateway-internal");
     assert.equal(headless.spec?.clusterIP, "None");
-    assert.equal(headless.spec?.publishNotReadyAddresses, false);
+    assert.equal(headless.spec?.publishNotReadyAddresses, true);
     assert.equal(headless.spec?.ports?.[0]?.name, "internal");
     assert.equal(headless.spec?.ports?.[0]?.port, 9090);
     const client = find<V1Service>(objs, "Service", "demo-gateway");

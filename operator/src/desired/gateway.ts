@@ -44,7 +44,10 @@ export function gatewayHeadlessService(cc: ChatCluster, spec: ResolvedSpec, name
     metadata: childMeta(cc, names.gatewayHeadlessService, "gateway", { [METRICS_LABEL]: "true" }),
     spec: {
       clusterIP: "None",
-      publishNotReadyAddresses: false,
+      // Logic must stream to every gateway pod that exists, ready or not: a gateway
+      // turns ready only once a logic stream is connected, and a draining gateway
+      // (not ready) still delivers to the clients it has until it exits.
+      publishNotReadyAddresses: true,
       selector: selectorLabels(cc.metadata.name, "gateway"),
       ports: [
         {

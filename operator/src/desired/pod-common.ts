@@ -90,14 +90,7 @@ export function resources(r: ResolvedSpec["gateway"]["resources"]) {
   } as V1Container["resources"];
 }
 
-/**
- * The shared secret of the gateways' internal port, under both names in use:
- * CHATCLUSTER_INTERNAL_SECRET (gateway/src/config.ts) and
- * CHATCLUSTER_INTERNAL_TOKEN (the workload contract in docs/operator.md).
- */
+/** The shared secret of the gateways' internal port; gateways check it and logic presents it. */
 export function internalTokenEnv(names: { internalTokenSecret: string }): NonNullable<V1Container["env"]> {
-  return [
-    secretEnv("CHATCLUSTER_INTERNAL_SECRET", names.internalTokenSecret, "token"),
-    secretEnv("CHATCLUSTER_INTERNAL_TOKEN", names.internalTokenSecret, "token"),
-  ];
+  return [secretEnv("CHATCLUSTER_INTERNAL_SECRET", names.internalTokenSecret, "token")];
 }

@@ -57,11 +57,6 @@ export function logicConfigData(spec: ResolvedSpec, names: ChildNames): Record<s
     data.CHATCLUSTER_SQLITE_DATA_DIR = SQLITE_DIR;
   }
   if (spec.auth.jwks !== undefined) data.CHATCLUSTER_JWT_JWKS_FILE = `${JWKS_DIR}/${JWKS_FILE}`;
-  // The names the workload contract (docs/operator.md) first gave these settings, kept beside the
-  // names logic/src/config.ts reads so either side can converge without breaking a running cluster.
-  data.CHATCLUSTER_GATEWAY_SERVICE = names.gatewayHeadlessService;
-  if (spec.store.kind === "nats") data.CHATCLUSTER_NATS_URL = spec.store.url;
-  else data.CHATCLUSTER_SQLITE_DIR = SQLITE_DIR;
   return data;
 }
 
