@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { KubeConfig } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
 import type { Logger } from "../../platform/logger.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { createMetricsRegistry } from "../../platform/metrics-registry.ts";
 import { startOpsServer } from "../../platform/ops-server.ts";
 import { onShutdownSignal } from "../../platform/shutdown.ts";
 import { VERSION } from "../../platform/version.ts";
-import type { Registry } from "prom-client";
 import { loadApiKeys, startServerApi } from "./api/index.ts";
 import { createAuthenticator } from "./auth/index.ts";
 import { type LogicConfig, redactLogicConfig, validateLogicConfig } from "./config.ts";
@@ -59,7 +59,11 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     registry,
     log,
     secret: config.internalSecret === "" ? undefined : config.internalSecret,
-    tls: config.internalTls ? (config.internalTlsCa === "" ? {} : { caFile: config.internalTlsCa }) : undefined,
+    tls: config.internalTls
+      ? config.internalTlsCa === ""
+        ? {}
+        : { caFile: config.internalTlsCa }
+      : undefined,
   });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };
   handlers = createHandlers({ store, fleet, auth, metrics, log, limits });
