@@ -8,7 +8,7 @@ WITH_NODE := source scripts/node-env.sh &&
 # Test files: unit and integration tests live beside the code as *.test.ts.
 TEST_GLOBS := 'cli/**/*.test.ts' 'platform/**/*.test.ts' 'gateway/**/*.test.ts' 'logic/**/*.test.ts' \
   'operator/**/*.test.ts' 'client/**/*.test.ts' 'testenv/**/*.test.ts' 'bench/**/*.test.ts' 'charts/**/*.test.ts' \
-  'protocol/**/*.test.ts' 'dev/**/*.test.ts'
+  'protocol/**/*.test.ts' 'dev/**/*.test.ts' 'monitoring/**/*.test.ts'
 TEST_CONCURRENCY ?= 2
 TEST_TIMEOUT_MS ?= 600000
 
