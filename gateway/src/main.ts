@@ -4,7 +4,7 @@ import { createMetricsRegistry } from "../../platform/metrics-registry.ts";
 import { startOpsServer } from "../../platform/ops-server.ts";
 import { onShutdownSignal } from "../../platform/shutdown.ts";
 import { VERSION } from "../../platform/version.ts";
-import { effectiveDrainWindowMs, type GatewayConfig, edgeLimitsFrom, resolveGatewayId } from "./config.ts";
+import { edgeLimitsFrom, effectiveDrainWindowMs, type GatewayConfig, resolveGatewayId } from "./config.ts";
 import { createEdge, type Edge } from "./edge/index.ts";
 import { createLogicLinkServer } from "./link/index.ts";
 
