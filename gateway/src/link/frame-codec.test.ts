@@ -5,11 +5,12 @@ import * as fc from "fast-check";
 import {
   DeliveryBatchSchema,
   DeliverySchema,
+  GatewayFrameSchema,
   LogicFrameSchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { decodeDeliveryBatch, decodeLogicFrame } from "./frame-codec.ts";
+import { decodeDeliveryBatch, decodeLogicFrame, deliveryAckFrame } from "./frame-codec.ts";
 import { isLinkError } from "./link-error.ts";
-import { RawLogicFrameSchema } from "./raw-service.ts";
+import { RawGatewayFrameSchema, RawLogicFrameSchema } from "./raw-service.ts";
 
 const delivery = fc.record({
   room: fc.string({ unit: "grapheme", maxLength: 40 }),
@@ -90,4 +91,15 @@ test("decodeLogicFrame dispatches on the oneof and keeps payloads as views", () 
     ),
   );
   assert.equal(hello.case, "hello");
+});
+
+test("deliveryAckFrame serializes like toBinary(GatewayFrame)", () => {
+  for (const n of [0n, 1n, 127n, 128n, 300n, 2n ** 40n, 2n ** 64n - 1n]) {
+    const mine = toBinary(RawGatewayFrameSchema, deliveryAckFrame(n));
+    const theirs = toBinary(
+      GatewayFrameSchema,
+      create(GatewayFrameSchema, { kind: { case: "deliveryAck", value: { throughBatchSeq: n } } }),
+    );
+    assert.deepEqual(Buffer.from(mine), Buffer.from(theirs), `through ${n}`);
+  }
 });

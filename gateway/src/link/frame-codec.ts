@@ -213,3 +213,24 @@ export function decodeLogicFrame(raw: RawFrame): DecodedLogicFrame {
 export function rawGatewayFrame(frame: GatewayFrame): RawFrame {
   return fromBinary(RawGatewayFrameSchema, toBinary(GatewayFrameSchema, frame));
 }
+
+/**
+ * GatewayFrame{delivery_ack{through_batch_seq}} built directly: one goes out
+ * per stream per event-loop turn while deliveries flow.
+ */
+export function deliveryAckFrame(throughBatchSeq: bigint): RawFrame {
+  const body: number[] = [];
+  if (throughBatchSeq > 0n) {
+    body.push(0x08);
+    let n = BigInt.asUintN(64, throughBatchSeq);
+    while (n >= 128n) {
+      body.push(Number(n & 127n) | 128);
+      n >>= 7n;
+    }
+    body.push(Number(n));
+  }
+  const data = new Uint8Array(1 + body.length);
+  data[0] = body.length; // at most 11 bytes: a one-byte length
+  data.set(body, 1);
+  return { $typeName: RawGatewayFrameSchema.typeName, $unknown: [{ no: 5, wireType: 2, data }] };
+}

@@ -9,7 +9,7 @@ import {
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
-import { decodeLogicFrame, rawGatewayFrame } from "./frame-codec.ts";
+import { decodeLogicFrame, deliveryAckFrame, rawGatewayFrame } from "./frame-codec.ts";
 import { InterestTracker } from "./interest-tracker.ts";
 import { isLinkError, LinkError } from "./link-error.ts";
 import type { GatewayLinkMetrics } from "./link-metrics.ts";
@@ -362,13 +362,7 @@ export class LinkCore implements LogicLink {
       }
       if (s.ackDue) {
         s.ackDue = false;
-        s.push(
-          rawGatewayFrame(
-            create(GatewayFrameSchema, {
-              kind: { case: "deliveryAck", value: { throughBatchSeq: s.ackThrough } },
-            }),
-          ),
-        );
+        s.push(deliveryAckFrame(s.ackThrough));
       }
     }
   }

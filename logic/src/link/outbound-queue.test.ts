@@ -43,8 +43,31 @@ test("frames take runs of one kind, in order, up to maxBatchMessages", async () 
   assert.equal(f2.kind.case === "deliveries" && f2.kind.value.deliveries.length, 2);
   const f3 = await pull(it);
   assert.equal(f3.kind.case, "replies");
+  q.ack(2);
   const f4 = await pull(it);
   assert.equal(f4.kind.case === "deliveries" && f4.kind.value.batchSeq, 3n);
+});
+
+test("a partial delivery batch waits for the previous batch's ack; a full one does not", async () => {
+  const q = new OutboundQueue({ ...limits, maxMessages: 100, maxBytes: 100_000 });
+  q.offerDelivery(d(1));
+  const it = q.frames()[Symbol.asyncIterator]();
+  await pull(it);
+  q.offerDelivery(d(2));
+  let second: IteratorResult<RawFrame> | undefined;
+  const pending = it.next().then((r) => {
+    second = r;
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(second, undefined, "sent a partial batch while one was unacknowledged");
+  for (let i = 3; i <= 5; i++) q.offerDelivery(d(i));
+  await pending;
+  assert.ok(second !== undefined, "a full batch must not wait");
+  q.offerDelivery(d(6));
+  const third = it.next();
+  q.ack(2);
+  const f = fromBinary(LogicFrameSchema, toBinary(RawLogicFrameSchema, (await third).value as RawFrame));
+  assert.equal(f.kind.case === "deliveries" && f.kind.value.deliveries[0]?.seq, 6n);
 });
 
 test("the bound counts queued plus unacknowledged entries; replies get a reserve", async () => {

@@ -116,7 +116,11 @@ export class OutboundQueue {
       this.#inflightBytes -= f.bytes;
       i++;
     }
-    if (i > 0) this.#inflight.splice(0, i);
+    if (i > 0) {
+      this.#inflight.splice(0, i);
+      // A partial batch may have been held back for this ack.
+      if (this.#queuedMessages > 0) this.#wake();
+    }
   }
 
   /**
@@ -205,12 +209,26 @@ export class OutboundQueue {
     waiter?.({ done: true, value: undefined });
   }
 
+  #fullBatchQueued(): boolean {
+    return (
+      this.#queuedMessages >= this.#limits.maxBatchMessages || this.#queuedBytes >= this.#limits.maxBatchBytes
+    );
+  }
+
   #take(): RawFrame | undefined {
     const control = this.#control.shift();
     if (control !== undefined) return control;
     if (this.#queuedMessages === 0) return undefined;
     const start = this.#head;
     const kind = this.#kinds[start] as number;
+    if (kind === KIND_DELIVERY && this.#inflight.length > 0 && !this.#fullBatchQueued()) {
+      // Nagle at the frame level: while a delivery batch awaits its ack, only
+      // full batches go out; the rest accumulates and leaves with the ack.
+      // Frames per second then follow the gateway's pace instead of the
+      // event loop's, which is what keeps per-frame costs (Connect's
+      // pipeline, HTTP/2 framing, the ack) from swamping moderate rates.
+      return undefined;
+    }
     const limit = Math.min(this.#entries.length, start + this.#limits.maxBatchMessages);
     let end = start;
     let bytes = 0;
