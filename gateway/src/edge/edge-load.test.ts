@@ -185,4 +185,35 @@ describe("edge under load (edge in a child process)", { timeout: 300_000 }, () =
     assert.equal(stats.ready, "draining");
     await fx.stop();
   });
+
+  it("on SIGTERM: hints over the window, closes the rest with 4012, exits 0 before the grace period", async () => {
+    const windowMs = 2000;
+    const graceMs = 6000;
+    const fx = await FixtureProcess.start(
+      { admissionBurst: 10_000, admissionPerSecond: 10_000, closeGraceMs: 1000 },
+      { drainOnSigterm: { windowMs, graceMs } },
+    );
+    fixtures.push(fx);
+    const peers = await openMany(fx.port, 300);
+    const exited = new Promise<{ code: number | null; ms: number }>((resolve) => {
+      const t = Date.now();
+      fx.child.once("exit", (code) => resolve({ code, ms: Date.now() - t }));
+    });
+    fx.child.kill("SIGTERM");
+    await until("every hint", () => peers.every((p) => p.frames.some((f) => f.type === "reconnect")));
+    const hints = peers.map(
+      (p) => (p.frames.find((f) => f.type === "reconnect") as { after_ms: number }).after_ms,
+    );
+    assert.ok(hints.every((h) => h >= 0 && h < windowMs));
+    // Some follow their hint (those well inside the window, so the server's final close cannot race
+    // them); the others stay until the end of the window.
+    const follows = (i: number) => i % 3 === 0 && (hints[i] as number) < windowMs * 0.7;
+    for (const [i, p] of peers.entries())
+      if (follows(i)) setTimeout(() => p.ws.close(1000), hints[i]).unref();
+    const { code, ms } = await exited;
+    assert.equal(code, 0, "clean exit: the drain finished before the hard deadline");
+    assert.ok(ms < graceMs, `exited after ${ms}ms`);
+    await Promise.all(peers.map((p) => p.closed));
+    for (const [i, p] of peers.entries()) assert.equal(p.closeCode, follows(i) ? 1000 : 4012);
+  });
 });

@@ -3,10 +3,14 @@
  * process, driven over the Node IPC channel (child_process.fork). Process
  * isolation keeps the edge's event loop, memory and fds apart from the load.
  *
- * argv[2]: JSON of Partial<EdgeLimits>. Sends {op:"ready", port} once listening.
+ * argv[2]: JSON of Partial<EdgeLimits>; argv[3]: host; argv[4] (optional): JSON
+ * {windowMs, graceMs} to drain on SIGTERM the way the gateway's composition root
+ * does (platform/shutdown.ts). Sends {op:"ready", port} once listening.
  */
 import { create } from "@bufbuild/protobuf";
 import { type Delivery, DeliverySchema } from "../../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { createLogger } from "../../../../platform/logger.ts";
+import { onShutdownSignal } from "../../../../platform/shutdown.ts";
 import { encodeMessageFrame } from "../../../../protocol/client-frames.ts";
 import type { EdgeLimits } from "../edge-limits.ts";
 import { startTestEdge } from "./edge-harness.ts";
@@ -21,6 +25,13 @@ export type FixtureCommand =
 
 const limits = JSON.parse(process.argv[2] ?? "{}") as Partial<EdgeLimits>;
 const h = await startTestEdge(limits, undefined, process.argv[3] ?? "127.0.0.1");
+if (process.argv[4]) {
+  const { windowMs, graceMs } = JSON.parse(process.argv[4]) as { windowMs: number; graceMs: number };
+  onShutdownSignal(createLogger("gateway", "silent"), graceMs, async () => {
+    await h.edge.drain(windowMs);
+    await h.edge.close();
+  });
+}
 const send = (msg: object) => process.send?.(msg);
 
 function body(bytes: number): string {

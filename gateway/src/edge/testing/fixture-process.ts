@@ -25,9 +25,11 @@ export class FixtureProcess {
 
   static async start(
     limits: Partial<EdgeLimits>,
-    opts: { host?: string; execArgv?: string[]; fdLimit?: number } = {},
+    opts: { host?: string; execArgv?: string[]; drainOnSigterm?: { windowMs: number; graceMs: number } } = {},
   ): Promise<FixtureProcess> {
-    const child = fork(FIXTURE, [JSON.stringify(limits), opts.host ?? "127.0.0.1"], {
+    const args = [JSON.stringify(limits), opts.host ?? "127.0.0.1"];
+    if (opts.drainOnSigterm) args.push(JSON.stringify(opts.drainOnSigterm));
+    const child = fork(FIXTURE, args, {
       execArgv: opts.execArgv ?? [],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
