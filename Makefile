@@ -29,12 +29,17 @@ lint: setup ## buf lint, generated-code drift, type-check, biome
 	@$(WITH_NODE) npx buf lint
 	@$(WITH_NODE) scripts/check-generated.sh
 	@scripts/check-chart-crds.sh
+	@$(WITH_NODE) node monitoring/build-dashboards.ts --check
 	@$(WITH_NODE) npx tsc -p tsconfig.json
 	@$(WITH_NODE) npx biome check .
 
 .PHONY: chart-crds
 chart-crds: ## Copy crds/ into the Helm chart
 	@rm -rf charts/chatcluster/crds && cp -r crds charts/chatcluster/crds
+
+.PHONY: dashboards
+dashboards: setup ## Render the Grafana dashboards (monitoring/dashboards.ts) into the chart
+	@$(WITH_NODE) node monitoring/build-dashboards.ts
 
 .PHONY: fmt
 fmt: setup ## Format and apply safe lint fixes
