@@ -14,6 +14,8 @@ export interface GatewayQueueStats {
   readonly gatewayId: string | undefined;
   readonly epoch: string | undefined;
   readonly state: string;
+  /** The gateway said it drains: no new clients, deliveries to existing ones continue. */
+  readonly draining: boolean;
   readonly messages: number;
   readonly bytes: number;
   readonly rooms: number;
@@ -116,6 +118,7 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
       gatewayId: c.gatewayId,
       epoch: c.epoch,
       state: c.state,
+      draining: c.draining,
       messages: c.queue.messages,
       bytes: c.queue.bytes,
       rooms: c.rooms.size,
