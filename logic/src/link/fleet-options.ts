@@ -36,7 +36,13 @@ export interface GatewayFleetOptions {
   replyReserveBytes?: number;
   /** Most deliveries or replies in one frame. Default 512. */
   maxBatchMessages?: number;
-  /** Most bytes in one frame (soft: one entry may exceed it alone). Default 1 MiB; keep below the gateway's maxFrameBytes. */
+  /**
+   * Most bytes in one frame (soft: one entry may exceed it alone). Default
+   * 480 KiB: protobuf-es' writer, which Connect uses for every frame, grows
+   * its buffer in powers of two, so a frame just under 512 KiB costs a 512 KiB
+   * allocation where a 600 KB frame costs 1 MiB. Keep it below the gateway's
+   * maxFrameBytes.
+   */
   maxBatchBytes?: number;
   /** A gateway whose queue stays full this long gets its stream reset and its queue dropped. Default 10 s. */
   overflowResetMs?: number;
@@ -108,7 +114,7 @@ export function resolveFleetOptions(o: GatewayFleetOptions): ResolvedFleetOption
       maxBytes,
       replyReserveBytes: positive("replyReserveBytes", o.replyReserveBytes, Math.floor(maxBytes / 4)),
       maxBatchMessages: positive("maxBatchMessages", o.maxBatchMessages, 512),
-      maxBatchBytes: positive("maxBatchBytes", o.maxBatchBytes, MiB),
+      maxBatchBytes: positive("maxBatchBytes", o.maxBatchBytes, 480 * 1024),
     }),
     overflowResetMs: positive("overflowResetMs", o.overflowResetMs, 10_000),
     pingIntervalMs,
