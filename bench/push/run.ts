@@ -77,6 +77,10 @@ try {
   );
   const latency = await productionLatency(rig, LATENCY_RATE, LATENCY_WARMUP_MS, LATENCY_MS);
   log(`hop latency p50 ${latency.p50} ms, p99 ${latency.p99} ms, p99.9 ${latency.p999} ms`);
+  log(
+    `event-loop delay p99/max: sender ${latency.senderLoopDelayMs.p99}/${latency.senderLoopDelayMs.max} ms, ` +
+      `gateway ${latency.gatewayLoopDelayMs?.p99}/${latency.gatewayLoopDelayMs?.max} ms`,
+  );
 
   const metricsText = await rig.registry.metrics();
   const drops = [...metricsText.matchAll(/^chatcluster_logic_push_drops_total\{reason="(\w+)"\} (\d+)/gm)]
@@ -98,6 +102,8 @@ try {
     hop_p999_ms: latency.p999,
     hop_max_ms: latency.max,
     hop_samples: latency.count,
+    sender_event_loop_delay_ms: latency.senderLoopDelayMs,
+    gateway_event_loop_delay_ms: latency.gatewayLoopDelayMs,
     latency_offered_msgs_per_s: LATENCY_RATE,
     production_drops: drops,
     ratios: {
@@ -146,6 +152,8 @@ function writeResultsSection(r: {
   hop_p50_ms: number;
   hop_p99_ms: number;
   hop_p999_ms: number;
+  sender_event_loop_delay_ms: { p99: number; max: number };
+  gateway_event_loop_delay_ms: { p99: number; max: number } | undefined;
   targets: Record<string, boolean>;
   machine: { node: string; cpus: number; cpu_model: string; loadavg_start: number[]; loadavg_end: number[] };
   at: string;
@@ -173,6 +181,10 @@ load average ${r.machine.loadavg_start.join(" / ")} at start and ${r.machine.loa
 Added latency of the hop (deliverToRoom in logic -> EdgeSink.deliver in the gateway) at ${LATENCY_RATE.toLocaleString("en-US")} msg/s
 offered, measured from each message's scheduled send time (coordinated omission corrected, hdr-histogram):
 p50 ${r.hop_p50_ms} ms, p99 ${r.hop_p99_ms} ms, p99.9 ${r.hop_p999_ms} ms.
+Event-loop delay in the same window (how late each process got the CPU): sender p99 ${r.sender_event_loop_delay_ms.p99} ms
+(max ${r.sender_event_loop_delay_ms.max}), gateway p99 ${r.gateway_event_loop_delay_ms?.p99 ?? "n/a"} ms (max ${r.gateway_event_loop_delay_ms?.max ?? "n/a"}).
+One stall of either process delays every message offered during it (10 per ms), so a few stalls as long as the
+loop-delay maxima are enough to set the hop's p99 on a shared CPU.
 
 | target | result |
 | --- | --- |

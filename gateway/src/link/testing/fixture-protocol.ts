@@ -33,6 +33,8 @@ export interface LatencySummaryUs {
   p99: number;
   p999: number;
   max: number;
+  /** The fixture's event-loop delay while recording (how late it ran, in ms). */
+  loopDelayMs?: { p99: number; max: number };
 }
 
 /**

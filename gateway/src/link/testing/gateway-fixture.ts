@@ -2,6 +2,8 @@
 // EdgeSink that counts, checks order and measures latency. Controlled by its
 // parent over the IPC channel (see gateway-process.ts); exits when the parent
 // goes away so a crashed test leaves no process behind.
+
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { create } from "@bufbuild/protobuf";
 import * as hdr from "hdr-histogram-js";
 import {
@@ -40,6 +42,7 @@ const stats: FixtureStats = {
 };
 const lastSeq = new Map<string, bigint>();
 let histogram: hdr.Histogram | undefined;
+let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
 let waiter: { target: number; id: number } | undefined;
 
 const sink: EdgeSink = {
@@ -129,6 +132,8 @@ process.on("message", async (raw: unknown) => {
         else waiter = { target: req.target, id: req.id };
         break;
       case "latencyStart":
+        loopDelay = monitorEventLoopDelay({ resolution: 1 });
+        loopDelay.enable();
         histogram = hdr.build({
           lowestDiscernibleValue: 1,
           highestTrackableValue: 60_000_000,
@@ -139,7 +144,11 @@ process.on("message", async (raw: unknown) => {
       case "latencyReport": {
         const h = histogram;
         histogram = undefined;
+        loopDelay?.disable();
+        const ld = loopDelay;
+        loopDelay = undefined;
         reply({
+          loopDelayMs: ld && { p99: ld.percentile(99) / 1e6, max: ld.max / 1e6 },
           latencyUs: h && {
             count: h.totalCount,
             p50: h.getValueAtPercentile(50),

@@ -131,7 +131,9 @@ export class GatewayProcess {
   }
 
   async latencyReport(): Promise<LatencySummaryUs | undefined> {
-    return (await this.call({ cmd: "latencyReport" })).latencyUs as LatencySummaryUs | undefined;
+    const r = await this.call({ cmd: "latencyReport" });
+    const h = r.latencyUs as LatencySummaryUs | undefined;
+    return h && { ...h, loopDelayMs: r.loopDelayMs as LatencySummaryUs["loopDelayMs"] };
   }
 
   async metrics(): Promise<string> {
