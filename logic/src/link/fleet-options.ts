@@ -52,6 +52,8 @@ export interface GatewayFleetOptions {
   deadAfterMs?: number;
   /** A stream whose GatewayHello has not arrived after this long is reset. Default 5 s. */
   helloTimeoutMs?: number;
+  /** stop() waits this long at most for open streams to flush their queues. Default 1 s. */
+  stopDrainMs?: number;
   /** Reconnect backoff: full jitter over [0, min(max, base * 2^attempt)). Defaults 100 ms and 5 s. */
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
@@ -80,6 +82,7 @@ export interface ResolvedFleetOptions {
   readonly pingIntervalMs: number;
   readonly deadAfterMs: number;
   readonly helloTimeoutMs: number;
+  readonly stopDrainMs: number;
   readonly reconnectBaseMs: number;
   readonly reconnectMaxMs: number;
   readonly maxInboundFrameBytes: number;
@@ -120,6 +123,7 @@ export function resolveFleetOptions(o: GatewayFleetOptions): ResolvedFleetOption
     pingIntervalMs,
     deadAfterMs,
     helloTimeoutMs: positive("helloTimeoutMs", o.helloTimeoutMs, 5000),
+    stopDrainMs: Math.max(0, o.stopDrainMs ?? 1000),
     reconnectBaseMs: positive("reconnectBaseMs", o.reconnectBaseMs, 100),
     reconnectMaxMs: positive("reconnectMaxMs", o.reconnectMaxMs, 5000),
     maxInboundFrameBytes: positive("maxInboundFrameBytes", o.maxInboundFrameBytes, 16 * MiB),

@@ -24,7 +24,11 @@ export interface GatewayQueueStats {
 export interface RunningGatewayFleet extends GatewayFleet {
   /** Starts discovery and opens a stream to every gateway it reports. */
   start(): Promise<void>;
-  /** Closes every stream and stops discovery. Queued deliveries are dropped and counted. */
+  /**
+   * Stops discovery, lets open streams flush their queues for up to
+   * stopDrainMs, then closes every stream. What is still queued is dropped and
+   * counted (gateway_removed).
+   */
   stop(): Promise<void>;
   /** Per-gateway queue numbers (not for hot paths). */
   stats(): GatewayQueueStats[];
@@ -85,9 +89,15 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
 
   async stop(): Promise<void> {
     this.#discovery.off("change", this.#onChange);
-    if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#discovery.stop();
     this.#discovery.off("error", this.#onError);
+    // Let open streams write what is queued (replies above all) and have it
+    // acknowledged, for at most stopDrainMs; the gateways resend unanswered
+    // events elsewhere, so this shortens recovery rather than preventing loss.
+    const deadline = performance.now() + this.opts.stopDrainMs;
+    const busy = () => [...this.#conns.values()].some((c) => c.state === "ready" && c.queue.messages > 0);
+    while (busy() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    if (this.#timer !== undefined) clearInterval(this.#timer);
     for (const c of [...this.#conns.values()]) this.#remove(c, "gateway_removed");
   }
 
