@@ -88,7 +88,9 @@ export declare type GatewayFrame = Message<"chatcluster.v1.GatewayFrame"> & {
    */
   kind: {
     /**
-     * First frame on every stream, sent after the LogicHello arrived.
+     * First frame on every stream, sent after the LogicHello arrived. Sent
+     * again later on the same stream, with the same gateway_id and epoch, only
+     * to announce a change of draining.
      *
      * @generated from field: chatcluster.v1.GatewayHello hello = 1;
      */
@@ -428,6 +430,8 @@ export declare const PongSchema: GenMessage<Pong>;
  */
 export declare type ClientEventBatch = Message<"chatcluster.v1.ClientEventBatch"> & {
   /**
+   * The events, oldest first; each has an event_id unique per gateway epoch.
+   *
    * @generated from field: repeated chatcluster.v1.ClientEvent events = 1;
    */
   events: ClientEvent[];
@@ -714,6 +718,8 @@ export declare const ConnectionClosedSchema: GenMessage<ConnectionClosed>;
  */
 export declare type ReplyBatch = Message<"chatcluster.v1.ReplyBatch"> & {
   /**
+   * The replies, in the order logic produced them.
+   *
    * @generated from field: repeated chatcluster.v1.Reply replies = 1;
    */
   replies: Reply[];
