@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type DevStack, startDevStack } from "./dev-stack.ts";
+import { freePortBlock } from "./free-port-block.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/dev/", import.meta.url));
@@ -22,22 +22,6 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-
-/** A base port whose whole block (base .. base+59) is free right now. */
-async function freeBlock(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once("error", () => resolve(false));
-      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
-    const ports = [base, ...[10, 11, 20, 21, 30, 31, 40, 41, 50, 51].map((d) => base + d)];
-    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
-  }
-  throw new Error("no free port block found");
-}
 
 interface PageView {
   states: string[];
@@ -104,7 +88,7 @@ describe("make dev: the demo page in a real browser", () => {
         natsUrl: "",
         dataDir: dir,
         host: "127.0.0.1",
-        basePort: await freeBlock(),
+        basePort: await freePortBlock(),
         logLevel: "warn",
       },
       (line) => output.push(line),

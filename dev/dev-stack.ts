@@ -32,6 +32,8 @@ export interface DevStack {
   readonly apiKey: string;
   readonly gateways: readonly SupervisedProcess[];
   readonly logic: readonly SupervisedProcess[];
+  /** Every process's ops endpoint (/metrics, /readyz), for a Prometheus scrape config. */
+  readonly opsTargets: readonly { role: "gateway" | "logic"; name: string; address: string }[];
   /** Resolves when every process answers /readyz, or rejects after timeoutMs. */
   ready(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -71,11 +73,13 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
   const gatewayUrls: string[] = [];
   const internal: string[] = [];
   const ops: string[] = [];
+  const opsTargets: { role: "gateway" | "logic"; name: string; address: string }[] = [];
   const gateways: SupervisedProcess[] = [];
   for (let i = 0; i < opts.gateways; i++) {
     gatewayUrls.push(`ws://${h}:${b + 10 + i}/`);
     internal.push(`gateway-${i}=${h}:${b + 20 + i}`);
     ops.push(`http://${h}:${b + 30 + i}/readyz`);
+    opsTargets.push({ role: "gateway", name: `gateway-${i}`, address: `${h}:${b + 30 + i}` });
     gateways.push(
       supervisor.start({
         name: `gateway-${i}`,
@@ -96,6 +100,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
   for (let j = 0; j < opts.logic; j++) {
     apiUrls.push(`http://${h}:${b + 40 + j}`);
     ops.push(`http://${h}:${b + 50 + j}/readyz`);
+    opsTargets.push({ role: "logic", name: `logic-${j}`, address: `${h}:${b + 50 + j}` });
     const store =
       opts.store === "nats"
         ? ["--store=nats", `--nats-urls=${natsUrl}`]
@@ -126,6 +131,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
     apiKey,
     gateways,
     logic,
+    opsTargets,
     ready: (timeoutMs) => waitReady(ops, timeoutMs),
     async stop() {
       await supervisor.stop(STOP_GRACE_MS);
