@@ -30,6 +30,7 @@ lint: setup ## buf lint, generated-code drift, type-check, biome
 	@$(WITH_NODE) scripts/check-generated.sh
 	@scripts/check-chart-crds.sh
 	@$(WITH_NODE) node monitoring/build-dashboards.ts --check
+	@$(WITH_NODE) node monitoring/build-metrics-doc.ts --check
 	@$(WITH_NODE) npx tsc -p tsconfig.json
 	@$(WITH_NODE) npx biome check .
 
@@ -40,6 +41,10 @@ chart-crds: ## Copy crds/ into the Helm chart
 .PHONY: dashboards
 dashboards: setup ## Render the Grafana dashboards (monitoring/dashboards.ts) into the chart
 	@$(WITH_NODE) node monitoring/build-dashboards.ts
+
+.PHONY: metrics-doc
+metrics-doc: setup ## Regenerate the metric table of docs/metrics.md from the metric factories
+	@$(WITH_NODE) node monitoring/build-metrics-doc.ts
 
 .PHONY: fmt
 fmt: setup ## Format and apply safe lint fixes

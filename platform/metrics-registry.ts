@@ -11,10 +11,10 @@ export function createMetricsRegistry(component: string, version: string): Regis
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const info = new Gauge({
     name: "chatcluster_build_info",
-    help: "Constant 1, labelled with the component and version of this process.",
-    labelNames: ["component", "version"] as const,
+    help: "Constant 1, labelled with the role (gateway, logic, operator) and version of this process.",
+    labelNames: ["role", "version"] as const,
     registers: [registry],
   });
-  info.set({ component, version }, 1);
+  info.set({ role: component, version }, 1);
   return registry;
 }
