@@ -9,9 +9,23 @@ export interface ServiceMonitor extends KubernetesObject {
   spec: {
     selector: { matchLabels: Record<string, string> };
     namespaceSelector: { matchNames: string[] };
-    endpoints: { port: string; path: string; interval: string }[];
+    endpoints: {
+      port: string;
+      path: string;
+      interval: string;
+      relabelings: { sourceLabels: string[]; targetLabel: string }[];
+    }[];
   };
 }
+
+/**
+ * The target labels dashboards and alerts select by (docs/metrics.md):
+ * `chatcluster` and `component` from the pod's standard labels.
+ */
+export const METRICS_RELABELINGS = [
+  { sourceLabels: ["__meta_kubernetes_pod_label_app_kubernetes_io_instance"], targetLabel: "chatcluster" },
+  { sourceLabels: ["__meta_kubernetes_pod_label_app_kubernetes_io_component"], targetLabel: "component" },
+];
 
 /** Scrapes the ops port of both tiers through the Services labelled chatcluster.io/metrics=true. */
 export function serviceMonitor(cc: ChatCluster, spec: ResolvedSpec, names: ChildNames): ServiceMonitor {
@@ -28,7 +42,14 @@ export function serviceMonitor(cc: ChatCluster, spec: ResolvedSpec, names: Child
         },
       },
       namespaceSelector: { matchNames: [cc.metadata.namespace ?? "default"] },
-      endpoints: [{ port: "metrics", path: "/metrics", interval: spec.serviceMonitor.interval }],
+      endpoints: [
+        {
+          port: "metrics",
+          path: "/metrics",
+          interval: spec.serviceMonitor.interval,
+          relabelings: METRICS_RELABELINGS,
+        },
+      ],
     },
   };
 }
