@@ -355,6 +355,16 @@ export declare type Delivery = Message<"chatcluster.v1.Delivery"> & {
    * @generated from field: bytes payload = 4;
    */
   payload: Uint8Array;
+
+  /**
+   * When logic accepted the message, in milliseconds since the Unix epoch
+   * (fractions allowed), or 0 for frames that are not messages. The gateway
+   * observes its delivery latency from it (a double, not an int64, so the hot
+   * path needs no BigInt; exact to the microsecond for centuries).
+   *
+   * @generated from field: double accepted_at_ms = 5;
+   */
+  acceptedAtMs: number;
 };
 
 /**
