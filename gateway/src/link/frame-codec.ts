@@ -130,6 +130,7 @@ function readDelivery(r: Reader, end: number): Delivery {
   let seq = 0n;
   const connectionIds: number[] = [];
   let payload: Uint8Array = EMPTY;
+  let acceptedAtMs = 0;
   const outerEnd = r.end;
   r.end = end;
   while (r.pos < end) {
@@ -152,7 +153,11 @@ function readDelivery(r: Reader, end: number): Delivery {
       const e = r.lengthDelimitedEnd();
       payload = r.buf.subarray(r.pos, e);
       r.pos = e;
-    } else if (field >= 1 && field <= 4) {
+    } else if (field === 5 && wt === 1) {
+      if (r.pos + 8 > end) throw malformed("accepted_at_ms past the end of the Delivery");
+      acceptedAtMs = r.buf.readDoubleLE(r.pos);
+      r.pos += 8;
+    } else if (field >= 1 && field <= 5) {
       throw malformed(`Delivery field ${field} has wire type ${wt}`);
     } else {
       r.skip(wt);
@@ -160,7 +165,7 @@ function readDelivery(r: Reader, end: number): Delivery {
   }
   r.end = outerEnd;
   if (r.pos !== end) throw malformed("Delivery overruns its length");
-  return { $typeName: DELIVERY_TYPE, room, seq, connectionIds, payload };
+  return { $typeName: DELIVERY_TYPE, room, seq, connectionIds, payload, acceptedAtMs };
 }
 
 const EMPTY = new Uint8Array(0);

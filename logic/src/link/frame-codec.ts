@@ -73,6 +73,8 @@ function writeBigVarint(buf: Uint8Array, pos: number, n: bigint): number {
 export interface Entry {
   readonly head: Uint8Array;
   readonly tail: Uint8Array;
+  /** Fields numbered after the payload (Delivery.accepted_at_ms); usually empty. */
+  readonly trail: Uint8Array;
   /** head + tail bytes: the message's length in its batch. */
   readonly size: number;
   /** Bytes the entry adds to its batch message: tag, length, body. */
@@ -81,9 +83,9 @@ export interface Entry {
 
 const EMPTY = new Uint8Array(0);
 
-function entry(head: Uint8Array, tail: Uint8Array): Entry {
-  const size = head.byteLength + tail.byteLength;
-  return { head, tail, size, wireSize: 1 + varintSize(size) + size };
+function entry(head: Uint8Array, tail: Uint8Array, trail: Uint8Array = EMPTY): Entry {
+  const size = head.byteLength + tail.byteLength + trail.byteLength;
+  return { head, tail, trail, size, wireSize: 1 + varintSize(size) + size };
 }
 
 /**
@@ -96,6 +98,7 @@ export function encodeDelivery(
   seq: bigint,
   payload: Uint8Array,
   connectionIds: readonly number[] = [],
+  acceptedAtMs = 0,
 ): Entry {
   if (seq < 0n || seq > MAX_U64) throw new RangeError(`delivery seq ${seq} is not a uint64`);
   const roomLen = Buffer.byteLength(room, "utf8");
@@ -128,7 +131,16 @@ export function encodeDelivery(
     buf[pos++] = 0x22;
     writeVarint(buf, pos, payload.byteLength);
   }
-  return entry(buf, payload.byteLength > 0 ? payload : EMPTY);
+  // accepted_at_ms (field 5, fixed64 double) follows the payload, as in
+  // protobuf's field order; like protobuf-es, only +0 counts as unset.
+  let trail = EMPTY;
+  if (!Object.is(acceptedAtMs, 0)) {
+    const t = Buffer.allocUnsafe(9);
+    t[0] = 0x29;
+    t.writeDoubleLE(acceptedAtMs, 1);
+    trail = t;
+  }
+  return entry(buf, payload.byteLength > 0 ? payload : EMPTY, trail);
 }
 
 /** One chatcluster.v1.Reply, encoded once when the handler answers. */
@@ -179,6 +191,10 @@ export function batchFrame(
     if (e.tail.byteLength > 0) {
       data.set(e.tail, pos);
       pos += e.tail.byteLength;
+    }
+    if (e.trail.byteLength > 0) {
+      data.set(e.trail, pos);
+      pos += e.trail.byteLength;
     }
   }
   return { $typeName: RawLogicFrameSchema.typeName, $unknown: [{ no: field, wireType: WIRE_LEN, data }] };

@@ -101,11 +101,14 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
     for (const c of [...this.#conns.values()]) this.#remove(c, "gateway_removed");
   }
 
-  /** `payload` is referenced until written, not copied: it must not be modified afterwards. */
-  deliverToRoom(room: string, seq: bigint, payload: Uint8Array): void {
+  /**
+   * `payload` is referenced until written, not copied: it must not be
+   * modified afterwards. `acceptedAtMs` fills Delivery.accepted_at_ms (0: unset).
+   */
+  deliverToRoom(room: string, seq: bigint, payload: Uint8Array, acceptedAtMs = 0): void {
     const targets = this.#interest.get(room);
     if (targets === undefined) return;
-    const entry = encodeDelivery(room, seq, payload);
+    const entry = encodeDelivery(room, seq, payload, undefined, acceptedAtMs);
     for (const c of targets) {
       if (!c.queue.offerDelivery(entry)) this.#dropQueueFull.inc();
     }

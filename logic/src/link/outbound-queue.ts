@@ -12,7 +12,13 @@ export interface QueueLimits {
 
 const KIND_DELIVERY = 0;
 const KIND_REPLY = 1;
-const EMPTY: Entry = { head: new Uint8Array(0), tail: new Uint8Array(0), size: 0, wireSize: 0 };
+const EMPTY: Entry = {
+  head: new Uint8Array(0),
+  tail: new Uint8Array(0),
+  trail: new Uint8Array(0),
+  size: 0,
+  wireSize: 0,
+};
 
 interface InFlight {
   batchSeq: number;
