@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { LoadDriver, type LoadReport } from "./load-driver.ts";
+import { recordResult } from "./results.ts";
+import type { ReliabilityStack } from "./stack.ts";
+
+/** The steady load every chaos scenario holds: small enough for 2 shared cores, busy enough to be mid-flight. */
+export const LOAD = { clients: 20, rooms: 4, ratePerSecond: 40 } as const;
+const BEFORE_MS = 4_000;
+const AFTER_MS = 6_000;
+
+export interface Scenario {
+  readonly id: string;
+  readonly fault: string;
+  /** Injects the fault; resolves when the system should be whole again. */
+  inject(): Promise<void>;
+  /** Zero client disconnects required (a logic roll must not touch a WebSocket). */
+  readonly noDisconnects?: boolean;
+  /** Describes what the system did, for the table. */
+  outcome(report: LoadReport): string;
+  /** Extra checks on the report. */
+  check?(report: LoadReport): void;
+}
+
+/**
+ * Runs load, injects the fault under it, keeps the load on a while, then
+ * checks that every acknowledged message reached every client exactly once,
+ * in order, and records the row.
+ */
+export async function runScenario(rs: ReliabilityStack, s: Scenario): Promise<LoadReport> {
+  const started = Date.now();
+  const driver = new LoadDriver({
+    urls: rs.stack.gatewayUrls,
+    ...LOAD,
+    roomPrefix: s.id,
+    token: (user) => rs.token(user),
+  });
+  try {
+    await driver.connect();
+    driver.start();
+    await new Promise((r) => setTimeout(r, BEFORE_MS));
+    await s.inject();
+    await new Promise((r) => setTimeout(r, AFTER_MS));
+    await driver.stop();
+    const report = driver.verify();
+    recordResult({
+      id: s.id,
+      kind: "chaos",
+      load: `${LOAD.clients} SDK clients x ${LOAD.rooms} rooms, ${LOAD.ratePerSecond} msg/s (${report.acked} acked)`,
+      fault: s.fault,
+      outcome: s.outcome(report),
+      lost: report.lost,
+      durationMs: Date.now() - started,
+    });
+    const summary = JSON.stringify({ ...report, problems: report.problems.slice(0, 8) });
+    assert.equal(report.lost, 0, `acked messages lost: ${summary}`);
+    assert.equal(report.duplicates, 0, `duplicates: ${summary}`);
+    assert.equal(report.orderViolations, 0, `order: ${summary}`);
+    assert.equal(report.rejected, 0, `sends rejected for good: ${summary}`);
+    assert.equal(report.acked, report.sent, `every send acked: ${summary}`);
+    if (s.noDisconnects) assert.equal(report.disconnects, 0, `client disconnects: ${summary}`);
+    s.check?.(report);
+    return report;
+  } finally {
+    driver.close();
+  }
+}

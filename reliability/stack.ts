@@ -1,0 +1,110 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type DevStack, startDevStack } from "../dev/dev-stack.ts";
+import { signDevToken } from "../dev/dev-token.ts";
+import { freePortBlock } from "../dev/free-port-block.ts";
+import type { SupervisedProcess } from "../dev/process-supervisor.ts";
+import { until } from "./load-driver.ts";
+
+/** The dev stack (real gateway and logic processes) plus what the scenarios need to hurt it. */
+export interface ReliabilityStack {
+  readonly stack: DevStack;
+  readonly dataDir: string;
+  readonly jwtSecret: string;
+  /** The gateways' shared internal secret, read back from the processes' arguments. */
+  readonly internalSecret: string;
+  /** Every line the processes wrote to stdout/stderr. */
+  readonly output: string[];
+  token(user: string): Promise<string>;
+  /** Resolves when the process answers /readyz on its ops port. */
+  waitReady(role: "gateway" | "logic", index: number, timeoutMs?: number): Promise<void>;
+  /** Sends a signal, waits for the supervisor to start it again and for it to be ready. */
+  bounce(role: "gateway" | "logic", index: number, signal: NodeJS.Signals): Promise<void>;
+  /** Resident set size of a process in bytes (from /proc). */
+  rss(role: "gateway" | "logic", index: number): number;
+  stop(): Promise<void>;
+}
+
+export async function startReliabilityStack(opts: {
+  store?: "sqlite" | "nats";
+  natsUrl?: string;
+  logLevel?: string;
+}): Promise<ReliabilityStack> {
+  const dataDir = await mkdtemp(join(tmpdir(), "cc-reliability-"));
+  const output: string[] = [];
+  let stack: DevStack;
+  try {
+    stack = await startDevStack(
+      {
+        gateways: 2,
+        logic: 2,
+        store: opts.store ?? "sqlite",
+        natsUrl: opts.natsUrl ?? "",
+        dataDir,
+        host: "127.0.0.1",
+        basePort: await freePortBlock(),
+        logLevel: opts.logLevel ?? "info",
+      },
+      (line) => output.push(line),
+    );
+    await stack.ready(60_000);
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const jwtSecret = readFileSync(join(dataDir, "dev-jwt-secret"), "utf8").trim();
+  const secretArg = stack.gateways[0]?.spec.args.find((a) => a.startsWith("--internal-secret="));
+  const internalSecret = secretArg?.slice("--internal-secret=".length) ?? "";
+  const proc = (role: "gateway" | "logic", index: number): SupervisedProcess => {
+    const p = (role === "gateway" ? stack.gateways : stack.logic)[index];
+    if (p === undefined) throw new Error(`no ${role} ${index}`);
+    return p;
+  };
+  const opsUrl = (role: "gateway" | "logic", index: number): string => {
+    const t = stack.opsTargets.find((x) => x.role === role && x.name === `${role}-${index}`);
+    if (t === undefined) throw new Error(`no ops target for ${role}-${index}`);
+    return `http://${t.address}/readyz`;
+  };
+  const waitReady = async (role: "gateway" | "logic", index: number, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ok = await fetch(opsUrl(role, index), { signal: AbortSignal.timeout(1000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`${role}-${index} not ready after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return {
+    stack,
+    dataDir,
+    jwtSecret,
+    internalSecret,
+    output,
+    token: (user) => signDevToken(jwtSecret, user),
+    waitReady,
+    async bounce(role, index, signal) {
+      const p = proc(role, index);
+      const pid = p.pid();
+      const starts = p.starts();
+      if (pid === undefined) throw new Error(`${role}-${index} is not running`);
+      process.kill(pid, signal);
+      await until(`${role}-${index} restarted`, () => p.starts() > starts && p.pid() !== undefined, 30_000);
+      await waitReady(role, index);
+    },
+    rss(role, index) {
+      const pid = proc(role, index).pid();
+      if (pid === undefined) throw new Error(`${role}-${index} is not running`);
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      return Number(m?.[1] ?? 0) * 1024;
+    },
+    async stop() {
+      await stack.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
