@@ -44,6 +44,7 @@ export function createGatewayFleet(options: GatewayFleetOptions): RunningGateway
   const opts = resolveFleetOptions(options);
   let fleet: Fleet | undefined;
   const metrics = createPushMetrics(options.registry, () => fleet?.queueReadings() ?? []);
+  metrics.queueLimitBytes.set(opts.queue.maxBytes);
   fleet = new Fleet(opts, options, metrics);
   return fleet;
 }

@@ -32,6 +32,8 @@ export interface PushMetrics {
   readonly connectedStreams: Gauge;
   readonly queueDepth: Gauge<"gateway">;
   readonly queueBytes: Gauge<"gateway">;
+  /** The per-gateway byte bound, so dashboards and alerts can show queue fill as a ratio. */
+  readonly queueLimitBytes: Gauge;
   readonly batchesSent: Counter<"kind">;
   readonly messagesSent: Counter<"kind">;
   readonly drops: Counter<"reason">;
@@ -80,6 +82,11 @@ export function createPushMetrics(
       collect() {
         for (const q of readQueues()) this.set({ gateway: q.gateway }, q.bytes);
       },
+    }),
+    queueLimitBytes: new Gauge({
+      name: "chatcluster_logic_push_queue_limit_bytes",
+      help: "The bound on bytes queued or in flight per gateway (--max-queue-bytes); at it, deliveries are dropped.",
+      registers,
     }),
     batchesSent: new Counter({
       name: "chatcluster_logic_push_batches_sent_total",
