@@ -8,6 +8,18 @@
  * parts: the message body is never parsed or re-encoded after the sender's
  * gateway validated it.
  */
+import type {
+  PresenceChangeFrame,
+  PresencePageFrame,
+  PresenceQueryFrame,
+  ReadEventFrame,
+  ReadFrame,
+  ReadsPageFrame,
+  ReadsQueryFrame,
+  SignalEventFrame,
+  SignalFrame,
+} from "./presence-frames.ts";
+
 export const SUBPROTOCOL = "chatcluster.v1";
 
 // ---- client -> server ----------------------------------------------------
@@ -23,6 +35,8 @@ export interface JoinFrame {
   since?: number;
   /** Maximum history messages; the server clamps it. */
   limit?: number;
+  /** Receive `presence_change` frames for this room (docs/presence.md). */
+  presence?: boolean;
 }
 export interface LeaveFrame {
   type: "leave";
@@ -40,7 +54,16 @@ export interface PingFrame {
   /** Echoed in the pong; any number the client likes (e.g. its clock). */
   ts?: number;
 }
-export type ClientFrame = AuthFrame | JoinFrame | LeaveFrame | SendFrame | PingFrame;
+export type ClientFrame =
+  | AuthFrame
+  | JoinFrame
+  | LeaveFrame
+  | SendFrame
+  | PingFrame
+  | PresenceQueryFrame
+  | SignalFrame
+  | ReadFrame
+  | ReadsQueryFrame;
 
 // ---- server -> client ----------------------------------------------------
 
@@ -112,7 +135,12 @@ export type ServerFrame =
   | AckFrame
   | ErrorFrame
   | PongFrame
-  | ReconnectFrame;
+  | ReconnectFrame
+  | PresencePageFrame
+  | PresenceChangeFrame
+  | SignalEventFrame
+  | ReadEventFrame
+  | ReadsPageFrame;
 
 // ---- error codes (the `code` of an error frame) ----------------------------
 

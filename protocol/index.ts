@@ -42,3 +42,25 @@ export type { CloseCode, CloseCodeKey, ReconnectPolicy } from "./close-codes.ts"
 export { CLOSE_CODE_NAMES, CLOSE_CODES, closeCodeByNumber, closeCodeName } from "./close-codes.ts";
 export type { ParseResult } from "./parse-client-frame.ts";
 export { parseClientFrame } from "./parse-client-frame.ts";
+export type {
+  PresenceChangeFrame,
+  PresencePageFrame,
+  PresenceQueryFrame,
+  ReadEventFrame,
+  ReadFrame,
+  ReadsPageFrame,
+  ReadsQueryFrame,
+  SignalEventFrame,
+  SignalFrame,
+} from "./presence-frames.ts";
+export {
+  encodePresenceChangeFrame,
+  encodePresencePageFrame,
+  encodeReadEventFrame,
+  encodeReadsPageFrame,
+  encodeSignalFrame,
+  PRESENCE_BOUNDS,
+  PRESENCE_INTEREST_SUFFIX,
+  presenceInterestKey,
+  SIGNAL_KIND_PATTERN,
+} from "./presence-frames.ts";

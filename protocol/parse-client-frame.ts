@@ -1,4 +1,5 @@
 import { type ClientFrame, ERROR_CODES, PROTOCOL_BOUNDS, ROOM_PATTERN } from "./client-frames.ts";
+import { parsePresenceFrame } from "./parse-presence-frame.ts";
 
 /**
  * Validates one client text frame. Three outcomes, each with a fixed answer
@@ -62,9 +63,12 @@ export function parseClientFrame(text: string): ParseResult {
         !(isSeq(o.limit) && o.limit >= 1 && o.limit <= PROTOCOL_BOUNDS.maxHistoryLimit)
       )
         return reject(ERROR_CODES.invalidField.code, "join.limit must be an integer from 1 to 1000", room);
+      if (o.presence !== undefined && typeof o.presence !== "boolean")
+        return reject(ERROR_CODES.invalidField.code, "join.presence must be a boolean", room);
       const frame: ClientFrame = { type: "join", room };
       if (o.since !== undefined) frame.since = o.since as number;
       if (o.limit !== undefined) frame.limit = o.limit as number;
+      if (o.presence === true) frame.presence = true;
       return { kind: "frame", frame };
     }
     case "leave": {
@@ -86,6 +90,14 @@ export function parseClientFrame(text: string): ParseResult {
       if (o.ts !== undefined && (typeof o.ts !== "number" || !Number.isFinite(o.ts)))
         return reject(ERROR_CODES.invalidField.code, "ping.ts must be a number");
       return { kind: "frame", frame: o.ts === undefined ? { type: "ping" } : { type: "ping", ts: o.ts } };
+    }
+    case "presence":
+    case "signal":
+    case "read":
+    case "reads": {
+      const bad = checkRoom(o, typeof o.room === "string" ? o.room : undefined);
+      if (bad) return bad;
+      return parsePresenceFrame(o, o.room as string);
     }
     default:
       return reject(

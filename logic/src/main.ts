@@ -15,8 +15,10 @@ import { EndpointSliceDiscovery } from "./discovery/endpoint-slice-discovery.ts"
 import { type Discovery, FileDiscovery, StaticDiscovery } from "./discovery/index.ts";
 import type { EventSink } from "./gateway-fleet.ts";
 import { boundStore, createHandlers, createLogicMetrics } from "./handlers/index.ts";
+import { startPresenceSweep } from "./handlers/presence-sweep.ts";
 import { createGatewayFleet } from "./link/index.ts";
 import { openStore } from "./store/index.ts";
+import { openPresenceTable } from "./store/open-presence-table.ts";
 
 /** How long a stopping logic process lets in-flight events finish before it closes its streams. */
 const SETTLE_MS = 500;
@@ -46,6 +48,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     { maxInFlight: config.maxInflightStoreOps, maxQueued: config.maxQueuedStoreOps },
     metrics,
   );
+  const presence = openPresenceTable(config, log);
   const auth = await createAuthenticator(config, log);
   const discovery = createDiscovery(config, registry, log);
 
@@ -66,7 +69,8 @@ export async function runLogic(config: LogicConfig): Promise<void> {
       : undefined,
   });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };
-  handlers = createHandlers({ store, fleet, auth, metrics, log, limits });
+  handlers = createHandlers({ store, fleet, auth, metrics, log, limits, presence });
+  const stopPresenceSweep = startPresenceSweep(presence, fleet, log);
   const api = await startServerApi({
     host: config.apiListen.host,
     port: config.apiListen.port,
@@ -93,6 +97,8 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     await api.close();
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     await fleet.stop();
+    stopPresenceSweep();
+    await presence.close();
     await store.close();
     auth.close();
     await ops.close();

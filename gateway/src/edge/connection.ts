@@ -30,6 +30,8 @@ export interface Membership {
   floor: number;
   /** Non-null while a join is in flight: live deliveries wait here, then flush after the joined frame. */
   held: HeldDelivery[] | null;
+  /** Logic accepted the join: the user counts in this gateway's presence for the room. */
+  present: boolean;
 }
 
 /** The ws WebSocket class the server instantiates, with a back-reference to its Connection. */
@@ -63,6 +65,10 @@ export class Connection {
   /** Waiting for the socket's 'drain' before writing more. */
   waitingDrain = false;
   rooms: Map<string, Membership> | null = null;
+  /** Entries of `rooms` that are presence opt-ins (`<room>#presence`), not rooms: they use no room slot. */
+  presenceOptIns = 0;
+  /** Created at the first signal: most connections never send one. */
+  signalRate: TokenBucket | null = null;
   readonly rate: TokenBucket;
   strikes = 0;
   strikeWindowStart = 0;

@@ -35,6 +35,13 @@ export interface EdgeLimits {
   readonly heartbeatMs: number;
   /** A socket we closed that has not finished the close handshake after this long is destroyed. */
   readonly closeGraceMs: number;
+  /** Sustained `signal` frames per second per connection, and burst (within the frame rate above). */
+  readonly signalsPerSecond: number;
+  readonly signalBurst: number;
+  /** A user's departure from a room is reported this long after its last connection left, unless it rejoins. */
+  readonly presenceGraceMs: number;
+  /** Interval of presence lease renewals; logic expires a silent epoch's presence after 3 of them. */
+  readonly presenceLeaseMs: number;
   /** Compress client->server frames when the client asks (server frames are pre-framed and never compressed). */
   readonly perMessageDeflate: boolean;
 }
@@ -56,6 +63,10 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
   joinBufferFrames: 1_000,
   heartbeatMs: 25_000,
   closeGraceMs: 3_000,
+  signalsPerSecond: 5,
+  signalBurst: 10,
+  presenceGraceMs: 5_000,
+  presenceLeaseMs: 2_000,
   perMessageDeflate: false,
 });
 

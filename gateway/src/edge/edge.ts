@@ -11,6 +11,8 @@ import {
   ClientEventSchema,
   ConnectionClosedSchema,
   type JoinResult,
+  PresenceChangeSchema,
+  PresenceLeaseSchema,
   type Reply,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
@@ -30,6 +32,8 @@ import { createFanOut } from "./fan-out.ts";
 import { type AdmissionRefusalReason, createGatewayMetrics, type GatewayMetrics } from "./gateway-metrics.ts";
 import { startHeartbeatSweep } from "./heartbeat-sweep.ts";
 import { handleClientMessage, type InboundContext } from "./inbound.ts";
+import { dropMembership, dropPresence } from "./inbound-presence.ts";
+import { PresenceTracker } from "./presence-tracker.ts";
 import { RoomIndex } from "./room-index.ts";
 import { SendScheduler } from "./send-scheduler.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -175,8 +179,42 @@ export function createEdge(opts: EdgeOptions): Edge {
   }
 
   function leaveAll(conn: Connection): void {
+    dropPresence(inbound, conn);
+    conn.presenceOptIns = 0;
     for (const room of index.removeConnection(conn)) link.roomRemoved(room);
   }
+
+  // Presence changes and leases belong to this gateway epoch, not to a
+  // connection: connection id 0, no principal (docs/presence.md).
+  const presence = new PresenceTracker(limits.presenceGraceMs, (room, userId, online) => {
+    const event = create(ClientEventSchema, {
+      connectionId: 0,
+      kind: { case: "presenceChange", value: create(PresenceChangeSchema, { room, userId, online }) },
+    });
+    if (!link.send(event, room)) metrics.logicRefusals.inc();
+  });
+  function sendLease(release: boolean): void {
+    const ttlMs = limits.presenceLeaseMs * 3;
+    const event = create(ClientEventSchema, {
+      connectionId: 0,
+      kind: { case: "presenceLease", value: create(PresenceLeaseSchema, { ttlMs, release }) },
+    });
+    // Refused only while no logic stream is up; the next tick renews.
+    link.send(event, "presence-lease");
+  }
+  let lastLeaseAt = 0;
+  const presenceTimer = setInterval(
+    () => {
+      const now = Date.now();
+      presence.tick(now);
+      if (!closed && now - lastLeaseAt >= limits.presenceLeaseMs && link.connectedStreams() > 0) {
+        lastLeaseAt = now;
+        sendLease(false);
+      }
+    },
+    Math.min(500, limits.presenceLeaseMs),
+  );
+  presenceTimer.unref();
 
   function closeConn(conn: Connection, code: CloseCode, reason: string): void {
     if (conn.state === "closing" || conn.state === "closed") return;
@@ -216,6 +254,8 @@ export function createEdge(opts: EdgeOptions): Edge {
     metrics,
     index,
     link,
+    presence,
+    gatewayId: opts.gatewayId,
     send,
     sendEvent,
     closeConn,
@@ -355,8 +395,12 @@ export function createEdge(opts: EdgeOptions): Edge {
     const held = m.held;
     m.held = null;
     if (!res.ok) {
-      if (index.remove(conn, res.room)) link.roomRemoved(res.room);
+      dropMembership(inbound, conn, res.room);
       return;
+    }
+    if (!m.present && conn.principal) {
+      m.present = true;
+      presence.add(res.room, conn.principal.userId);
     }
     m.floor = Number(res.lastSeq);
     if (held === null) return;
@@ -420,6 +464,10 @@ export function createEdge(opts: EdgeOptions): Edge {
     await waitForEmpty(limits.closeGraceMs);
     for (const c of [...conns.values()]) c.ws.terminate();
     await waitForEmpty(100);
+    // Clients reconnected elsewhere during the window; what is still pending
+    // goes now, and the epoch's lease is released.
+    presence.flush();
+    sendLease(true);
     metrics.drainRemaining.set(conns.size);
     log.info({ ms: Date.now() - started, remaining: conns.size }, "drained");
   }
@@ -468,6 +516,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     async close() {
       closed = true;
       clearInterval(sweep);
+      clearInterval(presenceTimer);
       for (const c of [...conns.values()]) c.ws.terminate();
       wss.close();
       const server = ownServer;

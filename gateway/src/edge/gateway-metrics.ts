@@ -15,7 +15,18 @@ export type AdmissionRefusalReason = (typeof ADMISSION_REFUSAL_REASONS)[number];
 export const DROP_REASONS = ["join_buffer_full", "no_local_members", "unknown_connection"] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
-export const INBOUND_FRAME_TYPES = ["auth", "join", "leave", "send", "ping", "invalid"] as const;
+export const INBOUND_FRAME_TYPES = [
+  "auth",
+  "join",
+  "leave",
+  "send",
+  "ping",
+  "presence",
+  "signal",
+  "read",
+  "reads",
+  "invalid",
+] as const;
 export type InboundFrameType = (typeof INBOUND_FRAME_TYPES)[number];
 
 export interface QueueStats {

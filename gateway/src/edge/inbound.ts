@@ -8,10 +8,19 @@ import {
 import { ERROR_CODES, encodeErrorFrame, encodePongFrame } from "../../../protocol/client-frames.ts";
 import { CLOSE_CODES, type CloseCode } from "../../../protocol/close-codes.ts";
 import { parseClientFrame } from "../../../protocol/parse-client-frame.ts";
+import { presenceInterestKey } from "../../../protocol/presence-frames.ts";
 import type { LogicLink } from "../logic-link.ts";
 import type { Connection } from "./connection.ts";
 import type { EdgeLimits } from "./edge-limits.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
+import {
+  dropMembership,
+  handlePresenceQuery,
+  handleRead,
+  handleSignal,
+  setPresenceOptIn,
+} from "./inbound-presence.ts";
+import type { PresenceTracker } from "./presence-tracker.ts";
 import type { RoomIndex } from "./room-index.ts";
 
 /** What inbound handling needs from the edge (one object, built once). */
@@ -20,6 +29,9 @@ export interface InboundContext {
   readonly metrics: GatewayMetrics;
   readonly index: RoomIndex;
   readonly link: LogicLink;
+  readonly presence: PresenceTracker;
+  /** Prefix of client-visible connection ids. */
+  readonly gatewayId: string;
   send(conn: Connection, payload: Uint8Array): void;
   sendEvent(conn: Connection, kind: ClientEvent["kind"], routingKey: string): boolean;
   closeConn(conn: Connection, code: CloseCode, reason: string): void;
@@ -104,7 +116,10 @@ export function handleClientMessage(
     case "join": {
       const { index, link } = ctx;
       const before = conn.membership(frame.room);
-      if (before === undefined && (conn.rooms?.size ?? 0) >= limits.maxRoomsPerConnection) {
+      if (
+        before === undefined &&
+        (conn.rooms?.size ?? 0) - conn.presenceOptIns >= limits.maxRoomsPerConnection
+      ) {
         error(
           ctx,
           conn,
@@ -119,14 +134,17 @@ export function handleClientMessage(
       // Live deliveries wait until the joined frame is written (its page ends at last_seq).
       if (membership.held === null) membership.held = [];
       if (created) link.roomAdded(frame.room);
+      const optedIn = conn.membership(presenceInterestKey(frame.room)) !== undefined;
+      setPresenceOptIn(ctx, conn, frame.room, frame.presence === true);
       const join = create(JoinRequestSchema, { room: frame.room, limit: frame.limit ?? 0 });
       if (frame.since !== undefined) join.since = BigInt(frame.since);
       if (!ctx.sendEvent(conn, { case: "join", value: join }, frame.room)) {
         if (before === undefined) {
-          if (index.remove(conn, frame.room)) link.roomRemoved(frame.room);
-        } else if (wasHeld === null) {
+          dropMembership(ctx, conn, frame.room);
+        } else {
+          setPresenceOptIn(ctx, conn, frame.room, optedIn);
           // Nothing can have been held within this call: back to live.
-          membership.held = null;
+          if (wasHeld === null) membership.held = null;
         }
         error(ctx, conn, ERROR_CODES.unavailable.code, "logic unavailable", frame.room, RETRY_UNAVAILABLE_MS);
       }
@@ -137,7 +155,7 @@ export function handleClientMessage(
         error(ctx, conn, ERROR_CODES.notJoined.code, "not a member of this room", frame.room);
         return;
       }
-      if (ctx.index.remove(conn, frame.room)) ctx.link.roomRemoved(frame.room);
+      dropMembership(ctx, conn, frame.room);
       // Logic keeps no membership state; the event is for its audit and metrics, best effort.
       ctx.sendEvent(
         conn,
@@ -154,5 +172,15 @@ export function handleClientMessage(
       }
       return;
     }
+    case "presence":
+      handlePresenceQuery(ctx, conn, frame);
+      return;
+    case "signal":
+      handleSignal(ctx, conn, frame);
+      return;
+    case "read":
+    case "reads":
+      handleRead(ctx, conn, frame);
+      return;
   }
 }

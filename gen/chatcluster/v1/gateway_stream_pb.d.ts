@@ -569,6 +569,49 @@ export declare type ClientEvent = Message<"chatcluster.v1.ClientEvent"> & {
      */
     value: ConnectionClosed;
     case: "closed";
+  } | {
+    /**
+     * An ephemeral signal (typing, custom kinds) for the room's other members;
+     * never stored. See docs/presence.md.
+     *
+     * @generated from field: chatcluster.v1.SignalRequest signal = 15;
+     */
+    value: SignalRequest;
+    case: "signal";
+  } | {
+    /**
+     * A user's presence in a room changed on this gateway (first connection
+     * joined, or the last one left and the grace period passed). connection_id
+     * is 0 and principal is absent: the change belongs to the gateway epoch.
+     *
+     * @generated from field: chatcluster.v1.PresenceChange presence_change = 16;
+     */
+    value: PresenceChange;
+    case: "presenceChange";
+  } | {
+    /**
+     * Renews the gateway epoch's presence lease; connection_id is 0.
+     *
+     * @generated from field: chatcluster.v1.PresenceLease presence_lease = 17;
+     */
+    value: PresenceLease;
+    case: "presenceLease";
+  } | {
+    /**
+     * Who is in a room now: a page of users and the exact total.
+     *
+     * @generated from field: chatcluster.v1.PresenceQuery presence_query = 18;
+     */
+    value: PresenceQuery;
+    case: "presenceQuery";
+  } | {
+    /**
+     * Sets the connection's user's read marker in a room.
+     *
+     * @generated from field: chatcluster.v1.ReadMarkerRequest read_marker = 19;
+     */
+    value: ReadMarkerRequest;
+    case: "readMarker";
   } | { case: undefined; value?: undefined };
 };
 
@@ -577,6 +620,189 @@ export declare type ClientEvent = Message<"chatcluster.v1.ClientEvent"> & {
  * Use `create(ClientEventSchema)` to create a new message.
  */
 export declare const ClientEventSchema: GenMessage<ClientEvent>;
+
+/**
+ * SignalRequest is an ephemeral signal for the other members of a room.
+ *
+ * @generated from message chatcluster.v1.SignalRequest
+ */
+export declare type SignalRequest = Message<"chatcluster.v1.SignalRequest"> & {
+  /**
+   * Target room.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * What the signal means, for example `typing`; validated by the gateway.
+   *
+   * @generated from field: string signal_kind = 2;
+   */
+  signalKind: string;
+
+  /**
+   * Optional JSON text (validated by the gateway); empty when absent.
+   *
+   * @generated from field: bytes body = 3;
+   */
+  body: Uint8Array;
+
+  /**
+   * The sender's connection as clients see it (`<gateway id>/<connection id>`),
+   * so the sender's own SDK can drop its echo.
+   *
+   * @generated from field: string connection = 4;
+   */
+  connection: string;
+};
+
+/**
+ * Describes the message chatcluster.v1.SignalRequest.
+ * Use `create(SignalRequestSchema)` to create a new message.
+ */
+export declare const SignalRequestSchema: GenMessage<SignalRequest>;
+
+/**
+ * PresenceChange reports that a user came online in a room on this gateway or
+ * went offline there. Logic records it under the sending gateway's id and epoch.
+ *
+ * @generated from message chatcluster.v1.PresenceChange
+ */
+export declare type PresenceChange = Message<"chatcluster.v1.PresenceChange"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * The user.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * True: the user's first connection in the room on this gateway joined.
+   * False: its last one left (after the grace period, or at the end of a drain).
+   *
+   * @generated from field: bool online = 3;
+   */
+  online: boolean;
+};
+
+/**
+ * Describes the message chatcluster.v1.PresenceChange.
+ * Use `create(PresenceChangeSchema)` to create a new message.
+ */
+export declare const PresenceChangeSchema: GenMessage<PresenceChange>;
+
+/**
+ * PresenceLease keeps the sending gateway epoch's presence entries alive.
+ *
+ * @generated from message chatcluster.v1.PresenceLease
+ */
+export declare type PresenceLease = Message<"chatcluster.v1.PresenceLease"> & {
+  /**
+   * The entries expire this long after logic received the lease unless renewed.
+   *
+   * @generated from field: uint32 ttl_ms = 1;
+   */
+  ttlMs: number;
+
+  /**
+   * True when the gateway ends (drain finished): its entries go now.
+   *
+   * @generated from field: bool release = 2;
+   */
+  release: boolean;
+};
+
+/**
+ * Describes the message chatcluster.v1.PresenceLease.
+ * Use `create(PresenceLeaseSchema)` to create a new message.
+ */
+export declare const PresenceLeaseSchema: GenMessage<PresenceLease>;
+
+/**
+ * PresenceQuery asks for the users present in a room.
+ *
+ * @generated from message chatcluster.v1.PresenceQuery
+ */
+export declare type PresenceQuery = Message<"chatcluster.v1.PresenceQuery"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Users sorted by id after this one (exclusive); empty for the first page.
+   *
+   * @generated from field: string after = 2;
+   */
+  after: string;
+
+  /**
+   * Page size; logic clamps it.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message chatcluster.v1.PresenceQuery.
+ * Use `create(PresenceQuerySchema)` to create a new message.
+ */
+export declare const PresenceQuerySchema: GenMessage<PresenceQuery>;
+
+/**
+ * ReadMarkerRequest records how far the connection's user has read a room.
+ *
+ * @generated from message chatcluster.v1.ReadMarkerRequest
+ */
+export declare type ReadMarkerRequest = Message<"chatcluster.v1.ReadMarkerRequest"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * The last seq read; markers only move forward. 0 asks instead for the
+   * stored markers of `users`.
+   *
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * Who is told of a new marker: `room` (every member of the room) or `self`
+   * (only this connection gets the answer).
+   *
+   * @generated from field: string notify = 3;
+   */
+  notify: string;
+
+  /**
+   * With seq 0: whose markers to return (at most 100); empty means the
+   * connection's own user.
+   *
+   * @generated from field: repeated string users = 4;
+   */
+  users: string[];
+};
+
+/**
+ * Describes the message chatcluster.v1.ReadMarkerRequest.
+ * Use `create(ReadMarkerRequestSchema)` to create a new message.
+ */
+export declare const ReadMarkerRequestSchema: GenMessage<ReadMarkerRequest>;
 
 /**
  * AuthRequest carries the client's bearer token.

@@ -84,6 +84,10 @@ export function boundStore(store: MessageStore, bounds: StoreBounds, metrics: Lo
       run("append", () => store.append(room, input)),
     read: (room: string, options: ReadOptions): Promise<ReadResult> =>
       run("read", () => store.read(room, options)),
+    setReadMarker: (room: string, user: string, seq: number): Promise<number> =>
+      run("read_marker", () => store.setReadMarker(room, user, seq)),
+    getReadMarkers: (room: string, users: readonly string[]): Promise<Map<string, number>> =>
+      run("read_marker", () => store.getReadMarkers(room, users)),
     close: () => store.close(),
   };
 }

@@ -285,6 +285,8 @@ describe("handlers", () => {
         return inner.append(room, input);
       },
       read: (room, o) => inner.read(room, o),
+      setReadMarker: (room, user, seq) => inner.setReadMarker(room, user, seq),
+      getReadMarkers: (room, users) => inner.getReadMarkers(room, users),
       close: () => inner.close(),
     };
     const { run, fleet, registry } = await setup({ store: slow, maxInFlight: 2, maxQueued: 1 });

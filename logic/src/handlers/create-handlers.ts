@@ -24,8 +24,10 @@ import { matchesAny } from "../auth/room-pattern.ts";
 import type { EventSink, GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import { messageIdProblem } from "../store/input-checks.ts";
 import type { MessageStore } from "../store/message-store.ts";
+import { InMemoryPresenceTable, type PresenceTable } from "../store/presence-table.ts";
 import { StoreError } from "../store/store-error.ts";
 import type { EventKind, EventResult, LogicMetrics } from "./logic-metrics.ts";
+import { PresenceHandlers } from "./presence-handlers.ts";
 
 export interface HandlerLimits {
   /** Largest message body in bytes (JSON text). */
@@ -44,6 +46,11 @@ export interface HandlerDeps {
   readonly limits: HandlerLimits;
   /** Injected in tests; default Date.now. */
   readonly now?: () => number;
+  /**
+   * Shared presence (docs/presence.md). Default: a table private to this
+   * process, exact only while it is the only logic process.
+   */
+  readonly presence?: PresenceTable;
 }
 
 type ReplyKind = NonNullable<MessageInitShape<typeof ReplySchema>["kind"]>;
@@ -69,10 +76,20 @@ export function createHandlers(deps: HandlerDeps): EventSink {
 class Handlers implements EventSink {
   readonly #d: HandlerDeps;
   readonly #now: () => number;
+  readonly #presence: PresenceHandlers;
 
   constructor(deps: HandlerDeps) {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
+    this.#presence = new PresenceHandlers({
+      table: deps.presence ?? new InMemoryPresenceTable(),
+      store: deps.store,
+      fleet: deps.fleet,
+      log: deps.log,
+      now: this.#now,
+      reply: (from, ev, kind) => this.#reply(from, ev, kind),
+      count: (kind, result) => this.#count(kind, result),
+    });
   }
 
   onEvents(from: GatewayRef, events: readonly ClientEvent[]): void {
@@ -109,6 +126,39 @@ class Handlers implements EventSink {
           void this.#join(from, ev, p, k.value).catch((err: unknown) =>
             this.#internal(from, ev, "join", err),
           );
+        }
+        return;
+      }
+      case "presenceChange":
+        void this.#presence
+          .change(from, ev, k.value)
+          .catch((err: unknown) => this.#internal(from, ev, "presenceChange", err));
+        return;
+      case "presenceLease":
+        void this.#presence
+          .lease(from, ev, k.value)
+          .catch((err: unknown) => this.#internal(from, ev, "presenceLease", err));
+        return;
+      case "presenceQuery": {
+        const p = this.#principal(from, ev, "presenceQuery");
+        if (p !== undefined) {
+          void this.#presence
+            .query(from, ev, p, k.value)
+            .catch((err: unknown) => this.#internal(from, ev, "presenceQuery", err));
+        }
+        return;
+      }
+      case "signal": {
+        const p = this.#principal(from, ev, "signal");
+        if (p !== undefined) this.#presence.signal(from, ev, p, k.value);
+        return;
+      }
+      case "readMarker": {
+        const p = this.#principal(from, ev, "readMarker");
+        if (p !== undefined) {
+          void this.#presence
+            .readMarker(from, ev, p, k.value)
+            .catch((err: unknown) => this.#internal(from, ev, "readMarker", err));
         }
         return;
       }

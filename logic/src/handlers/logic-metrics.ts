@@ -8,16 +8,39 @@ import { STORE_ERROR_CODES } from "../store/store-error.ts";
  * `startServerApi`. Every label value is pre-initialised so dashboards show
  * zeros instead of gaps.
  */
-export type EventKind = "auth" | "send" | "join" | "leave" | "closed" | "unknown";
+export type EventKind =
+  | "auth"
+  | "send"
+  | "join"
+  | "leave"
+  | "closed"
+  | "signal"
+  | "presenceChange"
+  | "presenceLease"
+  | "presenceQuery"
+  | "readMarker"
+  | "unknown";
 /**
  * ok; duplicate (a resent send); denied (auth failed, forbidden); invalid (bad
  * input); expired (token expired, connection closed); unavailable (retryable
  * store or overload error); error (a bug: internal error).
  */
 export type EventResult = "ok" | "duplicate" | "denied" | "invalid" | "expired" | "unavailable" | "error";
-export type StoreOp = "append" | "read";
+export type StoreOp = "append" | "read" | "read_marker";
 
-export const EVENT_KINDS: readonly EventKind[] = ["auth", "send", "join", "leave", "closed", "unknown"];
+export const EVENT_KINDS: readonly EventKind[] = [
+  "auth",
+  "send",
+  "join",
+  "leave",
+  "closed",
+  "signal",
+  "presenceChange",
+  "presenceLease",
+  "presenceQuery",
+  "readMarker",
+  "unknown",
+];
 export const EVENT_RESULTS: readonly EventResult[] = [
   "ok",
   "duplicate",
@@ -115,7 +138,7 @@ export function createLogicMetrics(registry: Registry): LogicMetrics {
   };
   m.authResults.inc({ result: "ok", reason: "ok" }, 0);
   for (const reason of AUTH_ERROR_CODES) m.authResults.inc({ result: "error", reason }, 0);
-  for (const op of ["append", "read"] as const) {
+  for (const op of ["append", "read", "read_marker"] as const) {
     m.storeDuration.zero({ op });
     for (const code of STORE_ERROR_CODES) m.storeErrors.inc({ op, code }, 0);
   }

@@ -12,6 +12,7 @@ import {
 } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { checkAppend, checkLimit, checkRoom } from "./input-checks.ts";
+import { JetStreamReadMarkers } from "./jetstream-read-markers.ts";
 import type {
   AppendInput,
   AppendResult,
@@ -101,6 +102,7 @@ export class JetStreamStore implements MessageStore {
   readonly #opts: JetStreamStoreOptions;
   readonly #rooms = new Map<string, RoomWriter>();
   readonly #maxRetries: number;
+  readonly #reads: JetStreamReadMarkers;
   #connected = true;
   #closed = false;
 
@@ -110,6 +112,7 @@ export class JetStreamStore implements MessageStore {
     this.#js = jetstream(nc, { timeout: opts.requestTimeoutMs });
     this.#opts = opts;
     this.#maxRetries = opts.maxConflictRetries ?? DEFAULT_MAX_CONFLICT_RETRIES;
+    this.#reads = new JetStreamReadMarkers(this.#js, jsm, opts.stream, opts.subjectPrefix, opts.replicas);
     void this.#watchStatus();
   }
 
@@ -189,6 +192,26 @@ export class JetStreamStore implements MessageStore {
       return { messages, complete: last >= headSeq, headSeq };
     } catch (err) {
       throw toStoreError(err, "read failed");
+    }
+  }
+
+  async setReadMarker(room: string, user: string, seq: number): Promise<number> {
+    if (this.#closed) throw new StoreError("store_closed", "store is closed");
+    checkRoom(room);
+    try {
+      return await this.#reads.set(room, user, seq);
+    } catch (err) {
+      throw toStoreError(err, "read marker update failed");
+    }
+  }
+
+  async getReadMarkers(room: string, users: readonly string[]): Promise<Map<string, number>> {
+    if (this.#closed) throw new StoreError("store_closed", "store is closed");
+    checkRoom(room);
+    try {
+      return await this.#reads.get(room, users);
+    } catch (err) {
+      throw toStoreError(err, "read marker query failed");
     }
   }
 

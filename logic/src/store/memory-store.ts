@@ -65,6 +65,28 @@ export class InMemoryStoreForTests implements MessageStore {
     return { messages, complete: last >= headSeq, headSeq };
   }
 
+  readonly #reads = new Map<string, number>();
+
+  async setReadMarker(room: string, user: string, seq: number): Promise<number> {
+    this.#guard();
+    checkRoom(room);
+    const k = `${room}\0${user}`;
+    const next = Math.max(this.#reads.get(k) ?? 0, seq);
+    this.#reads.set(k, next);
+    return next;
+  }
+
+  async getReadMarkers(room: string, users: readonly string[]): Promise<Map<string, number>> {
+    this.#guard();
+    checkRoom(room);
+    const out = new Map<string, number>();
+    for (const u of users) {
+      const v = this.#reads.get(`${room}\0${u}`);
+      if (v !== undefined) out.set(u, v);
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
   }

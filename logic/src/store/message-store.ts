@@ -63,6 +63,13 @@ export interface MessageStore {
   append(room: string, input: AppendInput): Promise<AppendResult>;
   /** Throws StoreError. */
   read(room: string, options: ReadOptions): Promise<ReadResult>;
+  /**
+   * Moves the user's read marker in the room forward to `seq` (never back);
+   * returns the marker after the call. Throws StoreError.
+   */
+  setReadMarker(room: string, user: string, seq: number): Promise<number>;
+  /** The read markers of `users` in the room; users without one are absent. Throws StoreError. */
+  getReadMarkers(room: string, users: readonly string[]): Promise<Map<string, number>>;
   /** Finishes or fails what is pending, then releases connections and files. Idempotent. */
   close(): Promise<void>;
 }

@@ -64,7 +64,13 @@ CREATE TABLE IF NOT EXISTS messages (
   body   TEXT    NOT NULL,
   PRIMARY KEY (room, seq),
   UNIQUE (room, id)
-);`;
+);
+CREATE TABLE IF NOT EXISTS read_markers (
+  room    TEXT    NOT NULL,
+  user_id TEXT    NOT NULL,
+  seq     INTEGER NOT NULL,
+  PRIMARY KEY (room, user_id)
+) WITHOUT ROWID;`;
 
 interface PendingAppend {
   readonly room: string;
@@ -91,6 +97,8 @@ export class SqliteStore implements MessageStore {
   readonly #insert: StatementSync;
   readonly #head: StatementSync;
   readonly #page: StatementSync;
+  readonly #setRead: StatementSync;
+  readonly #getRead: StatementSync;
   #pending: PendingAppend[] = [];
   #flushScheduled = false;
   #closed = false;
@@ -116,6 +124,11 @@ export class SqliteStore implements MessageStore {
       this.#page = this.#db.prepare(
         "SELECT seq, id, sender, ts, body FROM messages WHERE room = $room AND seq > $since ORDER BY seq LIMIT $limit",
       );
+      this.#setRead = this.#db.prepare(
+        `INSERT INTO read_markers (room, user_id, seq) VALUES ($room, $user, $seq)
+         ON CONFLICT (room, user_id) DO UPDATE SET seq = max(seq, excluded.seq) RETURNING seq`,
+      );
+      this.#getRead = this.#db.prepare("SELECT seq FROM read_markers WHERE room = $room AND user_id = $user");
     } catch (err) {
       throw toStoreError(err, `cannot open ${this.path}`);
     }
@@ -166,6 +179,31 @@ export class SqliteStore implements MessageStore {
     } catch (err) {
       throw toStoreError(err, "read failed");
     }
+  }
+
+  async setReadMarker(room: string, user: string, seq: number): Promise<number> {
+    if (this.#closed) throw new StoreError("store_closed", "store is closed");
+    checkRoom(room);
+    try {
+      return Number((this.#setRead.get({ room, user, seq }) as { seq: number }).seq);
+    } catch (err) {
+      throw toStoreError(err, "read marker update failed");
+    }
+  }
+
+  async getReadMarkers(room: string, users: readonly string[]): Promise<Map<string, number>> {
+    if (this.#closed) throw new StoreError("store_closed", "store is closed");
+    checkRoom(room);
+    const out = new Map<string, number>();
+    try {
+      for (const user of users) {
+        const row = this.#getRead.get({ room, user }) as { seq: number } | undefined;
+        if (row !== undefined) out.set(user, Number(row.seq));
+      }
+    } catch (err) {
+      throw toStoreError(err, "read marker query failed");
+    }
+    return out;
   }
 
   async close(): Promise<void> {

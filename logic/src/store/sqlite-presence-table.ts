@@ -1,0 +1,174 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
+import { StoreError } from "./store-error.ts";
+
+/**
+ * The presence table in SQLite, in the store's file (or its own), shared by
+ * every logic process on the node. Entries are a WITHOUT ROWID table keyed
+ * (room, user_id, owner), so a room's distinct users are one ordered range of
+ * the primary key: the count walks that range inside SQLite (no row reaches
+ * JavaScript) and a page is an index seek plus `limit` steps.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS presence (
+  room    TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  owner   TEXT NOT NULL,
+  PRIMARY KEY (room, user_id, owner)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS presence_by_owner ON presence (owner);
+CREATE TABLE IF NOT EXISTS presence_owners (
+  owner      TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;`;
+
+export interface SqlitePresenceTableOptions {
+  readonly dataDir: string;
+  readonly fileName: string;
+  readonly busyTimeoutMs?: number;
+}
+
+export class SqlitePresenceTable implements PresenceTable {
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #delete: StatementSync;
+  readonly #any: StatementSync;
+  readonly #ownerIfMissing: StatementSync;
+  readonly #renew: StatementSync;
+  readonly #departures: StatementSync;
+  readonly #deleteOwnerRows: StatementSync;
+  readonly #deleteOwner: StatementSync;
+  readonly #expired: StatementSync;
+  readonly #count: StatementSync;
+  readonly #page: StatementSync;
+
+  constructor(options: SqlitePresenceTableOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    try {
+      this.#db = new DatabaseSync(join(options.dataDir, options.fileName), {
+        timeout: options.busyTimeoutMs ?? 5000,
+      });
+      this.#db.exec("PRAGMA journal_mode = WAL");
+      this.#db.exec("PRAGMA synchronous = NORMAL");
+      this.#db.exec(SCHEMA);
+      const db = this.#db;
+      this.#insert = db.prepare("INSERT OR IGNORE INTO presence (room, user_id, owner) VALUES (?, ?, ?)");
+      this.#delete = db.prepare("DELETE FROM presence WHERE room = ? AND user_id = ? AND owner = ?");
+      this.#any = db.prepare("SELECT 1 FROM presence WHERE room = ? AND user_id = ? LIMIT 1");
+      this.#ownerIfMissing = db.prepare(
+        "INSERT OR IGNORE INTO presence_owners (owner, expires_at) VALUES (?, ?)",
+      );
+      this.#renew = db.prepare(
+        `INSERT INTO presence_owners (owner, expires_at) VALUES (?, ?)
+         ON CONFLICT (owner) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+      );
+      this.#departures = db.prepare(
+        `SELECT p.room AS room, p.user_id AS user FROM presence p WHERE p.owner = ?
+         AND NOT EXISTS (SELECT 1 FROM presence q WHERE q.room = p.room AND q.user_id = p.user_id AND q.owner <> p.owner)`,
+      );
+      this.#deleteOwnerRows = db.prepare("DELETE FROM presence WHERE owner = ?");
+      this.#deleteOwner = db.prepare("DELETE FROM presence_owners WHERE owner = ?");
+      this.#expired = db.prepare("SELECT owner FROM presence_owners WHERE expires_at <= ?");
+      this.#count = db.prepare(
+        "SELECT count(*) AS n FROM (SELECT DISTINCT user_id FROM presence WHERE room = ?)",
+      );
+      this.#page = db.prepare(
+        "SELECT DISTINCT user_id AS user FROM presence WHERE room = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+      );
+    } catch (err) {
+      throw toStoreError(err, "cannot open the presence table");
+    }
+  }
+
+  async setOnline(room: string, user: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+    return this.#write(() => {
+      const existed = this.#any.get(room, user) !== undefined;
+      this.#insert.run(room, user, owner);
+      this.#ownerIfMissing.run(owner, now + ttlMs);
+      return !existed;
+    });
+  }
+
+  async setOffline(room: string, user: string, owner: string): Promise<boolean> {
+    return this.#write(() => {
+      const removed = Number(this.#delete.run(room, user, owner).changes) > 0;
+      return removed && this.#any.get(room, user) === undefined;
+    });
+  }
+
+  async renew(owner: string, now: number, ttlMs: number): Promise<void> {
+    this.#write(() => this.#renew.run(owner, now + ttlMs));
+  }
+
+  async release(owner: string): Promise<PresenceDeparture[]> {
+    return this.#write(() => this.#releaseIn(owner));
+  }
+
+  async expire(now: number): Promise<PresenceDeparture[]> {
+    return this.#write(() => {
+      const gone: PresenceDeparture[] = [];
+      for (const row of this.#expired.all(now) as unknown as { owner: string }[])
+        gone.push(...this.#releaseIn(row.owner));
+      return gone;
+    });
+  }
+
+  async page(room: string, after: string, limit: number): Promise<PresencePage> {
+    try {
+      // One read transaction: count and page from the same snapshot.
+      this.#db.exec("BEGIN");
+      try {
+        const total = Number((this.#count.get(room) as { n: number }).n);
+        const rows = this.#page.all(room, after, limit + 1) as unknown as { user: string }[];
+        const more = rows.length > limit;
+        return { total, users: rows.slice(0, limit).map((r) => r.user), more };
+      } finally {
+        this.#db.exec("COMMIT");
+      }
+    } catch (err) {
+      throw toStoreError(err, "presence page failed");
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #releaseIn(owner: string): PresenceDeparture[] {
+    const gone = (this.#departures.all(owner) as unknown as { room: string; user: string }[]).map((r) => ({
+      room: r.room,
+      user: r.user,
+    }));
+    this.#deleteOwnerRows.run(owner);
+    this.#deleteOwner.run(owner);
+    return gone;
+  }
+
+  #write<T>(fn: () => T): T {
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+    } catch (err) {
+      throw toStoreError(err, "cannot start a write transaction");
+    }
+    try {
+      const out = fn();
+      this.#db.exec("COMMIT");
+      return out;
+    } catch (err) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // Already rolled back by SQLite.
+      }
+      throw toStoreError(err, "presence write failed");
+    }
+  }
+}
+
+function toStoreError(err: unknown, what: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new StoreError("store_unavailable", `sqlite: ${what}: ${detail}`, { cause: err });
+}
