@@ -8,6 +8,13 @@ import type {
 } from "../../protocol/client-frames.ts";
 import { isRetryableError, SUBPROTOCOL } from "../../protocol/client-frames.ts";
 import { CLOSE_CODES, closeCodeByNumber } from "../../protocol/close-codes.ts";
+import type {
+  PresenceChangeFrame,
+  PresencePageFrame,
+  ReadEventFrame,
+  ReadsPageFrame,
+  SignalEventFrame,
+} from "../../protocol/presence-frames.ts";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
 
@@ -58,6 +65,12 @@ export interface ChatClientEvents extends Record<string, unknown> {
   joined: JoinedFrame;
   error: ClientErrorEvent;
   welcome: WelcomeFrame;
+  /** Someone joined or left a room this client joined with `presence: true`. */
+  presence: PresenceChangeFrame;
+  /** An ephemeral signal from another connection (this client's own are dropped). */
+  signal: SignalEventFrame;
+  /** A member's read marker moved. */
+  read: ReadEventFrame;
 }
 
 export interface ChatClientOptions {
@@ -83,6 +96,14 @@ interface RoomState {
   joining: boolean;
   /** Received a joined frame at least once: later joins resume with since. */
   everJoined: boolean;
+  /** Joined with presence changes (kept across reconnects). */
+  presence: boolean;
+}
+
+interface Query {
+  resolve: (frame: never) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 interface Pending {
@@ -133,6 +154,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly rooms = new Map<string, RoomState>();
   private readonly outbox = new Map<string, Pending>();
+  /** Presence and read-marker queries waiting for their answer, FIFO per `<type> <room>`. */
+  private readonly queries = new Map<string, Query[]>();
   private idCounter = 0;
   private readonly idPrefix: string;
   private userClosed = false;
@@ -182,14 +205,77 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     return this;
   }
 
-  /** Joins a room (again after every reconnect). `since` resumes after that seq. */
-  join(room: string, opts: { since?: number } = {}): void {
+  /**
+   * Joins a room (again after every reconnect). `since` resumes after that seq;
+   * `presence: true` also delivers `presence` events (joined/left) for the room.
+   */
+  join(room: string, opts: { since?: number; presence?: boolean } = {}): void {
     let r = this.rooms.get(room);
     if (!r) {
-      r = { lastSeq: opts.since ?? 0, joining: false, everJoined: opts.since !== undefined };
+      r = { lastSeq: opts.since ?? 0, joining: false, everJoined: opts.since !== undefined, presence: false };
       this.rooms.set(room, r);
     }
+    r.presence = opts.presence === true;
     if (this.current === "open") this.sendJoin(room, r);
+  }
+
+  /** Who is online in `room` now: a page of user ids (sorted) and the exact total. */
+  presence(room: string, opts: { after?: string; limit?: number } = {}): Promise<PresencePageFrame> {
+    return this.query(`presence ${room}`, { type: "presence", room, ...opts });
+  }
+
+  /**
+   * An ephemeral signal (e.g. kind `typing`) for the room's other members:
+   * never stored, never replayed, dropped when not connected. The server
+   * rate-limits signals per connection (5/s, burst 10 by default).
+   */
+  signal(room: string, kind: string, body?: unknown): void {
+    if (this.current !== "open") return;
+    this.write(body === undefined ? { type: "signal", room, kind } : { type: "signal", room, kind, body });
+  }
+
+  /**
+   * Moves this user's read marker in `room` forward to `seq`. `notify: "room"`
+   * (default) tells the room's members with a `read` event; `"self"` tells
+   * only this connection.
+   */
+  markRead(room: string, seq: number, notify: "room" | "self" = "room"): void {
+    if (this.current === "open") this.write({ type: "read", room, seq, notify });
+  }
+
+  /** Stored read markers of `users` (default: this user) in `room`. */
+  readMarkers(room: string, users?: string[]): Promise<ReadsPageFrame> {
+    return this.query(`reads ${room}`, users ? { type: "reads", room, users } : { type: "reads", room });
+  }
+
+  private query<T>(key: string, frame: object): Promise<T> {
+    if (this.current !== "open") return Promise.reject(new ChatClientError("closed", "not connected"));
+    return new Promise<T>((resolve, reject) => {
+      const q: Query = {
+        resolve: resolve as (f: never) => void,
+        reject,
+        timer: setTimeout(() => {
+          const list = this.queries.get(key);
+          const i = list?.indexOf(q) ?? -1;
+          if (list && i >= 0) list.splice(i, 1);
+          reject(new ChatClientError("rejected", `${key}: no answer within ${this.ackTimeoutMs} ms`));
+        }, this.ackTimeoutMs),
+      };
+      let list = this.queries.get(key);
+      if (!list) {
+        list = [];
+        this.queries.set(key, list);
+      }
+      list.push(q);
+      this.write(frame);
+    });
+  }
+
+  private answer(key: string, frame: PresencePageFrame | ReadsPageFrame): void {
+    const q = this.queries.get(key)?.shift();
+    if (!q) return;
+    clearTimeout(q.timer);
+    (q.resolve as (f: PresencePageFrame | ReadsPageFrame) => void)(frame);
   }
 
   leave(room: string): void {
@@ -228,6 +314,12 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     if (ws && ws.readyState <= OPEN) ws.close(1000, "client closed");
     for (const p of this.outbox.values()) p.reject(new ChatClientError("closed", "client closed"));
     this.outbox.clear();
+    for (const list of this.queries.values())
+      for (const q of list) {
+        clearTimeout(q.timer);
+        q.reject(new ChatClientError("closed", "client closed"));
+      }
+    this.queries.clear();
     this.setState({ state: "closed", code: 1000 });
   }
 
@@ -338,6 +430,21 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       case "error":
         this.onError(f);
         return;
+      case "presence":
+        this.answer(`presence ${f.room}`, f);
+        return;
+      case "reads":
+        this.answer(`reads ${f.room}`, f);
+        return;
+      case "presence_change":
+        this.emit("presence", f);
+        return;
+      case "signal":
+        if (f.connection !== this.welcomeInfo?.connection_id) this.emit("signal", f);
+        return;
+      case "read":
+        this.emit("read", f);
+        return;
       case "reconnect": {
         // Move before the gateway goes away; it spread these hints over its drain window.
         const ws = this.ws;
@@ -414,7 +521,10 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   private sendJoin(room: string, r: RoomState): void {
     r.joining = true;
-    this.write(r.everJoined ? { type: "join", room, since: r.lastSeq } : { type: "join", room });
+    const frame: { type: "join"; room: string; since?: number; presence?: boolean } = { type: "join", room };
+    if (r.everJoined) frame.since = r.lastSeq;
+    if (r.presence) frame.presence = true;
+    this.write(frame);
   }
 
   private sendPending(id: string, p: Pending): void {

@@ -8,6 +8,13 @@ export type {
   WelcomeFrame,
 } from "../../protocol/client-frames.ts";
 export { CLOSE_CODES } from "../../protocol/close-codes.ts";
+export type {
+  PresenceChangeFrame,
+  PresencePageFrame,
+  ReadEventFrame,
+  ReadsPageFrame,
+  SignalEventFrame,
+} from "../../protocol/presence-frames.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export type {
   ChatClientEvents,
