@@ -30,6 +30,8 @@ export interface LoadReport {
   readonly rejected: number;
   /** Client-visible transport errors seen (retryable `unavailable` and the like). */
   readonly retryableErrors: number;
+  /** Every `error` event code the clients saw, with counts. */
+  readonly errorCodes: Readonly<Record<string, number>>;
   /** (acked message, client) pairs where the client never got the message. */
   readonly lost: number;
   /** Messages a client got twice. */
@@ -60,6 +62,7 @@ export class LoadDriver {
   #rejected = 0;
   #retryable = 0;
   #disconnects = 0;
+  readonly #errorCodes: Record<string, number> = {};
   readonly rejections: string[] = [];
 
   constructor(opts: LoadOptions) {
@@ -114,6 +117,7 @@ export class LoadDriver {
       client.on("joined", (j) => joined.add(j.room));
       client.on("message", (m) => got.get(m.room)?.push(m));
       client.on("error", (e) => {
+        this.#errorCodes[e.code] = (this.#errorCodes[e.code] ?? 0) + 1;
         if (e.code === "unavailable" || e.code === "internal" || e.code === "rate_limited") this.#retryable++;
       });
       for (const room of this.rooms) client.join(room);
@@ -234,6 +238,7 @@ export class LoadDriver {
       acked: this.acked,
       rejected: this.#rejected,
       retryableErrors: this.#retryable,
+      errorCodes: { ...this.#errorCodes },
       lost,
       duplicates,
       orderViolations,
