@@ -101,7 +101,11 @@ describe("helm chart (static)", () => {
     assert.ok(kinds(withApi).includes("ServiceMonitor"));
     assert.ok(kinds(withApi).includes("PrometheusRule"));
     assert.match(withApi, /targetLabel: chatcluster/, "relabels the labels dashboards select by");
-    assert.match(withApi, /alert: ChatClusterNoOperatorLeader/, "the PrometheusRule carries files/alerts.yaml");
+    assert.match(
+      withApi,
+      /alert: ChatClusterNoOperatorLeader/,
+      "the PrometheusRule carries files/alerts.yaml",
+    );
     const withoutApi = await template(["x", CHART, "-f", monitoring]);
     assert.ok(!kinds(withoutApi).includes("ServiceMonitor"));
     assert.ok(!kinds(withoutApi).includes("PrometheusRule"));
