@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import type { ClientEvent } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { PresenceTracker } from "./presence-tracker.ts";
+import { startTestEdge } from "./testing/edge-harness.ts";
+import { TestClient } from "./testing/test-client.ts";
+
+type Harness = Awaited<ReturnType<typeof startTestEdge>>;
+const harnesses: Harness[] = [];
+const clients: TestClient[] = [];
+after(async () => {
+  for (const c of clients) c.ws.terminate();
+  for (const h of harnesses) await h.edge.close();
+});
+
+/** An edge whose link records the presence events it is handed. */
+async function edge() {
+  const h = await startTestEdge({ presenceGraceMs: 400, presenceLeaseMs: 100 });
+  harnesses.push(h);
+  const changes: string[] = [];
+  const leases: { ttlMs: number; release: boolean }[] = [];
+  const send = h.link.send.bind(h.link);
+  h.link.send = (ev: ClientEvent, key: string) => {
+    if (ev.kind.case === "presenceChange") {
+      const c = ev.kind.value;
+      changes.push(`${c.online ? "+" : "-"}${c.userId}@${c.room}`);
+    } else if (ev.kind.case === "presenceLease") {
+      leases.push({ ttlMs: ev.kind.value.ttlMs, release: ev.kind.value.release });
+    }
+    return send(ev, key);
+  };
+  return { h, changes, leases };
+}
+
+async function joined(url: string, user: string, room: string, presence = false) {
+  const c = await TestClient.open(url);
+  clients.push(c);
+  c.send({ type: "auth", token: `user:${user}` });
+  await c.next("welcome");
+  c.send(presence ? { type: "join", room, presence: true } : { type: "join", room });
+  await c.next("joined");
+  return c;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("presence at the gateway edge", () => {
+  it("reports a user once per room, delays the departure, and ignores a flap", async () => {
+    const { h, changes } = await edge();
+    const a1 = await joined(h.url, "alice", "r");
+    const a2 = await joined(h.url, "alice", "r");
+    await sleep(50);
+    assert.deepEqual(changes, ["+alice@r"]);
+    a1.ws.close();
+    await sleep(600);
+    assert.deepEqual(changes, ["+alice@r"], "another connection of alice is still there");
+    a2.ws.close();
+    await sleep(100);
+    await joined(h.url, "alice", "r"); // back within the grace period
+    await sleep(600);
+    assert.deepEqual(changes, ["+alice@r"], "a flap emits nothing");
+    const b = await joined(h.url, "bob", "r");
+    b.send({ type: "leave", room: "r" });
+    await sleep(700);
+    assert.deepEqual(changes, ["+alice@r", "+bob@r", "-bob@r"]);
+  });
+
+  it("indexes presence opt-ins under <room>#presence without using a room slot", async () => {
+    const { h } = await edge();
+    const c = await joined(h.url, "carol", "lobby", true);
+    assert.ok(h.link.interest.has("lobby#presence"));
+    c.send({ type: "join", room: "lobby" }); // re-join without presence: opt-out
+    await c.next("joined");
+    assert.ok(!h.link.interest.has("lobby#presence"));
+    c.send({ type: "join", room: "lobby", presence: true });
+    await c.next("joined");
+    c.send({ type: "leave", room: "lobby" });
+    await sleep(50);
+    assert.ok(!h.link.interest.has("lobby#presence"));
+    assert.ok(!h.link.interest.has("lobby"));
+  });
+
+  it("renews its lease and, at the end of a drain, reports departures and releases it", async () => {
+    const { h, changes, leases } = await edge();
+    await joined(h.url, "dave", "d1");
+    await sleep(350);
+    assert.ok(leases.filter((l) => !l.release).length >= 2, JSON.stringify(leases));
+    assert.equal(leases[0]?.ttlMs, 300);
+    await h.edge.drain(200);
+    assert.deepEqual(
+      changes,
+      ["+dave@d1", "-dave@d1"],
+      "the departure goes out at once, not after the grace",
+    );
+    assert.equal(leases.at(-1)?.release, true);
+  });
+
+  it("rate-limits signals per connection", async () => {
+    const { h } = await edge();
+    const c = await joined(h.url, "erin", "s");
+    for (let i = 0; i < 15; i++) c.send({ type: "signal", room: "s", kind: "typing" });
+    let limited = 0;
+    for (let i = 0; i < 5; i++) {
+      const e = await c.next("error");
+      if (e.code === "rate_limited") limited++;
+    }
+    assert.ok(limited >= 4, `${limited} rate_limited errors`);
+    c.send({ type: "signal", room: "s", kind: "bad kind!" });
+    assert.equal((await c.next("error")).code, "invalid_field");
+  });
+});
+
+describe("PresenceTracker", () => {
+  it("emits first arrivals and due departures in order", () => {
+    const out: string[] = [];
+    const t = new PresenceTracker(1000, (room, user, online) =>
+      out.push(`${online ? "+" : "-"}${user}@${room}`),
+    );
+    t.add("r", "a");
+    t.add("r", "a");
+    t.add("r", "b");
+    t.remove("r", "a", 0);
+    t.remove("r", "a", 10);
+    t.remove("r", "b", 20);
+    assert.equal(t.pendingDepartures, 2);
+    t.tick(1009);
+    assert.deepEqual(out, ["+a@r", "+b@r"]);
+    t.tick(1010);
+    assert.deepEqual(out, ["+a@r", "+b@r", "-a@r"]);
+    t.add("r", "b"); // back in time: cancels
+    t.tick(5000);
+    assert.deepEqual(out, ["+a@r", "+b@r", "-a@r"]);
+    t.remove("r", "b", 5000);
+    t.flush();
+    assert.deepEqual(out, ["+a@r", "+b@r", "-a@r", "-b@r"]);
+    assert.equal(t.count("r"), 0);
+  });
+});
