@@ -295,6 +295,26 @@ describe("edge: bad input", () => {
     a.ws.close();
   });
 
+  it("answers a send whose body nests too deep for JSON.stringify with invalid_field and stays up", async () => {
+    const h = await edge();
+    const a = await authed(h.url);
+    const bystander = await authed(h.url, "bob");
+    const deep = `${"[".repeat(30_000)}${"]".repeat(30_000)}`;
+    a.ws.send(`{"type":"send","room":"r","id":"deep","body":${deep}}`);
+    assert.deepEqual(await a.next("error"), {
+      type: "error",
+      code: "invalid_field",
+      message: "send.body is nested too deeply",
+      id: "deep",
+    });
+    a.send({ type: "ping" });
+    await a.next("pong");
+    bystander.send({ type: "ping" });
+    await bystander.next("pong");
+    a.ws.close();
+    bystander.ws.close();
+  });
+
   it("closes 1009 on a frame above max_frame_bytes", async () => {
     const h = await edge({ maxFrameBytes: 1024 });
     const a = await authed(h.url);

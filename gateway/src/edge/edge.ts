@@ -264,7 +264,14 @@ export function createEdge(opts: EdgeOptions): Edge {
 
   function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
     const conn = (this as EdgeSocket).conn;
-    if (conn) handleClientMessage(inbound, conn, data as Buffer, isBinary);
+    if (!conn) return;
+    try {
+      handleClientMessage(inbound, conn, data as Buffer, isBinary);
+    } catch (err) {
+      // One hostile frame must cost its own connection, never the process and every other socket on it.
+      log.warn({ err: (err as Error).message, connectionId: conn.id }, "client frame handler failed");
+      closeConn(conn, CLOSE_CODES.internalError, "internal error");
+    }
   }
   function onPong(this: WebSocket): void {
     const conn = (this as EdgeSocket).conn;

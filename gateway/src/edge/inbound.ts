@@ -165,7 +165,16 @@ export function handleClientMessage(
       return;
     }
     case "send": {
-      const body = utf8.encode(JSON.stringify(frame.body));
+      let json: string;
+      try {
+        json = JSON.stringify(frame.body);
+      } catch {
+        // JSON.parse is iterative but JSON.stringify recurses: a body nested
+        // some thousands deep (well within max_frame_bytes) overflows the stack.
+        error(ctx, conn, ERROR_CODES.invalidField.code, "send.body is nested too deeply", frame.id);
+        return;
+      }
+      const body = utf8.encode(json);
       const req = create(SendRequestSchema, { room: frame.room, clientMsgId: frame.id, body });
       if (!ctx.sendEvent(conn, { case: "send", value: req }, frame.room)) {
         error(ctx, conn, ERROR_CODES.unavailable.code, "logic unavailable", frame.id, RETRY_UNAVAILABLE_MS);
