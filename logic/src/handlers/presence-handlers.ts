@@ -107,7 +107,15 @@ export class PresenceHandlers {
     const room = q.room;
     if (!validRoom(room)) return this.#error(from, ev, "presenceQuery", "invalid", "invalid room name", room);
     if (!matchesAny(p.read, room))
-      return this.#error(from, ev, "presenceQuery", "denied", "no read access to room", room);
+      return this.#error(
+        from,
+        ev,
+        "presenceQuery",
+        "denied",
+        "no read access to room",
+        room,
+        ERROR_CODES.forbidden.code,
+      );
     const limit = Math.min(q.limit || PRESENCE_BOUNDS.defaultPresencePage, PRESENCE_BOUNDS.maxPresencePage);
     let page: Awaited<ReturnType<PresenceTable["page"]>>;
     try {
