@@ -203,11 +203,17 @@ export function createEdge(opts: EdgeOptions): Edge {
     link.send(event, "presence-lease");
   }
   let lastLeaseAt = 0;
+  let leaseReleased = false;
   const presenceTimer = setInterval(
     () => {
       const now = Date.now();
       presence.tick(now);
-      if (!closed && now - lastLeaseAt >= limits.presenceLeaseMs && link.connectedStreams() > 0) {
+      if (
+        !closed &&
+        !leaseReleased &&
+        now - lastLeaseAt >= limits.presenceLeaseMs &&
+        link.connectedStreams() > 0
+      ) {
         lastLeaseAt = now;
         sendLease(false);
       }
@@ -474,6 +480,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     // Clients reconnected elsewhere during the window; what is still pending
     // goes now, and the epoch's lease is released.
     presence.flush();
+    leaseReleased = true;
     sendLease(true);
     metrics.drainRemaining.set(conns.size);
     log.info({ ms: Date.now() - started, remaining: conns.size }, "drained");
