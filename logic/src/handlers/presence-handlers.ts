@@ -82,7 +82,8 @@ export class PresenceHandlers {
         );
       }
     } catch (err) {
-      // Not answering lets the gateway resend on another stream; the table write is idempotent.
+      // Every event gets exactly one reply, so the change is lost (counted as
+      // unavailable): a lost `offline` keeps the entry until its epoch's lease ends.
       if (!(err instanceof StoreError)) throw err;
       d.log.warn({ err: err.message }, "presence change not recorded");
       return this.#done(from, ev, "presenceChange", "unavailable");
