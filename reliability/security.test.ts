@@ -1,0 +1,221 @@
+// Who may do what, against real gateway and logic processes: nothing before
+// auth reaches logic, tokens bound reads, writes and the sender, the internal
+// port and the server API need their secrets, and no secret or token ever
+// shows up in what the processes log (at debug level).
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { SignJWT } from "jose";
+import { SECRET_HEADER } from "../gateway/src/link/logic-link-server.ts";
+import { type RawFrame, RawLogicFrameSchema, rawStreamMessages } from "../gateway/src/link/raw-service.ts";
+import { LogicFrameSchema } from "../gen/chatcluster/v1/gateway_stream_pb.js";
+import { CLOSE_CODES } from "../protocol/close-codes.ts";
+import { openRaw } from "./raw-socket.ts";
+import { recordResult } from "./results.ts";
+import { type ReliabilityStack, startReliabilityStack } from "./stack.ts";
+
+async function sign(
+  secret: string,
+  sub: string,
+  rooms: { read: string[]; write: string[] },
+  expSeconds = 3600,
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ rooms })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(sub)
+    .setIssuedAt(now - 10)
+    .setExpirationTime(now + expSeconds)
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** Sum of a metric's series whose labels match `labels` over several ops endpoints. */
+async function metricSum(addresses: readonly string[], name: string, labels: RegExp): Promise<number> {
+  let sum = 0;
+  for (const address of addresses) {
+    const text = await (await fetch(`http://${address}/metrics`)).text();
+    for (const line of text.split("\n")) {
+      if (line.startsWith(`${name}{`) && labels.test(line)) sum += Number(line.split(" ").at(-1));
+    }
+  }
+  return sum;
+}
+
+describe("security against the real processes", { timeout: 180_000 }, () => {
+  let rs: ReliabilityStack;
+  const secrets: Record<string, string> = {};
+  const outcomes: string[] = [];
+  const started = Date.now();
+
+  before(async () => {
+    rs = await startReliabilityStack({ store: "sqlite", logLevel: "debug" });
+    secrets["JWT secret"] = rs.jwtSecret;
+    secrets["API key"] = rs.stack.apiKey;
+    secrets["internal secret"] = rs.internalSecret;
+    assert.ok(rs.internalSecret.length >= 32);
+  });
+  after(async () => {
+    await rs?.stop();
+  });
+
+  // Events logic handled for client frames (not auth, not the gateways' own presence leases), over both logic processes.
+  const logicEvents = () =>
+    metricSum(
+      rs.stack.opsTargets.filter((t) => t.role === "logic").map((t) => t.address),
+      "chatcluster_logic_events_total",
+      /kind="(join|send|leave|signal|presenceQuery|readMarker)"/,
+    );
+
+  it("an unauthenticated connection can only authenticate: nothing reaches logic", async () => {
+    const before = await logicEvents();
+    const s = await openRaw(rs.stack.gatewayUrls[0] as string);
+    s.ws.send(JSON.stringify({ type: "join", room: "team.a" }));
+    s.ws.send(JSON.stringify({ type: "send", room: "team.a", id: "x1", body: "sneaky" }));
+    s.ws.send(JSON.stringify({ type: "leave", room: "team.a" }));
+    const answers = await s.roundTrip();
+    assert.deepEqual(
+      answers.map((f) => f.code),
+      ["not_authenticated", "not_authenticated", "not_authenticated"],
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await logicEvents(), before, "logic handled no event of the unauthenticated connection");
+    s.ws.close();
+    outcomes.push("join/send/leave before auth: not_authenticated; logic handled 0 events");
+  });
+
+  it("bad tokens are refused with 4001, an expired one with 4001/4002", async () => {
+    const wrongKey = await sign("not-the-secret-not-the-secret-000", "eve", { read: [">"], write: [">"] });
+    const expired = await sign(rs.jwtSecret, "eve", { read: [">"], write: [">"] }, -120);
+    secrets["token signed with another key"] = wrongKey;
+    secrets["expired token"] = expired;
+    const codes: number[] = [];
+    for (const token of ["not-a-jwt", wrongKey, expired]) {
+      const s = await openRaw(rs.stack.gatewayUrls[0] as string);
+      s.ws.send(JSON.stringify({ type: "auth", token }));
+      const c = await s.closed;
+      codes.push(c.code);
+      assert.ok(
+        s.frames.some((f) => f.type === "error"),
+        "an error frame before the close",
+      );
+    }
+    assert.equal(codes[0], CLOSE_CODES.unauthorized.code);
+    assert.equal(codes[1], CLOSE_CODES.unauthorized.code);
+    assert.ok([CLOSE_CODES.unauthorized.code, CLOSE_CODES.tokenExpired.code].includes(codes[2] as number));
+    outcomes.push(`garbage / foreign-key / expired tokens: closed ${codes.join(" / ")}`);
+  });
+
+  it("a token bounds reads and writes, and the sender always comes from the token", async () => {
+    const carolToken = await sign(rs.jwtSecret, "carol", { read: ["team.a"], write: ["team.a"] });
+    const observerToken = await rs.token("observer");
+    secrets["carol's token"] = carolToken;
+    secrets["observer's token"] = observerToken;
+    const carol = await openRaw(rs.stack.gatewayUrls[0] as string, { token: carolToken });
+    const observer = await openRaw(rs.stack.gatewayUrls[1] as string, { token: observerToken });
+    observer.ws.send(JSON.stringify({ type: "join", room: "team.a" }));
+    observer.ws.send(JSON.stringify({ type: "join", room: "team.b" }));
+    await observer.next("joined");
+    await observer.next("joined");
+
+    carol.ws.send(JSON.stringify({ type: "join", room: "team.b" }));
+    const joinB = await carol.next("error");
+    assert.equal(joinB.code, "forbidden");
+    carol.ws.send(JSON.stringify({ type: "send", room: "team.b", id: "w1", body: "no" }));
+    const sendB = await carol.next("error");
+    assert.equal(sendB.code, "forbidden");
+    assert.equal(sendB.id, "w1");
+
+    carol.ws.send(
+      JSON.stringify({ type: "send", room: "team.a", id: "w2", from: "mallory", body: { from: "mallory" } }),
+    );
+    assert.equal((await carol.next("ack")).id, "w2");
+    const m = await observer.next("message");
+    assert.equal(m.room, "team.a");
+    assert.equal(m.from, "carol", "from comes from the token, not the frame");
+    await observer.roundTrip();
+    assert.ok(
+      !observer.frames.some((f) => f.type === "message" && f.room === "team.b"),
+      "nothing reached team.b",
+    );
+    carol.ws.close();
+    observer.ws.close();
+    outcomes.push('join/send outside the token\'s rooms: forbidden; a "from" in the frame is ignored');
+  });
+
+  it("the gateways' internal port refuses streams without the shared secret", async () => {
+    const arg = rs.stack.logic[0]?.spec.args.find((a) => a.startsWith("--discovery-static=")) ?? "";
+    const address = arg.split("=")[2]?.split(",")[0] as string;
+    const hello: RawFrame = fromBinary(
+      RawLogicFrameSchema,
+      toBinary(
+        LogicFrameSchema,
+        create(LogicFrameSchema, {
+          kind: { case: "hello", value: { logicId: "intruder", epoch: "e", protocolVersion: 1 } },
+        }),
+      ),
+    );
+    const exchange = async (headers: Record<string, string>) => {
+      const transport = createGrpcTransport({ baseUrl: `http://${address}` });
+      async function* input() {
+        yield hello;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      try {
+        const res = await transport.stream(rawStreamMessages, undefined, 10_000, headers, input());
+        for await (const _ of res.message) {
+          // an accepted stream would deliver hello and a snapshot here
+        }
+        return undefined;
+      } catch (err) {
+        return ConnectError.from(err);
+      }
+    };
+    assert.equal((await exchange({}))?.code, Code.Unauthenticated);
+    assert.equal((await exchange({ [SECRET_HEADER]: "wrong-secret" }))?.code, Code.Unauthenticated);
+    outcomes.push("internal stream without / with a wrong secret: UNAUTHENTICATED");
+  });
+
+  it("the server API requires its key", async () => {
+    const call = (auth?: string) =>
+      fetch(`${rs.stack.apiUrls[0]}/chatcluster.v1.ChatService/Publish`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+        body: JSON.stringify({ room: "team.a", body: { text: "api" } }),
+      });
+    secrets["wrong API key"] = "wrong-api-key-0123456789abcdef";
+    assert.equal((await call()).status, 401);
+    assert.equal((await call("wrong-api-key-0123456789abcdef")).status, 401);
+    assert.equal((await call(rs.stack.apiKey)).status, 200);
+    outcomes.push("server API without / with a wrong key: 401; with the key: 200");
+  });
+
+  it("no secret or token appears in anything the processes logged", async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    const text = rs.output.join("\n");
+    assert.ok(rs.output.length > 20, `captured ${rs.output.length} log lines`);
+    const leaks: string[] = [];
+    for (const [name, value] of Object.entries(secrets)) {
+      const parts = [value];
+      // A JWT's signature alone is enough to be worried about.
+      if (value.split(".").length === 3) parts.push(value.split(".")[2] as string);
+      if (parts.some((p) => text.includes(p))) leaks.push(name);
+    }
+    assert.deepEqual(leaks, [], `leaked into logs: ${leaks.join(", ")}`);
+    outcomes.push(
+      `${rs.output.length} log lines at debug level checked for ${Object.keys(secrets).length} secrets/tokens: 0 found`,
+    );
+    for (const [i, o] of outcomes.entries()) {
+      recordResult({
+        id: `security-${i + 1}`,
+        kind: "security",
+        load: "single protocol-level connections",
+        fault: o.split(":")[0] as string,
+        outcome: o.split(":").slice(1).join(":").trim(),
+        lost: null,
+        durationMs: Date.now() - started,
+      });
+    }
+  });
+});
