@@ -70,10 +70,14 @@ it("sqlite: a 100,000-member room's exact count and first page without loading t
   const t = new SqlitePresenceTable({ dataDir: dir, fileName: "big.db" });
   // 100k users on two gateways, 10k of them on both (counted once).
   const t0 = performance.now();
-  for (let i = 0; i < 100_000; i++) {
-    const u = `user-${String(i).padStart(6, "0")}`;
-    await t.setOnline("big", u, "gw0/e1", 0, 60_000);
-    if (i % 10 === 0) await t.setOnline("big", u, "gw1/e1", 0, 60_000);
+  for (let i = 0; i < 100_000; i += 1000) {
+    const batch: Promise<boolean>[] = [];
+    for (let j = i; j < i + 1000; j++) {
+      const u = `user-${String(j).padStart(6, "0")}`;
+      batch.push(t.setOnline("big", u, "gw0/e1", 0, 60_000));
+      if (j % 10 === 0) batch.push(t.setOnline("big", u, "gw1/e1", 0, 60_000));
+    }
+    await Promise.all(batch);
   }
   const fillMs = performance.now() - t0;
   const times: number[] = [];
@@ -93,7 +97,7 @@ it("sqlite: a 100,000-member room's exact count and first page without loading t
   times.sort((a, b) => a - b);
   console.log(
     `# presence 100k: count+first page median ${times[2]?.toFixed(1)} ms (min ${times[0]?.toFixed(1)}, max ${times[4]?.toFixed(1)}); ` +
-      `page after user-050000 ${laterMs.toFixed(1)} ms; 110k setOnline ${fillMs.toFixed(0)} ms`,
+      `page after user-050000 ${laterMs.toFixed(1)} ms; 110k setOnline (1,000 at a time) ${fillMs.toFixed(0)} ms`,
   );
   // Generous on a contended 2-core machine; the figure above is the measurement.
   assert.ok((times[2] ?? 0) < 2000);

@@ -30,6 +30,19 @@ export interface SqlitePresenceTableOptions {
   readonly busyTimeoutMs?: number;
 }
 
+interface PendingChange {
+  readonly room: string;
+  readonly user: string;
+  readonly owner: string;
+  /** Lease end for a new owner when online; -1 when offline. */
+  readonly expiresAt: number;
+  readonly resolve: (changed: boolean) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Most presence changes in one transaction. */
+const MAX_BATCH = 512;
+
 export class SqlitePresenceTable implements PresenceTable {
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
@@ -43,6 +56,8 @@ export class SqlitePresenceTable implements PresenceTable {
   readonly #expired: StatementSync;
   readonly #count: StatementSync;
   readonly #page: StatementSync;
+  #pending: PendingChange[] = [];
+  #flushScheduled = false;
 
   constructor(options: SqlitePresenceTableOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -82,20 +97,56 @@ export class SqlitePresenceTable implements PresenceTable {
     }
   }
 
-  async setOnline(room: string, user: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
-    return this.#write(() => {
-      const existed = this.#any.get(room, user) !== undefined;
-      this.#insert.run(room, user, owner);
-      this.#ownerIfMissing.run(owner, now + ttlMs);
-      return !existed;
+  // Changes arriving in the same event-loop turn share one transaction (a
+  // join storm costs one commit per batch, not per join), applied in order.
+  setOnline(room: string, user: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+    return this.#enqueue(room, user, owner, now + ttlMs);
+  }
+
+  setOffline(room: string, user: string, owner: string): Promise<boolean> {
+    return this.#enqueue(room, user, owner, -1);
+  }
+
+  #enqueue(room: string, user: string, owner: string, expiresAt: number): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.#pending.push({ room, user, owner, expiresAt, resolve, reject });
+      if (this.#pending.length >= MAX_BATCH) this.#flush();
+      else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
     });
   }
 
-  async setOffline(room: string, user: string, owner: string): Promise<boolean> {
-    return this.#write(() => {
-      const removed = Number(this.#delete.run(room, user, owner).changes) > 0;
-      return removed && this.#any.get(room, user) === undefined;
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending.splice(0, MAX_BATCH);
+    if (batch.length === 0) return;
+    if (this.#pending.length > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    let results: boolean[];
+    try {
+      results = this.#write(() => batch.map((c) => this.#apply(c)));
+    } catch (err) {
+      for (const c of batch) c.reject(err);
+      return;
+    }
+    batch.forEach((c, i) => {
+      c.resolve(results[i] as boolean);
     });
+  }
+
+  #apply(c: PendingChange): boolean {
+    if (c.expiresAt >= 0) {
+      const existed = this.#any.get(c.room, c.user) !== undefined;
+      this.#insert.run(c.room, c.user, c.owner);
+      this.#ownerIfMissing.run(c.owner, c.expiresAt);
+      return !existed;
+    }
+    const removed = Number(this.#delete.run(c.room, c.user, c.owner).changes) > 0;
+    return removed && this.#any.get(c.room, c.user) === undefined;
   }
 
   async renew(owner: string, now: number, ttlMs: number): Promise<void> {
@@ -133,6 +184,7 @@ export class SqlitePresenceTable implements PresenceTable {
   }
 
   async close(): Promise<void> {
+    while (this.#pending.length > 0) this.#flush();
     if (this.#db.isOpen) this.#db.close();
   }
 
