@@ -90,7 +90,22 @@ export function handleSignal(ctx: InboundContext, conn: Connection, f: SignalFra
     );
     return;
   }
-  const body = f.body === undefined ? new Uint8Array(0) : utf8.encode(JSON.stringify(f.body));
+  let json = "";
+  try {
+    if (f.body !== undefined) json = JSON.stringify(f.body);
+  } catch {
+    // JSON.stringify recurses: a body nested thousands deep overflows the stack.
+    ctx.send(
+      conn,
+      encodeErrorFrame({
+        code: ERROR_CODES.invalidField.code,
+        message: "signal.body is nested too deeply",
+        id: f.room,
+      }),
+    );
+    return;
+  }
+  const body = utf8.encode(json);
   if (body.byteLength > PRESENCE_BOUNDS.maxSignalBodyBytes) {
     ctx.send(
       conn,

@@ -107,6 +107,12 @@ describe("presence at the gateway edge", () => {
     assert.ok(limited >= 4, `${limited} rate_limited errors`);
     c.send({ type: "signal", room: "s", kind: "bad kind!" });
     assert.equal((await c.next("error")).code, "invalid_field");
+    await sleep(1100); // refill a few tokens
+    c.send(`{"type":"signal","room":"s","kind":"deep","body":${"[".repeat(20_000)}${"]".repeat(20_000)}}`);
+    const deep = await c.next("error");
+    assert.equal(deep.code, "invalid_field", JSON.stringify(deep));
+    c.send({ type: "signal", room: "s", kind: "big", body: "x".repeat(2000) });
+    assert.equal((await c.next("error")).code, "body_too_large");
   });
 });
 
