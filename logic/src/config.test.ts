@@ -14,7 +14,7 @@ describe("logic config", () => {
     assert.equal(c.sqliteDataDir, "./data");
     assert.equal(c.maxHistoryPage, 100);
     assert.equal(c.natsDuplicateWindow, 120_000);
-    assert.deepEqual(c.apiListen, { host: "0.0.0.0", port: 8090 });
+    assert.deepEqual(c.apiListen, { host: "0.0.0.0", port: 8081 });
     validateLogicConfig(c);
   });
 

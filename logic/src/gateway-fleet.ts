@@ -16,9 +16,12 @@ export interface GatewayFleet {
   /**
    * Queues `payload` (a complete client frame, serialized once) for every
    * gateway with interest in `room`. Each gateway has its own bounded queue;
-   * a full queue drops and counts, it never blocks the others.
+   * a full queue drops and counts, it never blocks the others. The payload is
+   * referenced, not copied, until it is written: callers must not reuse it.
+   * `acceptedAtMs` (ms since the epoch) is when logic took the message in; the
+   * gateways measure delivery latency from it.
    */
-  deliverToRoom(room: string, seq: bigint, payload: Uint8Array): void;
+  deliverToRoom(room: string, seq: bigint, payload: Uint8Array, acceptedAtMs?: number): void;
   /** Queues a reply to the gateway an event came from; dropped if that stream is gone. */
   reply(to: GatewayRef, reply: Reply): void;
   /** Gateways whose stream is open right now. */

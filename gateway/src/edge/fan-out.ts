@@ -53,6 +53,12 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
    */
   function deliver(deliveries: readonly Delivery[]): void {
     const n = deliveries.length;
+    const nowMs = performance.timeOrigin + performance.now();
+    for (let k = 0; k < n; k++) {
+      const at = (deliveries[k] as Delivery).acceptedAtMs;
+      // Clocks of two hosts: a small negative difference is skew, not time travel.
+      if (at > 0) metrics.deliveryLatency.observe(Math.max(0, nowMs - at) / 1000);
+    }
     let i = 0;
     while (i < n) {
       const d = deliveries[i] as Delivery;

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { CLOSE_CODE_NAMES } from "../../../protocol/close-codes.ts";
 
 /** Reasons an upgrade is refused before it becomes a WebSocket. */
@@ -49,6 +49,7 @@ export interface GatewayMetrics {
   readonly drops: Counter<"reason">;
   readonly logicRefusals: Counter;
   readonly drainRemaining: Gauge;
+  readonly deliveryLatency: Histogram;
   /** Set by the edge: read at scrape time so the hot path does no metric work for queues. */
   queueProbe: (() => QueueStats) | null;
 }
@@ -129,6 +130,12 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     drainRemaining: new Gauge({
       name: "chatcluster_gateway_drain_remaining_connections",
       help: "Connections still open during a drain (0 when not draining).",
+      registers,
+    }),
+    deliveryLatency: new Histogram({
+      name: "chatcluster_gateway_delivery_latency_seconds",
+      help: "From logic accepting a message (before the store) to this gateway handing it to its sockets; one observation per message, not per recipient. Compares two hosts' clocks.",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
   };

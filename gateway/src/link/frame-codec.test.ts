@@ -17,7 +17,8 @@ const delivery = fc.record({
   seq: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
   connectionIds: fc.array(fc.nat({ max: 0xffff_ffff }), { maxLength: 5 }),
   payload: fc.uint8Array({ maxLength: 2000 }),
-  acceptedAtMs: fc.oneof(fc.constant(0), fc.double()),
+  // NaN is left out: protobuf-es equals() compares doubles with ===, so NaN never equals itself.
+  acceptedAtMs: fc.oneof(fc.constant(0), fc.double({ noNaN: true })),
 });
 
 test("decodeDeliveryBatch equals fromBinary(DeliveryBatch)", () => {

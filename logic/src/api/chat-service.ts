@@ -75,11 +75,13 @@ export function createChatService(d: ChatServiceDeps): ServiceImpl<typeof ChatSe
         if (bodyBytes.byteLength > d.limits.maxBodyBytes) {
           throw invalid(`body larger than ${d.limits.maxBodyBytes} bytes`);
         }
+        const acceptedAtMs = performance.timeOrigin + performance.now();
         const r = await d.store.append(room, { id, from, body: bodyText });
         d.fleet.deliverToRoom(
           room,
           BigInt(r.seq),
           encodeMessageFrame({ room, seq: r.seq, prev: r.prev, id, from, ts: r.ts, bodyJson: bodyBytes }),
+          acceptedAtMs,
         );
         d.metrics.messagesDelivered.inc();
         if (r.duplicate) d.metrics.duplicates.inc();

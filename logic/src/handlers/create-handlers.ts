@@ -253,6 +253,8 @@ class Handlers implements EventSink {
     } catch {
       return refuse("invalid", ERROR_CODES.invalidField.code, "body is not UTF-8");
     }
+    // Delivery latency (docs/metrics.md) is measured from here: the store's time counts.
+    const acceptedAtMs = performance.timeOrigin + performance.now();
     let r: Awaited<ReturnType<MessageStore["append"]>>;
     try {
       r = await this.#d.store.append(room, { id, from: p.userId, body: bodyText });
@@ -278,7 +280,7 @@ class Handlers implements EventSink {
       ts: r.ts,
       bodyJson: req.body,
     });
-    this.#d.fleet.deliverToRoom(room, BigInt(r.seq), frame);
+    this.#d.fleet.deliverToRoom(room, BigInt(r.seq), frame, acceptedAtMs);
     this.#d.metrics.messagesDelivered.inc();
     if (r.duplicate) this.#d.metrics.duplicates.inc();
     this.#count("send", r.duplicate ? "duplicate" : "ok");
