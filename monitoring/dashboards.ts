@@ -334,6 +334,12 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
         ],
       },
       {
+        title: "Fan-out width",
+        description: "Gateways each room message was queued for (those with members in the room).",
+        unit: "short",
+        targets: quantiles("chatcluster_logic_fanout_gateways", LG),
+      },
+      {
         title: "Push stream round trip",
         description: "Ping/Pong round trip measured by logic.",
         unit: "s",

@@ -108,6 +108,7 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
    */
   deliverToRoom(room: string, seq: bigint, payload: Uint8Array, acceptedAtMs = 0): void {
     const targets = this.#interest.get(room);
+    this.metrics.fanoutGateways.observe(targets?.size ?? 0);
     if (targets === undefined) return;
     const entry = encodeDelivery(room, seq, payload, undefined, acceptedAtMs);
     for (const c of targets) {

@@ -41,6 +41,7 @@ export interface PushMetrics {
   readonly rtt: Histogram;
   readonly eventsReceived: Counter;
   readonly batchSize: Histogram;
+  readonly fanoutGateways: Histogram;
 }
 
 /** One gateway's queue, as read at scrape time. */
@@ -121,6 +122,12 @@ export function createPushMetrics(
     eventsReceived: new Counter({
       name: "chatcluster_logic_push_events_received_total",
       help: "Client events received from gateways and handed to the handlers.",
+      registers,
+    }),
+    fanoutGateways: new Histogram({
+      name: "chatcluster_logic_fanout_gateways",
+      help: "Gateways a room message was queued for (the gateways with members in the room), per message.",
+      buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers,
     }),
     batchSize: new Histogram({
