@@ -8,7 +8,8 @@ WITH_NODE := source scripts/node-env.sh &&
 # Test files: unit and integration tests live beside the code as *.test.ts.
 TEST_GLOBS := 'cli/**/*.test.ts' 'platform/**/*.test.ts' 'gateway/**/*.test.ts' 'logic/**/*.test.ts' \
   'operator/**/*.test.ts' 'client/**/*.test.ts' 'testenv/**/*.test.ts' 'bench/**/*.test.ts' 'charts/**/*.test.ts' \
-  'protocol/**/*.test.ts' 'dev/**/*.test.ts' 'monitoring/**/*.test.ts'
+  'protocol/**/*.test.ts' 'dev/**/*.test.ts' 'monitoring/**/*.test.ts' \
+  'reliability/**/*.test.ts'
 TEST_CONCURRENCY ?= 2
 TEST_TIMEOUT_MS ?= 600000
 
@@ -70,3 +71,4 @@ dev: setup ## Run the whole stack locally (2 gateways, 2 logic, SQLite; STORE=na
 
 -include testenv/testenv.mk
 -include bench/bench.mk
+-include reliability/reliability.mk
