@@ -1,16 +1,17 @@
 // A real kube-apiserver restart (same port, certificates and etcd; the
 // process is killed and started again from its own command line) under
-// logic's EndpointSlice discovery: the set is kept while the API is down, and
-// changes made after the restart are seen.
+// logic's EndpointSlice discovery and the operator: state is kept while the
+// API is down, and changes made after the restart are seen and reconciled.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { openSync, readFileSync } from "node:fs";
+import { openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DiscoveryV1Api, type V1EndpointSlice } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { createDiscoveryMetrics } from "../logic/src/discovery/discovery-metrics.ts";
 import { EndpointSliceDiscovery } from "../logic/src/discovery/endpoint-slice-discovery.ts";
+import { eventually, type OperatorProcess, spawnOperator } from "../operator/src/testing/operator-process.ts";
 import { createLogger } from "../platform/logger.ts";
 import { type ControlPlane, startControlPlane, trackFailures } from "../testenv/harness/index.ts";
 import { groupAlive } from "../testenv/harness/proc.ts";
@@ -19,6 +20,12 @@ import { recordResult } from "./results.ts";
 
 const NS = "default";
 const SERVICE = "chaos-gateway-internal";
+const CRD = new URL("../crds/chatclusters.chatcluster.io.yaml", import.meta.url).pathname;
+const OP_NS = "chaos";
+
+function chatClusterYaml(name: string): string {
+  return `apiVersion: chatcluster.io/v1alpha1\nkind: ChatCluster\nmetadata: {name: ${name}, namespace: ${OP_NS}}\nspec:\n  store: {nats: {url: 'nats://n:4222'}}\n  auth: {jwt: {secretKeyRef: {name: chat-auth}}}\n`;
+}
 
 function slice(name: string, pod: string, ip: string): V1EndpointSlice {
   return {
@@ -40,12 +47,23 @@ function slice(name: string, pod: string, ip: string): V1EndpointSlice {
 describe("kube-apiserver restart", { timeout: 240_000 }, () => {
   let cp: ControlPlane;
   let restarted: number | undefined;
+  let op: OperatorProcess | undefined;
   const failed = trackFailures();
 
   before(async () => {
     cp = await startControlPlane({ name: "reliability-apiserver" });
+    await cp.kubectl(["apply", "-f", CRD]);
+    await cp.kubectl([
+      "wait",
+      "--for=condition=Established",
+      "crd/chatclusters.chatcluster.io",
+      "--timeout=60s",
+    ]);
+    await cp.kubectl(["create", "namespace", OP_NS]);
   });
   after(async () => {
+    await op?.stop();
+    if (failed() && op) console.error(`--- operator log tail\n${op.logTail(60)}`);
     if (restarted !== undefined && groupAlive(restarted)) {
       process.kill(-restarted, "SIGTERM");
       await until("restarted apiserver stopped", () => !groupAlive(restarted as number), 20_000).catch(() =>
@@ -55,7 +73,7 @@ describe("kube-apiserver restart", { timeout: 240_000 }, () => {
     await cp?.stop({ failed: failed() });
   });
 
-  it("(f) discovery keeps its set while the apiserver is down and follows changes after it is back", async () => {
+  it("(f) discovery and the operator keep their state while the apiserver is down and follow changes after it is back", async () => {
     const started = Date.now();
     const api = cp.kubeConfig.makeApiClient(DiscoveryV1Api);
     const d = new EndpointSliceDiscovery({
@@ -77,6 +95,35 @@ describe("kube-apiserver restart", { timeout: 240_000 }, () => {
       await api.createNamespacedEndpointSlice({ namespace: NS, body: slice("gw-a", "gw-0", "10.0.0.1") });
       await d.start();
       await until("gw-0 discovered", () => ids() === "gw-0", 20_000);
+      op = await spawnOperator(cp.kubeconfigPath, "chaos-op", cp.logsDir, [
+        `--watch-namespace=${OP_NS}`,
+        "--leader-elect=false",
+      ]);
+      const operator = op;
+      const reconciled = (name: string) =>
+        eventually(
+          `StatefulSet ${name}-gateway`,
+          async () => {
+            const out = await cp.kubectl([
+              "get",
+              "statefulset",
+              "-n",
+              OP_NS,
+              "--ignore-not-found",
+              "-o",
+              "name",
+            ]);
+            return out.includes(`/${name}-gateway`) ? true : undefined;
+          },
+          90_000,
+        );
+      const apply = async (name: string) => {
+        const file = join(cp.dir, `${name}.yaml`);
+        writeFileSync(file, chatClusterYaml(name));
+        await cp.kubectl(["apply", "-f", file]);
+      };
+      await apply("before");
+      await reconciled("before");
 
       // Stop the apiserver and start it again from its own command line.
       const pid = cp.pids["kube-apiserver"];
@@ -108,12 +155,20 @@ describe("kube-apiserver restart", { timeout: 240_000 }, () => {
       await api.deleteNamespacedEndpointSlice({ name: "gw-a", namespace: NS });
       await until("gw-0 removed after the restart", () => ids() === "gw-1", 30_000);
       const caughtUpMs = Date.now() - downAt - downMs;
+      await apply("after");
+      await reconciled("after");
+      const operatorMs = Date.now() - downAt - downMs;
+      const ready = await fetch(`http://127.0.0.1:${operator.opsPort}/readyz`);
+      assert.equal(ready.status, 200, "the operator is ready after the restart");
+      const restarts = await operator.metric(
+        'chatcluster_operator_informer_restarts_total{kind="ChatCluster"}',
+      );
       recordResult({
         id: "chaos-f-apiserver-restart",
         kind: "chaos",
-        load: "EndpointSlice discovery watching 1 gateway Service",
+        load: "EndpointSlice discovery watching 1 gateway Service; the operator watching 1 namespace",
         fault: "SIGKILL kube-apiserver, start it again with the same flags (same port, certs, etcd)",
-        outcome: `the set was kept for the ${(downMs / 1000).toFixed(1)} s the API was away; the watch resumed and saw a slice added and one deleted ${(caughtUpMs / 1000).toFixed(1)} s after it was back (operator recovery not tested)`,
+        outcome: `discovery kept its set for the ${(downMs / 1000).toFixed(1)} s the API was away and saw a slice added and one deleted ${(caughtUpMs / 1000).toFixed(1)} s after it was back; the operator (informer restarts: ${restarts ?? 0}) reconciled a ChatCluster created after the restart within ${(operatorMs / 1000).toFixed(1)} s and stayed ready`,
         lost: null,
         durationMs: Date.now() - started,
       });
