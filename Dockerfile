@@ -17,6 +17,9 @@ COPY logic/src ./logic/src
 COPY operator/src ./operator/src
 COPY client/src ./client/src
 COPY dev ./dev
+# `chatcluster dev` finds a locally built nats-server through the test environment's paths.
+COPY testenv/harness ./testenv/harness
+COPY testenv/versions.env ./testenv/versions.env
 RUN npx tsc -p tsconfig.build.json && scripts/copy-generated.sh
 
 # --- deps: production dependencies only ------------------------------------------
