@@ -23,8 +23,8 @@ describe("chaos under load (store=sqlite)", { timeout: 300_000 }, () => {
       async inject() {
         for (const j of [0, 1]) await rs.bounce("logic", j, "SIGTERM");
       },
-      outcome: (r) =>
-        `gateways resent unanswered events to the other logic process; ${r.disconnects} client disconnects, ${r.duplicates} duplicates`,
+      outcome: (r, resent) =>
+        `gateways resent ${resent} unanswered events to the other logic process; ${r.disconnects} client disconnects, ${r.duplicates} duplicates`,
     });
   });
 
@@ -36,8 +36,8 @@ describe("chaos under load (store=sqlite)", { timeout: 300_000 }, () => {
       async inject() {
         await rs.bounce("logic", 1, "SIGKILL");
       },
-      outcome: (r) =>
-        `events of the dead stream resent to logic-0 and deduplicated by id; ${r.disconnects} client disconnects, ${r.duplicates} duplicates`,
+      outcome: (r, resent) =>
+        `gateways resent ${resent} events of the dead stream to logic-0; ${r.disconnects} client disconnects, ${r.duplicates} duplicates`,
     });
   });
 

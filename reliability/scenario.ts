@@ -15,8 +15,8 @@ export interface Scenario {
   inject(): Promise<void>;
   /** Zero client disconnects required (a logic roll must not touch a WebSocket). */
   readonly noDisconnects?: boolean;
-  /** Describes what the system did, for the table. */
-  outcome(report: LoadReport): string;
+  /** Describes what the system did, for the table; `resent` = events the gateways resent to another logic process. */
+  outcome(report: LoadReport, resent: number): string;
   /** Extra checks on the report. */
   check?(report: LoadReport): void;
 }
@@ -36,18 +36,20 @@ export async function runScenario(rs: ReliabilityStack, s: Scenario): Promise<Lo
   });
   try {
     await driver.connect();
+    const resentBefore = await gatewayResent(rs);
     driver.start();
     await new Promise((r) => setTimeout(r, BEFORE_MS));
     await s.inject();
     await new Promise((r) => setTimeout(r, AFTER_MS));
     await driver.stop();
     const report = driver.verify();
+    const resent = (await gatewayResent(rs)) - resentBefore;
     recordResult({
       id: s.id,
       kind: "chaos",
       load: `${LOAD.clients} SDK clients x ${LOAD.rooms} rooms, ${LOAD.ratePerSecond} msg/s (${report.acked} acked)`,
       fault: s.fault,
-      outcome: s.outcome(report),
+      outcome: s.outcome(report, resent),
       lost: report.lost,
       durationMs: Date.now() - started,
     });
@@ -63,4 +65,23 @@ export async function runScenario(rs: ReliabilityStack, s: Scenario): Promise<Lo
   } finally {
     driver.close();
   }
+}
+
+/**
+ * Events the gateways resent to another logic process so far (summed over the
+ * gateways; a restarted gateway starts from 0, so only meaningful while none restarts).
+ */
+async function gatewayResent(rs: ReliabilityStack): Promise<number> {
+  let sum = 0;
+  for (const t of rs.stack.opsTargets.filter((x) => x.role === "gateway")) {
+    const text = await fetch(`http://${t.address}/metrics`).then(
+      (r) => r.text(),
+      () => "",
+    );
+    for (const line of text.split("\n")) {
+      if (line.startsWith("chatcluster_gateway_link_events_resent_total"))
+        sum += Number(line.split(" ").at(-1));
+    }
+  }
+  return sum;
 }

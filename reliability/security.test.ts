@@ -3,7 +3,7 @@
 // port and the server API need their secrets, and no secret or token ever
 // shows up in what the processes log (at debug level).
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, before, beforeEach, describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -46,8 +46,9 @@ async function metricSum(addresses: readonly string[], name: string, labels: Reg
 describe("security against the real processes", { timeout: 180_000 }, () => {
   let rs: ReliabilityStack;
   const secrets: Record<string, string> = {};
-  const outcomes: string[] = [];
-  const started = Date.now();
+  const outcomes: { text: string; ms: number }[] = [];
+  let testStarted = Date.now();
+  const outcome = (text: string) => void outcomes.push({ text, ms: Date.now() - testStarted });
 
   before(async () => {
     rs = await startReliabilityStack({ store: "sqlite", logLevel: "debug" });
@@ -58,6 +59,9 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
   });
   after(async () => {
     await rs?.stop();
+  });
+  beforeEach(() => {
+    testStarted = Date.now();
   });
 
   // Events logic handled for client frames (not auth, not the gateways' own presence leases), over both logic processes.
@@ -82,7 +86,7 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await logicEvents(), before, "logic handled no event of the unauthenticated connection");
     s.ws.close();
-    outcomes.push("join/send/leave before auth: not_authenticated; logic handled 0 events");
+    outcome("join/send/leave before auth: not_authenticated; logic handled 0 events");
   });
 
   it("bad tokens are refused with 4001, an expired one with 4001/4002", async () => {
@@ -104,7 +108,7 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     assert.equal(codes[0], CLOSE_CODES.unauthorized.code);
     assert.equal(codes[1], CLOSE_CODES.unauthorized.code);
     assert.ok([CLOSE_CODES.unauthorized.code, CLOSE_CODES.tokenExpired.code].includes(codes[2] as number));
-    outcomes.push(`garbage / foreign-key / expired tokens: closed ${codes.join(" / ")}`);
+    outcome(`garbage / foreign-key / expired tokens: closed ${codes.join(" / ")}`);
   });
 
   it("a token bounds reads and writes, and the sender always comes from the token", async () => {
@@ -141,7 +145,7 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     );
     carol.ws.close();
     observer.ws.close();
-    outcomes.push('join/send outside the token\'s rooms: forbidden; a "from" in the frame is ignored');
+    outcome('join/send outside the token\'s rooms: forbidden; a "from" in the frame is ignored');
   });
 
   it("the gateways' internal port refuses streams without the shared secret", async () => {
@@ -174,7 +178,7 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     };
     assert.equal((await exchange({}))?.code, Code.Unauthenticated);
     assert.equal((await exchange({ [SECRET_HEADER]: "wrong-secret" }))?.code, Code.Unauthenticated);
-    outcomes.push("internal stream without / with a wrong secret: UNAUTHENTICATED");
+    outcome("internal stream without / with a wrong secret: UNAUTHENTICATED");
   });
 
   it("the server API requires its key", async () => {
@@ -188,7 +192,7 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     assert.equal((await call()).status, 401);
     assert.equal((await call("wrong-api-key-0123456789abcdef")).status, 401);
     assert.equal((await call(rs.stack.apiKey)).status, 200);
-    outcomes.push("server API without / with a wrong key: 401; with the key: 200");
+    outcome("server API without / with a wrong key: 401; with the key: 200");
   });
 
   it("no secret or token appears in anything the processes logged", async () => {
@@ -203,7 +207,7 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
       if (parts.some((p) => text.includes(p))) leaks.push(name);
     }
     assert.deepEqual(leaks, [], `leaked into logs: ${leaks.join(", ")}`);
-    outcomes.push(
+    outcome(
       `${rs.output.length} log lines at debug level checked for ${Object.keys(secrets).length} secrets/tokens: 0 found`,
     );
     for (const [i, o] of outcomes.entries()) {
@@ -211,10 +215,10 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
         id: `security-${i + 1}`,
         kind: "security",
         load: "single protocol-level connections",
-        fault: o.split(":")[0] as string,
-        outcome: o.split(":").slice(1).join(":").trim(),
+        fault: o.text.split(":")[0] as string,
+        outcome: o.text.split(":").slice(1).join(":").trim(),
         lost: null,
-        durationMs: Date.now() - started,
+        durationMs: o.ms,
       });
     }
   });
