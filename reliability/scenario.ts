@@ -18,7 +18,7 @@ export interface Scenario {
   /** Describes what the system did, for the table; `resent` = events the gateways resent to another logic process. */
   outcome(report: LoadReport, resent: number): string;
   /** Extra checks on the report. */
-  check?(report: LoadReport): void;
+  check?(report: LoadReport, resent: number): void;
 }
 
 /**
@@ -60,7 +60,7 @@ export async function runScenario(rs: ReliabilityStack, s: Scenario): Promise<Lo
     assert.equal(report.rejected, 0, `sends rejected for good: ${summary}`);
     assert.equal(report.acked, report.sent, `every send acked: ${summary}`);
     if (s.noDisconnects) assert.equal(report.disconnects, 0, `client disconnects: ${summary}`);
-    s.check?.(report);
+    s.check?.(report, resent);
     return report;
   } finally {
     driver.close();
