@@ -28,11 +28,16 @@ export interface Scenario {
  */
 export async function runScenario(rs: ReliabilityStack, s: Scenario): Promise<LoadReport> {
   const started = Date.now();
+  const tokens = new Set<string>();
   const driver = new LoadDriver({
     urls: rs.stack.gatewayUrls,
     ...LOAD,
     roomPrefix: s.id,
-    token: (user) => rs.token(user),
+    token: async (user) => {
+      const t = await rs.token(user);
+      tokens.add(t);
+      return t;
+    },
   });
   try {
     await driver.connect();
@@ -60,6 +65,8 @@ export async function runScenario(rs: ReliabilityStack, s: Scenario): Promise<Lo
     assert.equal(report.rejected, 0, `sends rejected for good: ${summary}`);
     assert.equal(report.acked, report.sent, `every send acked: ${summary}`);
     if (s.noDisconnects) assert.equal(report.disconnects, 0, `client disconnects: ${summary}`);
+    // Faults drive the error paths, where a careless log line would carry a token or a secret.
+    assert.deepEqual(rs.leaks(tokens), [], "secrets or tokens in the processes' logs");
     s.check?.(report, resent);
     return report;
   } finally {

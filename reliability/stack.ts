@@ -22,6 +22,11 @@ export interface ReliabilityStack {
   waitReady(role: "gateway" | "logic", index: number, timeoutMs?: number): Promise<void>;
   /** Sends a signal, waits for the supervisor to start it again and for it to be ready. */
   bounce(role: "gateway" | "logic", index: number, signal: NodeJS.Signals): Promise<void>;
+  /**
+   * Which of the stack's secrets (JWT secret, API key, internal secret) and of
+   * `extra` (tokens; for a JWT also its signature alone) appear in the output.
+   */
+  leaks(extra?: Iterable<string>): string[];
   /** Resident set size of a process in bytes (from /proc). */
   rss(role: "gateway" | "logic", index: number): number;
   stop(): Promise<void>;
@@ -95,6 +100,22 @@ export async function startReliabilityStack(opts: {
       process.kill(pid, signal);
       await until(`${role}-${index} restarted`, () => p.starts() > starts && p.pid() !== undefined, 30_000);
       await waitReady(role, index);
+    },
+    leaks(extra = []) {
+      const text = output.join("\n");
+      const found: string[] = [];
+      const named: [string, string][] = [
+        ["JWT secret", jwtSecret],
+        ["API key", stack.apiKey],
+        ["internal secret", internalSecret],
+        ...[...extra].map((t, i): [string, string] => [`token ${i}`, t]),
+      ];
+      for (const [name, value] of named) {
+        const parts = [value];
+        if (value.split(".").length === 3) parts.push(value.split(".")[2] as string);
+        if (parts.some((p) => p.length >= 16 && text.includes(p))) found.push(name);
+      }
+      return found;
     },
     rss(role, index) {
       const pid = proc(role, index).pid();
