@@ -125,18 +125,24 @@ describe("hostile client input", { timeout: 300_000 }, () => {
     s.ws.send(`{"type":"send","room":"fuzz.deep","id":"deep-1","body":${deep}}`);
     s.ws.send(`{"type":"join","room":${deep}}`);
     s.ws.send(`${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}`);
+    s.ws.send(`{"type":"signal","room":"fuzz.deep","kind":"typing","body":${deep}}`);
     const answers = await s.roundTrip(20_000);
     const ack = answers.find((f) => f.type === "ack" || (f.type === "error" && f.id === "deep-1"));
     assert.ok(ack, `send with a deep body answered: ${JSON.stringify(answers).slice(0, 300)}`);
     const errors = answers.filter((f) => f.type === "error").map((f) => f.code);
     assert.ok(errors.includes("invalid_field"), `join with a deep room refused: ${errors.join(",")}`);
     assert.ok(errors.includes("unknown_type"), `deep object without type refused: ${errors.join(",")}`);
+    const signal = answers.filter((f) => f.type === "error" && f.id === "fuzz.deep").map((f) => f.code);
+    assert.ok(
+      errors.every((c) => DOCUMENTED_ERRORS.has(String(c))),
+      `documented codes only: ${errors.join(",")}`,
+    );
     s.ws.send(`${"[".repeat(depth)}${"]".repeat(depth)}`);
     assert.equal((await s.closed).code, CLOSE_CODES.badFrame.code);
     row(
       "input-deep-nesting",
-      `send body nested ${depth} deep, join room nested ${depth} deep, object nested 10,000 deep, array nested ${depth} deep`,
-      `send answered ${ack.type === "ack" ? "ack" : String(ack.code)}; join invalid_field; object unknown_type; bare array 4000`,
+      `send body and signal body nested ${depth} deep, join room nested ${depth} deep, object nested 10,000 deep, array nested ${depth} deep`,
+      `send answered ${ack.type === "ack" ? "ack" : String(ack.code)}; signal ${signal.join(",") || "no error"}; join invalid_field; object unknown_type; bare array 4000`,
       started,
     );
   });
