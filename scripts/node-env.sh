@@ -14,7 +14,8 @@ CC_TOOLS_NODE="$CC_ROOT/tools/node"
 cc_node_ok() {
   # $1: a node binary. True when it is at least 22.19.
   local v
-  v="$("$1" -p 'process.versions.node' 2>/dev/null)" || return 1
+  # Without NODE_OPTIONS: a flag node refuses there must not look like a missing Node.
+  v="$(env -u NODE_OPTIONS "$1" -p 'process.versions.node' 2>/dev/null)" || return 1
   local major="${v%%.*}" rest="${v#*.}"
   local minor="${rest%%.*}"
   [ "$major" -gt 22 ] || { [ "$major" -eq 22 ] && [ "$minor" -ge 19 ]; }
