@@ -14,7 +14,7 @@ import {
   PAYLOAD_BYTES,
   restBaseline,
 } from "./baselines.ts";
-import { productionLatency, productionThroughput, startProductionRig } from "./production.ts";
+import { type productionLatency, productionThroughput, startProductionRig } from "./production.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, "..");
@@ -24,6 +24,19 @@ const SUSTAINED_MS = Number(env.PUSH_BENCH_SUSTAINED_MS ?? 10_000);
 const LATENCY_RATE = Number(env.PUSH_BENCH_LATENCY_RATE ?? 10_000);
 const LATENCY_WARMUP_MS = Number(env.PUSH_BENCH_LATENCY_WARMUP_MS ?? 3000);
 const LATENCY_MS = Number(env.PUSH_BENCH_LATENCY_MS ?? 10_000);
+
+type LatencyResult = Awaited<ReturnType<typeof productionLatency>>;
+
+/** The latency run, in a fresh sender process with a fresh gateway (see latency-run.ts). */
+function latencyInFreshProcesses(rate: number, warmupMs: number, measureMs: number): Promise<LatencyResult> {
+  const child = fork(join(here, "latency-run.ts"), [String(rate), String(warmupMs), String(measureMs)], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("message", (m) => resolve(m as LatencyResult));
+    child.once("exit", (code) => reject(new Error(`latency run exited (${code}) without a result`)));
+  });
+}
 
 function log(msg: string): void {
   process.stderr.write(`bench-push: ${msg}\n`);
@@ -68,12 +81,14 @@ try {
   const production = await productionThroughput(rig, { n: N });
   log(`production push path: ${production.msgsPerS} msg/s`);
 
-  // Latency before the sustained run: measured after it, the tail mostly
-  // showed the collection of the sustained run's garbage (10-20 ms GC pauses).
+  // Latency in fresh processes, with the baselines' servers stopped: in this
+  // process the tail mostly showed the collection of the baselines' and the
+  // throughput runs' garbage (10-20 ms GC pauses).
   log(
     `latency at ${LATENCY_RATE} msg/s offered (${LATENCY_WARMUP_MS} ms warm-up, ${LATENCY_MS} ms measured)`,
   );
-  const latency = await productionLatency(rig, LATENCY_RATE, LATENCY_WARMUP_MS, LATENCY_MS);
+  baseline.stop();
+  const latency = await latencyInFreshProcesses(LATENCY_RATE, LATENCY_WARMUP_MS, LATENCY_MS);
   log(`hop latency p50 ${latency.p50} ms, p99 ${latency.p99} ms, p99.9 ${latency.p999} ms`);
   log(
     `event-loop delay p99/max: sender ${latency.senderLoopDelayMs.p99}/${latency.senderLoopDelayMs.max} ms, ` +
