@@ -8,9 +8,9 @@ import {
   GatewayFrameSchema,
   LogicFrameSchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { RawGatewayFrameSchema, RawLogicFrameSchema } from "../../../protocol/push-stream-service.ts";
 import { decodeDeliveryBatch, decodeLogicFrame, deliveryAckFrame } from "./frame-codec.ts";
 import { isLinkError } from "./link-error.ts";
-import { RawGatewayFrameSchema, RawLogicFrameSchema } from "./raw-service.ts";
 
 const delivery = fc.record({
   room: fc.string({ unit: "grapheme", maxLength: 40 }),

@@ -9,8 +9,8 @@ import {
   PongSchema,
   ReplyBatchSchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { type RawFrame, RawGatewayFrameSchema } from "../../../protocol/push-stream-service.ts";
 import { isLinkError, LinkError } from "./link-error.ts";
-import { type RawFrame, RawGatewayFrameSchema } from "./raw-service.ts";
 
 /**
  * The gateway's side of the wire: a hand-written decoder for DeliveryBatch

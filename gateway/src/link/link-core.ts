@@ -8,13 +8,13 @@ import {
   type Reply,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
+import type { RawFrame } from "../../../protocol/push-stream-service.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { decodeLogicFrame, deliveryAckFrame, rawGatewayFrame } from "./frame-codec.ts";
 import { InterestTracker } from "./interest-tracker.ts";
 import { isLinkError, LinkError } from "./link-error.ts";
 import type { GatewayLinkMetrics } from "./link-metrics.ts";
 import { LogicStream } from "./logic-stream.ts";
-import type { RawFrame } from "./raw-service.ts";
 import { rendezvousPick } from "./rendezvous.ts";
 
 export const PROTOCOL_VERSION = 1;

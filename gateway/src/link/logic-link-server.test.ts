@@ -8,8 +8,12 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type LogicFrame, LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { StaticDiscovery } from "../../../logic/src/discovery/index.ts";
 import { metricValue, testFleet, waitFor } from "../../../logic/src/link/testing/fleet-harness.ts";
+import {
+  type RawFrame,
+  RawLogicFrameSchema,
+  rawStreamMessages,
+} from "../../../protocol/push-stream-service.ts";
 import { SECRET_HEADER } from "./logic-link-server.ts";
-import { type RawFrame, RawLogicFrameSchema, rawStreamMessages } from "./raw-service.ts";
 import { GatewayProcess } from "./testing/gateway-process.ts";
 
 const SECRET = "s3cret-for-tests";

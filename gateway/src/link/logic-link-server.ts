@@ -6,11 +6,11 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../../platform/logger.ts";
+import { type RawFrame, rawStreamMessages } from "../../../protocol/push-stream-service.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { LinkCore } from "./link-core.ts";
 import { LinkError } from "./link-error.ts";
 import { createGatewayLinkMetrics, type GatewayLinkMetrics } from "./link-metrics.ts";
-import { type RawFrame, rawStreamMessages } from "./raw-service.ts";
 
 /** The header carrying the shared secret, when one is configured. */
 export const SECRET_HEADER = "x-chatcluster-link-secret";

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type ClientEvent, GatewayFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type { RawFrame } from "../../../protocol/push-stream-service.ts";
 import { rawGatewayFrame } from "./frame-codec.ts";
-import type { RawFrame } from "./raw-service.ts";
 import { hashString, type RendezvousCandidate } from "./rendezvous.ts";
 
 /**

@@ -8,8 +8,8 @@ import {
   type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { RawLogicFrameSchema } from "../../../protocol/push-stream-service.ts";
 import { batchFrame, encodeDelivery, encodeReply, FIELD_DELIVERIES, FIELD_REPLIES } from "./frame-codec.ts";
-import { RawLogicFrameSchema } from "./raw-service.ts";
 
 const delivery = fc.record({
   room: fc.string({ unit: "grapheme", maxLength: 40 }),

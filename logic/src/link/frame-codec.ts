@@ -13,7 +13,7 @@ import {
   type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { type RawFrame, RawLogicFrameSchema } from "./raw-service.ts";
+import { type RawFrame, RawLogicFrameSchema } from "../../../protocol/push-stream-service.ts";
 
 /**
  * Logic's side of the wire: hand-written encoders for the hot frames

@@ -9,6 +9,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import type { GatewayFrame, InterestDelta } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
+import { rawStreamMessages } from "../../../protocol/push-stream-service.ts";
 import type { GatewayEndpoint } from "../discovery/discovery.ts";
 import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
 import { backoffDelayMs } from "./backoff.ts";
@@ -16,7 +17,6 @@ import type { ResolvedFleetOptions } from "./fleet-options.ts";
 import { decodeGatewayFrame, rawLogicFrame } from "./frame-codec.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
 import type { PushMetrics, ResetReason } from "./push-metrics.ts";
-import { rawStreamMessages } from "./raw-service.ts";
 
 export const PROTOCOL_VERSION = 1;
 /** A stream that lived this long resets the reconnect backoff. */

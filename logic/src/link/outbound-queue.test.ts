@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { LogicFrameSchema, ReplySchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { type RawFrame, RawLogicFrameSchema } from "../../../protocol/push-stream-service.ts";
 import { encodeDelivery, encodeReply } from "./frame-codec.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
-import { type RawFrame, RawLogicFrameSchema } from "./raw-service.ts";
 
 const limits = {
   maxMessages: 10,

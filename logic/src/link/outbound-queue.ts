@@ -1,5 +1,5 @@
+import type { RawFrame } from "../../../protocol/push-stream-service.ts";
 import { batchFrame, type Entry, FIELD_DELIVERIES, FIELD_REPLIES } from "./frame-codec.ts";
-import type { RawFrame } from "./raw-service.ts";
 
 /** Bounds of one gateway's queue; see GatewayFleetOptions for the meaning of each. */
 export interface QueueLimits {
