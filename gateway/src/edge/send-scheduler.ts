@@ -33,12 +33,17 @@ export class SendScheduler {
    * the socket was closed as a slow consumer instead.
    */
   enqueue(conn: Connection, bytes: Buffer, frames = 1): boolean {
+    // After the close frame nothing may follow (RFC 6455), and a connection
+    // closed as a slow consumer must not be counted again.
+    if (conn.state === "closing" || conn.state === "closed") return false;
+    // socketBuffered is the socket's backlog as of our last write to it: it only
+    // grows when we write, so the check needs no stream call per frame. A reader
+    // with nothing pending is not slow, whatever the size of this one entry.
+    const backlog = conn.queuedBytes + conn.socketBuffered;
     conn.queue.push(bytes);
     conn.queuedBytes += bytes.length;
     conn.queuedFrames += frames;
-    // socketBuffered is the socket's backlog as of our last write to it: it only
-    // grows when we write, so the check needs no stream call per frame.
-    if (conn.queuedBytes + conn.socketBuffered > this.limits.sendQueueBytes) {
+    if (backlog > 0 && backlog + bytes.length > this.limits.sendQueueBytes) {
       conn.queue.length = 0;
       conn.queuedBytes = 0;
       conn.queuedFrames = 0;
@@ -76,7 +81,7 @@ export class SendScheduler {
     let bytes = 0;
     for (const conn of list) {
       conn.dirty = false;
-      if (conn.queue.length === 0 || conn.state === "closed") continue;
+      if (conn.queue.length === 0 || conn.state === "closing" || conn.state === "closed") continue;
       if (conn.socket.writableLength >= this.limits.writeHighWaterBytes) {
         this.waitForDrain(conn);
         continue;

@@ -14,7 +14,7 @@ import { createAuthenticator } from "../auth/authenticator.ts";
 import { InMemoryStoreForTests } from "../store/memory-store.ts";
 import type { AppendInput, AppendResult, MessageStore } from "../store/message-store.ts";
 import { boundStore } from "./bounded-store.ts";
-import { createHandlers } from "./create-handlers.ts";
+import { createHandlers, JOIN_PAGE_MAX_BYTES } from "./create-handlers.ts";
 import { createLogicMetrics } from "./logic-metrics.ts";
 import { RecordingFleet } from "./testing/fake-fleet.ts";
 
@@ -24,7 +24,13 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 async function setup(
-  opts: { store?: MessageStore; maxInFlight?: number; maxQueued?: number; now?: () => number } = {},
+  opts: {
+    store?: MessageStore;
+    maxInFlight?: number;
+    maxQueued?: number;
+    now?: () => number;
+    limits?: { maxBodyBytes: number; maxHistoryPage: number };
+  } = {},
 ) {
   const store = opts.store ?? new InMemoryStoreForTests();
   const registry = new Registry();
@@ -50,7 +56,7 @@ async function setup(
     auth,
     metrics,
     log: createLogger("logic-test", "silent"),
-    limits: { maxBodyBytes: 1024, maxHistoryPage: 10 },
+    limits: opts.limits ?? { maxBodyBytes: 1024, maxHistoryPage: 10 },
     ...(opts.now ? { now: opts.now } : {}),
   });
   let nextId = 1n;
@@ -246,6 +252,26 @@ describe("handlers", () => {
     const f = forbidden?.kind.value as { ok: boolean; frame: Uint8Array };
     assert.equal(f.ok, false);
     assert.equal((JSON.parse(dec.decode(f.frame)) as { code: string }).code, "forbidden");
+  });
+
+  it("bounds a join's page in bytes and marks it incomplete, so the rest comes as the next page", async () => {
+    const { run } = await setup({ limits: { maxBodyBytes: 200_000, maxHistoryPage: 10 } });
+    const big = "x".repeat(100_000);
+    for (let i = 1; i <= 6; i++) await run(send("lobby", `b${i}`, { i, big }));
+    const pages: number[][] = [];
+    let since: number | undefined = 0;
+    for (let guard = 0; guard < 10 && since !== undefined; guard++) {
+      const [r] = await run(join("lobby", since));
+      const v = r?.kind.value as { ok: boolean; lastSeq: bigint; frame: Uint8Array };
+      assert.ok(v.ok);
+      assert.ok(v.frame.byteLength <= JOIN_PAGE_MAX_BYTES + 1024, `page of ${v.frame.byteLength} bytes`);
+      const f = JSON.parse(dec.decode(v.frame)) as { messages: { seq: number }[]; complete: boolean };
+      pages.push(f.messages.map((m) => m.seq));
+      assert.equal(Number(v.lastSeq), f.messages.at(-1)?.seq ?? since);
+      since = f.complete ? undefined : Number(v.lastSeq);
+    }
+    assert.deepEqual(pages.flat(), [1, 2, 3, 4, 5, 6], "every message once, in order, across pages");
+    assert.ok(pages.length >= 3, `split into ${pages.length} pages`);
   });
 
   it("turns a store outage into retryable errors and keeps the batch going", async () => {

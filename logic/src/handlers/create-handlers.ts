@@ -55,6 +55,9 @@ export interface HandlerDeps {
 
 type ReplyKind = NonNullable<MessageInitShape<typeof ReplySchema>["kind"]>;
 
+/** Largest history page a join returns, in bytes of message frames (the rest comes as the next page). */
+export const JOIN_PAGE_MAX_BYTES = 256 * 1024;
+
 /** Client-visible hint for retryable errors: long enough for a reconnect or a store failover. */
 const RETRY_AFTER_MS = 1000;
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -317,8 +320,15 @@ class Handlers implements EventSink {
       }
       throw err;
     }
-    const messages = page.messages.map((m) =>
-      encodeMessageFrame({
+    // The page is also bounded in bytes: a page of large messages would
+    // otherwise exceed the joiner's send queue (a slow-consumer close on join)
+    // or the push stream's frame limit. What does not fit follows as the next
+    // page (complete: false), which clients fetch by joining again from lastSeq.
+    const messages: Uint8Array[] = [];
+    let pageBytes = 0;
+    let included = 0;
+    for (const m of page.messages) {
+      const frame = encodeMessageFrame({
         room,
         seq: m.seq,
         prev: m.prev,
@@ -326,9 +336,14 @@ class Handlers implements EventSink {
         from: m.from,
         ts: m.ts,
         bodyJson: m.body,
-      }),
-    );
-    const lastSeq = page.messages.at(-1)?.seq ?? since ?? page.headSeq;
+      });
+      if (included > 0 && pageBytes + frame.byteLength > JOIN_PAGE_MAX_BYTES) break;
+      messages.push(frame);
+      pageBytes += frame.byteLength;
+      included++;
+    }
+    const truncated = included < page.messages.length;
+    const lastSeq = page.messages[included - 1]?.seq ?? since ?? page.headSeq;
     this.#d.metrics.historyReads.inc({ source: "join" });
     this.#d.metrics.historyMessages.observe(messages.length);
     this.#count("join", "ok");
@@ -338,7 +353,7 @@ class Handlers implements EventSink {
         ok: true,
         room,
         lastSeq: BigInt(lastSeq),
-        frame: encodeJoinedFrame({ room, lastSeq, complete: page.complete, messages }),
+        frame: encodeJoinedFrame({ room, lastSeq, complete: page.complete && !truncated, messages }),
       },
     });
   }

@@ -120,7 +120,13 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
     const c = this.#byGatewayId.get(to.id);
     if (c === undefined) this.#drop("unknown_gateway");
     else if (c.epoch !== to.epoch) this.#drop("stale_epoch");
-    else if (!c.queue.offerReply(encodeReply(reply))) this.#drop("reply_queue_full");
+    else if (!c.queue.offerReply(encodeReply(reply))) {
+      this.#drop("reply_queue_full");
+      // The gateway resends unanswered events only when their stream ends; a
+      // dropped reply would otherwise leave its event (a join, an auth refresh)
+      // waiting forever. Ending the stream hands it to another logic process.
+      c.reset("overflow", false);
+    }
   }
 
   connectedGateways(): number {
