@@ -139,6 +139,26 @@ describe("edge: connect and auth", () => {
 });
 
 describe("edge: rooms and messages", () => {
+  it("a failed resume keeps the room; a failed first join does not", async () => {
+    const h = await edge();
+    const a = await authed(h.url, "alice");
+    const b = await authed(h.url, "bob");
+    a.send({ type: "join", room: "lobby" });
+    await a.next("joined");
+    b.send({ type: "join", room: "lobby" });
+    await b.next("joined");
+    h.link.failJoins = true;
+    a.send({ type: "join", room: "lobby", since: 0 });
+    assert.equal((await a.next("error")).code, "unavailable");
+    a.send({ type: "join", room: "other" });
+    assert.equal((await a.next("error")).code, "unavailable");
+    h.link.failJoins = false;
+    b.send({ type: "send", room: "lobby", id: "x1", body: 1 });
+    await b.next("ack");
+    assert.equal((await a.next("message")).seq, 1, "still a member of lobby after the failed resume");
+    assert.ok(!h.link.interest.has("other"), "the failed first join left no membership");
+  });
+
   it("join, send, ack, message fan-out, history with since, leave", async () => {
     const h = await edge();
     const a = await authed(h.url, "alice");

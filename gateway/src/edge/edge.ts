@@ -408,7 +408,15 @@ export function createEdge(opts: EdgeOptions): Edge {
     const held = m.held;
     m.held = null;
     if (!res.ok) {
-      dropMembership(inbound, conn, res.room);
+      // A failed resume of a room logic had already accepted keeps the
+      // membership (the client is still in the room and retries); only a
+      // first join that failed leaves the room.
+      if (!m.present) {
+        dropMembership(inbound, conn, res.room);
+        return;
+      }
+      if (held !== null)
+        for (const h of held) if (h.seq === 0 || h.seq > m.floor) sched.enqueue(conn, h.frame);
       return;
     }
     if (!m.present && conn.principal) {

@@ -81,6 +81,8 @@ export class FakeLogicLink implements LogicLink {
   sink: EdgeSink | null = null;
   /** When false, send() refuses like a link with no logic stream. */
   accepting = true;
+  /** When true, joins are answered with a retryable `unavailable` error (a store outage). */
+  failJoins = false;
   streams = 1;
   draining = false;
   readonly interest = new Set<string>();
@@ -158,12 +160,10 @@ export class FakeLogicLink implements LogicLink {
         case "join": {
           this.counts.join++;
           const { room, since, limit } = ev.kind.value;
-          if (room.startsWith("private.")) {
-            const frame = encodeErrorFrame({
-              code: "forbidden",
-              message: "may not read this room",
-              id: room,
-            });
+          if (room.startsWith("private.") || this.failJoins) {
+            const frame = this.failJoins
+              ? encodeErrorFrame({ code: "unavailable", message: "store unavailable", id: room })
+              : encodeErrorFrame({ code: "forbidden", message: "may not read this room", id: room });
             replies.push(
               create(ReplySchema, { ...base, kind: { case: "join", value: { ok: false, room, frame } } }),
             );
