@@ -1,6 +1,9 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
 import { type NatsServer, startNats } from "../../../testenv/harness/index.ts";
 import { JetStreamStore, type JetStreamStoreOptions } from "./jetstream-store.ts";
 import type { MessageStore } from "./message-store.ts";
+import { StoreError } from "./store-error.ts";
 import { messageStoreContract } from "./testing/store-contract.ts";
 
 // A real nats-server from `make testenv`; startNats throws "run `make testenv`" when it is missing.
@@ -42,4 +45,44 @@ messageStoreContract("nats jetstream", {
     },
     end: () => nats.restart(),
   },
+});
+
+describe("JetStreamStore: one hot room", () => {
+  let server: NatsServer;
+  before(async () => {
+    server = await startNats({ name: "logic-store-hot-room" });
+  });
+  after(async () => server?.stop());
+
+  it("refuses appends beyond the per-room backlog as overloaded and leaves other rooms alone", async () => {
+    const store = await JetStreamStore.open({
+      servers: [server.url],
+      stream: "CHATCLUSTER_HOT",
+      subjectPrefix: "cchot",
+      duplicateWindowMs: 120_000,
+      requestTimeoutMs: 2000,
+      replicas: 1,
+      connectionName: "store-test-hot",
+      maxQueuedPerRoom: 4,
+    });
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => store.append("hot", { id: `h${i}`, from: "u", body: "1" })),
+      );
+      const ok = results.filter((r) => r.status === "fulfilled");
+      const refused = results.filter(
+        (r) => r.status === "rejected" && r.reason instanceof StoreError && r.reason.code === "overloaded",
+      );
+      assert.equal(ok.length, 4);
+      assert.equal(refused.length, 16);
+      assert.deepEqual(
+        ok.map((r) => (r as PromiseFulfilledResult<{ seq: number }>).value.seq),
+        [1, 2, 3, 4],
+      );
+      const other = await store.append("calm", { id: "c1", from: "u", body: "1" });
+      assert.equal(other.seq, 1);
+    } finally {
+      await store.close();
+    }
+  });
 });

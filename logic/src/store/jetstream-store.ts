@@ -65,6 +65,11 @@ export interface JetStreamStoreOptions {
   readonly maxAgeMs?: number;
   /** Connection name shown by the server (the logic id). */
   readonly connectionName: string;
+  /**
+   * Appends one room may have waiting in this process; more are refused as
+   * `overloaded` so one hot room cannot take every in-flight slot. Default 256.
+   */
+  readonly maxQueuedPerRoom?: number;
   /** Lost races for one room before an append gives up with `store_conflict`. Default 100. */
   readonly maxConflictRetries?: number;
 }
@@ -76,6 +81,8 @@ const CHAT_TS = "Chat-Ts";
 /** Rooms whose head this process caches; beyond it idle rooms are forgotten (one extra get later). */
 const MAX_CACHED_ROOMS = 10_000;
 const DEFAULT_MAX_CONFLICT_RETRIES = 100;
+/** Appends one room may have waiting in this process (about 0.1 s of work at ~2k appends/s per room). */
+const DEFAULT_MAX_QUEUED_PER_ROOM = 256;
 
 interface Head {
   /** Stream sequence of the room's last message (0: none). */
@@ -156,6 +163,15 @@ export class JetStreamStore implements MessageStore {
       this.#rooms.set(room, writer);
     }
     const w = writer;
+    // Appends to one room run one after another (one publish round trip each);
+    // a hot room must not hold the process's shared in-flight slots and starve
+    // every other room, so its backlog is bounded and the excess is refused as
+    // retryable overload.
+    if (w.queued >= (this.#opts.maxQueuedPerRoom ?? DEFAULT_MAX_QUEUED_PER_ROOM)) {
+      return Promise.reject(
+        new StoreError("overloaded", `room has ${w.queued} appends waiting; retry shortly`),
+      );
+    }
     w.queued++;
     const run = w.tail.then(() => this.#appendInOrder(room, w, input));
     w.tail = run.then(
