@@ -188,6 +188,13 @@ describe("handlers", () => {
     const [other] = await run(send("lobby", "a", 1, principal({ userId: "mallory" })));
     assert.equal(frameOf(other as Reply).code, "invalid_field");
     assert.equal(fleet.deliveries.length, 3);
+    // A resend with another body is delivered with the stored body, as history has it.
+    await run(send("lobby", "a", { edited: true }));
+    const redelivered = JSON.parse(dec.decode(fleet.deliveries.at(-1)?.payload)) as {
+      seq: number;
+      body: unknown;
+    };
+    assert.deepEqual([redelivered.seq, redelivered.body], [1, 1]);
   });
 
   it("refuses forbidden, invalid and oversized sends without storing them", async () => {

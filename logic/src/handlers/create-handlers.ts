@@ -273,7 +273,25 @@ class Handlers implements EventSink {
       );
     }
     // Encoded once; every gateway and every socket gets these bytes. A resend
-    // (duplicate) is delivered again: clients drop seqs they already have.
+    // (duplicate) is delivered again, clients drop seqs they already have, and
+    // it carries the stored body: a resend with another body must not show
+    // recipients something history does not have.
+    let bodyJson: Uint8Array | string = req.body;
+    if (r.duplicate) {
+      const stored = await this.#d.store.read(room, { since: r.seq - 1, limit: 1 }).then(
+        (page) => page.messages.find((m) => m.seq === r.seq),
+        () => undefined,
+      );
+      if (stored === undefined) {
+        // Acknowledge without delivering: the message is stored, and a
+        // recipient that missed it resumes from history.
+        this.#d.metrics.duplicates.inc();
+        this.#count("send", "duplicate");
+        this.#frame(from, ev, encodeAckFrame({ id, room, seq: r.seq }));
+        return;
+      }
+      bodyJson = stored.body;
+    }
     const frame = encodeMessageFrame({
       room,
       seq: r.seq,
@@ -281,7 +299,7 @@ class Handlers implements EventSink {
       id,
       from: p.userId,
       ts: r.ts,
-      bodyJson: req.body,
+      bodyJson,
     });
     this.#d.fleet.deliverToRoom(room, BigInt(r.seq), frame, acceptedAtMs);
     this.#d.metrics.messagesDelivered.inc();
