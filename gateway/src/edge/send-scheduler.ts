@@ -11,6 +11,9 @@ import type { EdgeLimits } from "./edge-limits.ts";
  * onSlow (closed with slow_consumer) and its queue discarded, so one reader
  * that does not read costs bounded memory and never delays the others.
  */
+/** Above this many queued bytes a socket's frames are written corked instead of copied into one buffer. */
+const CONCAT_MAX_BYTES = 16 * 1024;
+
 export class SendScheduler {
   private dirty: Connection[] = [];
   private scheduled = false;
@@ -100,9 +103,19 @@ export class SendScheduler {
     conn.queuedBytes = 0;
     conn.queuedFrames = 0;
     if (!socket.destroyed) {
-      // One write per socket per tick: one copy of small frames is cheaper than a
-      // stream write (and a writev entry) per frame.
-      socket.write(q.length === 1 ? (q[0] as Buffer) : Buffer.concat(q, n));
+      if (q.length === 1) {
+        socket.write(q[0] as Buffer);
+      } else if (n <= CONCAT_MAX_BYTES) {
+        // One write per socket per tick: one copy of small frames is cheaper than
+        // a stream write (and a writev entry) per frame.
+        socket.write(Buffer.concat(q, n));
+      } else {
+        // Large frames are shared by every member of a room: copying them per
+        // socket would cost room size x bytes; corked writes go out as one writev.
+        socket.cork();
+        for (const b of q) socket.write(b);
+        socket.uncork();
+      }
       conn.socketBuffered = socket.writableLength;
     }
     // The array is reused: nothing above keeps a reference to it.
