@@ -73,7 +73,14 @@ export class LinkCore implements LogicLink {
   // ---- LogicLink ------------------------------------------------------------
 
   send(event: ClientEvent, routingKey: string): boolean {
-    if (this.#pending.size >= this.#o.maxPendingEvents || this.#shuttingDown) {
+    // Bookkeeping events (a connection closed, a room left) may fill only half
+    // of the pending set: a burst of disconnects must not crowd out the auths,
+    // sends and joins of the clients that stay. Losing one only delays logic's
+    // cleanup (presence expires with the gateway's lease).
+    const kind = event.kind.case;
+    const bookkeeping = kind === "closed" || kind === "leave";
+    const cap = bookkeeping ? this.#o.maxPendingEvents / 2 : this.#o.maxPendingEvents;
+    if (this.#pending.size >= cap || this.#shuttingDown) {
       this.#m.drops.inc({ reason: "pending_full" });
       return false;
     }
