@@ -286,10 +286,11 @@ export class LinkCore implements LogicLink {
         this.#onReplies(kind.value.replies);
         return;
       case "ping":
-        stream.push(
+        stream.pushControl(
           rawGatewayFrame(
             create(GatewayFrameSchema, { kind: { case: "pong", value: { nonce: kind.value.nonce } } }),
           ),
+          "pong",
         );
         return;
       case "pong":
@@ -369,7 +370,7 @@ export class LinkCore implements LogicLink {
       }
       if (s.ackDue) {
         s.ackDue = false;
-        s.push(deliveryAckFrame(s.ackThrough));
+        s.pushControl(deliveryAckFrame(s.ackThrough), "ack");
       }
     }
   }

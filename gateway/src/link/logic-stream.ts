@@ -27,6 +27,8 @@ export class LogicStream implements RendezvousCandidate {
   closed = false;
   #events: ClientEvent[] = [];
   #out: RawFrame[] = [];
+  #ack: RawFrame | undefined;
+  #pongs: RawFrame[] = [];
   #waiter: ((r: IteratorResult<RawFrame>) => void) | undefined;
   #error: Error | undefined;
   #ended = false;
@@ -66,6 +68,34 @@ export class LogicStream implements RendezvousCandidate {
     }
   }
 
+  /**
+   * Control frames jump the queue of event frames: logic holds partial
+   * delivery batches until their ack and measures round trips with pongs, so
+   * neither may wait behind a backlog of client events. Only the newest ack
+   * is kept (it acknowledges everything before it).
+   */
+  pushControl(frame: RawFrame, kind: "ack" | "pong"): void {
+    if (this.#ended) return;
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter({ done: false, value: frame });
+    } else if (kind === "ack") {
+      this.#ack = frame;
+    } else {
+      this.#pongs.push(frame);
+    }
+  }
+
+  #nextQueued(): RawFrame | undefined {
+    const ack = this.#ack;
+    if (ack !== undefined) {
+      this.#ack = undefined;
+      return ack;
+    }
+    return this.#pongs.shift() ?? this.#out.shift();
+  }
+
   /** Ends the outbound side: cleanly without error, or with the status logic will see. */
   end(error?: Error): void {
     if (this.#ended) return;
@@ -80,7 +110,7 @@ export class LogicStream implements RendezvousCandidate {
   /** What the Connect handler yields; throws the end() error once drained. */
   async *frames(): AsyncGenerator<RawFrame> {
     for (;;) {
-      const frame = this.#out.shift();
+      const frame = this.#nextQueued();
       if (frame !== undefined) {
         yield frame;
         continue;
