@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { type DevStack, startDevStack } from "./dev-stack.ts";
-import { freePortBlock } from "./free-port-block.ts";
+import type { DevStack } from "./dev-stack.ts";
+import { startLoopbackStack } from "./loopback-stack.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/dev/", import.meta.url));
@@ -80,20 +80,7 @@ describe("make dev: the demo page in a real browser", () => {
       throw new Error(`${CHROMIUM} not found: run \`make system-packages\` (Debian's chromium)`);
     }
     dir = await mkdtemp(join(tmpdir(), "cc-dev-"));
-    stack = await startDevStack(
-      {
-        gateways: 2,
-        logic: 2,
-        store: "sqlite",
-        natsUrl: "",
-        dataDir: dir,
-        host: "127.0.0.1",
-        basePort: await freePortBlock(),
-        logLevel: "warn",
-      },
-      (line) => output.push(line),
-    );
-    await stack.ready(60_000);
+    stack = await startLoopbackStack({ dataDir: dir }, (line) => output.push(line));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 

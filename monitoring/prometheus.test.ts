@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ChatClient } from "../client/src/index.ts";
-import { type DevStack, startDevStack } from "../dev/dev-stack.ts";
-import { freePortBlock } from "../dev/free-port-block.ts";
+import type { DevStack } from "../dev/dev-stack.ts";
+import { startLoopbackStack } from "../dev/loopback-stack.ts";
 import { type ControlPlane, startControlPlane, trackFailures } from "../testenv/harness/index.ts";
 import { DASHBOARDS } from "./dashboards.ts";
 
@@ -85,20 +85,7 @@ describe("dashboards and alerts against a real Prometheus scraping the stack", (
       ],
       { stdio: ["ignore", "inherit", "inherit"] },
     );
-    stack = await startDevStack(
-      {
-        gateways: 2,
-        logic: 2,
-        store: "sqlite",
-        natsUrl: "",
-        dataDir: join(dir, "stack"),
-        host: "127.0.0.1",
-        basePort: await freePortBlock(),
-        logLevel: "warn",
-      },
-      () => {},
-    );
-    await stack.ready(60_000);
+    stack = await startLoopbackStack({ dataDir: join(dir, "stack") }, () => {});
 
     const target = (address: string, labels: Record<string, string>) => ({ targets: [address], labels });
     const config = {

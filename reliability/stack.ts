@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type DevStack, startDevStack } from "../dev/dev-stack.ts";
+import type { DevStack } from "../dev/dev-stack.ts";
 import { signDevToken } from "../dev/dev-token.ts";
-import { freePortBlock } from "../dev/free-port-block.ts";
+import { startLoopbackStack } from "../dev/loopback-stack.ts";
 import type { SupervisedProcess } from "../dev/process-supervisor.ts";
 import { until } from "./load-driver.ts";
 
@@ -41,20 +41,15 @@ export async function startReliabilityStack(opts: {
   const output: string[] = [];
   let stack: DevStack;
   try {
-    stack = await startDevStack(
+    stack = await startLoopbackStack(
       {
-        gateways: 2,
-        logic: 2,
+        dataDir,
         store: opts.store ?? "sqlite",
         natsUrl: opts.natsUrl ?? "",
-        dataDir,
-        host: "127.0.0.1",
-        basePort: await freePortBlock(),
         logLevel: opts.logLevel ?? "info",
       },
       (line) => output.push(line),
     );
-    await stack.ready(60_000);
   } catch (err) {
     await rm(dataDir, { recursive: true, force: true });
     throw err;

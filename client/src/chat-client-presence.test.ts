@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { type DevStack, startDevStack } from "../../dev/dev-stack.ts";
+import type { DevStack } from "../../dev/dev-stack.ts";
 import { signDevToken } from "../../dev/dev-token.ts";
-import { freePortBlock } from "../../dev/free-port-block.ts";
+import { startLoopbackStack } from "../../dev/loopback-stack.ts";
 import type { PresenceChangeFrame, SignalEventFrame } from "../../protocol/presence-frames.ts";
 import { ChatClient, type ClientErrorEvent, type MessageFrame, type ReadEventFrame } from "./index.ts";
 
@@ -66,20 +66,7 @@ const states = (s: Seen, user: string) => s.presence.filter((p) => p.user === us
 describe("presence, signals and read markers through the whole stack", { timeout: 180_000 }, () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "cc-presence-stack-"));
-    stack = await startDevStack(
-      {
-        gateways: 2,
-        logic: 2,
-        store: "sqlite",
-        natsUrl: "",
-        dataDir: dir,
-        host: "127.0.0.1",
-        basePort: await freePortBlock(),
-        logLevel: "warn",
-      },
-      (line) => output.push(line),
-    );
-    await stack.ready(60_000);
+    stack = await startLoopbackStack({ dataDir: dir }, (line) => output.push(line));
     secret = readFileSync(join(dir, "dev-jwt-secret"), "utf8").trim();
   });
 
