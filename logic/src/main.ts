@@ -48,7 +48,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     { maxInFlight: config.maxInflightStoreOps, maxQueued: config.maxQueuedStoreOps },
     metrics,
   );
-  const presence = openPresenceTable(config, log);
+  const presence = await openPresenceTable(config, log);
   const auth = await createAuthenticator(config, log);
   const discovery = createDiscovery(config, registry, log);
 
@@ -70,7 +70,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
   });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };
   handlers = createHandlers({ store, fleet, auth, metrics, log, limits, presence });
-  const stopPresenceSweep = startPresenceSweep(presence, fleet, log);
+  const stopPresenceSweep = startPresenceSweep(presence, fleet, metrics, log);
   const api = await startServerApi({
     host: config.apiListen.host,
     port: config.apiListen.port,

@@ -92,6 +92,7 @@ class Handlers implements EventSink {
       now: this.#now,
       reply: (from, ev, kind) => this.#reply(from, ev, kind),
       count: (kind, result) => this.#count(kind, result),
+      metrics: deps.metrics,
     });
   }
 

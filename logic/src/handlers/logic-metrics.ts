@@ -67,7 +67,12 @@ export interface LogicMetrics {
   readonly historyMessages: Histogram;
   readonly events: Counter<"kind" | "result">;
   readonly apiRequests: Counter<"method" | "result">;
+  readonly presenceEntries: Gauge;
+  readonly presenceAnnounced: Counter<"change" | "cause">;
 }
+
+/** Why a presence change was announced: a gateway's report, a gateway's release (drain), a lease expiry (crash). */
+export type PresenceCause = "report" | "release" | "expiry";
 
 export function createLogicMetrics(registry: Registry): LogicMetrics {
   const registers = [registry];
@@ -135,6 +140,17 @@ export function createLogicMetrics(registry: Registry): LogicMetrics {
       labelNames: ["method", "result"] as const,
       registers,
     }),
+    presenceEntries: new Gauge({
+      name: "chatcluster_logic_presence_entries",
+      help: "Presence entries (room, user, gateway epoch) in the presence table, read every presence sweep.",
+      registers,
+    }),
+    presenceAnnounced: new Counter({
+      name: "chatcluster_logic_presence_changes_announced_total",
+      help: "Presence changes this process announced to rooms, by change (joined, left) and cause (report, release, expiry).",
+      labelNames: ["change", "cause"] as const,
+      registers,
+    }),
   };
   m.authResults.inc({ result: "ok", reason: "ok" }, 0);
   for (const reason of AUTH_ERROR_CODES) m.authResults.inc({ result: "error", reason }, 0);
@@ -144,6 +160,8 @@ export function createLogicMetrics(registry: Registry): LogicMetrics {
   }
   for (const source of ["join", "api"]) m.historyReads.inc({ source }, 0);
   for (const kind of EVENT_KINDS) for (const result of EVENT_RESULTS) m.events.inc({ kind, result }, 0);
+  m.presenceAnnounced.inc({ change: "joined", cause: "report" }, 0);
+  for (const cause of ["report", "release", "expiry"]) m.presenceAnnounced.inc({ change: "left", cause }, 0);
   for (const method of API_METHODS)
     for (const result of API_RESULTS) m.apiRequests.inc({ method, result }, 0);
   return m;

@@ -25,11 +25,12 @@ const principal = { userId: "alice", read: ["r", "s"], write: ["s"], expiresAtMs
 function setup() {
   const fleet = new RecordingFleet();
   const table = new InMemoryPresenceTable();
+  const metrics = createLogicMetrics(new Registry());
   const sink = createHandlers({
     store: new InMemoryStoreForTests(),
     fleet,
     auth: {} as Authenticator,
-    metrics: createLogicMetrics(new Registry()),
+    metrics,
     log: createLogger("presence-test", "silent"),
     limits: { maxBodyBytes: 1024, maxHistoryPage: 10 },
     presence: table,
@@ -46,7 +47,7 @@ function setup() {
     return events.map((e) => fleet.replyTo(e.eventId));
   };
   const seen = () => fleet.deliveries.map((d) => `${d.room} ${dec.decode(d.payload)}`);
-  return { fleet, table, run, seen };
+  return { fleet, table, run, seen, metrics };
 }
 
 const change = (room: string, userId: string, online: boolean) => ({
@@ -107,10 +108,11 @@ describe("presence handlers", () => {
   });
 
   it("expire a silent gateway's entries and tell the room", async () => {
-    const { fleet, table } = setup();
+    const { fleet, table, metrics } = setup();
     const log = createLogger("presence-test", "silent");
     await table.setOnline("r", "carol", "gw-9/e1", Date.now() - 10_000, 1000);
-    const stop = startPresenceSweep(table, fleet, log);
+    metrics.presenceEntries.set(99);
+    const stop = startPresenceSweep(table, fleet, metrics, log);
     try {
       const deadline = Date.now() + 5000;
       while (fleet.deliveries.length === 0 && Date.now() < deadline)
@@ -120,5 +122,11 @@ describe("presence handlers", () => {
     }
     assert.equal(fleet.deliveries[0]?.room, "r#presence");
     assert.match(dec.decode(fleet.deliveries[0]?.payload), /"state":"left"/);
+    const announced = (await metrics.presenceAnnounced.get()).values.find(
+      (v) => v.labels.change === "left" && v.labels.cause === "expiry",
+    );
+    assert.equal(announced?.value, 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await metrics.presenceEntries.get()).values[0]?.value, 0, "gauge refreshed by the sweep");
   });
 });

@@ -26,7 +26,7 @@ import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import type { PresenceDeparture, PresenceTable } from "../store/presence-table.ts";
 import { StoreError } from "../store/store-error.ts";
-import type { EventKind, EventResult } from "./logic-metrics.ts";
+import type { EventKind, EventResult, LogicMetrics, PresenceCause } from "./logic-metrics.ts";
 
 type ReplyKind = NonNullable<MessageInitShape<typeof ReplySchema>["kind"]>;
 
@@ -42,6 +42,7 @@ export interface PresenceHandlerDeps {
   readonly now: () => number;
   readonly reply: (from: GatewayRef, ev: ClientEvent, kind: ReplyKind) => void;
   readonly count: (kind: EventKind, result: EventResult) => void;
+  readonly metrics: LogicMetrics;
 }
 
 export function ownerOf(from: GatewayRef): string {
@@ -49,9 +50,15 @@ export function ownerOf(from: GatewayRef): string {
 }
 
 /** Tells the room's presence subscribers that users are gone (expiry, release). */
-export function announceDepartures(fleet: GatewayFleet, gone: readonly PresenceDeparture[]): void {
+export function announceDepartures(
+  fleet: GatewayFleet,
+  gone: readonly PresenceDeparture[],
+  metrics: LogicMetrics,
+  cause: PresenceCause,
+): void {
   for (const d of gone)
     fleet.deliverToRoom(presenceInterestKey(d.room), 0n, encodePresenceChangeFrame(d.room, d.user, "left"));
+  if (gone.length > 0) metrics.presenceAnnounced.inc({ change: "left", cause }, gone.length);
 }
 
 /**
@@ -80,6 +87,7 @@ export class PresenceHandlers {
           0n,
           encodePresenceChangeFrame(c.room, c.userId, c.online ? "joined" : "left"),
         );
+        d.metrics.presenceAnnounced.inc({ change: c.online ? "joined" : "left", cause: "report" });
       }
     } catch (err) {
       // Every event gets exactly one reply, so the change is lost (counted as
@@ -95,7 +103,7 @@ export class PresenceHandlers {
     const d = this.#d;
     const owner = ownerOf(from);
     try {
-      if (l.release) announceDepartures(d.fleet, await d.table.release(owner));
+      if (l.release) announceDepartures(d.fleet, await d.table.release(owner), d.metrics, "release");
       else await d.table.renew(owner, d.now(), l.ttlMs || DEFAULT_PRESENCE_TTL_MS);
     } catch (err) {
       if (!(err instanceof StoreError)) throw err;

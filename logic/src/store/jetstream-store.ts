@@ -21,7 +21,7 @@ import type {
   ReadResult,
   StoredMessage,
 } from "./message-store.ts";
-import { StoreError } from "./store-error.ts";
+import { backendFailure, StoreError } from "./store-error.ts";
 
 /**
  * The clustered store: one JetStream stream per ChatCluster, one subject per
@@ -135,7 +135,7 @@ export class JetStreamStore implements MessageStore {
         reconnectTimeWait: 500,
       });
     } catch (err) {
-      throw toStoreError(err, `cannot connect to ${opts.servers.join(",")}`);
+      throw backendFailure("nats", err, `cannot connect to ${opts.servers.join(",")}`);
     }
     try {
       const jsm = await jetstreamManager(nc, { timeout: opts.requestTimeoutMs });
@@ -143,7 +143,7 @@ export class JetStreamStore implements MessageStore {
       return new JetStreamStore(nc, jsm, opts);
     } catch (err) {
       await nc.close().catch(() => {});
-      throw toStoreError(err, `cannot set up stream ${opts.stream}`);
+      throw backendFailure("nats", err, `cannot set up stream ${opts.stream}`);
     }
   }
 
@@ -207,7 +207,7 @@ export class JetStreamStore implements MessageStore {
       const last = messages.at(-1)?.seq ?? since;
       return { messages, complete: last >= headSeq, headSeq };
     } catch (err) {
-      throw toStoreError(err, "read failed");
+      throw backendFailure("nats", err, "read failed");
     }
   }
 
@@ -217,7 +217,7 @@ export class JetStreamStore implements MessageStore {
     try {
       return await this.#reads.set(room, user, seq);
     } catch (err) {
-      throw toStoreError(err, "read marker update failed");
+      throw backendFailure("nats", err, "read marker update failed");
     }
   }
 
@@ -227,7 +227,7 @@ export class JetStreamStore implements MessageStore {
     try {
       return await this.#reads.get(room, users);
     } catch (err) {
-      throw toStoreError(err, "read marker query failed");
+      throw backendFailure("nats", err, "read marker query failed");
     }
   }
 
@@ -282,7 +282,7 @@ export class JetStreamStore implements MessageStore {
       }
     } catch (err) {
       w.head = undefined;
-      throw toStoreError(err, "append failed");
+      throw backendFailure("nats", err, "append failed");
     }
     throw new StoreError("store_conflict", `gave up after ${this.#maxRetries} lost races for one room`);
   }
@@ -419,23 +419,13 @@ export function encodeRoom(room: string): string {
     .join(".");
 }
 
-function isWrongLastSequence(err: unknown): boolean {
+/** A publish lost its expected-last-sequence race. */
+export function isWrongLastSequence(err: unknown): boolean {
   return (
     err instanceof JetStreamApiError &&
     (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
       err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
   );
-}
-
-/**
- * Everything NATS throws here — timeouts, no responders (JetStream not ready),
- * closed or reconnecting connections, API errors — means the append or read did
- * not complete and may succeed later, so it is `store_unavailable`.
- */
-function toStoreError(err: unknown, what: string): StoreError {
-  if (err instanceof StoreError) return err;
-  const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return new StoreError("store_unavailable", `nats: ${what}: ${detail}`, { cause: err });
 }
 
 function sleep(ms: number): Promise<void> {

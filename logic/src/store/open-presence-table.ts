@@ -1,18 +1,19 @@
 import type { Logger } from "../../../platform/logger.ts";
+import { JetStreamPresenceTable } from "./jetstream-presence-table.ts";
 import type { StoreConfig } from "./open-store.ts";
-import { InMemoryPresenceTable, type PresenceTable } from "./presence-table.ts";
+import type { PresenceTable } from "./presence-table.ts";
 import { SqlitePresenceTable } from "./sqlite-presence-table.ts";
 
 /** File of the presence table beside the message store (its own write lock). */
 export const PRESENCE_SQLITE_FILE = "presence.db";
 
 /**
- * The presence table for the configured store: a SQLite file shared by every
- * logic process on the node. With the JetStream store there is no shared
- * table yet: each logic process keeps its own, which is exact only with a
- * single logic process (docs/presence.md, "Limits").
+ * The presence table for the configured store, shared by every logic process
+ * that uses the same store: a SQLite file on the node, or a JetStream stream
+ * every process follows (docs/presence.md). Throws StoreError
+ * (`store_unavailable`) when the store cannot be reached.
  */
-export function openPresenceTable(config: StoreConfig, log: Logger): PresenceTable {
+export async function openPresenceTable(config: StoreConfig, log: Logger): Promise<PresenceTable> {
   if (config.store === "sqlite") {
     return new SqlitePresenceTable({
       dataDir: config.sqliteDataDir,
@@ -20,6 +21,19 @@ export function openPresenceTable(config: StoreConfig, log: Logger): PresenceTab
       busyTimeoutMs: config.storeTimeout,
     });
   }
-  log.warn("presence: no shared table for the nats store yet; exact only with one logic process");
-  return new InMemoryPresenceTable();
+  const t0 = performance.now();
+  const table = await JetStreamPresenceTable.open({
+    servers: config.natsUrls,
+    stream: config.natsStream,
+    subjectPrefix: config.natsSubjectPrefix,
+    requestTimeoutMs: config.storeTimeout,
+    replicas: config.natsReplicas,
+    connectionName: `chatcluster-logic-${config.logicId}`,
+    log,
+  });
+  log.info(
+    { entries: await table.entryCount(), loadMs: Math.round(performance.now() - t0) },
+    "presence table loaded",
+  );
+  return table;
 }

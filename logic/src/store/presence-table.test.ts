@@ -2,66 +2,17 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, it } from "node:test";
 import { InMemoryStoreForTests } from "./memory-store.ts";
-import { InMemoryPresenceTable, type PresenceTable } from "./presence-table.ts";
+import { InMemoryPresenceTable } from "./presence-table.ts";
 import { SqlitePresenceTable } from "./sqlite-presence-table.ts";
 import { SqliteStore } from "./sqlite-store.ts";
+import { presenceContract } from "./testing/presence-contract.ts";
 import { readMarkerContract } from "./testing/read-marker-contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cc-presence-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
-
-function presenceContract(name: string, open: () => PresenceTable): void {
-  describe(`presence table: ${name}`, () => {
-    it("counts a user once across owners and reports only first arrivals and last departures", async () => {
-      const t = open();
-      assert.equal(await t.setOnline("r", "alice", "gw0/e1", 0, 1000), true);
-      assert.equal(await t.setOnline("r", "alice", "gw1/e1", 0, 1000), false, "second gateway: no joined");
-      assert.equal(await t.setOnline("r", "alice", "gw1/e1", 0, 1000), false, "a resent event is idempotent");
-      assert.equal(await t.setOnline("r", "bob", "gw1/e1", 0, 1000), true);
-      assert.deepEqual(await t.page("r", "", 10), { total: 2, users: ["alice", "bob"], more: false });
-      assert.equal(await t.setOffline("r", "alice", "gw0/e1"), false, "still on gw1");
-      assert.equal(await t.setOffline("r", "alice", "gw0/e1"), false, "unknown entry: nothing");
-      assert.equal(await t.setOffline("r", "alice", "gw1/e1"), true, "last entry: left");
-      assert.deepEqual(await t.page("r", "", 10), { total: 1, users: ["bob"], more: false });
-      await t.close();
-    });
-
-    it("pages in user order with an exact total", async () => {
-      const t = open();
-      for (const u of ["d", "a", "c", "b", "e"]) await t.setOnline("p", u, "gw0/e1", 0, 1000);
-      assert.deepEqual(await t.page("p", "", 2), { total: 5, users: ["a", "b"], more: true });
-      assert.deepEqual(await t.page("p", "b", 2), { total: 5, users: ["c", "d"], more: true });
-      assert.deepEqual(await t.page("p", "d", 2), { total: 5, users: ["e"], more: false });
-      assert.deepEqual(await t.page("empty", "", 2), { total: 0, users: [], more: false });
-      await t.close();
-    });
-
-    it("expires an owner whose lease ran out and releases an owner that ended", async () => {
-      const t = open();
-      await t.setOnline("x", "u1", "gw0/old", 1000, 5000);
-      await t.setOnline("x", "u2", "gw0/old", 1000, 5000);
-      await t.setOnline("x", "u2", "gw1/e1", 1000, 5000);
-      await t.setOnline("y", "u3", "gw1/e1", 1000, 5000);
-      await t.renew("gw1/e1", 1000, 60_000);
-      assert.deepEqual(await t.expire(5999), []);
-      assert.deepEqual(await t.expire(6000), [{ room: "x", user: "u1" }], "u2 is still on gw1");
-      assert.deepEqual(await t.page("x", "", 10), { total: 1, users: ["u2"], more: false });
-      const gone = await t.release("gw1/e1");
-      assert.deepEqual(
-        gone.sort((a, b) => a.user.localeCompare(b.user)),
-        [
-          { room: "x", user: "u2" },
-          { room: "y", user: "u3" },
-        ],
-      );
-      assert.equal((await t.page("x", "", 10)).total, 0);
-      await t.close();
-    });
-  });
-}
 
 presenceContract("in-memory", () => new InMemoryPresenceTable());
 presenceContract("sqlite", () => new SqlitePresenceTable({ dataDir: dir, fileName: `p${++n}.db` }));

@@ -1,3 +1,5 @@
+import { PresenceReplica } from "./presence-replica.ts";
+
 /**
  * Who is online in which room, shared by every logic process (docs/presence.md).
  *
@@ -37,89 +39,55 @@ export interface PresenceTable {
   expire(now: number): Promise<PresenceDeparture[]>;
   /** A page of the room's users (sorted by id, after `after`) and the exact total. */
   page(room: string, after: string, limit: number): Promise<PresencePage>;
+  /** Entries (room, user, owner) in the table, for the presence entries gauge. */
+  entryCount(): Promise<number>;
   close(): Promise<void>;
 }
 
 /**
- * UNIT TESTS AND SINGLE-PROCESS USE: the table in Maps, private to one logic
- * process (exact only when it is the only logic process).
+ * UNIT TESTS AND SINGLE-PROCESS USE: the table in memory, private to one
+ * logic process (exact only when it is the only logic process).
  */
 export class InMemoryPresenceTable implements PresenceTable {
-  /** room -> user -> owners */
-  readonly #rooms = new Map<string, Map<string, Set<string>>>();
-  /** owner -> lease end and its (room, user) entries */
-  readonly #owners = new Map<string, { expiresAt: number; entries: Set<string> }>();
+  readonly #entries = new PresenceReplica();
+  /** owner -> lease end */
+  readonly #leases = new Map<string, number>();
 
   async setOnline(room: string, user: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
-    let o = this.#owners.get(owner);
-    if (o === undefined) {
-      o = { expiresAt: now + ttlMs, entries: new Set() };
-      this.#owners.set(owner, o);
-    }
-    o.entries.add(`${room}\0${user}`);
-    let users = this.#rooms.get(room);
-    if (users === undefined) {
-      users = new Map();
-      this.#rooms.set(room, users);
-    }
-    let owners = users.get(user);
-    const first = owners === undefined;
-    if (owners === undefined) {
-      owners = new Set();
-      users.set(user, owners);
-    }
-    owners.add(owner);
-    return first;
+    if (!this.#leases.has(owner)) this.#leases.set(owner, now + ttlMs);
+    return this.#entries.add(room, user, owner);
   }
 
   async setOffline(room: string, user: string, owner: string): Promise<boolean> {
-    this.#owners.get(owner)?.entries.delete(`${room}\0${user}`);
-    return this.#drop(room, user, owner);
+    return this.#entries.remove(room, user, owner);
   }
 
   async renew(owner: string, now: number, ttlMs: number): Promise<void> {
-    const o = this.#owners.get(owner);
-    if (o === undefined) this.#owners.set(owner, { expiresAt: now + ttlMs, entries: new Set() });
-    else o.expiresAt = now + ttlMs;
+    this.#leases.set(owner, now + ttlMs);
   }
 
   async release(owner: string): Promise<PresenceDeparture[]> {
-    const o = this.#owners.get(owner);
-    this.#owners.delete(owner);
+    this.#leases.delete(owner);
     const gone: PresenceDeparture[] = [];
-    if (o === undefined) return gone;
-    for (const k of o.entries) {
-      const i = k.indexOf("\0");
-      const room = k.slice(0, i);
-      const user = k.slice(i + 1);
-      if (this.#drop(room, user, owner)) gone.push({ room, user });
-    }
+    for (const { room, user } of this.#entries.entriesOf(owner))
+      if (this.#entries.remove(room, user, owner)) gone.push({ room, user });
     return gone;
   }
 
   async expire(now: number): Promise<PresenceDeparture[]> {
     const gone: PresenceDeparture[] = [];
-    for (const [owner, o] of [...this.#owners])
-      if (o.expiresAt <= now) gone.push(...(await this.release(owner)));
+    for (const [owner, expiresAt] of [...this.#leases])
+      if (expiresAt <= now) gone.push(...(await this.release(owner)));
     return gone;
   }
 
   async page(room: string, after: string, limit: number): Promise<PresencePage> {
-    const users = this.#rooms.get(room);
-    if (users === undefined) return { total: 0, users: [], more: false };
-    const sorted = [...users.keys()].filter((u) => u > after).sort();
-    return { total: users.size, users: sorted.slice(0, limit), more: sorted.length > limit };
+    return this.#entries.page(room, after, limit);
+  }
+
+  async entryCount(): Promise<number> {
+    return this.#entries.entries;
   }
 
   async close(): Promise<void> {}
-
-  #drop(room: string, user: string, owner: string): boolean {
-    const users = this.#rooms.get(room);
-    const owners = users?.get(user);
-    if (users === undefined || owners === undefined || !owners.delete(owner)) return false;
-    if (owners.size > 0) return false;
-    users.delete(user);
-    if (users.size === 0) this.#rooms.delete(room);
-    return true;
-  }
 }

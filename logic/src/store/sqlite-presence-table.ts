@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
-import { StoreError } from "./store-error.ts";
+import { backendFailure } from "./store-error.ts";
 
 /**
  * The presence table in SQLite, in the store's file (or its own), shared by
@@ -55,6 +55,7 @@ export class SqlitePresenceTable implements PresenceTable {
   readonly #deleteOwner: StatementSync;
   readonly #expired: StatementSync;
   readonly #count: StatementSync;
+  readonly #entryCount: StatementSync;
   readonly #page: StatementSync;
   #pending: PendingChange[] = [];
   #flushScheduled = false;
@@ -86,6 +87,7 @@ export class SqlitePresenceTable implements PresenceTable {
       this.#deleteOwnerRows = db.prepare("DELETE FROM presence WHERE owner = ?");
       this.#deleteOwner = db.prepare("DELETE FROM presence_owners WHERE owner = ?");
       this.#expired = db.prepare("SELECT owner FROM presence_owners WHERE expires_at <= ?");
+      this.#entryCount = db.prepare("SELECT count(*) AS n FROM presence");
       this.#count = db.prepare(
         "SELECT count(*) AS n FROM (SELECT DISTINCT user_id FROM presence WHERE room = ?)",
       );
@@ -93,7 +95,7 @@ export class SqlitePresenceTable implements PresenceTable {
         "SELECT DISTINCT user_id AS user FROM presence WHERE room = ? AND user_id > ? ORDER BY user_id LIMIT ?",
       );
     } catch (err) {
-      throw toStoreError(err, "cannot open the presence table");
+      throw backendFailure("sqlite", err, "cannot open the presence table");
     }
   }
 
@@ -179,7 +181,15 @@ export class SqlitePresenceTable implements PresenceTable {
         this.#db.exec("COMMIT");
       }
     } catch (err) {
-      throw toStoreError(err, "presence page failed");
+      throw backendFailure("sqlite", err, "presence page failed");
+    }
+  }
+
+  async entryCount(): Promise<number> {
+    try {
+      return Number((this.#entryCount.get() as { n: number }).n);
+    } catch (err) {
+      throw backendFailure("sqlite", err, "presence count failed");
     }
   }
 
@@ -202,7 +212,7 @@ export class SqlitePresenceTable implements PresenceTable {
     try {
       this.#db.exec("BEGIN IMMEDIATE");
     } catch (err) {
-      throw toStoreError(err, "cannot start a write transaction");
+      throw backendFailure("sqlite", err, "cannot start a write transaction");
     }
     try {
       const out = fn();
@@ -214,13 +224,7 @@ export class SqlitePresenceTable implements PresenceTable {
       } catch {
         // Already rolled back by SQLite.
       }
-      throw toStoreError(err, "presence write failed");
+      throw backendFailure("sqlite", err, "presence write failed");
     }
   }
-}
-
-function toStoreError(err: unknown, what: string): StoreError {
-  if (err instanceof StoreError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return new StoreError("store_unavailable", `sqlite: ${what}: ${detail}`, { cause: err });
 }

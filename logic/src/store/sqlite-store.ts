@@ -10,7 +10,7 @@ import type {
   ReadResult,
   StoredMessage,
 } from "./message-store.ts";
-import { StoreError } from "./store-error.ts";
+import { backendFailure, StoreError } from "./store-error.ts";
 
 /**
  * The embedded store: one SQLite file (node:sqlite) in WAL mode.
@@ -130,7 +130,7 @@ export class SqliteStore implements MessageStore {
       );
       this.#getRead = this.#db.prepare("SELECT seq FROM read_markers WHERE room = $room AND user_id = $user");
     } catch (err) {
-      throw toStoreError(err, `cannot open ${this.path}`);
+      throw backendFailure("sqlite", err, `cannot open ${this.path}`);
     }
   }
 
@@ -177,7 +177,7 @@ export class SqliteStore implements MessageStore {
         this.#db.exec("COMMIT");
       }
     } catch (err) {
-      throw toStoreError(err, "read failed");
+      throw backendFailure("sqlite", err, "read failed");
     }
   }
 
@@ -187,7 +187,7 @@ export class SqliteStore implements MessageStore {
     try {
       return Number((this.#setRead.get({ room, user, seq }) as { seq: number }).seq);
     } catch (err) {
-      throw toStoreError(err, "read marker update failed");
+      throw backendFailure("sqlite", err, "read marker update failed");
     }
   }
 
@@ -201,7 +201,7 @@ export class SqliteStore implements MessageStore {
         if (row !== undefined) out.set(user, Number(row.seq));
       }
     } catch (err) {
-      throw toStoreError(err, "read marker query failed");
+      throw backendFailure("sqlite", err, "read marker query failed");
     }
     return out;
   }
@@ -226,7 +226,7 @@ export class SqliteStore implements MessageStore {
     try {
       this.#db.exec("BEGIN IMMEDIATE");
     } catch (err) {
-      const e = toStoreError(err, "cannot start a write transaction");
+      const e = backendFailure("sqlite", err, "cannot start a write transaction");
       for (const p of batch) p.reject(e);
       return;
     }
@@ -258,17 +258,10 @@ export class SqliteStore implements MessageStore {
       } catch {
         // The transaction may already be gone (SQLite rolls back on some errors itself).
       }
-      const e = toStoreError(err, "append failed");
+      const e = backendFailure("sqlite", err, "append failed");
       for (const p of batch) p.reject(e);
       return;
     }
     for (let i = 0; i < batch.length; i++) (batch[i] as PendingAppend).resolve(results[i] as AppendResult);
   }
-}
-
-/** Every SQLite failure here (busy past the timeout, I/O, disk full) is worth retrying elsewhere or later. */
-function toStoreError(err: unknown, what: string): StoreError {
-  if (err instanceof StoreError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return new StoreError("store_unavailable", `sqlite: ${what}: ${detail}`, { cause: err });
 }

@@ -35,3 +35,16 @@ export class StoreError extends Error {
     this.retryable = RETRYABLE[code];
   }
 }
+
+/**
+ * A backend failure as a StoreError: every SQLite or NATS failure (busy past
+ * the timeout, I/O, disk full, no responders, timeout) is worth retrying
+ * elsewhere or later, so it becomes `store_unavailable`; a StoreError passes
+ * through unchanged.
+ */
+export function backendFailure(backend: "sqlite" | "nats", err: unknown, what: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const detail =
+    err instanceof Error ? (backend === "nats" ? `${err.name}: ${err.message}` : err.message) : String(err);
+  return new StoreError("store_unavailable", `${backend}: ${what}: ${detail}`, { cause: err });
+}

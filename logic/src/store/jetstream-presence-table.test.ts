@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { createLogger } from "../../../platform/logger.ts";
+import { type NatsServer, startNats } from "../../../testenv/harness/index.ts";
+import { JetStreamPresenceTable } from "./jetstream-presence-table.ts";
+import { presenceContract } from "./testing/presence-contract.ts";
+
+// A real nats-server from `make testenv`; startNats throws "run `make testenv`" when it is missing.
+let nats: NatsServer;
+let k = 0;
+const open: JetStreamPresenceTable[] = [];
+before(async () => {
+  nats = await startNats({ name: "presence-table" });
+});
+after(async () => {
+  await Promise.all(open.map((t) => t.close()));
+  await nats?.stop();
+});
+
+async function table(stream: string, logicId = "l0"): Promise<JetStreamPresenceTable> {
+  const t = await JetStreamPresenceTable.open({
+    servers: [nats.url],
+    stream,
+    subjectPrefix: stream.toLowerCase(),
+    requestTimeoutMs: 5000,
+    replicas: 1,
+    connectionName: logicId,
+    log: createLogger("logic", "warn"),
+  });
+  open.push(t);
+  return t;
+}
+
+presenceContract("nats jetstream", () => table(`CC_PRESENCE_${++k}`));
+
+describe("presence table: nats jetstream, several logic processes", () => {
+  it("shares one table: a user counts once across processes, each change is announced once", async () => {
+    const a = await table("CC_SHARED", "la");
+    const b = await table("CC_SHARED", "lb");
+    assert.equal(await a.setOnline("r", "alice", "gw0/e1", 0, 60_000), true);
+    assert.equal(await b.setOnline("r", "alice", "gw1/e1", 0, 60_000), false, "b sees a's entry");
+    assert.deepEqual(await b.page("r", "", 10), { total: 1, users: ["alice"], more: false });
+    // Both gateways report alice gone at once, through different processes:
+    // exactly one of them sees the last entry go.
+    const [x, y] = await Promise.all([
+      a.setOffline("r", "alice", "gw0/e1"),
+      b.setOffline("r", "alice", "gw1/e1"),
+    ]);
+    assert.equal(Number(x) + Number(y), 1, `one left, got ${x} and ${y}`);
+    assert.equal((await a.page("r", "", 10)).total, 0);
+    // Many concurrent joins of distinct users from both processes: one joined each, exact count.
+    const joins = await Promise.all(
+      Array.from({ length: 400 }, (_, i) =>
+        (i % 2 ? a : b).setOnline("r2", `u${i % 200}`, i % 2 ? "gw0/e1" : "gw1/e1", 0, 60_000),
+      ),
+    );
+    assert.equal(joins.filter(Boolean).length, 200, "one joined per user");
+    assert.equal((await a.page("r2", "", 1)).total, 200);
+    assert.equal((await b.page("r2", "", 1)).total, 200);
+  });
+
+  it("lets exactly one process sweep an expired owner", async () => {
+    const a = await table("CC_SWEEP", "la");
+    const b = await table("CC_SWEEP", "lb");
+    for (let i = 0; i < 50; i++) await a.setOnline("s", `u${i}`, "gw9/dead", 1000, 1000);
+    await b.renew("gw9/dead", 1000, 1000);
+    const [ga, gb] = await Promise.all([a.expire(5000), b.expire(5000)]);
+    assert.equal(ga.length + gb.length, 50, "every user left once");
+    assert.ok(ga.length === 0 || gb.length === 0, "one sweeper");
+    assert.equal((await a.page("s", "", 1)).total, 0);
+    assert.equal((await b.page("s", "", 1)).total, 0, "b reads after a's sweep");
+    assert.equal(await b.entryCount(), 0);
+  });
+
+  it("a process started later loads the current table", async () => {
+    const a = await table("CC_LATE", "la");
+    await a.setOnline("r", "u1", "gw0/e1", 0, 60_000);
+    await a.setOnline("r", "u2", "gw0/e1", 0, 60_000);
+    await a.setOffline("r", "u1", "gw0/e1");
+    const late = await table("CC_LATE", "lz");
+    assert.deepEqual(await late.page("r", "", 10), { total: 1, users: ["u2"], more: false });
+    assert.equal(
+      await late.setOffline("r", "u2", "gw0/e1"),
+      true,
+      "the late process announces the last departure",
+    );
+  });
+
+  it("a 100,000-member room's exact count and first page", async () => {
+    const stream = "CC_BIG";
+    const t = await table(stream, "lbig");
+    // Fill through raw publishes (what 100k joins write), 10k of the users on a second gateway too.
+    const nc = await connect({ servers: [nats.url] });
+    const js = jetstream(nc);
+    const hex = (s: string) => `x${Buffer.from(s).toString("hex")}`;
+    const t0 = performance.now();
+    await js.publish(`cc_big.presence.l.${hex("gw0/e1")}`, String(Date.now() + 600_000));
+    await js.publish(`cc_big.presence.l.${hex("gw1/e1")}`, String(Date.now() + 600_000));
+    for (let i = 0; i < 100_000; i += 2000) {
+      const batch: Promise<unknown>[] = [];
+      for (let j = i; j < i + 2000; j++) {
+        const u = hex(`user-${String(j).padStart(6, "0")}`);
+        batch.push(js.publish(`cc_big.presence.e.${hex("big")}.${u}.${hex("gw0/e1")}`, "1"));
+        if (j % 10 === 0)
+          batch.push(js.publish(`cc_big.presence.e.${hex("big")}.${u}.${hex("gw1/e1")}`, "1"));
+      }
+      await Promise.all(batch);
+    }
+    const fillMs = performance.now() - t0;
+    await nc.close();
+    // The last write, through the table: when it is answered the replica has everything before it.
+    assert.equal(await t.setOnline("big", "zz-last", "gw0/e1", 0, 600_000), true);
+    const times: number[] = [];
+    let page = await t.page("big", "", 100);
+    for (let i = 0; i < 5; i++) {
+      const s = performance.now();
+      page = await t.page("big", "", 100);
+      times.push(performance.now() - s);
+    }
+    assert.equal(page.total, 100_001);
+    assert.equal(page.users.length, 100);
+    assert.equal(page.users[0], "user-000000");
+    assert.equal(page.more, true);
+    const s = performance.now();
+    const later = await t.page("big", "user-050000", 100);
+    const laterMs = performance.now() - s;
+    assert.equal(later.users[0], "user-050001");
+    const l0 = performance.now();
+    const late = await table(stream, "lbig2");
+    const loadMs = performance.now() - l0;
+    assert.equal((await late.page("big", "", 1)).total, 100_001);
+    times.sort((x, y) => x - y);
+    console.log(
+      `# presence 100k (jetstream): count+first page median ${times[2]?.toFixed(1)} ms (min ${times[0]?.toFixed(1)}, max ${times[4]?.toFixed(1)}); ` +
+        `page after user-050000 ${laterMs.toFixed(1)} ms; 110k entries published in ${fillMs.toFixed(0)} ms; ` +
+        `a new process loaded them in ${loadMs.toFixed(0)} ms`,
+    );
+    assert.ok((times[2] ?? 0) < 2000);
+  });
+});
