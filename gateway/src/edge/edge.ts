@@ -214,8 +214,17 @@ export function createEdge(opts: EdgeOptions): Edge {
         now - lastLeaseAt >= limits.presenceLeaseMs &&
         link.connectedStreams() > 0
       ) {
+        // A lease that went unrenewed past its TTL (no logic stream, or this
+        // process was stopped) has been expired by logic with every entry it
+        // covered: renew it, then report who is here again.
+        const gapMs = now - lastLeaseAt;
+        const lapsed = lastLeaseAt > 0 && gapMs > limits.presenceLeaseMs * 3;
         lastLeaseAt = now;
         sendLease(false);
+        if (lapsed) {
+          const users = presence.reannounce();
+          log.info({ users, gapMs }, "presence lease lapsed; reported present users again");
+        }
       }
     },
     Math.min(500, limits.presenceLeaseMs),

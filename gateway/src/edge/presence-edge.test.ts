@@ -14,8 +14,8 @@ after(async () => {
 });
 
 /** An edge whose link records the presence events it is handed. */
-async function edge() {
-  const h = await startTestEdge({ presenceGraceMs: 400, presenceLeaseMs: 100 });
+async function edge(presenceGraceMs = 400) {
+  const h = await startTestEdge({ presenceGraceMs, presenceLeaseMs: 100 });
   harnesses.push(h);
   const changes: string[] = [];
   const leases: { ttlMs: number; release: boolean }[] = [];
@@ -95,6 +95,25 @@ describe("presence at the gateway edge", () => {
     assert.equal(leases.at(-1)?.release, true);
   });
 
+  it("reports its users again when its lease lapsed while no logic stream was up", async () => {
+    const { h, changes, leases } = await edge(1500);
+    await joined(h.url, "gina", "g1");
+    const c = await joined(h.url, "hal", "g1");
+    c.ws.close(); // hal is in his grace period when the link goes down
+    await sleep(150);
+    assert.deepEqual(changes, ["+gina@g1", "+hal@g1"]);
+    h.link.streams = 0; // past the lease TTL (3 x 100 ms) without a logic stream
+    await sleep(450);
+    const renewals = leases.length;
+    h.link.streams = 1;
+    await sleep(150);
+    assert.ok(leases.length > renewals, "the lease is renewed first");
+    assert.deepEqual(changes.slice(2, 4).sort(), ["+gina@g1", "+hal@g1"], "both reported again");
+    assert.equal(changes.length, 4, JSON.stringify(changes));
+    await sleep(1200);
+    assert.equal(changes.at(-1), "-hal@g1", "hal's departure still follows his grace period");
+  });
+
   it("rate-limits signals per connection", async () => {
     const { h } = await edge();
     const c = await joined(h.url, "erin", "s");
@@ -140,5 +159,21 @@ describe("PresenceTracker", () => {
     t.flush();
     assert.deepEqual(out, ["+a@r", "+b@r", "-a@r", "-b@r"]);
     assert.equal(t.count("r"), 0);
+  });
+
+  it("reannounces present users and those in their grace period", () => {
+    const out: string[] = [];
+    const t = new PresenceTracker(1000, (room, user, online) =>
+      out.push(`${online ? "+" : "-"}${user}@${room}`),
+    );
+    t.add("r", "a");
+    t.add("r", "b");
+    t.add("s", "a");
+    t.remove("r", "b", 0);
+    out.length = 0;
+    assert.equal(t.reannounce(), 3);
+    assert.deepEqual(out.sort(), ["+a@r", "+a@s", "+b@r"]);
+    t.tick(1000);
+    assert.equal(out.at(-1), "-b@r", "the pending departure still happens");
   });
 });

@@ -75,6 +75,28 @@ export class PresenceTracker {
     this.#leaving.clear();
   }
 
+  /**
+   * Reports every user logic should have online from this gateway again: the
+   * present ones and those still in their grace period (their departure
+   * follows as usual). For a lease that lapsed (no logic stream for longer
+   * than its TTL): logic has expired this epoch's entries meanwhile. Returns
+   * how many were reported.
+   */
+  reannounce(): number {
+    let n = 0;
+    for (const [room, users] of this.#rooms)
+      for (const user of users.keys()) {
+        this.#emit(room, user, true);
+        n++;
+      }
+    for (const k of this.#leaving.keys()) {
+      const i = k.indexOf("\0");
+      this.#emit(k.slice(0, i), k.slice(i + 1), true);
+      n++;
+    }
+    return n;
+  }
+
   #report(k: string): void {
     const i = k.indexOf("\0");
     this.#emit(k.slice(0, i), k.slice(i + 1), false);
