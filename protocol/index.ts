@@ -63,4 +63,5 @@ export {
   PRESENCE_INTEREST_SUFFIX,
   presenceInterestKey,
   SIGNAL_KIND_PATTERN,
+  userInterestKey,
 } from "./presence-frames.ts";

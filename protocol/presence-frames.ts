@@ -31,7 +31,7 @@ export interface ReadFrame {
   room: string;
   /** The last seq the user has read; markers only move forward. */
   seq: number;
-  /** `room` (default): every member of the room gets a `read` frame; `self`: only this connection. */
+  /** `room` (default): every member of the room gets a `read` frame; `self`: every connection of this user. */
   notify?: "room" | "self";
 }
 export interface ReadsQueryFrame {
@@ -102,6 +102,16 @@ export const SIGNAL_KIND_PATTERN = /^[A-Za-z0-9_.:-]{1,32}$/;
 export const PRESENCE_INTEREST_SUFFIX = "#presence";
 export function presenceInterestKey(room: string): string {
   return room + PRESENCE_INTEREST_SUFFIX;
+}
+
+/**
+ * Interest key every authenticated connection of a user is indexed under
+ * (`#user:<id>`), so logic can reach the user's devices on every gateway
+ * (a read marker set with notify `self`). A room name never contains `#`.
+ */
+export const USER_INTEREST_PREFIX = "#user:";
+export function userInterestKey(userId: string): string {
+  return USER_INTEREST_PREFIX + userId;
 }
 
 // ---- builders --------------------------------------------------------------

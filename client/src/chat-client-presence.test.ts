@@ -178,7 +178,7 @@ function stackSuite(store: "sqlite" | "nats"): void {
       assert.equal((page[0] as MessageFrame).type, "message");
     });
 
-    it("stores read markers and tells the room, or only the connection", async () => {
+    it("stores read markers and tells the room, or only the user's devices", async () => {
       const room = "presence.reads";
       const alice = await connect("alice", 0, room, false);
       const bob = await connect("bob", 1, room, false);
@@ -188,8 +188,12 @@ function stackSuite(store: "sqlite" | "nats"): void {
       bob.client.markRead(room, 3); // never back
       await until("bob's marker echo", () => bob.reads.length >= 2);
       assert.equal(bob.reads.at(-1)?.seq, 7);
+      // bob's phone, on the other gateway and not in the room, is one of bob's devices.
+      const phone = await connect("bob", 0, "presence.elsewhere", false);
       bob.client.markRead(room, 9, "self");
       await until("bob's self answer", () => bob.reads.at(-1)?.seq === 9);
+      await until("bob's other device is told", () => phone.reads.at(-1)?.seq === 9);
+      assert.deepEqual(phone.reads.at(-1), { type: "read", room, user: "bob", seq: 9 });
       await new Promise((r) => setTimeout(r, 300));
       assert.ok(!alice.reads.some((r) => r.seq === 9), "self: nobody else is told");
       assert.deepEqual((await alice.client.readMarkers(room, ["bob", "nobody"])).markers, { bob: 9 });

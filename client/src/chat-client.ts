@@ -237,7 +237,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   /**
    * Moves this user's read marker in `room` forward to `seq`. `notify: "room"`
    * (default) tells the room's members with a `read` event; `"self"` tells
-   * only this connection.
+   * this user's connections (its other devices, and this one).
    */
   markRead(room: string, seq: number, notify: "room" | "self" = "room"): void {
     if (this.current === "open") this.write({ type: "read", room, seq, notify });

@@ -23,6 +23,7 @@ import {
   SUBPROTOCOL,
 } from "../../../protocol/client-frames.ts";
 import { CLOSE_CODES, type CloseCode, closeCodeName } from "../../../protocol/close-codes.ts";
+import { userInterestKey } from "../../../protocol/presence-frames.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { Connection, EdgeSocket } from "./connection.ts";
 import { planReconnectDelays } from "./drain-plan.ts";
@@ -180,7 +181,7 @@ export function createEdge(opts: EdgeOptions): Edge {
 
   function leaveAll(conn: Connection): void {
     dropPresence(inbound, conn);
-    conn.presenceOptIns = 0;
+    conn.nonRoomKeys = 0;
     for (const room of index.removeConnection(conn)) link.roomRemoved(room);
   }
 
@@ -390,6 +391,10 @@ export function createEdge(opts: EdgeOptions): Edge {
         conn.state = "open";
         pending.delete(conn);
         metrics.pendingAuth.set(pending.size);
+        // Indexed under its user too, so the user's other devices can be told (read markers).
+        const userKey = userInterestKey(res.principal.userId);
+        conn.nonRoomKeys++;
+        if (index.add(conn, userKey).created) link.roomAdded(userKey);
       }
       send(
         conn,

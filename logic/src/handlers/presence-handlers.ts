@@ -20,6 +20,7 @@ import {
   PRESENCE_BOUNDS,
   presenceInterestKey,
   SIGNAL_KIND_PATTERN,
+  userInterestKey,
 } from "../../../protocol/presence-frames.ts";
 import { matchesAny } from "../auth/room-pattern.ts";
 import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
@@ -205,11 +206,7 @@ export class PresenceHandlers {
     }
     const frame = encodeReadEventFrame({ room, user: p.userId, seq });
     d.count("readMarker", "ok");
-    if (r.notify === "self") {
-      d.reply(from, ev, { case: "frame", value: frame });
-      return;
-    }
-    d.fleet.deliverToRoom(room, 0n, frame);
+    d.fleet.deliverToRoom(r.notify === "self" ? userInterestKey(p.userId) : room, 0n, frame);
     d.reply(from, ev, { case: "done", value: {} });
   }
 
