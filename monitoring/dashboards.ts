@@ -287,6 +287,27 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
         ],
       },
       {
+        title: "Presence",
+        description:
+          "Presence entries (room, user, gateway epoch) in the table each logic process sees, and presence reports, announced changes by cause and signals per second.",
+        unit: "short",
+        targets: [
+          { expr: `max by (pod) (chatcluster_logic_presence_entries${LG})`, legend: "{{pod}} entries" },
+          {
+            expr: `sum(rate(chatcluster_logic_events_total${sel(LG, 'kind="presenceChange"')}${R}))`,
+            legend: "reports/s",
+          },
+          {
+            expr: `sum by (change, cause) (rate(chatcluster_logic_presence_changes_announced_total${LG}${R}))`,
+            legend: "{{change}} ({{cause}})/s",
+          },
+          {
+            expr: `sum(rate(chatcluster_logic_events_total${sel(LG, 'kind="signal"')}${R}))`,
+            legend: "signals/s",
+          },
+        ],
+      },
+      {
         title: "Queue fill by gateway",
         description: "Bytes queued toward each gateway as a share of the per-gateway bound.",
         unit: "percentunit",
