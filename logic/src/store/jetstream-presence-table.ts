@@ -476,30 +476,36 @@ async function ensureStream(
   subject: string,
   replicas: number,
 ): Promise<void> {
+  let info: Awaited<ReturnType<JetStreamManager["streams"]["info"]>>;
   try {
-    const info = await jsm.streams.info(name);
-    if (info.config.allow_msg_ttl !== true) await jsm.streams.update(name, { allow_msg_ttl: true });
-    return;
+    info = await jsm.streams.info(name);
+    if (info.config.allow_msg_ttl !== true) info = await jsm.streams.update(name, { allow_msg_ttl: true });
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+    try {
+      info = await jsm.streams.add({
+        name,
+        subjects: [subject],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.Old,
+        max_msgs_per_subject: 1,
+        allow_direct: true,
+        // Removals carry a TTL so the stream does not keep one per entry ever seen.
+        allow_msg_ttl: true,
+        num_replicas: replicas,
+      });
+    } catch (addErr) {
+      // Another logic process may have created it a moment ago.
+      info = await jsm.streams.info(name).catch(() => {
+        throw addErr;
+      });
+    }
   }
-  try {
-    await jsm.streams.add({
-      name,
-      subjects: [subject],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      max_msgs_per_subject: 1,
-      allow_direct: true,
-      // Removals carry a TTL so the stream does not keep one per entry ever seen (nats-server >= 2.11).
-      allow_msg_ttl: true,
-      num_replicas: replicas,
-    });
-  } catch (err) {
-    // Another logic process may have created it a moment ago.
-    await jsm.streams.info(name).catch(() => {
-      throw err;
-    });
-  }
+  // A server before 2.11 may take the stream without the setting it does not know.
+  if (info.config.allow_msg_ttl !== true)
+    throw new StoreError(
+      "store_unavailable",
+      `nats: stream ${name} has no per-message TTL: presence needs nats-server 2.11 or later`,
+    );
 }
