@@ -9,7 +9,7 @@ import {
   PongSchema,
   ReplyBatchSchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { type RawFrame, RawGatewayFrameSchema } from "../../../protocol/push-stream-service.ts";
+import { ENVELOPE_HEADER_BYTES, envelope } from "../../../protocol/push-stream-service.ts";
 import { isLinkError, LinkError } from "./link-error.ts";
 
 /**
@@ -30,8 +30,11 @@ class Reader {
   readonly buf: Buffer;
   pos: number;
   end: number;
+  /** What is being read, for error messages. */
+  readonly what: string;
 
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Uint8Array, what = "DeliveryBatch") {
+    this.what = what;
     this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = 0;
     this.end = bytes.byteLength;
@@ -42,13 +45,13 @@ class Reader {
     let result = 0;
     let shift = 0;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw malformed("truncated varint");
+      if (this.pos >= this.end) throw malformed(this.what, "truncated varint");
       const b = this.buf[this.pos++] as number;
       if (shift < 32) result += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) return result % 0x1_0000_0000;
       shift += 7;
     }
-    throw malformed("varint longer than 10 bytes");
+    throw malformed(this.what, "varint longer than 10 bytes");
   }
 
   u64(): bigint {
@@ -56,7 +59,7 @@ class Reader {
     let shift = 0;
     const start = this.pos;
     for (let i = 0; i < 7; i++) {
-      if (this.pos >= this.end) throw malformed("truncated varint");
+      if (this.pos >= this.end) throw malformed(this.what, "truncated varint");
       const b = this.buf[this.pos++] as number;
       lo += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) return BigInt(lo);
@@ -67,19 +70,19 @@ class Reader {
     let n = 0n;
     let s = 0n;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw malformed("truncated varint");
+      if (this.pos >= this.end) throw malformed(this.what, "truncated varint");
       const b = this.buf[this.pos++] as number;
       n |= BigInt(b & 0x7f) << s;
       if ((b & 0x80) === 0) return BigInt.asUintN(64, n);
       s += 7n;
     }
-    throw malformed("varint longer than 10 bytes");
+    throw malformed(this.what, "varint longer than 10 bytes");
   }
 
   lengthDelimitedEnd(): number {
     const len = this.u32();
     const end = this.pos + len;
-    if (end > this.end) throw malformed("length past the end of the frame");
+    if (end > this.end) throw malformed(this.what, "length past the end of the frame");
     return end;
   }
 
@@ -98,14 +101,14 @@ class Reader {
         this.pos += 4;
         break;
       default:
-        throw malformed(`unsupported wire type ${wireType}`);
+        throw malformed(this.what, `unsupported wire type ${wireType}`);
     }
-    if (this.pos > this.end) throw malformed("field past the end of the frame");
+    if (this.pos > this.end) throw malformed(this.what, "field past the end of the frame");
   }
 }
 
-function malformed(detail: string): LinkError {
-  return new LinkError("malformed_frame", `DeliveryBatch: ${detail}`);
+function malformed(what: string, detail: string): LinkError {
+  return new LinkError("malformed_frame", `${what}: ${detail}`);
 }
 
 /** Decodes a DeliveryBatch body; payloads are views into `bytes`, not copies. */
@@ -119,7 +122,8 @@ export function decodeDeliveryBatch(bytes: Uint8Array): { batchSeq: bigint; deli
     const wt = tag & 7;
     if (field === 1 && wt === 0) batchSeq = r.u64();
     else if (field === 2 && wt === 2) deliveries.push(readDelivery(r, r.lengthDelimitedEnd()));
-    else if (field === 1 || field === 2) throw malformed(`field ${field} has wire type ${wt}`);
+    else if (field === 1 || field === 2)
+      throw malformed("DeliveryBatch", `field ${field} has wire type ${wt}`);
     else r.skip(wt);
   }
   return { batchSeq, deliveries };
@@ -146,7 +150,7 @@ function readDelivery(r: Reader, end: number): Delivery {
     } else if (field === 3 && wt === 2) {
       const e = r.lengthDelimitedEnd();
       while (r.pos < e) connectionIds.push(r.u32());
-      if (r.pos !== e) throw malformed("packed connection_ids overrun");
+      if (r.pos !== e) throw malformed("DeliveryBatch", "packed connection_ids overrun");
     } else if (field === 3 && wt === 0) {
       connectionIds.push(r.u32());
     } else if (field === 4 && wt === 2) {
@@ -154,42 +158,44 @@ function readDelivery(r: Reader, end: number): Delivery {
       payload = r.buf.subarray(r.pos, e);
       r.pos = e;
     } else if (field === 5 && wt === 1) {
-      if (r.pos + 8 > end) throw malformed("accepted_at_ms past the end of the Delivery");
+      if (r.pos + 8 > end) throw malformed("DeliveryBatch", "accepted_at_ms past the end of the Delivery");
       acceptedAtMs = r.buf.readDoubleLE(r.pos);
       r.pos += 8;
     } else if (field >= 1 && field <= 5) {
-      throw malformed(`Delivery field ${field} has wire type ${wt}`);
+      throw malformed("DeliveryBatch", `Delivery field ${field} has wire type ${wt}`);
     } else {
       r.skip(wt);
     }
   }
   r.end = outerEnd;
-  if (r.pos !== end) throw malformed("Delivery overruns its length");
+  if (r.pos !== end) throw malformed("DeliveryBatch", "Delivery overruns its length");
   return { $typeName: DELIVERY_TYPE, room, seq, connectionIds, payload, acceptedAtMs };
 }
 
 const EMPTY = new Uint8Array(0);
 
-/** The body of a length-delimited raw field: its data minus the length prefix. */
-export function fieldBody(data: Uint8Array): Uint8Array {
-  let pos = 0;
-  while (pos < data.length && (data[pos] as number) & 0x80) pos++;
-  return data.subarray(pos + 1);
-}
-
 /**
- * Decodes a LogicFrame kept raw. A oneof seen twice keeps the last value, as
+ * Decodes a serialized LogicFrame. A oneof seen twice keeps the last value, as
  * protobuf does; unknown field numbers are ignored. Throws LinkError
  * malformed_frame for bytes that do not decode.
  */
-export function decodeLogicFrame(raw: RawFrame): DecodedLogicFrame {
+export function decodeLogicFrame(bytes: Uint8Array): DecodedLogicFrame {
   let kind: DecodedLogicFrame = { case: undefined };
   try {
-    for (const f of raw.$unknown ?? []) {
-      if (f.no < 1 || f.no > 5) continue;
-      if (f.wireType !== 2) throw malformed(`LogicFrame field ${f.no} has wire type ${f.wireType}`);
-      const body = fieldBody(f.data);
-      switch (f.no) {
+    const r = new Reader(bytes, "LogicFrame");
+    while (r.pos < r.end) {
+      const tag = r.u32();
+      const no = tag >>> 3;
+      const wt = tag & 7;
+      if (no < 1 || no > 5) {
+        r.skip(wt);
+        continue;
+      }
+      if (wt !== 2) throw malformed("LogicFrame", `field ${no} has wire type ${wt}`);
+      const end = r.lengthDelimitedEnd();
+      const body = r.buf.subarray(r.pos, end);
+      r.pos = end;
+      switch (no) {
         case 1:
           kind = { case: "hello", value: fromBinary(LogicHelloSchema, body) };
           break;
@@ -214,16 +220,16 @@ export function decodeLogicFrame(raw: RawFrame): DecodedLogicFrame {
   return kind;
 }
 
-/** A GatewayFrame in the raw form the Connect handler yields. */
-export function rawGatewayFrame(frame: GatewayFrame): RawFrame {
-  return fromBinary(RawGatewayFrameSchema, toBinary(GatewayFrameSchema, frame));
+/** A GatewayFrame, serialized with the generated schema, in its gRPC envelope. */
+export function gatewayFrameEnvelope(frame: GatewayFrame): Buffer {
+  return envelope(toBinary(GatewayFrameSchema, frame));
 }
 
 /**
- * GatewayFrame{delivery_ack{through_batch_seq}} built directly: one goes out
- * per stream per event-loop turn while deliveries flow.
+ * GatewayFrame{delivery_ack{through_batch_seq}} in its gRPC envelope, built
+ * directly: one goes out per stream per event-loop turn while deliveries flow.
  */
-export function deliveryAckFrame(throughBatchSeq: bigint): RawFrame {
+export function deliveryAckFrame(throughBatchSeq: bigint): Buffer {
   const body: number[] = [];
   if (throughBatchSeq > 0n) {
     body.push(0x08);
@@ -234,8 +240,11 @@ export function deliveryAckFrame(throughBatchSeq: bigint): RawFrame {
     }
     body.push(Number(n));
   }
-  const data = new Uint8Array(1 + body.length);
-  data[0] = body.length; // at most 11 bytes: a one-byte length
-  data.set(body, 1);
-  return { $typeName: RawGatewayFrameSchema.typeName, $unknown: [{ no: 5, wireType: 2, data }] };
+  const out = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + 2 + body.length);
+  out[0] = 0;
+  out.writeUInt32BE(2 + body.length, 1);
+  out[ENVELOPE_HEADER_BYTES] = 0x2a; // field 5, length-delimited
+  out[ENVELOPE_HEADER_BYTES + 1] = body.length; // at most 11 bytes: a one-byte length
+  for (let i = 0; i < body.length; i++) out[ENVELOPE_HEADER_BYTES + 2 + i] = body[i] as number;
+  return out;
 }

@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Counter } from "prom-client";
 import {
@@ -8,12 +7,12 @@ import {
   type Reply,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
-import type { RawFrame } from "../../../protocol/push-stream-service.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
-import { decodeLogicFrame, deliveryAckFrame, rawGatewayFrame } from "./frame-codec.ts";
+import { decodeLogicFrame, deliveryAckFrame, gatewayFrameEnvelope } from "./frame-codec.ts";
 import { InterestTracker } from "./interest-tracker.ts";
 import { isLinkError, LinkError } from "./link-error.ts";
 import type { GatewayLinkMetrics } from "./link-metrics.ts";
+import type { LogicCall } from "./logic-call.ts";
 import { LogicStream } from "./logic-stream.ts";
 import { rendezvousPick } from "./rendezvous.ts";
 
@@ -39,7 +38,7 @@ export interface LinkCoreOptions {
 /**
  * The gateway's LogicLink: the set of logic streams, rendezvous routing of
  * events, the pending (unanswered) events and their resend, interest
- * publication, and the Connect handler that runs each stream.
+ * publication, and the handling of each StreamMessages call.
  *
  * Work from one event-loop turn is flushed together on setImmediate: events
  * per stream, one interest delta for all streams, one DeliveryAck per stream.
@@ -115,25 +114,53 @@ export class LinkCore implements LogicLink {
   setDraining(draining: boolean): void {
     if (this.#draining === draining) return;
     this.#draining = draining;
-    for (const s of this.#streams) s.push(this.#hello());
+    for (const s of this.#streams) s.push(this.#helloFrame());
   }
 
   // ---- stream lifecycle -----------------------------------------------------
 
-  /** The Connect handler of StreamMessages (after authentication). */
-  async *serve(requests: AsyncIterable<RawFrame>, ctx: HandlerContext): AsyncGenerator<RawFrame> {
-    const it = requests[Symbol.asyncIterator]();
-    const stream = await this.#awaitHello(it);
-    this.#open(stream);
-    const onAbort = () => this.#close(stream, "logic_closed");
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    this.#read(it, stream);
-    try {
-      yield* stream.frames();
-    } finally {
-      ctx.signal.removeEventListener("abort", onAbort);
-      this.#close(stream, "logic_closed");
-    }
+  /**
+   * Runs one StreamMessages call (after authentication): the first frame must
+   * be a LogicHello within helloTimeoutMs, then the stream is open until
+   * either side ends it.
+   */
+  accept(call: LogicCall): void {
+    let stream: LogicStream | undefined;
+    const reject = (err: ConnectError) => {
+      clearTimeout(timer);
+      this.#countReject(err);
+      call.end(err);
+    };
+    const timer = setTimeout(
+      () => reject(new LinkError("hello_timeout", `no LogicHello within ${this.#o.helloTimeoutMs} ms`)),
+      this.#o.helloTimeoutMs,
+    );
+    call.onMessage = (frame) => {
+      if (stream !== undefined) {
+        if (stream.closed) return;
+        stream.lastReceivedAt = performance.now();
+        this.#onFrame(stream, frame);
+        return;
+      }
+      clearTimeout(timer);
+      stream = this.#hello(frame, call);
+      this.#open(stream);
+    };
+    call.onInputEnd = (err) => {
+      if (stream === undefined) {
+        reject(err ?? new LinkError("bad_hello", "stream ended before a LogicHello"));
+        return;
+      }
+      if (stream.closed) return;
+      if (err === undefined) {
+        this.#close(stream, "logic_closed");
+        return;
+      }
+      this.#countReject(err);
+      this.#o.log.warn({ logic: stream.id, code: err.code, err: err.rawMessage }, "logic stream failed");
+      stream.end(err);
+      this.#close(stream, "error");
+    };
   }
 
   /** Ends every stream (status UNAVAILABLE shutting_down) and refuses new events. */
@@ -159,7 +186,7 @@ export class LinkCore implements LogicLink {
         s.pingNonce++;
         s.pingSentAt = now;
         s.push(
-          rawGatewayFrame(
+          gatewayFrameEnvelope(
             create(GatewayFrameSchema, { kind: { case: "ping", value: { nonce: s.pingNonce } } }),
           ),
         );
@@ -167,35 +194,20 @@ export class LinkCore implements LogicLink {
     }
   }
 
-  async #awaitHello(it: AsyncIterator<RawFrame>): Promise<LogicStream> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new LinkError("hello_timeout", `no LogicHello within ${this.#o.helloTimeoutMs} ms`)),
-        this.#o.helloTimeoutMs,
+  /** The LogicStream of a call whose first frame is `frame`; throws LinkError bad_hello. */
+  #hello(frame: Uint8Array, call: LogicCall): LogicStream {
+    const kind = decodeLogicFrame(frame);
+    if (kind.case !== "hello")
+      throw new LinkError("bad_hello", `first frame is ${kind.case ?? "empty"}, not hello`);
+    const h = kind.value;
+    if (h.protocolVersion !== PROTOCOL_VERSION) {
+      throw new LinkError(
+        "bad_hello",
+        `protocol_version ${h.protocolVersion} not spoken (want ${PROTOCOL_VERSION})`,
       );
-    });
-    try {
-      const first = await Promise.race([it.next(), timeout]);
-      if (first.done === true) throw new LinkError("bad_hello", "stream ended before a LogicHello");
-      const kind = decodeLogicFrame(first.value);
-      if (kind.case !== "hello")
-        throw new LinkError("bad_hello", `first frame is ${kind.case ?? "empty"}, not hello`);
-      const h = kind.value;
-      if (h.protocolVersion !== PROTOCOL_VERSION) {
-        throw new LinkError(
-          "bad_hello",
-          `protocol_version ${h.protocolVersion} not spoken (want ${PROTOCOL_VERSION})`,
-        );
-      }
-      if (h.logicId === "") throw new LinkError("bad_hello", "empty logic_id");
-      return new LogicStream(h.logicId, h.epoch, ++this.#nextSerial);
-    } catch (err) {
-      this.#countReject(err);
-      throw err;
-    } finally {
-      clearTimeout(timer);
     }
+    if (h.logicId === "") throw new LinkError("bad_hello", "empty logic_id");
+    return new LogicStream(h.logicId, h.epoch, ++this.#nextSerial, call);
   }
 
   #open(stream: LogicStream): void {
@@ -207,10 +219,10 @@ export class LinkCore implements LogicLink {
     this.#byLogic.set(stream.id, stream);
     this.#m.connectedStreams.set(this.#streams.size);
     this.#o.log.info({ logic: stream.id, epoch: stream.epoch, replaces: prior?.epoch }, "logic stream open");
-    stream.push(this.#hello());
+    stream.push(this.#helloFrame());
     const snap = this.#interest.snapshot();
     stream.push(
-      rawGatewayFrame(create(GatewayFrameSchema, { kind: { case: "interestSnapshot", value: snap } })),
+      gatewayFrameEnvelope(create(GatewayFrameSchema, { kind: { case: "interestSnapshot", value: snap } })),
     );
     for (const id of this.#unassigned) this.#assign(id, false);
     this.#unassigned.clear();
@@ -250,27 +262,8 @@ export class LinkCore implements LogicLink {
     if (resend) this.#m.eventsResent.inc();
   }
 
-  async #read(it: AsyncIterator<RawFrame>, stream: LogicStream): Promise<void> {
-    try {
-      for (;;) {
-        const r = await it.next();
-        if (r.done === true || stream.closed) break;
-        stream.lastReceivedAt = performance.now();
-        this.#onFrame(stream, r.value);
-      }
-      this.#close(stream, "logic_closed");
-    } catch (err) {
-      if (stream.closed) return;
-      this.#countReject(err);
-      const e = ConnectError.from(err);
-      this.#o.log.warn({ logic: stream.id, code: e.code, err: e.rawMessage }, "logic stream failed");
-      stream.end(e);
-      this.#close(stream, "error");
-    }
-  }
-
-  #onFrame(stream: LogicStream, raw: RawFrame): void {
-    const kind = decodeLogicFrame(raw);
+  #onFrame(stream: LogicStream, frame: Uint8Array): void {
+    const kind = decodeLogicFrame(frame);
     switch (kind.case) {
       case "deliveries":
         this.#m.batchesReceived.inc();
@@ -287,7 +280,7 @@ export class LinkCore implements LogicLink {
         return;
       case "ping":
         stream.pushControl(
-          rawGatewayFrame(
+          gatewayFrameEnvelope(
             create(GatewayFrameSchema, { kind: { case: "pong", value: { nonce: kind.value.nonce } } }),
           ),
           "pong",
@@ -337,8 +330,8 @@ export class LinkCore implements LogicLink {
     }
   }
 
-  #hello(): RawFrame {
-    return rawGatewayFrame(
+  #helloFrame(): Uint8Array {
+    return gatewayFrameEnvelope(
       create(GatewayFrameSchema, {
         kind: {
           case: "hello",
@@ -378,7 +371,7 @@ export class LinkCore implements LogicLink {
   #flushInterest(): void {
     const delta = this.#interest.takeDelta();
     if (delta === undefined) return;
-    const frame = rawGatewayFrame(
+    const frame = gatewayFrameEnvelope(
       create(GatewayFrameSchema, { kind: { case: "interestDelta", value: delta } }),
     );
     for (const s of this.#streams) s.push(frame);

@@ -2,15 +2,15 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
-import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../../platform/logger.ts";
-import { type RawFrame, rawStreamMessages } from "../../../protocol/push-stream-service.ts";
+import { STREAM_MESSAGES_PATH } from "../../../protocol/push-stream-service.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { LinkCore } from "./link-core.ts";
 import { LinkError } from "./link-error.ts";
 import { createGatewayLinkMetrics, type GatewayLinkMetrics } from "./link-metrics.ts";
+import { LogicCall, rejectCall } from "./logic-call.ts";
 
 /** The header carrying the shared secret, when one is configured. */
 export const SECRET_HEADER = "x-chatcluster-link-secret";
@@ -77,7 +77,7 @@ export interface LogicLinkServer {
   close(): Promise<void>;
 }
 
-/** The gateway's end of the push stream: Connect (gRPC protocol) on node:http2. */
+/** The gateway's end of the push stream: gRPC on node:http2, framed in logic-call.ts. */
 export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkServer {
   const pingIntervalMs = opts.pingIntervalMs ?? 1000;
   const deadAfterMs = opts.deadAfterMs ?? 4000;
@@ -111,27 +111,36 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
   const link = core;
   const secretDigest = opts.secret ? digest(opts.secret) : undefined;
 
-  async function* streamMessages(
-    requests: AsyncIterable<RawFrame>,
-    ctx: HandlerContext,
-  ): AsyncGenerator<RawFrame> {
+  const maxFrameBytes = opts.maxFrameBytes ?? 8 * MiB;
+
+  /** StreamMessages, the only route of the internal port, as gRPC over node:http2. */
+  function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on("error", () => {}); // reported through the call's input end
+    if (headers[":path"] !== STREAM_MESSAGES_PATH || headers[":method"] !== "POST") {
+      rejectCall(stream, new ConnectError(`no such method: ${headers[":path"]}`, Code.Unimplemented));
+      return;
+    }
+    const contentType = headers["content-type"] ?? "";
+    if (contentType !== "application/grpc" && !contentType.startsWith("application/grpc+proto")) {
+      stream.respond({ ":status": 415 }, { endStream: true });
+      return;
+    }
+    const encoding = headers["grpc-encoding"];
+    if (encoding !== undefined && encoding !== "identity") {
+      rejectCall(stream, new ConnectError(`unsupported grpc-encoding ${encoding}`, Code.Unimplemented));
+      return;
+    }
     if (secretDigest !== undefined) {
-      const given = ctx.requestHeader.get(SECRET_HEADER);
-      if (given === null || !timingSafeEqual(digest(given), secretDigest)) {
+      const given = headers[SECRET_HEADER];
+      if (typeof given !== "string" || !timingSafeEqual(digest(given), secretDigest)) {
         metrics.streamsRejected.inc({ reason: "unauthenticated" });
-        throw new LinkError("unauthenticated", `missing or wrong ${SECRET_HEADER} header`);
+        rejectCall(stream, new LinkError("unauthenticated", `missing or wrong ${SECRET_HEADER} header`));
+        return;
       }
     }
-    yield* link.serve(requests, ctx);
+    link.accept(new LogicCall(stream, maxFrameBytes));
   }
 
-  const handler = connectNodeAdapter({
-    routes: (router: ConnectRouter) => router.rpc(rawStreamMessages, streamMessages),
-    grpc: true,
-    connect: false,
-    grpcWeb: false,
-    readMaxBytes: opts.maxFrameBytes ?? 8 * MiB,
-  });
   const serverOptions: http2.ServerOptions = {
     maxSessionMemory: tuning.maxSessionMemoryMb,
     settings: {
@@ -141,11 +150,13 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
     },
   };
   const server = opts.tls
-    ? http2.createSecureServer(
-        { ...serverOptions, cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) },
-        handler,
-      )
-    : http2.createServer(serverOptions, handler);
+    ? http2.createSecureServer({
+        ...serverOptions,
+        cert: readFileSync(opts.tls.certFile),
+        key: readFileSync(opts.tls.keyFile),
+      })
+    : http2.createServer(serverOptions);
+  server.on("stream", onStream);
 
   // Frames are already coalesced by the batcher; Nagle would only hold small
   // frames (acks, pongs, small batches) back for a delayed ACK.

@@ -1,13 +1,15 @@
 import { create } from "@bufbuild/protobuf";
+import type { ConnectError } from "@connectrpc/connect";
 import { type ClientEvent, GatewayFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import type { RawFrame } from "../../../protocol/push-stream-service.ts";
-import { rawGatewayFrame } from "./frame-codec.ts";
+import { gatewayFrameEnvelope } from "./frame-codec.ts";
+import type { LogicCall } from "./logic-call.ts";
 import { hashString, type RendezvousCandidate } from "./rendezvous.ts";
 
 /**
  * One accepted stream from a logic process, after its hello.
  *
- * Outbound frames wait in `#out` until Connect pulls them; the link appends
+ * Outbound frames (enveloped GatewayFrames) are written to the call at once
+ * and wait in `#out` only while the call is backpressured; the link appends
  * events to `#events` during a tick and flushes them as one ClientEventBatch.
  * `assigned` holds the ids of unanswered events sent on this stream, so they
  * can be resent elsewhere when it ends.
@@ -25,19 +27,25 @@ export class LogicStream implements RendezvousCandidate {
   ackThrough = 0n;
   ackDue = false;
   closed = false;
+  readonly #call: LogicCall;
   #events: ClientEvent[] = [];
-  #out: RawFrame[] = [];
-  #ack: RawFrame | undefined;
-  #pongs: RawFrame[] = [];
-  #waiter: ((r: IteratorResult<RawFrame>) => void) | undefined;
-  #error: Error | undefined;
-  #ended = false;
+  #out: Uint8Array[] = [];
+  #ack: Uint8Array | undefined;
+  #pongs: Uint8Array[] = [];
+  #blocked = false;
+  #error: ConnectError | undefined;
+  #ending = false;
 
-  constructor(logicId: string, epoch: string, serial: number) {
+  constructor(logicId: string, epoch: string, serial: number, call: LogicCall) {
     this.id = logicId;
     this.idHash = hashString(logicId);
     this.epoch = epoch;
     this.serial = serial;
+    this.#call = call;
+    call.onDrain = () => {
+      this.#blocked = false;
+      this.#pump();
+    };
   }
 
   get hasEvents(): boolean {
@@ -53,19 +61,16 @@ export class LogicStream implements RendezvousCandidate {
     const events = this.#events;
     if (events.length === 0) return 0;
     this.#events = [];
-    this.push(rawGatewayFrame(create(GatewayFrameSchema, { kind: { case: "events", value: { events } } })));
+    this.push(
+      gatewayFrameEnvelope(create(GatewayFrameSchema, { kind: { case: "events", value: { events } } })),
+    );
     return events.length;
   }
 
-  push(frame: RawFrame): void {
-    if (this.#ended) return;
-    const waiter = this.#waiter;
-    if (waiter !== undefined) {
-      this.#waiter = undefined;
-      waiter({ done: false, value: frame });
-    } else {
-      this.#out.push(frame);
-    }
+  push(frame: Uint8Array): void {
+    if (this.#ending) return;
+    this.#out.push(frame);
+    this.#pump();
   }
 
   /**
@@ -74,20 +79,14 @@ export class LogicStream implements RendezvousCandidate {
    * neither may wait behind a backlog of client events. Only the newest ack
    * is kept (it acknowledges everything before it).
    */
-  pushControl(frame: RawFrame, kind: "ack" | "pong"): void {
-    if (this.#ended) return;
-    const waiter = this.#waiter;
-    if (waiter !== undefined) {
-      this.#waiter = undefined;
-      waiter({ done: false, value: frame });
-    } else if (kind === "ack") {
-      this.#ack = frame;
-    } else {
-      this.#pongs.push(frame);
-    }
+  pushControl(frame: Uint8Array, kind: "ack" | "pong"): void {
+    if (this.#ending) return;
+    if (kind === "ack") this.#ack = frame;
+    else this.#pongs.push(frame);
+    this.#pump();
   }
 
-  #nextQueued(): RawFrame | undefined {
+  #nextQueued(): Uint8Array | undefined {
     const ack = this.#ack;
     if (ack !== undefined) {
       this.#ack = undefined;
@@ -96,32 +95,28 @@ export class LogicStream implements RendezvousCandidate {
     return this.#pongs.shift() ?? this.#out.shift();
   }
 
-  /** Ends the outbound side: cleanly without error, or with the status logic will see. */
-  end(error?: Error): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#error = error;
-    this.#events = [];
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.({ done: true, value: undefined });
+  #pump(): void {
+    while (!this.#blocked) {
+      const frame = this.#nextQueued();
+      if (frame === undefined) break;
+      if (!this.#call.write(frame)) this.#blocked = true;
+    }
+    if (
+      this.#ending &&
+      !this.#blocked &&
+      this.#ack === undefined &&
+      this.#pongs.length === 0 &&
+      this.#out.length === 0
+    )
+      this.#call.end(this.#error);
   }
 
-  /** What the Connect handler yields; throws the end() error once drained. */
-  async *frames(): AsyncGenerator<RawFrame> {
-    for (;;) {
-      const frame = this.#nextQueued();
-      if (frame !== undefined) {
-        yield frame;
-        continue;
-      }
-      if (this.#ended) break;
-      const r = await new Promise<IteratorResult<RawFrame>>((resolve) => {
-        this.#waiter = resolve;
-      });
-      if (r.done === true) break;
-      yield r.value;
-    }
-    if (this.#error !== undefined) throw this.#error;
+  /** Ends the outbound side once what is queued is written: cleanly, or with the status logic will see. */
+  end(error?: ConnectError): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#error = error;
+    this.#events = [];
+    this.#pump();
   }
 }

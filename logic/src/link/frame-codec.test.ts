@@ -4,12 +4,27 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as fc from "fast-check";
 import {
   DeliverySchema,
+  GatewayFrameSchema,
   LogicFrameSchema,
   type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { RawLogicFrameSchema } from "../../../protocol/push-stream-service.ts";
-import { batchFrame, encodeDelivery, encodeReply, FIELD_DELIVERIES, FIELD_REPLIES } from "./frame-codec.ts";
+import { EnvelopeReader } from "../../../protocol/push-stream-service.ts";
+import {
+  batchFrame,
+  decodeGatewayFrame,
+  encodeDelivery,
+  encodeReply,
+  FIELD_DELIVERIES,
+  FIELD_REPLIES,
+} from "./frame-codec.ts";
+
+/** The LogicFrame inside a gRPC envelope, checking the envelope. */
+function unwrap(env: Uint8Array): Uint8Array {
+  assert.equal(env[0], 0, "uncompressed");
+  assert.equal(Buffer.from(env).readUInt32BE(1), env.byteLength - 5);
+  return new Uint8Array(env.buffer, env.byteOffset + 5, env.byteLength - 5);
+}
 
 const delivery = fc.record({
   room: fc.string({ unit: "grapheme", maxLength: 40 }),
@@ -43,7 +58,7 @@ test("a delivery batch frame serializes exactly like toBinary(LogicFrame)", () =
         );
         const size = entries.reduce((n, e) => n + e.wireSize, 0);
         const raw = batchFrame(FIELD_DELIVERIES, batchSeq, entries, 0, entries.length, size);
-        const mine = toBinary(RawLogicFrameSchema, raw);
+        const mine = unwrap(raw);
         const theirs = toBinary(
           LogicFrameSchema,
           create(LogicFrameSchema, {
@@ -73,7 +88,7 @@ test("a reply batch frame decodes to the replies it was built from", () => {
   ];
   const entries = replies.map(encodeReply);
   const size = entries.reduce((n, e) => n + e.wireSize, 0);
-  const bytes = toBinary(RawLogicFrameSchema, batchFrame(FIELD_REPLIES, 0, entries, 0, entries.length, size));
+  const bytes = unwrap(batchFrame(FIELD_REPLIES, 0, entries, 0, entries.length, size));
   const frame = fromBinary(LogicFrameSchema, bytes);
   assert.equal(frame.kind.case, "replies");
   assert.deepEqual(frame.kind.value?.replies, replies);
@@ -88,4 +103,62 @@ test("a reply batch frame decodes to the replies it was built from", () => {
 test("encodeDelivery rejects a seq outside uint64", () => {
   assert.throws(() => encodeDelivery("r", -1n, new Uint8Array(1)), RangeError);
   assert.throws(() => encodeDelivery("r", 1n << 64n, new Uint8Array(1)), RangeError);
+});
+
+test("decodeGatewayFrame equals fromBinary(GatewayFrame) and skips unknown fields", () => {
+  const frames = [
+    create(GatewayFrameSchema, { kind: { case: "deliveryAck", value: { throughBatchSeq: 1n << 40n } } }),
+    create(GatewayFrameSchema, {
+      kind: { case: "hello", value: { gatewayId: "g", epoch: "e", protocolVersion: 1 } },
+    }),
+    create(GatewayFrameSchema, {
+      kind: { case: "interestSnapshot", value: { rooms: ["a", "b"], version: 3n } },
+    }),
+    create(GatewayFrameSchema, { kind: { case: "pong", value: { nonce: 9n } } }),
+  ];
+  for (const f of frames) {
+    const bytes = toBinary(GatewayFrameSchema, f);
+    assert.deepEqual(decodeGatewayFrame(bytes), fromBinary(GatewayFrameSchema, bytes).kind);
+    // A newer gateway's extra fields: a varint (field 90) and a fixed64 (field 91).
+    const extended = Buffer.concat([Buffer.from([0xd0, 0x05, 0x2a, 0xd9, 0x05]), Buffer.alloc(8), bytes]);
+    assert.deepEqual(decodeGatewayFrame(extended), fromBinary(GatewayFrameSchema, bytes).kind);
+  }
+  assert.throws(() => decodeGatewayFrame(new Uint8Array([0x2a, 5, 1])), /past the end/);
+});
+
+test("EnvelopeReader splits chunks at any boundary into the enveloped messages", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }),
+      fc.array(fc.nat({ max: 400 }), { maxLength: 10 }),
+      (messages, cuts) => {
+        const wire = Buffer.concat(
+          messages.map((m) => {
+            const h = Buffer.alloc(5);
+            h.writeUInt32BE(m.byteLength, 1);
+            return Buffer.concat([h, m]);
+          }),
+        );
+        const got: Buffer[] = [];
+        const reader = new EnvelopeReader(1000, (m) => got.push(Buffer.from(m)));
+        let pos = 0;
+        for (const c of [...cuts, wire.length]) {
+          const end = Math.min(wire.length, pos + c);
+          reader.push(wire.subarray(pos, end));
+          pos = end;
+        }
+        assert.deepEqual(
+          got,
+          messages.map((m) => Buffer.from(m)),
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+  const oversized = Buffer.from([0, 0, 0, 4, 0]);
+  assert.throws(
+    () => new EnvelopeReader(1000, () => {}).push(oversized),
+    /larger than configured readMaxBytes/,
+  );
+  assert.throws(() => new EnvelopeReader(1000, () => {}).push(Buffer.from([1, 0, 0, 0, 0])), /compressed/);
 });

@@ -13,7 +13,7 @@ import {
   type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { type RawFrame, RawLogicFrameSchema } from "../../../protocol/push-stream-service.ts";
+import { ENVELOPE_HEADER_BYTES, envelope } from "../../../protocol/push-stream-service.ts";
 
 /**
  * Logic's side of the wire: hand-written encoders for the hot frames
@@ -150,8 +150,9 @@ export function encodeReply(reply: Reply): Entry {
 
 /**
  * A LogicFrame carrying a DeliveryBatch (field 2) or a ReplyBatch (field 3)
- * made of `entries[start, end)`; `bodySize` is the sum of their wireSize.
- * batchSeq is written only for deliveries (field 1 of DeliveryBatch).
+ * made of `entries[start, end)`, in its gRPC envelope, ready to write;
+ * `bodySize` is the sum of their wireSize. batchSeq is written only for
+ * deliveries (field 1 of DeliveryBatch).
  *
  * With `scratch`, the frame is built in scratch.buf (grown as needed) instead
  * of a new buffer: valid only until the next call with the same scratch.
@@ -164,12 +165,13 @@ export function batchFrame(
   end: number,
   bodySize: number,
   scratch?: { buf: Buffer },
-): RawFrame {
+): Buffer {
   // DeliveryBatch.deliveries is field 2, ReplyBatch.replies is field 1.
   const entryTag = field === FIELD_DELIVERIES ? 0x12 : 0x0a;
   const seqSize = field === FIELD_DELIVERIES && batchSeq > 0 ? 1 + varintSize(batchSeq) : 0;
   const msgSize = seqSize + bodySize;
-  const total = varintSize(msgSize) + msgSize;
+  const frameSize = 1 + varintSize(msgSize) + msgSize;
+  const total = ENVELOPE_HEADER_BYTES + frameSize;
   let data: Buffer;
   if (scratch === undefined) {
     data = Buffer.allocUnsafe(total);
@@ -177,7 +179,10 @@ export function batchFrame(
     if (scratch.buf.length < total) scratch.buf = Buffer.allocUnsafe(Math.max(total, 2 * scratch.buf.length));
     data = scratch.buf.subarray(0, total);
   }
-  let pos = writeVarint(data, 0, msgSize);
+  data[0] = 0;
+  data.writeUInt32BE(frameSize, 1);
+  data[ENVELOPE_HEADER_BYTES] = (field << 3) | WIRE_LEN;
+  let pos = writeVarint(data, ENVELOPE_HEADER_BYTES + 1, msgSize);
   if (seqSize > 0) {
     data[pos++] = 0x08;
     pos = writeVarint(data, pos, batchSeq);
@@ -197,32 +202,54 @@ export function batchFrame(
       pos += e.trail.byteLength;
     }
   }
-  return { $typeName: RawLogicFrameSchema.typeName, $unknown: [{ no: field, wireType: WIRE_LEN, data }] };
+  return data;
 }
 
-/** Any other LogicFrame (hello, ping, pong) through the generated schema. */
-export function rawLogicFrame(frame: LogicFrame): RawFrame {
-  return fromBinary(RawLogicFrameSchema, toBinary(LogicFrameSchema, frame));
+/** Any other LogicFrame (hello, ping, pong) through the generated schema, in its envelope. */
+export function logicFrameEnvelope(frame: LogicFrame): Buffer {
+  return envelope(toBinary(LogicFrameSchema, frame));
 }
 
-/** The body of a length-delimited raw field: its data minus the length prefix. */
-export function fieldBody(data: Uint8Array): Uint8Array {
-  let pos = 0;
-  while (pos < data.length && (data[pos] as number) & 0x80) pos++;
-  return data.subarray(pos + 1);
+function readVarint(buf: Uint8Array, pos: number): { value: number; pos: number } {
+  let value = 0;
+  let shift = 0;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= buf.length) throw new Error("GatewayFrame: truncated varint");
+    const b = buf[pos++] as number;
+    if (shift < 53) value += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) return { value, pos };
+    shift += 7;
+  }
+  throw new Error("GatewayFrame: varint longer than 10 bytes");
 }
 
 /**
- * Decodes a GatewayFrame kept raw. A oneof seen twice keeps the last value, as
- * protobuf does; unknown field numbers are ignored for forward compatibility.
- * Throws on malformed bytes.
+ * Decodes a serialized GatewayFrame, one top-level field at a time. A oneof
+ * seen twice keeps the last value, as protobuf does; unknown field numbers are
+ * ignored for forward compatibility. Throws on malformed bytes.
  */
-export function decodeGatewayFrame(raw: RawFrame): GatewayFrame["kind"] {
+export function decodeGatewayFrame(bytes: Uint8Array): GatewayFrame["kind"] {
   let kind: GatewayFrame["kind"] = { case: undefined };
-  for (const f of raw.$unknown ?? []) {
-    if (f.wireType !== WIRE_LEN) continue;
-    const body = fieldBody(f.data);
-    switch (f.no) {
+  let pos = 0;
+  while (pos < bytes.length) {
+    const tag = readVarint(bytes, pos);
+    pos = tag.pos;
+    const wireType = tag.value % 8;
+    const no = Math.floor(tag.value / 8);
+    if (wireType !== WIRE_LEN) {
+      // Forward compatibility: skip scalar fields a newer gateway may add.
+      if (wireType === 0) pos = readVarint(bytes, pos).pos;
+      else if (wireType === 1) pos += 8;
+      else if (wireType === 5) pos += 4;
+      else throw new Error(`GatewayFrame: unsupported wire type ${wireType}`);
+      continue;
+    }
+    const len = readVarint(bytes, pos);
+    const end = len.pos + len.value;
+    if (end > bytes.length) throw new Error("GatewayFrame: length past the end of the frame");
+    const body = bytes.subarray(len.pos, end);
+    pos = end;
+    switch (no) {
       case 1:
         kind = { case: "hello", value: fromBinary(GatewayHelloSchema, body) };
         break;

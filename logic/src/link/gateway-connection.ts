@@ -4,19 +4,18 @@ import { connect as netConnect } from "node:net";
 import type { Duplex } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import { create } from "@bufbuild/protobuf";
-import type { Transport } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { Http2SessionManager } from "@connectrpc/connect-node";
 import type { GatewayFrame, InterestDelta } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
-import { rawStreamMessages } from "../../../protocol/push-stream-service.ts";
 import type { GatewayEndpoint } from "../discovery/discovery.ts";
 import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import type { ResolvedFleetOptions } from "./fleet-options.ts";
-import { decodeGatewayFrame, rawLogicFrame } from "./frame-codec.ts";
+import { decodeGatewayFrame, logicFrameEnvelope } from "./frame-codec.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
 import type { PushMetrics, ResetReason } from "./push-metrics.ts";
+import { runStreamCall } from "./stream-call.ts";
 
 export const PROTOCOL_VERSION = 1;
 /** A stream that lived this long resets the reconnect backoff. */
@@ -59,7 +58,6 @@ export class GatewayConnection {
   readonly #host: ConnectionHost;
   readonly #log: Logger;
   readonly #sessions: Http2SessionManager;
-  readonly #transport: Transport;
   readonly #headers: Record<string, string>;
   #abort: AbortController | undefined;
   #resetReason: ResetReason | undefined;
@@ -98,12 +96,6 @@ export class GatewayConnection {
       { pingIntervalMs: o.pingIntervalMs, pingTimeoutMs: o.deadAfterMs },
       nodeOptions,
     );
-    // connect-node 2.x's gRPC transport is HTTP/2 only (no httpVersion option).
-    this.#transport = createGrpcTransport({
-      baseUrl,
-      sessionManager: this.#sessions,
-      readMaxBytes: o.maxInboundFrameBytes,
-    });
     this.#headers = o.secret === undefined ? {} : { [SECRET_HEADER]: o.secret };
     const frames = host.metrics.batchesSent;
     const deliveryFrames = frames.labels({ kind: "deliveries" });
@@ -175,7 +167,7 @@ export class GatewayConnection {
       if (this.#pingSentAt === 0) {
         this.#pingNonce++;
         this.#pingSentAt = now;
-        this.queue.pushControl(rawLogicFrame(ping(this.#pingNonce)));
+        this.queue.pushControl(logicFrameEnvelope(ping(this.#pingNonce)));
       }
     }
   }
@@ -190,7 +182,7 @@ export class GatewayConnection {
     this.state = "connecting";
     this.#startedAt = performance.now();
     this.queue.pushControl(
-      rawLogicFrame(
+      logicFrameEnvelope(
         create(LogicFrameSchema, {
           kind: {
             case: "hello",
@@ -202,18 +194,17 @@ export class GatewayConnection {
     let error: unknown;
     this.#running = true;
     try {
-      const res = await this.#transport.stream(
-        rawStreamMessages,
-        ac.signal,
-        undefined,
-        this.#headers,
-        this.queue.frames(),
-      );
-      for await (const raw of res.message) {
-        this.#lastReceivedAt = performance.now();
-        this.#onFrame(decodeGatewayFrame(raw));
-        if (ac.signal.aborted) break;
-      }
+      await runStreamCall({
+        sessions: this.#sessions,
+        headers: this.#headers,
+        queue: this.queue,
+        maxInboundBytes: o.maxInboundFrameBytes,
+        signal: ac.signal,
+        onMessage: (frame) => {
+          this.#lastReceivedAt = performance.now();
+          this.#onFrame(decodeGatewayFrame(frame));
+        },
+      });
     } catch (err) {
       error = err;
     }
@@ -309,7 +300,7 @@ export class GatewayConnection {
         return;
       case "ping":
         this.queue.pushControl(
-          rawLogicFrame(
+          logicFrameEnvelope(
             create(LogicFrameSchema, { kind: { case: "pong", value: { nonce: kind.value.nonce } } }),
           ),
         );

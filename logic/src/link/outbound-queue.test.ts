@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { LogicFrameSchema, ReplySchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { type RawFrame, RawLogicFrameSchema } from "../../../protocol/push-stream-service.ts";
 import { encodeDelivery, encodeReply } from "./frame-codec.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
 
@@ -17,11 +16,19 @@ const d = (seq: number, size = 100) => encodeDelivery("room", BigInt(seq), new U
 const r = (id: number) =>
   encodeReply(create(ReplySchema, { eventId: BigInt(id), kind: { case: "done", value: {} } }));
 
-/** The next frame of a stream, decoded with the generated schema. */
-async function pull(it: AsyncIterator<RawFrame>) {
-  const res = await it.next();
-  assert.equal(res.done, false);
-  return fromBinary(LogicFrameSchema, toBinary(RawLogicFrameSchema, res.value as RawFrame));
+/** A pull of the queue as a promise (copied: the queue reuses its frame buffer). */
+function next(q: OutboundQueue): Promise<Uint8Array> {
+  return new Promise((resolve) => q.pull((f) => resolve(Uint8Array.from(f))));
+}
+
+/** A pulled frame (in its gRPC envelope) decoded with the generated schema. */
+function decode(frame: Uint8Array) {
+  return fromBinary(LogicFrameSchema, frame.subarray(5));
+}
+
+/** The next frame of a stream, decoded. */
+async function pull(q: OutboundQueue) {
+  return decode(await next(q));
 }
 
 test("frames take runs of one kind, in order, up to maxBatchMessages", async () => {
@@ -29,8 +36,7 @@ test("frames take runs of one kind, in order, up to maxBatchMessages", async () 
   for (let i = 1; i <= 6; i++) assert.ok(q.offerDelivery(d(i)));
   assert.ok(q.offerReply(r(1)));
   assert.ok(q.offerDelivery(d(7)));
-  const it = q.frames()[Symbol.asyncIterator]();
-  const f1 = await pull(it);
+  const f1 = await pull(q);
   assert.equal(f1.kind.case, "deliveries");
   assert.deepEqual(f1.kind.case === "deliveries" && f1.kind.value.deliveries.map((x) => x.seq), [
     1n,
@@ -39,35 +45,37 @@ test("frames take runs of one kind, in order, up to maxBatchMessages", async () 
     4n,
   ]);
   assert.equal(f1.kind.case === "deliveries" && f1.kind.value.batchSeq, 1n);
-  const f2 = await pull(it);
+  const f2 = await pull(q);
   assert.equal(f2.kind.case === "deliveries" && f2.kind.value.deliveries.length, 2);
-  const f3 = await pull(it);
+  const f3 = await pull(q);
   assert.equal(f3.kind.case, "replies");
   q.ack(2);
-  const f4 = await pull(it);
+  const f4 = await pull(q);
   assert.equal(f4.kind.case === "deliveries" && f4.kind.value.batchSeq, 3n);
 });
 
-test("a partial delivery batch waits for the previous batch's ack; a full one does not", async () => {
+test("partial delivery batches wait for an ack only while 4 are unacknowledged; full ones never", async () => {
   const q = new OutboundQueue({ ...limits, maxMessages: 100, maxBytes: 100_000 });
-  q.offerDelivery(d(1));
-  const it = q.frames()[Symbol.asyncIterator]();
-  await pull(it);
-  q.offerDelivery(d(2));
-  let second: IteratorResult<RawFrame> | undefined;
-  const pending = it.next().then((r) => {
-    second = r;
+  for (let i = 1; i <= 4; i++) {
+    q.offerDelivery(d(i));
+    const f = await pull(q);
+    assert.equal(f.kind.case === "deliveries" && f.kind.value.batchSeq, BigInt(i), "partial batch held back");
+  }
+  q.offerDelivery(d(5));
+  let held: Uint8Array | undefined;
+  const pending = next(q).then((r) => {
+    held = r;
   });
   await new Promise((r) => setTimeout(r, 20));
-  assert.equal(second, undefined, "sent a partial batch while one was unacknowledged");
-  for (let i = 3; i <= 5; i++) q.offerDelivery(d(i));
+  assert.equal(held, undefined, "sent a partial batch with 4 unacknowledged");
+  for (let i = 6; i <= 8; i++) q.offerDelivery(d(i));
   await pending;
-  assert.ok(second !== undefined, "a full batch must not wait");
-  q.offerDelivery(d(6));
-  const third = it.next();
+  assert.ok(held !== undefined, "a full batch must not wait");
+  q.offerDelivery(d(9));
+  const after = next(q);
   q.ack(2);
-  const f = fromBinary(LogicFrameSchema, toBinary(RawLogicFrameSchema, (await third).value as RawFrame));
-  assert.equal(f.kind.case === "deliveries" && f.kind.value.deliveries[0]?.seq, 6n);
+  const f = decode(await after);
+  assert.equal(f.kind.case === "deliveries" && f.kind.value.deliveries[0]?.seq, 9n);
 });
 
 test("the bound counts queued plus unacknowledged entries; replies get a reserve", async () => {
@@ -76,8 +84,7 @@ test("the bound counts queued plus unacknowledged entries; replies get a reserve
   assert.equal(q.offerDelivery(d(11)), false, "over maxMessages");
   assert.notEqual(q.overflowSince, 0);
   assert.ok(q.offerReply(r(1)), "replies are not bound by maxMessages");
-  const it = q.frames()[Symbol.asyncIterator]();
-  await pull(it); // 4 deliveries now in flight, still counted
+  await pull(q); // 4 deliveries now in flight, still counted
   assert.equal(q.offerDelivery(d(12)), false);
   q.ack(1);
   assert.ok(q.offerDelivery(d(13)), "acknowledged batches free room");
@@ -95,25 +102,29 @@ test("the bound counts queued plus unacknowledged entries; replies get a reserve
   );
 });
 
-test("resetStream forgets in-flight batches and ends the pull; clear drops the rest", async () => {
+test("resetStream forgets in-flight batches and cancels the pull; clear drops the rest", async () => {
   const q = new OutboundQueue(limits);
   for (let i = 1; i <= 6; i++) q.offerDelivery(d(i));
-  const it = q.frames()[Symbol.asyncIterator]();
-  await pull(it);
-  assert.equal(q.resetStream().unacked, 4);
-  assert.equal((await it.next()).done, true);
-  assert.equal(q.messages, 2);
-  assert.equal(q.clear(), 2);
+  await pull(q);
+  await pull(q);
+  let pulled = false;
+  q.pull(() => {
+    pulled = true;
+  });
+  assert.equal(q.resetStream().unacked, 6);
+  q.offerDelivery(d(7));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(pulled, false, "a cancelled pull got a frame");
+  assert.equal(q.messages, 1);
+  assert.equal(q.clear(), 1);
   assert.equal(q.messages, 0);
   assert.equal(q.bytes, 0);
 });
 
 test("an idle stream gets what is queued in the same turn as one frame", async () => {
   const q = new OutboundQueue({ ...limits, maxBatchMessages: 100, maxMessages: 100, maxBytes: 100_000 });
-  const it = q.frames()[Symbol.asyncIterator]();
-  const next = it.next();
+  const pending = next(q);
   for (let i = 1; i <= 5; i++) q.offerDelivery(d(i));
-  const res = await next;
-  const f = fromBinary(LogicFrameSchema, toBinary(RawLogicFrameSchema, res.value as RawFrame));
+  const f = decode(await pending);
   assert.equal(f.kind.case === "deliveries" && f.kind.value.deliveries.length, 5);
 });
