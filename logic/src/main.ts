@@ -15,6 +15,7 @@ import { EndpointSliceDiscovery } from "./discovery/endpoint-slice-discovery.ts"
 import { type Discovery, FileDiscovery, StaticDiscovery } from "./discovery/index.ts";
 import type { EventSink } from "./gateway-fleet.ts";
 import { boundStore, createHandlers, createLogicMetrics } from "./handlers/index.ts";
+import { ownerOf } from "./handlers/presence-handlers.ts";
 import { startPresenceSweep } from "./handlers/presence-sweep.ts";
 import { createGatewayFleet } from "./link/index.ts";
 import { openStore } from "./store/index.ts";
@@ -70,7 +71,19 @@ export async function runLogic(config: LogicConfig): Promise<void> {
   });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };
   handlers = createHandlers({ store, fleet, auth, metrics, log, limits, presence });
-  const stopPresenceSweep = startPresenceSweep(presence, fleet, metrics, log);
+  const stopPresenceSweep = startPresenceSweep(
+    presence,
+    fleet,
+    () => {
+      const live = new Set<string>();
+      for (const g of fleet.stats())
+        if (g.state === "ready" && g.gatewayId !== undefined && g.epoch !== undefined)
+          live.add(ownerOf({ id: g.gatewayId, epoch: g.epoch }));
+      return live;
+    },
+    metrics,
+    log,
+  );
   const api = await startServerApi({
     host: config.apiListen.host,
     port: config.apiListen.port,

@@ -192,44 +192,47 @@ export function createEdge(opts: EdgeOptions): Edge {
       connectionId: 0,
       kind: { case: "presenceChange", value: create(PresenceChangeSchema, { room, userId, online }) },
     });
-    if (!link.send(event, room)) metrics.logicRefusals.inc();
+    if (link.send(event, room)) return true;
+    metrics.logicRefusals.inc();
+    return false;
   });
-  function sendLease(release: boolean): void {
+  function sendLease(release: boolean): boolean {
     const ttlMs = limits.presenceLeaseMs * 3;
     const event = create(ClientEventSchema, {
       connectionId: 0,
       kind: { case: "presenceLease", value: create(PresenceLeaseSchema, { ttlMs, release }) },
     });
     // Refused only while no logic stream is up; the next tick renews.
-    link.send(event, "presence-lease");
+    return link.send(event, "presence-lease");
   }
   let lastLeaseAt = 0;
   let leaseReleased = false;
-  const presenceTimer = setInterval(
-    () => {
-      const now = Date.now();
-      presence.tick(now);
-      if (
-        !closed &&
-        !leaseReleased &&
-        now - lastLeaseAt >= limits.presenceLeaseMs &&
-        link.connectedStreams() > 0
-      ) {
-        // A lease that went unrenewed past its TTL (no logic stream, or this
-        // process was stopped) has been expired by logic with every entry it
-        // covered: renew it, then report who is here again.
-        const gapMs = now - lastLeaseAt;
-        const lapsed = lastLeaseAt > 0 && gapMs > limits.presenceLeaseMs * 3;
+  const presenceTickMs = Math.min(500, limits.presenceLeaseMs);
+  const presenceTimer = setInterval(() => {
+    const now = Date.now();
+    presence.tick(now);
+    if (
+      !closed &&
+      !leaseReleased &&
+      now - lastLeaseAt >= limits.presenceLeaseMs &&
+      link.connectedStreams() > 0
+    ) {
+      // A lease that went unrenewed for over two intervals plus a tick (no
+      // logic stream, this process stopped) may have reached its TTL of
+      // three at logic, which then expired every entry it covered: renew
+      // it, then report who is here again (a report of an entry logic
+      // still has changes nothing).
+      const gapMs = now - lastLeaseAt;
+      if (sendLease(false)) {
+        const lapsed = lastLeaseAt > 0 && gapMs > limits.presenceLeaseMs * 2 + presenceTickMs;
         lastLeaseAt = now;
-        sendLease(false);
         if (lapsed) {
           const users = presence.reannounce();
-          log.info({ users, gapMs }, "presence lease lapsed; reported present users again");
+          log.info({ users, gapMs }, "presence lease may have lapsed; reporting present users again");
         }
       }
-    },
-    Math.min(500, limits.presenceLeaseMs),
-  );
+    }
+  }, presenceTickMs);
   presenceTimer.unref();
 
   function closeConn(conn: Connection, code: CloseCode, reason: string): void {

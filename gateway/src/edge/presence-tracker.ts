@@ -9,7 +9,11 @@
  * No timer per user: pending departures sit in one Map in deadline order
  * (every entry waits the same grace), and the edge's tick pops the due ones.
  */
-export type PresenceEmit = (room: string, user: string, online: boolean) => void;
+/** Hands a report to the link; false when it was refused (no logic stream, pending set full). */
+export type PresenceEmit = (room: string, user: string, online: boolean) => boolean;
+
+/** Reports of a reannounce handed to the link per tick, so a large gateway does not flood it. */
+const REANNOUNCE_PER_TICK = 5_000;
 
 export class PresenceTracker {
   readonly #rooms = new Map<string, Map<string, number>>();
@@ -17,6 +21,9 @@ export class PresenceTracker {
   readonly #leaving = new Map<string, number>();
   readonly #graceMs: number;
   readonly #emit: PresenceEmit;
+  /** Keys still to report online again, and how far the reports got. */
+  #reannounce: string[] = [];
+  #reannounceAt = 0;
 
   constructor(graceMs: number, emit: PresenceEmit) {
     this.#graceMs = graceMs;
@@ -60,13 +67,14 @@ export class PresenceTracker {
     this.#leaving.set(key(room, user), now + this.#graceMs);
   }
 
-  /** Reports the departures whose grace period has passed. */
+  /** Reports the departures whose grace period has passed, then the next part of a reannounce. */
   tick(now: number): void {
     for (const [k, deadline] of this.#leaving) {
-      if (deadline > now) return;
+      if (deadline > now) break;
       this.#leaving.delete(k);
       this.#report(k);
     }
+    this.#continueReannounce();
   }
 
   /** Reports every pending departure now (the gateway is going away). */
@@ -79,22 +87,44 @@ export class PresenceTracker {
    * Reports every user logic should have online from this gateway again: the
    * present ones and those still in their grace period (their departure
    * follows as usual). For a lease that lapsed (no logic stream for longer
-   * than its TTL): logic has expired this epoch's entries meanwhile. Returns
-   * how many were reported.
+   * than its TTL): logic may have expired this epoch's entries meanwhile.
+   * Reports go out from here and from the following ticks, at most
+   * REANNOUNCE_PER_TICK each; a refused one is retried at the next tick.
+   * Returns how many users are to be reported.
    */
   reannounce(): number {
-    let n = 0;
-    for (const [room, users] of this.#rooms)
-      for (const user of users.keys()) {
-        this.#emit(room, user, true);
-        n++;
-      }
-    for (const k of this.#leaving.keys()) {
+    const keys: string[] = [];
+    for (const [room, users] of this.#rooms) for (const user of users.keys()) keys.push(key(room, user));
+    for (const k of this.#leaving.keys()) keys.push(k);
+    this.#reannounce = keys;
+    this.#reannounceAt = 0;
+    this.#continueReannounce();
+    return keys.length;
+  }
+
+  /** Users still waiting for their reannounce report. */
+  get pendingReannounce(): number {
+    return this.#reannounce.length - this.#reannounceAt;
+  }
+
+  #continueReannounce(): void {
+    const keys = this.#reannounce;
+    const end = Math.min(keys.length, this.#reannounceAt + REANNOUNCE_PER_TICK);
+    while (this.#reannounceAt < end) {
+      const k = keys[this.#reannounceAt] as string;
       const i = k.indexOf("\0");
-      this.#emit(k.slice(0, i), k.slice(i + 1), true);
-      n++;
+      const room = k.slice(0, i);
+      const user = k.slice(i + 1);
+      // Gone entirely since (its departure was reported): nothing to say.
+      if (this.#rooms.get(room)?.has(user) || this.#leaving.has(k)) {
+        if (!this.#emit(room, user, true)) return;
+      }
+      this.#reannounceAt++;
     }
-    return n;
+    if (this.#reannounceAt >= keys.length && keys.length > 0) {
+      this.#reannounce = [];
+      this.#reannounceAt = 0;
+    }
   }
 
   #report(k: string): void {

@@ -112,7 +112,7 @@ describe("presence handlers", () => {
     const log = createLogger("presence-test", "silent");
     await table.setOnline("r", "carol", "gw-9/e1", Date.now() - 10_000, 1000);
     metrics.presenceEntries.set(99);
-    const stop = startPresenceSweep(table, fleet, metrics, log);
+    const stop = startPresenceSweep(table, fleet, () => new Set(), metrics, log);
     try {
       const deadline = Date.now() + 5000;
       while (fleet.deliveries.length === 0 && Date.now() < deadline)

@@ -104,7 +104,8 @@ export class PresenceHandlers {
     const d = this.#d;
     const owner = ownerOf(from);
     try {
-      if (l.release) announceDepartures(d.fleet, await d.table.release(owner), d.metrics, "release");
+      if (l.release)
+        await d.table.release(owner, (gone) => announceDepartures(d.fleet, gone, d.metrics, "release"));
       else await d.table.renew(owner, d.now(), l.ttlMs || DEFAULT_PRESENCE_TTL_MS);
     } catch (err) {
       if (!(err instanceof StoreError)) throw err;

@@ -9,13 +9,17 @@ export const PRESENCE_SWEEP_MS = 1_000;
 
 /**
  * Expires the presence of gateways that stopped renewing their lease (a
- * crash, a partition) and tells the rooms. Every logic process sweeps; the
- * table's write transaction hands each expired entry to exactly one of them.
- * Also refreshes the presence entries gauge. Returns a stop function.
+ * crash, a partition) and tells the rooms as the entries go. Every logic
+ * process sweeps; the table hands each expired owner to exactly one of them.
+ * `liveOwners` names the gateway epochs (`<id>/<epoch>`) this process has a
+ * live push stream to: they are alive whatever their lease says (a renewal
+ * may have failed in the store), so they are not expired. Also refreshes the
+ * presence entries gauge. Returns a stop function.
  */
 export function startPresenceSweep(
   table: PresenceTable,
   fleet: GatewayFleet,
+  liveOwners: () => ReadonlySet<string>,
   metrics: LogicMetrics,
   log: Logger,
 ): () => void {
@@ -23,15 +27,19 @@ export function startPresenceSweep(
   const timer = setInterval(() => {
     if (running) return;
     running = true;
+    const live = liveOwners();
     table
-      .expire(Date.now())
+      .expire(
+        Date.now(),
+        (owner) => live.has(owner),
+        (gone) => announceDepartures(fleet, gone, metrics, "expiry"),
+      )
       .then((gone) => {
-        if (gone.length > 0) log.info({ departures: gone.length }, "expired presence of silent gateways");
-        announceDepartures(fleet, gone, metrics, "expiry");
+        if (gone > 0) log.info({ departures: gone }, "expired presence of silent gateways");
         return table.entryCount();
       })
       .then((entries) => metrics.presenceEntries.set(entries))
-      .catch((err: unknown) => log.warn({ err }, "presence sweep failed"))
+      .catch((err: unknown) => log.warn({ err: String(err) }, "presence sweep failed"))
       .finally(() => {
         running = false;
       });

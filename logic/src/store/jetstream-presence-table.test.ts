@@ -5,12 +5,14 @@ import { connect } from "@nats-io/transport-node";
 import { createLogger } from "../../../platform/logger.ts";
 import { type NatsServer, startNats } from "../../../testenv/harness/index.ts";
 import { JetStreamPresenceTable } from "./jetstream-presence-table.ts";
+import type { PresenceDeparture } from "./presence-table.ts";
 import { presenceContract } from "./testing/presence-contract.ts";
 
 // A real nats-server from `make testenv`; startNats throws "run `make testenv`" when it is missing.
 let nats: NatsServer;
 let k = 0;
 const open: JetStreamPresenceTable[] = [];
+const none = () => false;
 before(async () => {
   nats = await startNats({ name: "presence-table" });
 });
@@ -66,12 +68,61 @@ describe("presence table: nats jetstream, several logic processes", () => {
     const b = await table("CC_SWEEP", "lb");
     for (let i = 0; i < 50; i++) await a.setOnline("s", `u${i}`, "gw9/dead", 1000, 1000);
     await b.renew("gw9/dead", 1000, 1000);
-    const [ga, gb] = await Promise.all([a.expire(5000), b.expire(5000)]);
-    assert.equal(ga.length + gb.length, 50, "every user left once");
+    const ga: PresenceDeparture[] = [];
+    const gb: PresenceDeparture[] = [];
+    const [na, nb] = await Promise.all([
+      a.expire(5000, none, (g) => ga.push(...g)),
+      b.expire(5000, none, (g) => gb.push(...g)),
+    ]);
+    assert.equal(na + nb, 50, "every user left once");
+    assert.equal(ga.length + gb.length, 50);
     assert.ok(ga.length === 0 || gb.length === 0, "one sweeper");
     assert.equal((await a.page("s", "", 1)).total, 0);
     assert.equal((await b.page("s", "", 1)).total, 0, "b reads after a's sweep");
     assert.equal(await b.entryCount(), 0);
+  });
+
+  it("announces a user's departure once when a report and a release race through two processes", async () => {
+    const a = await table("CC_DRAIN", "la");
+    const b = await table("CC_DRAIN", "lb");
+    for (let round = 0; round < 20; round++) {
+      const owner = `gw0/e${round}`;
+      await a.setOnline("r", "u", owner, Date.now(), 60_000);
+      await b.page("r", "", 1); // b has seen it
+      const released: PresenceDeparture[] = [];
+      const [offline] = await Promise.all([
+        a.setOffline("r", "u", owner),
+        b.release(owner, (g) => released.push(...g)),
+      ]);
+      assert.equal(Number(offline) + released.length, 1, `round ${round}: ${offline} and ${released.length}`);
+    }
+  });
+
+  it("a sweep racing a renewal and fresh reports removes nothing the gateway reported after it", async () => {
+    const a = await table("CC_RACE", "la");
+    const b = await table("CC_RACE", "lb");
+    const owner = "gw5/e1";
+    const users = Array.from({ length: 300 }, (_, i) => `u${i}`);
+    await Promise.all(users.map((u) => a.setOnline("r", u, owner, 1000, 1000)));
+    await b.page("r", "", 1);
+    const left: PresenceDeparture[] = [];
+    let joined = 0;
+    const now = Date.now();
+    await Promise.all([
+      a.expire(now, none, (g) => left.push(...g)),
+      (async () => {
+        await b.renew(owner, now, 60_000);
+        const again = await Promise.all(users.map((u) => b.setOnline("r", u, owner, now, 60_000)));
+        joined = again.filter(Boolean).length;
+      })(),
+    ]);
+    const page = await a.page("r", "", 1);
+    assert.equal(
+      page.total,
+      300,
+      `all reported users are present (left ${left.length}, joined again ${joined})`,
+    );
+    assert.equal(left.length, joined, "every announced departure was followed by a joined");
   });
 
   it("a process started later loads the current table", async () => {

@@ -1,6 +1,4 @@
 import {
-  type ConsumerMessages,
-  DeliverPolicy,
   DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
@@ -14,8 +12,9 @@ import {
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../../platform/logger.ts";
 import { isWrongLastSequence } from "./jetstream-store.ts";
-import { PresenceReplica } from "./presence-replica.ts";
-import type { PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
+import { PresenceFollower } from "./presence-follower.ts";
+import { PresenceSubjects } from "./presence-subjects.ts";
+import type { DepartureSink, PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
 import { backendFailure, StoreError } from "./store-error.ts";
 
 export interface JetStreamPresenceTableOptions {
@@ -30,53 +29,37 @@ export interface JetStreamPresenceTableOptions {
   readonly log: Logger;
 }
 
-/** How long a removal stays in the stream: a watcher that falls further behind reloads. */
+/** How long a removal stays in the stream (then it ages out; the replica forgot it already). */
 const TOMBSTONE_TTL = "10m";
 /** A disconnect at least this long reloads the replica (removals may have aged out meanwhile). */
 const RELOAD_AFTER_DISCONNECT_MS = 60_000;
 /** An owner whose lease was released but still holds entries (its sweeper died) is swept again after this. */
 const STALE_OWNER_MS = 30_000;
-/** Longest a read waits for the replica to catch up with the stream. */
-const CATCH_UP_MAX_MS = 1000;
-/** Removals of one release or expiry in flight at once. */
+/** Removals of one release or expiry in flight at once; each chunk's departures are announced when it is done. */
 const REMOVAL_CHUNK = 512;
-/** Transitions of recent writes kept for a publish whose ack arrives after the watch applied it. */
-const RECENT_RESULTS = 16_384;
-
-const ONLINE = 0x31; // "1"
-const decoder = new TextDecoder();
-
-interface Lease {
-  /** Lease end in ms since the epoch; 0 when released or claimed by a sweeper. */
-  readonly expiresAt: number;
-  /** Stream sequence of the lease message, for the conditional claim. */
-  readonly seq: number;
-  /** When this process applied it (Date.now()). */
-  readonly seenAt: number;
-}
-
-interface Waiter {
-  readonly resolve: (changed: boolean) => void;
-  readonly reject: (err: StoreError) => void;
-  readonly deadline: number;
-}
+/** Conditional writes of one entry before giving up with store_conflict. */
+const MAX_WRITE_ATTEMPTS = 5;
+/** Longest a new process waits for the table to load before giving up. */
+const MIN_LOAD_TIMEOUT_MS = 60_000;
 
 /**
  * The presence table for the JetStream store, shared by every logic process.
  *
  * One stream `<stream>_PRESENCE` keeps the last message per subject (a
- * key-value bucket by hand): an entry is `<prefix>.presence.e.<room>.<user>.<owner>`
- * ("1" online, "0" removed, the removal aging out after 10 minutes), a lease
- * is `<prefix>.presence.l.<owner>` (its end in ms; "0" released). Every logic
- * process follows the stream with an ordered consumer and applies it to a
- * PresenceReplica in stream order, so every process holds the same table:
- * counts are exact in memory (no member list leaves NATS for a count), pages
- * come from one pass over the room, and "first entry of this user" / "last
- * one gone" is decided at the write's position in the one order all processes
- * share. A writer learns that answer when its own write comes back through
- * the consumer, so each joined/left is announced once, by the process that
- * wrote the change. Expiry is claimed with a conditional publish on the lease
- * (expected last subject sequence), so one process sweeps each dead owner.
+ * key-value bucket by hand): an entry ("1" online, "0" removed, the removal
+ * aging out after 10 minutes) and a lease per owner (its end in ms; "0"
+ * released or claimed); subjects in presence-subjects.ts. Every logic process
+ * follows the stream (PresenceFollower) into the same in-memory table, so
+ * counts and pages are local and exact, and a writer learns whether its change
+ * was a user's first or last entry in a room at the position the change has
+ * in the stream: each joined/left is announced by the process that wrote it.
+ *
+ * Entry writes are conditional on the subject's last sequence as this
+ * process's replica saw it: a write goes through only over the message the
+ * writer has applied, so no transition is decided on a state the writer did
+ * not see, and a sweeper's removal loses to a gateway's fresh report. Expiry
+ * is claimed with a conditional publish on the lease, so one process sweeps
+ * each dead owner, and it skips owners whose gateway has a live stream to it.
  *
  * Cost: every logic process holds every entry (about 150 bytes each), and a
  * write waits for its echo (one publish round trip plus the consumer's hop).
@@ -86,38 +69,30 @@ export class JetStreamPresenceTable implements PresenceTable {
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #stream: string;
-  readonly #prefix: string;
-  readonly #timeoutMs: number;
+  readonly #subjects: PresenceSubjects;
   readonly #log: Logger;
-  readonly #replica = new PresenceReplica();
-  readonly #leases = new Map<string, Lease>();
+  readonly #f: PresenceFollower;
   /** Owners holding entries without any lease message, and since when (Date.now()). */
   readonly #orphans = new Map<string, number>();
-  readonly #waiters = new Map<number, Waiter>();
-  readonly #results = new Map<number, boolean>();
-  readonly #catchUps: { seq: number; resolve: () => void }[] = [];
-  #applied = 0;
-  #live = false;
-  #ready!: Promise<void>;
-  #markReady!: () => void;
-  #messages: ConsumerMessages | undefined;
   #connected = true;
   #disconnectedAt = 0;
   #closed = false;
-  readonly #timer: NodeJS.Timeout;
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, opts: JetStreamPresenceTableOptions) {
     this.#nc = nc;
     this.#jsm = jsm;
     this.#js = jetstream(nc, { timeout: opts.requestTimeoutMs });
     this.#stream = `${opts.stream}_PRESENCE`;
-    this.#prefix = `${opts.subjectPrefix}.presence`;
-    this.#timeoutMs = opts.requestTimeoutMs;
+    this.#subjects = new PresenceSubjects(opts.subjectPrefix);
     this.#log = opts.log;
-    this.#resetReady();
-    this.#timer = setInterval(() => this.#failOverdue(), 1000);
-    this.#timer.unref();
-    void this.#follow();
+    this.#f = new PresenceFollower({
+      js: this.#js,
+      jsm,
+      stream: this.#stream,
+      subjects: this.#subjects,
+      timeoutMs: opts.requestTimeoutMs,
+      log: opts.log,
+    });
     void this.#watchStatus();
   }
 
@@ -144,106 +119,207 @@ export class JetStreamPresenceTable implements PresenceTable {
       await nc.close().catch(() => {});
       throw backendFailure("nats", err, `cannot set up stream ${opts.stream}_PRESENCE`);
     }
-    await table.#ready;
+    try {
+      await table.#f.whenReady(Math.max(MIN_LOAD_TIMEOUT_MS, opts.requestTimeoutMs * 10));
+    } catch (err) {
+      await table.close();
+      throw err;
+    }
     return table;
   }
 
   async setOnline(room: string, user: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
-    await this.#whenReady();
-    // An entry always has a lease behind it, or a crash of its gateway would leave it forever.
-    if ((this.#leases.get(owner)?.expiresAt ?? 0) === 0)
-      await this.#publish(this.#leaseSubject(owner), String(now + ttlMs));
-    // Published even when the replica already has the entry: a removal of it may be in flight.
-    return this.#outcome(await this.#publish(this.#entrySubject(room, user, owner), "1"));
+    await this.#f.whenReady();
+    // An entry always has a live lease behind it, or a crash of its gateway
+    // would leave it forever; a live lease is never shortened here.
+    if ((this.#f.leases.get(owner)?.expiresAt ?? 0) <= now)
+      await this.#f.outcome(await this.#publish(this.#subjects.lease(owner), String(now + ttlMs)));
+    return this.#writeEntry(room, user, owner, true);
   }
 
   async setOffline(room: string, user: string, owner: string): Promise<boolean> {
-    await this.#whenReady();
-    return this.#outcome(await this.#publish(this.#entrySubject(room, user, owner), "0", TOMBSTONE_TTL));
+    await this.#f.whenReady();
+    return this.#writeEntry(room, user, owner, false);
   }
 
   async renew(owner: string, now: number, ttlMs: number): Promise<void> {
-    await this.#whenReady();
-    await this.#outcome(await this.#publish(this.#leaseSubject(owner), String(now + ttlMs)));
+    await this.#f.whenReady();
+    await this.#f.outcome(await this.#publish(this.#subjects.lease(owner), String(now + ttlMs)));
   }
 
-  async release(owner: string): Promise<PresenceDeparture[]> {
-    await this.#whenReady();
+  async release(owner: string, announce: DepartureSink): Promise<number> {
+    await this.#f.whenReady();
     // Released first, so no sweeper claims the owner while its entries go.
-    await this.#outcome(await this.#publish(this.#leaseSubject(owner), "0", TOMBSTONE_TTL));
-    return this.#removeAll(owner);
+    await this.#f.outcome(await this.#publish(this.#subjects.lease(owner), "0", TOMBSTONE_TTL));
+    return this.#removeAll(owner, announce, () => true);
   }
 
-  async expire(now: number): Promise<PresenceDeparture[]> {
-    await this.#whenReady();
-    await this.#catchUp();
+  async expire(now: number, isLive: (owner: string) => boolean, announce: DepartureSink): Promise<number> {
+    await this.#f.whenReady();
+    await this.#f.catchUp();
     const wall = Date.now();
-    const gone: PresenceDeparture[] = [];
-    for (const [owner, lease] of [...this.#leases]) {
-      const due =
-        lease.expiresAt > 0
-          ? lease.expiresAt <= now
-          : wall - lease.seenAt >= STALE_OWNER_MS && this.#replica.entriesOf(owner).length > 0;
-      if (due && (await this.#claim(owner, lease.seq))) gone.push(...(await this.#removeAll(owner)));
+    let gone = 0;
+    for (const [owner, lease] of [...this.#f.leases]) {
+      const held = this.#f.replica.ownerSize(owner);
+      if (lease.expiresAt === 0 && held === 0) {
+        // Released and empty: nothing left to watch for.
+        if (wall - lease.seenAt >= STALE_OWNER_MS) this.#f.leases.delete(owner);
+        continue;
+      }
+      const due = lease.expiresAt > 0 ? lease.expiresAt <= now : wall - lease.seenAt >= STALE_OWNER_MS;
+      if (!due || isLive(owner)) continue;
+      if (await this.#claim(owner, lease.seq))
+        gone += await this.#removeAll(owner, announce, () => !this.#renewedSince(owner, now));
     }
-    for (const owner of [...this.#replica.owners()]) {
-      if (this.#leases.has(owner)) continue;
+    for (const owner of [...this.#f.replica.owners()]) {
+      if (this.#f.leases.has(owner)) {
+        this.#orphans.delete(owner);
+        continue;
+      }
       const since = this.#orphans.get(owner);
       if (since === undefined) this.#orphans.set(owner, wall);
-      else if (wall - since >= STALE_OWNER_MS && (await this.#claim(owner, 0))) {
+      else if (wall - since >= STALE_OWNER_MS && !isLive(owner) && (await this.#claim(owner, 0))) {
         this.#orphans.delete(owner);
-        gone.push(...(await this.#removeAll(owner)));
+        gone += await this.#removeAll(owner, announce, () => !this.#renewedSince(owner, now));
       }
     }
     return gone;
   }
 
   async page(room: string, after: string, limit: number): Promise<PresencePage> {
-    await this.#whenReady();
-    await this.#catchUp();
-    return this.#replica.page(room, after, limit);
+    await this.#f.whenReady();
+    await this.#f.catchUp();
+    return this.#f.replica.page(room, after, limit);
   }
 
   async entryCount(): Promise<number> {
-    return this.#replica.entries;
+    return this.#f.replica.entries;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
-    this.#failAll(new StoreError("store_closed", "presence table is closed"));
-    await this.#messages?.close().catch(() => {});
+    await this.#f.close();
     await this.#nc.close().catch(() => {});
+  }
+
+  /**
+   * Writes an entry conditionally on the last sequence this replica applied
+   * for it. A lost race means someone wrote it since: catch up and decide
+   * again (nothing to do when it already is what we want).
+   */
+  async #writeEntry(
+    room: string,
+    user: string,
+    owner: string,
+    online: boolean,
+    stillWanted?: () => boolean,
+  ): Promise<boolean> {
+    const subject = this.#subjects.entry(room, user, owner);
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      if (stillWanted?.() === false) return false;
+      // The first attempt writes even when the replica agrees already: a
+      // change it has not seen yet may be in flight, and the condition tells.
+      if (attempt > 0 && this.#f.replica.has(room, user, owner) === online) return false;
+      const expect = this.#f.entrySeq(subject);
+      let seq: number;
+      try {
+        seq = await this.#publish(subject, online ? "1" : "0", online ? undefined : TOMBSTONE_TTL, expect);
+      } catch (err) {
+        if (!(err instanceof StoreError && isWrongLastSequence(err.cause))) throw err;
+        await this.#f.catchUp();
+        if (this.#f.entrySeq(subject) === expect) await this.#resync(subject, room, user, owner);
+        continue;
+      }
+      return this.#f.outcome(seq);
+    }
+    throw new StoreError("store_conflict", "presence: too many concurrent changes of one entry");
+  }
+
+  /**
+   * The replica's sequence for a subject disagrees with the stream after a
+   * catch-up: the message it knew aged out (a removal older than its TTL), or
+   * the replica still lags. Takes the stream's word when it matches what the
+   * replica holds.
+   */
+  async #resync(subject: string, room: string, user: string, owner: string): Promise<void> {
+    let sm: Awaited<ReturnType<JetStreamManager["direct"]["getMessage"]>>;
+    try {
+      sm = await this.#jsm.direct.getMessage(this.#stream, { last_by_subj: subject });
+    } catch (err) {
+      throw backendFailure("nats", err, "presence read failed");
+    }
+    const has = this.#f.replica.has(room, user, owner);
+    if (sm === null) {
+      if (!has) this.#f.setEntrySeq(subject, 0);
+      return;
+    }
+    const online = sm.data.length === 1 && sm.data[0] === 0x31;
+    if (sm.seq <= this.#f.applied && online === has) this.#f.setEntrySeq(subject, sm.seq);
   }
 
   /** Takes over a dead owner: true when this process won the conditional publish on its lease. */
   async #claim(owner: string, leaseSeq: number): Promise<boolean> {
-    let seq: number;
-    try {
-      seq = await this.#publish(this.#leaseSubject(owner), "0", TOMBSTONE_TTL, leaseSeq);
-    } catch (err) {
-      if (err instanceof StoreError && isWrongLastSequence(err.cause)) return false;
-      throw err;
+    const subject = this.#subjects.lease(owner);
+    for (const expect of [leaseSeq, 0]) {
+      try {
+        await this.#f.outcome(await this.#publish(subject, "0", TOMBSTONE_TTL, expect));
+        return true;
+      } catch (err) {
+        if (!(err instanceof StoreError && isWrongLastSequence(err.cause))) throw err;
+      }
+      // Lost, or the lease message we knew has aged out: only the latter is ours to retry.
+      if (expect === 0) return false;
+      let sm: Awaited<ReturnType<JetStreamManager["direct"]["getMessage"]>>;
+      try {
+        sm = await this.#jsm.direct.getMessage(this.#stream, { last_by_subj: subject });
+      } catch (err) {
+        throw backendFailure("nats", err, "presence read failed");
+      }
+      if (sm !== null) return false;
     }
-    await this.#outcome(seq);
-    return true;
+    return false;
   }
 
-  async #removeAll(owner: string): Promise<PresenceDeparture[]> {
-    const entries = this.#replica.entriesOf(owner);
-    const gone: PresenceDeparture[] = [];
-    for (let i = 0; i < entries.length; i += REMOVAL_CHUNK) {
+  /** The owner's lease was renewed (or re-created by a report) after the sweep started at `now`. */
+  #renewedSince(owner: string, now: number): boolean {
+    return (this.#f.leases.get(owner)?.expiresAt ?? 0) > now;
+  }
+
+  /**
+   * Removes the owner's entries a chunk at a time, announcing each chunk's
+   * departures as soon as it is done. A failed removal is logged, not thrown:
+   * the owner keeps a released lease and the rest is swept again later.
+   */
+  async #removeAll(owner: string, announce: DepartureSink, stillWanted: () => boolean): Promise<number> {
+    const entries = this.#f.replica.entriesOf(owner);
+    let gone = 0;
+    let failures = 0;
+    let firstError: unknown;
+    for (let i = 0; i < entries.length && stillWanted(); i += REMOVAL_CHUNK) {
       const chunk = entries.slice(i, i + REMOVAL_CHUNK);
-      const last = await Promise.all(
-        chunk.map(async (e) =>
-          this.#outcome(await this.#publish(this.#entrySubject(e.room, e.user, owner), "0", TOMBSTONE_TTL)),
-        ),
+      const settled = await Promise.allSettled(
+        chunk.map((e) => this.#writeEntry(e.room, e.user, owner, false, stillWanted)),
       );
-      chunk.forEach((e, j) => {
-        if (last[j]) gone.push(e);
+      const left: PresenceDeparture[] = [];
+      settled.forEach((r, j) => {
+        if (r.status === "fulfilled") {
+          if (r.value) left.push(chunk[j] as PresenceDeparture);
+        } else {
+          failures++;
+          firstError ??= r.reason;
+        }
       });
+      if (left.length > 0) {
+        announce(left);
+        gone += left.length;
+      }
     }
+    if (failures > 0)
+      this.#log.warn(
+        { owner, failures, err: String(firstError) },
+        "presence: some entries of a departed gateway could not be removed; they are retried",
+      );
     return gone;
   }
 
@@ -255,184 +331,19 @@ export class JetStreamPresenceTable implements PresenceTable {
   ): Promise<number> {
     if (this.#closed) throw new StoreError("store_closed", "presence table is closed");
     if (!this.#connected) throw new StoreError("store_unavailable", "nats: disconnected");
-    try {
-      const ack = await this.#js.publish(subject, body, {
-        ...(ttl === undefined ? {} : { ttl }),
-        ...(expectLastSubjectSeq === undefined
-          ? {}
-          : { expect: { lastSubjectSequence: expectLastSubjectSeq } }),
-      });
-      return ack.seq;
-    } catch (err) {
-      throw backendFailure("nats", err, "presence write failed");
-    }
-  }
-
-  /**
-   * Waits until the replica has applied everything written before this call,
-   * so a read reflects other processes' writes that completed before it
-   * (otherwise a replica may lag them by the consumer's hop). Bounded: if the
-   * newest message aged out (a removal after 10 idle minutes), the consumer
-   * never delivers it, and nothing was written after it anyway.
-   */
-  async #catchUp(): Promise<void> {
-    let last: number;
-    try {
-      last = (await this.#jsm.streams.info(this.#stream)).state.last_seq;
-    } catch (err) {
-      throw backendFailure("nats", err, "presence read failed");
-    }
-    if (last <= this.#applied) return;
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.#catchUps.push({ seq: last, resolve });
-      timer = setTimeout(resolve, CATCH_UP_MAX_MS);
-    });
-    clearTimeout(timer);
-  }
-
-  /** What the write at `seq` did when the consumer applied it (true: first or last entry of a user). */
-  #outcome(seq: number): Promise<boolean> {
-    if (seq <= this.#applied) {
-      const changed = this.#results.get(seq) === true;
-      this.#results.delete(seq);
-      return Promise.resolve(changed);
-    }
-    return new Promise((resolve, reject) => {
-      this.#waiters.set(seq, { resolve, reject, deadline: performance.now() + this.#timeoutMs });
-    });
-  }
-
-  #apply(subject: string, data: Uint8Array, seq: number): void {
-    const t = subject.split(".");
-    const n = t.length;
-    let changed = false;
-    if (t[n - 4] === "e") {
-      const room = decodeToken(t[n - 3]);
-      const user = decodeToken(t[n - 2]);
-      const owner = decodeToken(t[n - 1]);
-      changed =
-        data.length === 1 && data[0] === ONLINE
-          ? this.#replica.add(room, user, owner)
-          : this.#replica.remove(room, user, owner);
-    } else if (t[n - 2] === "l") {
-      const owner = decodeToken(t[n - 1]);
-      const expiresAt = Number(decoder.decode(data)) || 0;
-      this.#leases.set(owner, { expiresAt, seq, seenAt: Date.now() });
-      this.#orphans.delete(owner);
-    }
-    // A write replaced by a later one on its subject before the consumer saw
-    // it never reached any replica: its writer learns "no change".
-    if (seq > this.#applied + 1 && this.#waiters.size > 0)
-      for (const [s, w] of this.#waiters)
-        if (s < seq) {
-          this.#waiters.delete(s);
-          w.resolve(false);
-        }
-    this.#applied = seq;
-    if (this.#catchUps.length > 0) this.#releaseCatchUps();
-    const w = this.#waiters.get(seq);
-    if (w !== undefined) {
-      this.#waiters.delete(seq);
-      w.resolve(this.#live && changed);
-    } else if (changed && this.#live) {
-      this.#results.set(seq, true);
-      if (this.#results.size > RECENT_RESULTS)
-        this.#results.delete(this.#results.keys().next().value as number);
-    }
-  }
-
-  /** Follows the stream from its current state (last message per subject), reloading from scratch when asked. */
-  async #follow(): Promise<void> {
-    while (!this.#closed) {
-      this.#reset();
+    return this.#f.publish(async () => {
       try {
-        const info = await this.#jsm.streams.info(this.#stream);
-        if (info.state.messages === 0) this.#setLive();
-        const consumer = await this.#js.consumers.get(this.#stream, {
-          filter_subjects: [`${this.#prefix}.>`],
-          deliver_policy: DeliverPolicy.LastPerSubject,
+        const ack = await this.#js.publish(subject, body, {
+          ...(ttl === undefined ? {} : { ttl }),
+          ...(expectLastSubjectSeq === undefined
+            ? {}
+            : { expect: { lastSubjectSequence: expectLastSubjectSeq } }),
         });
-        const messages = await consumer.consume({ max_messages: 4096 });
-        this.#messages = messages;
-        for await (const m of messages) {
-          this.#apply(m.subject, m.data, m.seq);
-          if (!this.#live && m.info.pending === 0) this.#setLive();
-        }
+        return ack.seq;
       } catch (err) {
-        if (this.#closed) return;
-        this.#log.warn({ err: String(err) }, "presence: following the table failed; reloading");
-        await new Promise((r) => setTimeout(r, 500));
+        throw backendFailure("nats", err, "presence write failed");
       }
-    }
-  }
-
-  #releaseCatchUps(): void {
-    let keep = 0;
-    for (const c of this.#catchUps) {
-      if (c.seq <= this.#applied) c.resolve();
-      else this.#catchUps[keep++] = c;
-    }
-    this.#catchUps.length = keep;
-  }
-
-  #reset(): void {
-    this.#replica.clear();
-    this.#leases.clear();
-    this.#orphans.clear();
-    this.#results.clear();
-    this.#applied = 0;
-    if (this.#live) this.#resetReady();
-    this.#live = false;
-    // Writes in flight are applied during the reload, when nothing counts as a change.
-    for (const w of this.#waiters.values()) w.resolve(false);
-    this.#waiters.clear();
-  }
-
-  #resetReady(): void {
-    this.#ready = new Promise((resolve) => {
-      this.#markReady = resolve;
     });
-  }
-
-  #setLive(): void {
-    this.#live = true;
-    this.#markReady();
-  }
-
-  async #whenReady(): Promise<void> {
-    if (this.#closed) throw new StoreError("store_closed", "presence table is closed");
-    if (this.#live) return;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.#ready,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new StoreError("store_unavailable", "presence: table is (re)loading")),
-            this.#timeoutMs,
-          );
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #failOverdue(): void {
-    const now = performance.now();
-    for (const [seq, w] of this.#waiters)
-      if (w.deadline <= now) {
-        this.#waiters.delete(seq);
-        w.reject(
-          new StoreError("store_unavailable", `presence: write ${seq} not seen by the consumer in time`),
-        );
-      }
-  }
-
-  #failAll(err: StoreError): void {
-    for (const w of this.#waiters.values()) w.reject(err);
-    this.#waiters.clear();
   }
 
   async #watchStatus(): Promise<void> {
@@ -446,28 +357,11 @@ export class JetStreamPresenceTable implements PresenceTable {
         this.#disconnectedAt = 0;
         if (away >= RELOAD_AFTER_DISCONNECT_MS) {
           this.#log.info({ awayMs: away }, "presence: reloading the table after a long disconnect");
-          await this.#messages?.close().catch(() => {});
+          this.#f.reload();
         }
       }
     }
   }
-
-  #entrySubject(room: string, user: string, owner: string): string {
-    return `${this.#prefix}.e.${encodeToken(room)}.${encodeToken(user)}.${encodeToken(owner)}`;
-  }
-
-  #leaseSubject(owner: string): string {
-    return `${this.#prefix}.l.${encodeToken(owner)}`;
-  }
-}
-
-/** Any string as one subject token: `x` + hex of its UTF-8 (never empty, no dots or wildcards). */
-function encodeToken(s: string): string {
-  return `x${Buffer.from(s).toString("hex")}`;
-}
-
-function decodeToken(t: string | undefined): string {
-  return Buffer.from((t ?? "x").slice(1), "hex").toString();
 }
 
 async function ensureStream(

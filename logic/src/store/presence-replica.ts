@@ -87,6 +87,11 @@ export class PresenceReplica {
     return out;
   }
 
+  /** How many entries the owner holds. */
+  ownerSize(owner: string): number {
+    return this.#owners.get(owner)?.size ?? 0;
+  }
+
   /** Owners holding at least one entry. */
   owners(): IterableIterator<string> {
     return this.#owners.keys();

@@ -17,6 +17,9 @@ export interface PresenceDeparture {
   readonly user: string;
 }
 
+/** Receives users gone from a room entirely, to tell the room. */
+export type DepartureSink = (gone: readonly PresenceDeparture[]) => void;
+
 export interface PresencePage {
   /** Distinct users in the room. */
   readonly total: number;
@@ -33,10 +36,18 @@ export interface PresenceTable {
   setOffline(room: string, user: string, owner: string): Promise<boolean>;
   /** Extends the owner's lease to now + ttlMs. */
   renew(owner: string, now: number, ttlMs: number): Promise<void>;
-  /** Removes every entry of the owner and its lease; returns the users gone from a room entirely. */
-  release(owner: string): Promise<PresenceDeparture[]>;
-  /** Releases every owner whose lease ended at or before `now`. */
-  expire(now: number): Promise<PresenceDeparture[]>;
+  /**
+   * Removes every entry of the owner and its lease. Users gone from a room
+   * entirely are handed to `announce` as they go (possibly in several calls);
+   * resolves with how many.
+   */
+  release(owner: string, announce: DepartureSink): Promise<number>;
+  /**
+   * Releases every owner whose lease ended at or before `now`, except those
+   * `isLive` vouches for (a gateway epoch this process has a live push stream
+   * to is not dead, whatever its lease says). Departures as for release().
+   */
+  expire(now: number, isLive: (owner: string) => boolean, announce: DepartureSink): Promise<number>;
   /** A page of the room's users (sorted by id, after `after`) and the exact total. */
   page(room: string, after: string, limit: number): Promise<PresencePage>;
   /** Entries (room, user, owner) in the table, for the presence entries gauge. */
@@ -66,19 +77,20 @@ export class InMemoryPresenceTable implements PresenceTable {
     this.#leases.set(owner, now + ttlMs);
   }
 
-  async release(owner: string): Promise<PresenceDeparture[]> {
+  async release(owner: string, announce: DepartureSink): Promise<number> {
     this.#leases.delete(owner);
     const gone: PresenceDeparture[] = [];
     for (const { room, user } of this.#entries.entriesOf(owner))
       if (this.#entries.remove(room, user, owner)) gone.push({ room, user });
-    return gone;
+    if (gone.length > 0) announce(gone);
+    return gone.length;
   }
 
-  async expire(now: number): Promise<PresenceDeparture[]> {
-    const gone: PresenceDeparture[] = [];
+  async expire(now: number, isLive: (owner: string) => boolean, announce: DepartureSink): Promise<number> {
+    let n = 0;
     for (const [owner, expiresAt] of [...this.#leases])
-      if (expiresAt <= now) gone.push(...(await this.release(owner)));
-    return gone;
+      if (expiresAt <= now && !isLive(owner)) n += await this.release(owner, announce);
+    return n;
   }
 
   async page(room: string, after: string, limit: number): Promise<PresencePage> {

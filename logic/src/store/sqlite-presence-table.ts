@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
+import type { DepartureSink, PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
 import { backendFailure } from "./store-error.ts";
 
 /**
@@ -155,17 +155,21 @@ export class SqlitePresenceTable implements PresenceTable {
     this.#write(() => this.#renew.run(owner, now + ttlMs));
   }
 
-  async release(owner: string): Promise<PresenceDeparture[]> {
-    return this.#write(() => this.#releaseIn(owner));
+  async release(owner: string, announce: DepartureSink): Promise<number> {
+    const gone = this.#write(() => this.#releaseIn(owner));
+    if (gone.length > 0) announce(gone);
+    return gone.length;
   }
 
-  async expire(now: number): Promise<PresenceDeparture[]> {
-    return this.#write(() => {
-      const gone: PresenceDeparture[] = [];
+  async expire(now: number, isLive: (owner: string) => boolean, announce: DepartureSink): Promise<number> {
+    const gone = this.#write(() => {
+      const out: PresenceDeparture[] = [];
       for (const row of this.#expired.all(now) as unknown as { owner: string }[])
-        gone.push(...this.#releaseIn(row.owner));
-      return gone;
+        if (!isLive(row.owner)) out.push(...this.#releaseIn(row.owner));
+      return out;
     });
+    if (gone.length > 0) announce(gone);
+    return gone.length;
   }
 
   async page(room: string, after: string, limit: number): Promise<PresencePage> {

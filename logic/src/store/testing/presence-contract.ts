@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { PresenceTable } from "../presence-table.ts";
+import type { PresenceDeparture, PresenceTable } from "../presence-table.ts";
 
 /** What every PresenceTable must do; each test opens a table of its own. */
 export function presenceContract(name: string, open: () => PresenceTable | Promise<PresenceTable>): void {
@@ -37,10 +37,20 @@ export function presenceContract(name: string, open: () => PresenceTable | Promi
       await t.setOnline("x", "u2", "gw1/e1", 1000, 5000);
       await t.setOnline("y", "u3", "gw1/e1", 1000, 5000);
       await t.renew("gw1/e1", 1000, 60_000);
-      assert.deepEqual(await t.expire(5999), []);
-      assert.deepEqual(await t.expire(6000), [{ room: "x", user: "u1" }], "u2 is still on gw1");
+      const none = () => false;
+      const gone: PresenceDeparture[] = [];
+      const sink = (g: readonly PresenceDeparture[]) => gone.push(...g);
+      assert.equal(await t.expire(5999, none, sink), 0);
+      assert.equal(
+        await t.expire(6000, (owner) => owner === "gw0/old", sink),
+        0,
+        "a live gateway is not expired",
+      );
+      assert.equal(await t.expire(6000, none, sink), 1);
+      assert.deepEqual(gone, [{ room: "x", user: "u1" }], "u2 is still on gw1");
       assert.deepEqual(await t.page("x", "", 10), { total: 1, users: ["u2"], more: false });
-      const gone = await t.release("gw1/e1");
+      gone.length = 0;
+      assert.equal(await t.release("gw1/e1", sink), 2);
       assert.deepEqual(
         gone.sort((a, b) => a.user.localeCompare(b.user)),
         [
