@@ -230,21 +230,25 @@ export function gatewayFrameEnvelope(frame: GatewayFrame): Buffer {
  * directly: one goes out per stream per event-loop turn while deliveries flow.
  */
 export function deliveryAckFrame(throughBatchSeq: bigint): Buffer {
-  const body: number[] = [];
-  if (throughBatchSeq > 0n) {
-    body.push(0x08);
-    let n = BigInt.asUintN(64, throughBatchSeq);
+  let n = BigInt.asUintN(64, throughBatchSeq);
+  let bodyLen = 0;
+  if (n > 0n) {
+    bodyLen = 2;
+    for (let m = n; m >= 128n; m >>= 7n) bodyLen++;
+  }
+  const out = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + 2 + bodyLen);
+  out[0] = 0;
+  out.writeUInt32BE(2 + bodyLen, 1);
+  let pos = ENVELOPE_HEADER_BYTES;
+  out[pos++] = 0x2a; // field 5, length-delimited
+  out[pos++] = bodyLen; // at most 11 bytes: a one-byte length
+  if (bodyLen > 0) {
+    out[pos++] = 0x08;
     while (n >= 128n) {
-      body.push(Number(n & 127n) | 128);
+      out[pos++] = Number(n & 127n) | 128;
       n >>= 7n;
     }
-    body.push(Number(n));
+    out[pos] = Number(n);
   }
-  const out = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + 2 + body.length);
-  out[0] = 0;
-  out.writeUInt32BE(2 + body.length, 1);
-  out[ENVELOPE_HEADER_BYTES] = 0x2a; // field 5, length-delimited
-  out[ENVELOPE_HEADER_BYTES + 1] = body.length; // at most 11 bytes: a one-byte length
-  for (let i = 0; i < body.length; i++) out[ENVELOPE_HEADER_BYTES + 2 + i] = body[i] as number;
   return out;
 }

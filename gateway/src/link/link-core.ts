@@ -349,8 +349,11 @@ export class LinkCore implements LogicLink {
   #schedule(): void {
     if (this.#tickScheduled) return;
     this.#tickScheduled = true;
-    setImmediate(() => this.#flush());
+    setImmediate(this.#flushNow);
   }
+
+  /** #flush as one function for every turn, not a closure per turn. */
+  readonly #flushNow = (): void => this.#flush();
 
   #flush(): void {
     this.#tickScheduled = false;
