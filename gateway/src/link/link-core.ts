@@ -128,6 +128,8 @@ export class LinkCore implements LogicLink {
     let stream: LogicStream | undefined;
     const reject = (err: ConnectError) => {
       clearTimeout(timer);
+      // A hello arriving after the refusal must not open a stream.
+      call.onMessage = () => {};
       this.#countReject(err);
       call.end(err);
     };

@@ -1,19 +1,23 @@
 // Bad peers against a real gateway process: each gets a clear Connect status
 // and the healthy logic stream next to them keeps delivering.
 import assert from "node:assert/strict";
+import * as http2 from "node:http2";
 import { after, test } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Registry } from "prom-client";
 import { type LogicFrame, LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { StaticDiscovery } from "../../../logic/src/discovery/index.ts";
 import { metricValue, testFleet, waitFor } from "../../../logic/src/link/testing/fleet-harness.ts";
+import { createLogger } from "../../../platform/logger.ts";
 import {
+  envelope,
   type RawFrame,
   RawLogicFrameSchema,
   rawStreamMessages,
 } from "../../../protocol/push-stream-service.ts";
-import { SECRET_HEADER } from "./logic-link-server.ts";
+import { createLogicLinkServer, SECRET_HEADER } from "./logic-link-server.ts";
 import { GatewayProcess } from "./testing/gateway-process.ts";
 
 const SECRET = "s3cret-for-tests";
@@ -120,4 +124,38 @@ test("bad streams get a clear status and do not disturb a healthy one", async (t
     metricValue(text, "chatcluster_gateway_link_streams_rejected_total", 'reason="oversized_frame"'),
     1,
   );
+});
+
+test("a hello after the hello timeout is refused and opens no stream", async (t) => {
+  const server = createLogicLinkServer({
+    sink: { deliver: () => {}, reply: () => {} },
+    gatewayId: "late-hello",
+    epoch: "e",
+    registry: new Registry(),
+    log: createLogger("gateway", "error"),
+    host: "127.0.0.1",
+    port: 0,
+    helloTimeoutMs: 200,
+  });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  // Raw HTTP/2: a Connect client would cancel its request on the status,
+  // while this peer keeps writing after it.
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.after(() => session.destroy());
+  const stream = session.request({
+    ":method": "POST",
+    ":path": "/chatcluster.v1.GatewayService/StreamMessages",
+    "content-type": "application/grpc+proto",
+    te: "trailers",
+  });
+  const status = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve));
+  stream.on("error", () => {});
+  await new Promise((r) => setTimeout(r, 400));
+  stream.write(envelope(toBinary(RawLogicFrameSchema, hello())));
+  const headers = await status;
+  assert.equal(headers["grpc-status"], String(Code.DeadlineExceeded));
+  assert.match(decodeURIComponent(String(headers["grpc-message"])), /hello_timeout/);
+  await new Promise((r) => setTimeout(r, 300)); // the late hello has arrived by now
+  assert.equal(server.link.connectedStreams(), 0);
 });
