@@ -128,8 +128,10 @@ export class LinkCore implements LogicLink {
     let stream: LogicStream | undefined;
     const reject = (err: ConnectError) => {
       clearTimeout(timer);
-      // A hello arriving after the refusal must not open a stream.
+      // Nothing after the refusal counts: a late hello must not open a
+      // stream, a late close must not count a second rejection.
       call.onMessage = () => {};
+      call.onInputEnd = () => {};
       this.#countReject(err);
       call.end(err);
     };

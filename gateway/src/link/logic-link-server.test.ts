@@ -127,11 +127,12 @@ test("bad streams get a clear status and do not disturb a healthy one", async (t
 });
 
 test("a hello after the hello timeout is refused and opens no stream", async (t) => {
+  const registry = new Registry();
   const server = createLogicLinkServer({
     sink: { deliver: () => {}, reply: () => {} },
     gatewayId: "late-hello",
     epoch: "e",
-    registry: new Registry(),
+    registry,
     log: createLogger("gateway", "error"),
     host: "127.0.0.1",
     port: 0,
@@ -158,4 +159,11 @@ test("a hello after the hello timeout is refused and opens no stream", async (t)
   assert.match(decodeURIComponent(String(headers["grpc-message"])), /hello_timeout/);
   await new Promise((r) => setTimeout(r, 300)); // the late hello has arrived by now
   assert.equal(server.link.connectedStreams(), 0);
+  session.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  const text = await registry.metrics();
+  const rejected = (reason: string) =>
+    metricValue(text, "chatcluster_gateway_link_streams_rejected_total", `reason="${reason}"`);
+  assert.equal(rejected("hello_timeout"), 1);
+  assert.equal(rejected("bad_hello"), 0, "the close after the refusal counted again");
 });
