@@ -12,13 +12,12 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
  * GatewayService.StreamMessages with field-less request and response types.
  *
  * The wire format is exactly chatcluster.v1.GatewayService (same path, same
- * bytes); only the in-process decoding differs. protobuf-es keeps every field
- * of a field-less message as raw bytes in `$unknown`, so Connect hands us the
- * frame undecoded and we decode the hot kinds (DeliveryBatch) with a
- * hand-written codec and the rest with the generated schemas. Measured on this
- * machine, fromBinary of a 256-delivery batch costs ~2 µs per delivery (toBinary
- * ~7.7 µs), a large share of the 150k msg/s budget; see
- * docs/push-stream.md.
+ * bytes). protobuf-es keeps every field of a field-less message as raw bytes
+ * in `$unknown`, so a Connect client of this service (tests, tools) sends and
+ * receives frames it built or decodes itself. The two ends of the push stream
+ * do not use Connect at all: they frame the messages with envelope() and
+ * EnvelopeReader below (logic/src/link/stream-call.ts,
+ * gateway/src/link/logic-call.ts); see docs/push-stream.md.
  */
 const file = createFileRegistry(
   create(FileDescriptorProtoSchema, {

@@ -38,10 +38,9 @@ export interface GatewayFleetOptions {
   maxBatchMessages?: number;
   /**
    * Most bytes in one frame (soft: one entry may exceed it alone). Default
-   * 480 KiB: protobuf-es' writer, which Connect uses for every frame, grows
-   * its buffer in powers of two, so a frame just under 512 KiB costs a 512 KiB
-   * allocation where a 600 KB frame costs 1 MiB. Keep it below the gateway's
-   * maxFrameBytes.
+   * 480 KiB, the size measured best when frames still went through Connect;
+   * the stream's frame buffer grows to the largest frame and is reused. Keep
+   * it below the gateway's maxFrameBytes.
    */
   maxBatchBytes?: number;
   /** A gateway whose queue stays full this long gets its stream reset and its queue dropped. Default 10 s. */
@@ -57,7 +56,7 @@ export interface GatewayFleetOptions {
   /** Reconnect backoff: full jitter over [0, min(max, base * 2^attempt)). Defaults 100 ms and 5 s. */
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
-  /** Largest GatewayFrame accepted (Connect readMaxBytes). Default 16 MiB: an InterestSnapshot lists every room of a gateway in one frame. */
+  /** Largest GatewayFrame accepted (a bigger one ends the stream). Default 16 MiB: an InterestSnapshot lists every room of a gateway in one frame. */
   maxInboundFrameBytes?: number;
   /** HTTP/2 client settings; the defaults favour throughput on a LAN. */
   http2?: Partial<Http2ClientTuning>;

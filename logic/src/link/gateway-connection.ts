@@ -127,7 +127,7 @@ export class GatewayConnection {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#running) {
       // The read loop ends, then #ended() closes the session: closing it first
-      // would make Connect reset a stream of a destroyed session.
+      // would reset the stream of a destroyed session.
       this.#abortSession = true;
       this.#abort?.abort();
     } else {
