@@ -39,18 +39,7 @@ export interface StreamCallOptions {
  * otherwise (its status, a reset, a cancel through `signal`).
  */
 export async function runStreamCall(o: StreamCallOptions): Promise<void> {
-  if (o.signal.aborted) throw new ConnectError("stream call aborted", Code.Canceled);
-  const stream = await o.sessions.request(
-    "POST",
-    STREAM_MESSAGES_PATH,
-    {
-      "content-type": "application/grpc+proto",
-      te: "trailers",
-      "user-agent": "chatcluster-logic",
-      ...o.headers,
-    },
-    {},
-  );
+  const stream = await openStream(o);
   return new Promise<void>((resolve, reject) => {
     let done = false;
     let status: ConnectError | null | undefined; // undefined: no status seen yet; null: OK
@@ -112,6 +101,50 @@ export async function runStreamCall(o: StreamCallOptions): Promise<void> {
       });
     };
     o.queue.pull(write);
+  });
+}
+
+/**
+ * The request's HTTP/2 stream. An abort while the session is still
+ * connecting (a stopped gateway whose kernel accepted the TCP connection)
+ * rejects at once; the stream, if it opens later, is cancelled.
+ */
+function openStream(o: StreamCallOptions): Promise<http2.ClientHttp2Stream> {
+  return new Promise((resolve, reject) => {
+    const aborted = () => new ConnectError("stream call aborted", Code.Canceled);
+    if (o.signal.aborted) {
+      reject(aborted());
+      return;
+    }
+    const onAbort = () => reject(aborted());
+    o.signal.addEventListener("abort", onAbort, { once: true });
+    o.sessions
+      .request(
+        "POST",
+        STREAM_MESSAGES_PATH,
+        {
+          "content-type": "application/grpc+proto",
+          te: "trailers",
+          "user-agent": "chatcluster-logic",
+          ...o.headers,
+        },
+        {},
+      )
+      .then(
+        (stream) => {
+          o.signal.removeEventListener("abort", onAbort);
+          if (o.signal.aborted) {
+            stream.on("error", () => {});
+            stream.close(http2.constants.NGHTTP2_CANCEL);
+          } else {
+            resolve(stream);
+          }
+        },
+        (err: unknown) => {
+          o.signal.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      );
   });
 }
 
