@@ -121,6 +121,23 @@ test("resetStream forgets in-flight batches and cancels the pull; clear drops th
   assert.equal(q.bytes, 0);
 });
 
+test("a new stream's frames never share memory with the frames of the stream before it", async () => {
+  const q = new OutboundQueue(limits);
+  q.offerDelivery(d(1, 300));
+  const old = await new Promise<Uint8Array>((resolve) => q.pull(resolve));
+  const before = Uint8Array.from(old);
+  // The old stream was reset while its write of `old` may still be pending in the session.
+  q.resetStream();
+  q.offerDelivery(d(2, 100));
+  const fresh = await new Promise<Uint8Array>((resolve) => q.pull(resolve));
+  const overlap =
+    fresh.buffer === old.buffer &&
+    fresh.byteOffset < old.byteOffset + old.byteLength &&
+    old.byteOffset < fresh.byteOffset + fresh.byteLength;
+  assert.equal(overlap, false, "the frame after a reset reuses the old stream's memory");
+  assert.deepEqual(Uint8Array.from(old), before, "the old frame's bytes changed");
+});
+
 test("an idle stream gets what is queued in the same turn as one frame", async () => {
   const q = new OutboundQueue({ ...limits, maxBatchMessages: 100, maxMessages: 100, maxBytes: 100_000 });
   const pending = next(q);

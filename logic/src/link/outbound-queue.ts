@@ -75,9 +75,11 @@ export class OutboundQueue {
    * the next frame only after node:http2 reports the previous write done
    * (its bytes are in the socket by then), so one buffer per stream is
    * enough, and it saves an allocation the size of a frame (up to
-   * maxBatchBytes) per frame.
+   * maxBatchBytes) per frame. A stream that ends may still have a write of
+   * this buffer pending in its session (a reset does not wait for it), so
+   * every stream gets a buffer of its own (resetStream).
    */
-  readonly #scratch = { buf: Buffer.allocUnsafe(0) };
+  #scratch = { buf: Buffer.allocUnsafe(0) };
   /** performance.now() of the first refusal since the queue last had room; 0 when it has room. */
   overflowSince = 0;
   /** Called for each frame built, for metrics. */
@@ -149,6 +151,7 @@ export class OutboundQueue {
     this.#control = [];
     this.#batchSeq = 0;
     this.#waiter = undefined;
+    this.#scratch = { buf: Buffer.allocUnsafe(0) };
     return { unacked };
   }
 
