@@ -162,4 +162,9 @@ export class EnvelopeReader {
       }
     }
   }
+
+  /** True when a header or message has begun and not ended: a stream ending now was cut short. */
+  get midMessage(): boolean {
+    return this.#headerFill > 0 || this.#partial !== undefined;
+  }
 }

@@ -45,7 +45,13 @@ export class LogicCall {
         this.#endInput(inputError(err));
       }
     });
-    stream.on("end", () => this.#endInput(undefined));
+    stream.on("end", () =>
+      this.#endInput(
+        reader.midMessage
+          ? new ConnectError("request ended inside a message", Code.InvalidArgument)
+          : undefined,
+      ),
+    );
     stream.on("close", () => this.#endInput(undefined));
     stream.on("error", (err) => this.#endInput(ConnectError.from(err, Code.Unavailable)));
     stream.on("drain", () => this.onDrain());

@@ -151,6 +151,7 @@ test("EnvelopeReader splits chunks at any boundary into the enveloped messages",
           got,
           messages.map((m) => Buffer.from(m)),
         );
+        assert.equal(reader.midMessage, false, "whole messages leave nothing pending");
       },
     ),
     { numRuns: 300 },
@@ -161,4 +162,15 @@ test("EnvelopeReader splits chunks at any boundary into the enveloped messages",
     /larger than configured readMaxBytes/,
   );
   assert.throws(() => new EnvelopeReader(1000, () => {}).push(Buffer.from([1, 0, 0, 0, 0])), /compressed/);
+  // The same checks when the header arrives in pieces.
+  const split = new EnvelopeReader(1000, () => {});
+  split.push(Buffer.from([0, 0, 0]));
+  assert.throws(() => split.push(Buffer.from([4, 0])), /larger than configured readMaxBytes/);
+  // A stream cut inside a header or a body is noticed.
+  const cutHeader = new EnvelopeReader(1000, () => {});
+  cutHeader.push(Buffer.from([0, 0]));
+  assert.equal(cutHeader.midMessage, true);
+  const cutBody = new EnvelopeReader(1000, () => {});
+  cutBody.push(Buffer.from([0, 0, 0, 0, 3, 1]));
+  assert.equal(cutBody.midMessage, true);
 });

@@ -64,6 +64,11 @@ export async function runStreamCall(o: StreamCallOptions): Promise<void> {
         finish(new ConnectError(`HTTP status ${code}`, code === 404 ? Code.Unimplemented : Code.Unavailable));
         return;
       }
+      const type = headers["content-type"] ?? "";
+      if (!type.startsWith("application/grpc")) {
+        finish(new ConnectError(`not a gRPC response (content-type "${type}")`, Code.Internal));
+        return;
+      }
       // A trailers-only response carries its status in the headers.
       if (headers["grpc-status"] !== undefined) status = statusOf(headers);
     });
@@ -83,7 +88,8 @@ export async function runStreamCall(o: StreamCallOptions): Promise<void> {
       status = statusOf(trailers);
     });
     stream.on("end", () => {
-      if (status === undefined)
+      if (reader.midMessage) finish(new ConnectError("stream ended inside a message", Code.Internal));
+      else if (status === undefined)
         finish(new ConnectError("stream ended without a gRPC status", Code.Unavailable));
       else finish(status ?? undefined);
     });
@@ -149,6 +155,7 @@ function openStream(o: StreamCallOptions): Promise<http2.ClientHttp2Stream> {
 }
 
 function statusOf(h: http2.IncomingHttpHeaders): ConnectError | null {
+  if (h["grpc-status"] === undefined) return new ConnectError("trailers without grpc-status", Code.Internal);
   const web = new Headers();
   for (const [k, v] of Object.entries(h)) {
     if (k.startsWith(":") || v === undefined) continue;
