@@ -66,7 +66,8 @@ export class LogicCall {
 
   /** Writes one enveloped GatewayFrame; false when the caller should wait for onDrain. */
   write(frame: Uint8Array): boolean {
-    if (this.#ended || this.#stream.destroyed) return false;
+    // A closed stream cannot take a response: its close ends the call through onInputEnd.
+    if (this.#ended || this.#stream.destroyed || this.#stream.closed) return false;
     if (!this.#responded) {
       this.#responded = true;
       this.#stream.respond({ ":status": 200, "content-type": GRPC_CONTENT_TYPE }, { waitForTrailers: true });
