@@ -65,11 +65,8 @@ export class Connection {
   /** Waiting for the socket's 'drain' before writing more. */
   waitingDrain = false;
   rooms: Map<string, Membership> | null = null;
-  /**
-   * Entries of `rooms` that are not rooms: presence opt-ins (`<room>#presence`)
-   * and the user key (`#user:<id>`). They use no room slot.
-   */
-  nonRoomKeys = 0;
+  /** Entries of `rooms` that are presence opt-ins (`<room>#presence`), not rooms: they use no room slot. */
+  presenceOptIns = 0;
   /** Created at the first signal: most connections never send one. */
   signalRate: TokenBucket | null = null;
   readonly rate: TokenBucket;

@@ -38,6 +38,7 @@ import { PresenceTracker } from "./presence-tracker.ts";
 import { RoomIndex } from "./room-index.ts";
 import { SendScheduler } from "./send-scheduler.ts";
 import { TokenBucket } from "./token-bucket.ts";
+import { UserIndex } from "./user-index.ts";
 import { frameText } from "./ws-frame.ts";
 
 export interface EdgeOptions {
@@ -112,6 +113,7 @@ export function createEdge(opts: EdgeOptions): Edge {
   const pending = new Set<Connection>();
   const closing = new Set<Connection>();
   const index = new RoomIndex();
+  const users = new UserIndex();
   const admission = new TokenBucket(limits.admissionPerSecond, limits.admissionBurst, Date.now());
   const wireLimits = Object.freeze({
     max_frame_bytes: limits.maxFrameBytes,
@@ -181,7 +183,9 @@ export function createEdge(opts: EdgeOptions): Edge {
 
   function leaveAll(conn: Connection): void {
     dropPresence(inbound, conn);
-    conn.nonRoomKeys = 0;
+    conn.presenceOptIns = 0;
+    if (conn.principal !== undefined && users.remove(conn, conn.principal.userId))
+      link.roomRemoved(userInterestKey(conn.principal.userId));
     for (const room of index.removeConnection(conn)) link.roomRemoved(room);
   }
 
@@ -395,9 +399,7 @@ export function createEdge(opts: EdgeOptions): Edge {
         pending.delete(conn);
         metrics.pendingAuth.set(pending.size);
         // Indexed under its user too, so the user's other devices can be told (read markers).
-        const userKey = userInterestKey(res.principal.userId);
-        conn.nonRoomKeys++;
-        if (index.add(conn, userKey).created) link.roomAdded(userKey);
+        if (users.add(conn, res.principal.userId)) link.roomAdded(userInterestKey(res.principal.userId));
       }
       send(
         conn,
@@ -445,7 +447,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     for (const h of held) if (h.seq === 0 || h.seq > m.floor) sched.enqueue(conn, h.frame);
   }
 
-  const deliver = createFanOut({ conns, index, sched, limits, metrics });
+  const deliver = createFanOut({ conns, index, users, sched, limits, metrics });
 
   function reply(replies: readonly Reply[]): void {
     for (const r of replies) {

@@ -1,15 +1,21 @@
 import type { Delivery } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { USER_INTEREST_PREFIX } from "../../../protocol/presence-frames.ts";
 import type { Connection, Membership } from "./connection.ts";
 import type { EdgeLimits } from "./edge-limits.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 import type { RoomIndex } from "./room-index.ts";
 import type { SendScheduler } from "./send-scheduler.ts";
+import type { UserIndex } from "./user-index.ts";
 import { frameText } from "./ws-frame.ts";
+
+/** `#`: interest keys that are not rooms start with it (room names cannot). */
+const HASH = 0x23;
 
 /** What fan-out reads: the live connections, the room index and the send queues. */
 export interface FanOutContext {
   readonly conns: ReadonlyMap<number, Connection>;
   readonly index: RoomIndex;
+  readonly users: UserIndex;
   readonly sched: SendScheduler;
   readonly limits: EdgeLimits;
   readonly metrics: GatewayMetrics;
@@ -20,7 +26,7 @@ export interface FanOutContext {
  * same bytes are queued for every recipient.
  */
 export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery[]) => void {
-  const { conns, index, sched, limits, metrics } = ctx;
+  const { conns, index, users, sched, limits, metrics } = ctx;
 
   function deliverToConnections(d: Delivery): void {
     const frame = frameText(d.payload);
@@ -28,6 +34,17 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
       const c = conns.get(id);
       if (c !== undefined && c.state === "open") sched.enqueue(c, frame);
       else metrics.drops.inc({ reason: "unknown_connection" });
+    }
+  }
+
+  /** To every local connection of a user (interest key `#user:<id>`): no join floors, seq 0 frames. */
+  function deliverToUser(user: string, deliveries: readonly Delivery[], from: number, to: number): void {
+    for (let k = from; k < to; k++) {
+      const frame = frameText((deliveries[k] as Delivery).payload);
+      const n = users.forEach(user, (c) => {
+        if (c.state === "open") sched.enqueue(c, frame);
+      });
+      if (n === 0) metrics.drops.inc({ reason: "no_local_members" });
     }
   }
 
@@ -72,6 +89,11 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
         const e = deliveries[j] as Delivery;
         if (e.room !== d.room || e.connectionIds.length > 0) break;
         j++;
+      }
+      if (d.room.charCodeAt(0) === HASH && d.room.startsWith(USER_INTEREST_PREFIX)) {
+        deliverToUser(d.room.slice(USER_INTEREST_PREFIX.length), deliveries, i, j);
+        i = j;
+        continue;
       }
       const members = index.members(d.room);
       if (members === undefined) {

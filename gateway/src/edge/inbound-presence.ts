@@ -31,10 +31,10 @@ export function setPresenceOptIn(ctx: InboundContext, conn: Connection, room: st
   if (on === has) return;
   if (on) {
     const { created } = ctx.index.add(conn, key);
-    conn.nonRoomKeys++;
+    conn.presenceOptIns++;
     if (created) ctx.link.roomAdded(key);
   } else {
-    conn.nonRoomKeys--;
+    conn.presenceOptIns--;
     if (ctx.index.remove(conn, key)) ctx.link.roomRemoved(key);
   }
 }

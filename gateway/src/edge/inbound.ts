@@ -118,7 +118,7 @@ export function handleClientMessage(
       const before = conn.membership(frame.room);
       if (
         before === undefined &&
-        (conn.rooms?.size ?? 0) - conn.nonRoomKeys >= limits.maxRoomsPerConnection
+        (conn.rooms?.size ?? 0) - conn.presenceOptIns >= limits.maxRoomsPerConnection
       ) {
         error(
           ctx,
