@@ -139,6 +139,27 @@ describe("presence table: nats jetstream, several logic processes", () => {
     );
   });
 
+  it("keeps its table and takes writes again after a NATS restart", async () => {
+    const a = await table("CC_RESTART", "la");
+    const b = await table("CC_RESTART", "lb");
+    assert.equal(await a.setOnline("r", "u1", "gw0/e1", Date.now(), 600_000), true);
+    await nats.restart();
+    // Writes are refused while the connection is down, then go through again.
+    const deadline = Date.now() + 30_000;
+    let joined: boolean | undefined;
+    while (joined === undefined) {
+      try {
+        joined = await b.setOnline("r", "u2", "gw1/e1", Date.now(), 600_000);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    assert.equal(joined, true);
+    assert.deepEqual(await a.page("r", "", 10), { total: 2, users: ["u1", "u2"], more: false });
+    assert.equal(await a.setOffline("r", "u1", "gw0/e1"), true, "a's own writes are answered again");
+  });
+
   it("a 100,000-member room's exact count and first page", async () => {
     const stream = "CC_BIG";
     const t = await table(stream, "lbig");
