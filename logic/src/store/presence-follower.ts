@@ -8,7 +8,7 @@ import {
 import type { Logger } from "../../../platform/logger.ts";
 import { PresenceReplica } from "./presence-replica.ts";
 import type { PresenceSubjects } from "./presence-subjects.ts";
-import { backendFailure, StoreError } from "./store-error.ts";
+import { StoreError } from "./store-error.ts";
 
 export interface Lease {
   /** Lease end in ms since the epoch; 0 when released or claimed by a sweeper. */
@@ -164,7 +164,10 @@ export class PresenceFollower {
   /**
    * Waits until the replica has applied everything the server had delivered
    * or had pending for this consumer when called, so a read reflects writes
-   * other processes completed before it. Bounded by CATCH_UP_MAX_MS.
+   * other processes completed before it. Bounded by CATCH_UP_MAX_MS and best
+   * effort: when the consumer cannot be asked (it is being recreated after a
+   * server restart) the stream's last sequence is the target, and when
+   * neither answers the read goes ahead on what the replica has.
    */
   async catchUp(): Promise<void> {
     const consumer = this.#consumer;
@@ -172,13 +175,17 @@ export class PresenceFollower {
     const deadline = performance.now() + CATCH_UP_MAX_MS;
     for (let round = 0; round < 3 && performance.now() < deadline; round++) {
       let target: number;
-      let pending: number;
+      let pending = 0;
       try {
         const ci = await consumer.info();
         target = ci.delivered.stream_seq;
         pending = ci.num_pending;
-      } catch (err) {
-        throw backendFailure("nats", err, "presence read failed");
+      } catch {
+        try {
+          target = (await this.jsm.streams.info(this.stream)).state.last_seq;
+        } catch {
+          return;
+        }
       }
       if (target > this.#applied) await this.#waitApplied(target, deadline - performance.now());
       if (pending === 0) return;
