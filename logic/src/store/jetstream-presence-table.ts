@@ -9,9 +9,10 @@ import {
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../../platform/logger.ts";
 import { isWrongLastSequence } from "./jetstream-store.ts";
+import { connectToNats } from "./nats-connection.ts";
 import { PresenceFollower } from "./presence-follower.ts";
 import { PresenceSubjects } from "./presence-subjects.ts";
 import type { DepartureSink, PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
@@ -98,18 +99,7 @@ export class JetStreamPresenceTable implements PresenceTable {
 
   /** Connects, creates the stream if needed and returns once the replica holds the whole table. */
   static async open(opts: JetStreamPresenceTableOptions): Promise<JetStreamPresenceTable> {
-    let nc: NatsConnection;
-    try {
-      nc = await connect({
-        servers: [...opts.servers],
-        name: `${opts.connectionName}-presence`,
-        timeout: opts.requestTimeoutMs,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 500,
-      });
-    } catch (err) {
-      throw backendFailure("nats", err, `cannot connect to ${opts.servers.join(",")}`);
-    }
+    const nc = await connectToNats(opts.servers, `${opts.connectionName}-presence`, opts.requestTimeoutMs);
     let table: JetStreamPresenceTable;
     try {
       const jsm = await jetstreamManager(nc, { timeout: opts.requestTimeoutMs });

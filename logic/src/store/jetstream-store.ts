@@ -10,7 +10,7 @@ import {
   StorageType,
   type StoredMsg,
 } from "@nats-io/jetstream";
-import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { checkAppend, checkLimit, checkRoom } from "./input-checks.ts";
 import { JetStreamReadMarkers } from "./jetstream-read-markers.ts";
 import type {
@@ -21,6 +21,7 @@ import type {
   ReadResult,
   StoredMessage,
 } from "./message-store.ts";
+import { connectToNats } from "./nats-connection.ts";
 import { backendFailure, StoreError } from "./store-error.ts";
 
 /**
@@ -125,18 +126,7 @@ export class JetStreamStore implements MessageStore {
 
   /** Connects, creates the stream (or updates its duplicate window) and returns the store. */
   static async open(opts: JetStreamStoreOptions): Promise<JetStreamStore> {
-    let nc: NatsConnection;
-    try {
-      nc = await connect({
-        servers: [...opts.servers],
-        name: opts.connectionName,
-        timeout: opts.requestTimeoutMs,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 500,
-      });
-    } catch (err) {
-      throw backendFailure("nats", err, `cannot connect to ${opts.servers.join(",")}`);
-    }
+    const nc = await connectToNats(opts.servers, opts.connectionName, opts.requestTimeoutMs);
     try {
       const jsm = await jetstreamManager(nc, { timeout: opts.requestTimeoutMs });
       await ensureStream(jsm, opts);
