@@ -11,8 +11,6 @@ import {
   ClientEventSchema,
   ConnectionClosedSchema,
   type JoinResult,
-  PresenceChangeSchema,
-  PresenceLeaseSchema,
   type Reply,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
@@ -34,7 +32,7 @@ import { type AdmissionRefusalReason, createGatewayMetrics, type GatewayMetrics 
 import { startHeartbeatSweep } from "./heartbeat-sweep.ts";
 import { handleClientMessage, type InboundContext } from "./inbound.ts";
 import { dropMembership, dropPresence } from "./inbound-presence.ts";
-import { PresenceTracker } from "./presence-tracker.ts";
+import { PresenceReporter } from "./presence-reporter.ts";
 import { RoomIndex } from "./room-index.ts";
 import { SendScheduler } from "./send-scheduler.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -189,55 +187,14 @@ export function createEdge(opts: EdgeOptions): Edge {
     for (const room of index.removeConnection(conn)) link.roomRemoved(room);
   }
 
-  // Presence changes and leases belong to this gateway epoch, not to a
-  // connection: connection id 0, no principal (docs/presence.md).
-  const presence = new PresenceTracker(limits.presenceGraceMs, (room, userId, online) => {
-    const event = create(ClientEventSchema, {
-      connectionId: 0,
-      kind: { case: "presenceChange", value: create(PresenceChangeSchema, { room, userId, online }) },
-    });
-    if (link.send(event, room)) return true;
-    metrics.logicRefusals.inc();
-    return false;
+  const reporter = new PresenceReporter({
+    link,
+    graceMs: limits.presenceGraceMs,
+    leaseMs: limits.presenceLeaseMs,
+    metrics,
+    log,
   });
-  function sendLease(release: boolean): boolean {
-    const ttlMs = limits.presenceLeaseMs * 3;
-    const event = create(ClientEventSchema, {
-      connectionId: 0,
-      kind: { case: "presenceLease", value: create(PresenceLeaseSchema, { ttlMs, release }) },
-    });
-    // Refused only while no logic stream is up; the next tick renews.
-    return link.send(event, "presence-lease");
-  }
-  let lastLeaseAt = 0;
-  let leaseReleased = false;
-  const presenceTickMs = Math.min(500, limits.presenceLeaseMs);
-  const presenceTimer = setInterval(() => {
-    const now = Date.now();
-    presence.tick(now);
-    if (
-      !closed &&
-      !leaseReleased &&
-      now - lastLeaseAt >= limits.presenceLeaseMs &&
-      link.connectedStreams() > 0
-    ) {
-      // A lease that went unrenewed for over two intervals plus a tick (no
-      // logic stream, this process stopped) may have reached its TTL of
-      // three at logic, which then expired every entry it covered: renew
-      // it, then report who is here again (a report of an entry logic
-      // still has changes nothing).
-      const gapMs = now - lastLeaseAt;
-      if (sendLease(false)) {
-        const lapsed = lastLeaseAt > 0 && gapMs > limits.presenceLeaseMs * 2 + presenceTickMs;
-        lastLeaseAt = now;
-        if (lapsed) {
-          const users = presence.reannounce();
-          log.info({ users, gapMs }, "presence lease may have lapsed; reporting present users again");
-        }
-      }
-    }
-  }, presenceTickMs);
-  presenceTimer.unref();
+  const presence = reporter.tracker;
 
   function closeConn(conn: Connection, code: CloseCode, reason: string): void {
     if (conn.state === "closing" || conn.state === "closed") return;
@@ -506,9 +463,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     await waitForEmpty(100);
     // Clients reconnected elsewhere during the window; what is still pending
     // goes now, and the epoch's lease is released.
-    presence.flush();
-    leaseReleased = true;
-    sendLease(true);
+    reporter.release();
     metrics.drainRemaining.set(conns.size);
     log.info({ ms: Date.now() - started, remaining: conns.size }, "drained");
   }
@@ -557,7 +512,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     async close() {
       closed = true;
       clearInterval(sweep);
-      clearInterval(presenceTimer);
+      reporter.stop();
       for (const c of [...conns.values()]) c.ws.terminate();
       wss.close();
       const server = ownServer;
