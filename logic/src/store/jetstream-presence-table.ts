@@ -62,7 +62,7 @@ const MIN_LOAD_TIMEOUT_MS = 60_000;
  * is claimed with a conditional publish on the lease, so one process sweeps
  * each dead owner, and it skips owners whose gateway has a live stream to it.
  *
- * Cost: every logic process holds every entry (about 150 bytes each), and a
+ * Cost: every logic process holds every entry (about 200 bytes of heap each), and a
  * write waits for its echo (one publish round trip plus the consumer's hop).
  */
 export class JetStreamPresenceTable implements PresenceTable {
@@ -211,14 +211,14 @@ export class JetStreamPresenceTable implements PresenceTable {
       // The first attempt writes even when the replica agrees already: a
       // change it has not seen yet may be in flight, and the condition tells.
       if (attempt > 0 && this.#f.replica.has(room, user, owner) === online) return false;
-      const expect = this.#f.entrySeq(subject);
+      const expect = this.#f.entrySeq(room, user, owner);
       let seq: number;
       try {
         seq = await this.#publish(subject, online ? "1" : "0", online ? undefined : TOMBSTONE_TTL, expect);
       } catch (err) {
         if (!(err instanceof StoreError && isWrongLastSequence(err.cause))) throw err;
         await this.#f.catchUp();
-        if (this.#f.entrySeq(subject) === expect) await this.#resync(subject, room, user, owner);
+        if (this.#f.entrySeq(room, user, owner) === expect) await this.#resync(subject, room, user, owner);
         continue;
       }
       return this.#f.outcome(seq);
@@ -241,11 +241,11 @@ export class JetStreamPresenceTable implements PresenceTable {
     }
     const has = this.#f.replica.has(room, user, owner);
     if (sm === null) {
-      if (!has) this.#f.setEntrySeq(subject, 0);
+      if (!has) this.#f.setEntrySeq(room, user, owner, 0);
       return;
     }
     const online = sm.data.length === 1 && sm.data[0] === 0x31;
-    if (sm.seq <= this.#f.applied && online === has) this.#f.setEntrySeq(subject, sm.seq);
+    if (sm.seq <= this.#f.applied && online === has) this.#f.setEntrySeq(room, user, owner, sm.seq);
   }
 
   /** Takes over a dead owner: true when this process won the conditional publish on its lease. */

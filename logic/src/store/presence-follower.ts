@@ -49,9 +49,14 @@ const decoder = new TextDecoder();
 export class PresenceFollower {
   readonly replica = new PresenceReplica();
   readonly leases = new Map<string, Lease>();
-  readonly #entrySeq = new Map<string, number>();
-  /** Tombstones applied, oldest first, for forgetting their sequences. */
-  #tombstones: { subject: string; seq: number; at: number }[] = [];
+  /**
+   * Sequences of removed entries (`room \0 user \0 owner`), until their
+   * removal has aged out of the stream; a present entry's sequence is its
+   * tag in the replica.
+   */
+  readonly #removedSeq = new Map<string, number>();
+  /** Removals applied, oldest first, for forgetting their sequences. */
+  #tombstones: { key: string; seq: number; at: number }[] = [];
   #tombstoneHead = 0;
   readonly #waiters = new Map<number, Waiter>();
   readonly #results = new Map<number, boolean>();
@@ -97,15 +102,16 @@ export class PresenceFollower {
     return this.#live;
   }
 
-  /** Last sequence applied for an entry subject (0: none or aged out), for a conditional write. */
-  entrySeq(subject: string): number {
-    return this.#entrySeq.get(subject) ?? 0;
+  /** Last sequence applied for an entry (0: none or aged out), for a conditional write. */
+  entrySeq(room: string, user: string, owner: string): number {
+    return this.replica.tagOf(room, user, owner) ?? this.#removedSeq.get(removedKey(room, user, owner)) ?? 0;
   }
 
-  /** Overrides entrySeq after a direct read showed the stream's current message for the subject. */
-  setEntrySeq(subject: string, seq: number): void {
-    if (seq === 0) this.#entrySeq.delete(subject);
-    else this.#entrySeq.set(subject, seq);
+  /** Overrides entrySeq after a direct read showed the stream's current message for the entry. */
+  setEntrySeq(room: string, user: string, owner: string, seq: number): void {
+    if (this.replica.has(room, user, owner)) this.replica.add(room, user, owner, seq);
+    else if (seq === 0) this.#removedSeq.delete(removedKey(room, user, owner));
+    else this.#removedSeq.set(removedKey(room, user, owner), seq);
   }
 
   get applied(): number {
@@ -222,12 +228,15 @@ export class PresenceFollower {
     const s = this.subjects.parse(subject);
     let changed = false;
     if (s?.kind === "entry") {
-      const online = data.length === 1 && data[0] === ONLINE;
-      changed = online
-        ? this.replica.add(s.room, s.user, s.owner)
-        : this.replica.remove(s.room, s.user, s.owner);
-      this.#entrySeq.set(subject, seq);
-      if (!online) this.#tombstones.push({ subject, seq, at: Date.now() });
+      if (data.length === 1 && data[0] === ONLINE) {
+        changed = this.replica.add(s.room, s.user, s.owner, seq);
+        if (this.#removedSeq.size > 0) this.#removedSeq.delete(removedKey(s.room, s.user, s.owner));
+      } else {
+        changed = this.replica.remove(s.room, s.user, s.owner);
+        const key = removedKey(s.room, s.user, s.owner);
+        this.#removedSeq.set(key, seq);
+        this.#tombstones.push({ key, seq, at: Date.now() });
+      }
     } else if (s?.kind === "lease") {
       this.leases.set(s.owner, { expiresAt: Number(decoder.decode(data)) || 0, seq, seenAt: Date.now() });
     }
@@ -303,7 +312,7 @@ export class PresenceFollower {
   #reset(): void {
     this.replica.clear();
     this.leases.clear();
-    this.#entrySeq.clear();
+    this.#removedSeq.clear();
     this.#tombstones = [];
     this.#tombstoneHead = 0;
     this.#results.clear();
@@ -340,12 +349,17 @@ export class PresenceFollower {
     const forgetBefore = Date.now() - FORGET_TOMBSTONE_AFTER_MS;
     const t = this.#tombstones;
     while (this.#tombstoneHead < t.length && (t[this.#tombstoneHead]?.at ?? 0) < forgetBefore) {
-      const old = t[this.#tombstoneHead++] as { subject: string; seq: number };
-      if (this.#entrySeq.get(old.subject) === old.seq) this.#entrySeq.delete(old.subject);
+      const old = t[this.#tombstoneHead++] as { key: string; seq: number };
+      if (this.#removedSeq.get(old.key) === old.seq) this.#removedSeq.delete(old.key);
     }
     if (this.#tombstoneHead > 4096 && this.#tombstoneHead * 2 > t.length) {
       this.#tombstones = t.slice(this.#tombstoneHead);
       this.#tombstoneHead = 0;
     }
   }
+}
+
+function removedKey(room: string, user: string, owner: string): string {
+  // Room names and user ids never contain NUL.
+  return `${room}\0${user}\0${owner}`;
 }

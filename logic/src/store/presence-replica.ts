@@ -7,7 +7,8 @@ function entryKey(room: string, user: string): string {
 
 /**
  * The presence entries of a table held in memory: room -> user -> owners, and
- * owner -> its (room, user) entries. Synchronous, so a caller applying an
+ * owner -> its (room, user) entries, each with a numeric tag (the JetStream
+ * table keeps the entry's stream sequence there). Synchronous, so a caller applying an
  * ordered log of changes gets each change's effect (first entry of a user in
  * a room, last one gone) at the position the change has in that log.
  *
@@ -17,7 +18,8 @@ function entryKey(room: string, user: string): string {
  */
 export class PresenceReplica {
   readonly #rooms = new Map<string, Map<string, string | Set<string>>>();
-  readonly #owners = new Map<string, Set<string>>();
+  /** owner -> `room \0 user` -> tag */
+  readonly #owners = new Map<string, Map<string, number>>();
   #entries = 0;
 
   /** Entries (room, user, owner) held. */
@@ -25,24 +27,27 @@ export class PresenceReplica {
     return this.#entries;
   }
 
-  /** Adds the entry; true when the user had no entry in the room before. */
-  add(room: string, user: string, owner: string): boolean {
+  /** Adds the entry (or sets its tag if present); true when the user had no entry in the room before. */
+  add(room: string, user: string, owner: string, tag = 0): boolean {
     let users = this.#rooms.get(room);
     if (users === undefined) {
       users = new Map();
       this.#rooms.set(room, users);
     }
     const held = users.get(user);
-    if (held === owner || (typeof held === "object" && held.has(owner))) return false;
+    if (held === owner || (typeof held === "object" && held.has(owner))) {
+      this.#owners.get(owner)?.set(entryKey(room, user), tag);
+      return false;
+    }
     if (held === undefined) users.set(user, owner);
     else if (typeof held === "string") users.set(user, new Set([held, owner]));
     else held.add(owner);
     let keys = this.#owners.get(owner);
     if (keys === undefined) {
-      keys = new Set();
+      keys = new Map();
       this.#owners.set(owner, keys);
     }
-    keys.add(entryKey(room, user));
+    keys.set(entryKey(room, user), tag);
     this.#entries++;
     return held === undefined;
   }
@@ -75,12 +80,17 @@ export class PresenceReplica {
     return held === owner || (typeof held === "object" && held.has(owner));
   }
 
+  /** The entry's tag; undefined when there is no such entry. */
+  tagOf(room: string, user: string, owner: string): number | undefined {
+    return this.#owners.get(owner)?.get(entryKey(room, user));
+  }
+
   /** The owner's entries, copied (safe to remove while iterating the result). */
   entriesOf(owner: string): { room: string; user: string }[] {
     const keys = this.#owners.get(owner);
     if (keys === undefined) return [];
     const out: { room: string; user: string }[] = [];
-    for (const k of keys) {
+    for (const k of keys.keys()) {
       const i = k.indexOf("\0");
       out.push({ room: k.slice(0, i), user: k.slice(i + 1) });
     }
