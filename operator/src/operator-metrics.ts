@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Condition, ConditionType } from "./api/chatcluster-types.ts";
 
 export type ReconcileResult = "success" | "error" | "requeue";
 const RESULTS: readonly ReconcileResult[] = ["success", "error", "requeue"];
@@ -14,7 +15,15 @@ export interface OperatorMetrics {
   informerRestarts: Counter<"kind">;
   eventsDropped: Counter;
   applyTotal: Counter<"kind" | "result">;
+  clusterCondition: Gauge<"namespace" | "chatcluster" | "condition">;
 }
+
+/** Every condition type, checked exhaustive by the compiler: a deleted ChatCluster loses each series. */
+const CONDITION_TYPES = Object.keys({
+  Ready: true,
+  Progressing: true,
+  Degraded: true,
+} satisfies Record<ConditionType, true>) as ConditionType[];
 
 export function createOperatorMetrics(
   registry: Registry,
@@ -71,6 +80,14 @@ export function createOperatorMetrics(
       labelNames: ["kind", "result"] as const,
       registers,
     }),
+    // Labelled with the ChatCluster's own namespace and name, so alerts and dashboards join it
+    // with the ChatCluster's pods; scrape the operator with honor_labels (docs/metrics.md).
+    clusterCondition: new Gauge({
+      name: "chatcluster_operator_cluster_condition",
+      help: "Status conditions of each ChatCluster (Ready, Progressing, Degraded): 1 while True, else 0. Labelled with the ChatCluster's namespace and name; exported by the leader.",
+      labelNames: ["namespace", "chatcluster", "condition"] as const,
+      registers,
+    }),
   };
   for (const result of RESULTS) m.reconcileTotal.inc({ result }, 0);
   for (const kind of watchedKinds) {
@@ -81,4 +98,21 @@ export function createOperatorMetrics(
   m.leader.set(0);
   m.workqueueDepth.set(0);
   return m;
+}
+
+/** Exports the conditions just computed for one ChatCluster. */
+export function recordClusterConditions(
+  m: OperatorMetrics,
+  namespace: string,
+  chatcluster: string,
+  conditions: readonly Condition[],
+): void {
+  for (const c of conditions) {
+    m.clusterCondition.set({ namespace, chatcluster, condition: c.type }, c.status === "True" ? 1 : 0);
+  }
+}
+
+/** Drops a deleted ChatCluster's series, so nothing alerts on a cluster that is gone. */
+export function forgetClusterConditions(m: OperatorMetrics, namespace: string, chatcluster: string): void {
+  for (const condition of CONDITION_TYPES) m.clusterCondition.remove({ namespace, chatcluster, condition });
 }

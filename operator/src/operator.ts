@@ -90,7 +90,8 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
   const chatClusters = keepInformer<ChatCluster & KubernetesObject>({
     ...common,
     kind: "ChatCluster",
-    handlers: { onChange: enqueue, onDelete: () => {} },
+    // A deleted key reconciles to nothing but dropping its status metrics.
+    handlers: { onChange: enqueue, onDelete: enqueue },
   });
   const owned = new Map<string, KeptInformer<KubernetesObject>>();
   for (const kind of OWNED_KINDS) {

@@ -14,7 +14,11 @@ import type { EventRecorder } from "./event-recorder.ts";
 import type { KubeApi } from "./kube-api.ts";
 import { resourcePath } from "./kube-api.ts";
 import { isConflict, isNotFound } from "./operator-error.ts";
-import type { OperatorMetrics } from "./operator-metrics.ts";
+import {
+  forgetClusterConditions,
+  type OperatorMetrics,
+  recordClusterConditions,
+} from "./operator-metrics.ts";
 import { computeStatus, statusEqual } from "./status.ts";
 
 export interface ReconcileResult {
@@ -54,7 +58,10 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
     const name = key.slice(slash + 1);
     const cc = d.chatClusters.get(name, ns);
     // Deleted: children go with it through their owner references (garbage collector).
-    if (cc === undefined || cc.metadata.deletionTimestamp !== undefined) return {};
+    if (cc === undefined || cc.metadata.deletionTimestamp !== undefined) {
+      forgetClusterConditions(d.metrics, ns, name);
+      return {};
+    }
     const log = d.log.child({ chatcluster: key, generation: cc.metadata.generation });
 
     const desired = buildDesired(cc, {
@@ -111,6 +118,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       { statefulSet: sts ?? prevSts, deployment: dep ?? prevDep, applyError },
       now(),
     );
+    recordClusterConditions(d.metrics, ns, name, status.conditions ?? []);
     if (!statusEqual(cc.status, status)) {
       try {
         await d.api.mergePatch(resourcePath("ChatCluster", ns, name, "status"), { status });
