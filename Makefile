@@ -37,7 +37,7 @@ lint: setup ## buf lint, generated-code drift, type-check, biome
 
 .PHONY: chart-crds
 chart-crds: ## Copy crds/ into the Helm chart
-	@rm -rf charts/chatcluster/crds && cp -r crds charts/chatcluster/crds
+	@rm -rf charts/chatcluster/files/crds && cp -r crds charts/chatcluster/files/crds
 
 .PHONY: dashboards
 dashboards: setup ## Render the Grafana dashboards (monitoring/dashboards.ts) into the chart

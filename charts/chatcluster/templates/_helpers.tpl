@@ -17,8 +17,22 @@
 {{- end -}}
 {{- end -}}
 
+{{/*
+<fullname>-<suffix>, the full name shortened (never the suffix) so that the
+result fits the 63 characters of a DNS label: a 53-character release name
+(Helm's limit) gets distinct, valid names for every object.
+Call with (list $ "suffix").
+*/}}
+{{- define "chatcluster.suffixedName" -}}
+{{- $ctx := index . 0 -}}
+{{- $suffix := index . 1 -}}
+{{- $prefix := include "chatcluster.fullname" $ctx | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" -}}
+{{- printf "%s-%s" $prefix $suffix -}}
+{{- end -}}
+
+{{/* The operator's Deployment, ServiceAccount, RBAC and leader Lease. */}}
 {{- define "chatcluster.operatorName" -}}
-{{- printf "%s-operator" (include "chatcluster.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "chatcluster.suffixedName" (list . "operator") -}}
 {{- end -}}
 
 {{/* The standard labels on every object. */}}
@@ -31,11 +45,27 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: chatcluster
 {{- end -}}
 
-{{/* The operator pods' selector. */}}
+{{/*
+The operator pods' selector (Deployment, PodDisruptionBudget, Service and the
+chart's ServiceMonitor or PodMonitor). It never matches a ChatCluster's own
+pods: those carry app.kubernetes.io/component gateway or logic.
+*/}}
 {{- define "chatcluster.operatorSelectorLabels" -}}
 app.kubernetes.io/name: {{ include "chatcluster.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
+{{- end -}}
+
+{{/*
+The operator pods' labels: the selector labels always, then podLabels (which
+may replace a standard label such as app.kubernetes.io/part-of, never a
+selector label: values.schema.json refuses those), then the standard labels.
+One key each, whatever podLabels holds.
+*/}}
+{{- define "chatcluster.operatorPodLabels" -}}
+{{- $selector := include "chatcluster.operatorSelectorLabels" . | fromYaml -}}
+{{- $standard := include "chatcluster.labels" . | fromYaml -}}
+{{- toYaml (merge $selector (default dict .Values.operator.podLabels) $standard) -}}
 {{- end -}}
 
 {{- define "chatcluster.serviceAccountName" -}}
@@ -46,8 +76,20 @@ app.kubernetes.io/component: operator
 {{- end -}}
 {{- end -}}
 
+{{/* The operator's image. */}}
 {{- define "chatcluster.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/*
+The default image of every ChatCluster's gateway and logic pods (where
+spec.image leaves repository or tag unset): workloadImage, each part falling
+back to the operator's image. Passed to the operator as --workload-image.
+*/}}
+{{- define "chatcluster.workloadImage" -}}
+{{- $repository := default .Values.image.repository .Values.workloadImage.repository -}}
+{{- $tag := default (default .Chart.AppVersion .Values.image.tag) .Values.workloadImage.tag -}}
+{{- printf "%s:%s" $repository $tag -}}
 {{- end -}}
 
 {{/* True when the Prometheus Operator's API is served by the cluster. */}}
