@@ -96,3 +96,18 @@ back to the operator's image. Passed to the operator as --workload-image.
 {{- define "chatcluster.hasMonitoringApi" -}}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" -}}true{{- end -}}
 {{- end -}}
+
+{{/*
+Scrape settings of the operator's endpoint. honorLabels keeps the labels of
+the per-ChatCluster series (chatcluster_operator_cluster_condition carries
+the ChatCluster's namespace and name); the relabelings add the labels
+dashboards and alerts select by (docs/metrics.md).
+*/}}
+{{- define "chatcluster.operatorScrapeLabels" -}}
+honorLabels: true
+relabelings:
+  - sourceLabels: [__meta_kubernetes_pod_label_app_kubernetes_io_instance]
+    targetLabel: chatcluster
+  - sourceLabels: [__meta_kubernetes_pod_label_app_kubernetes_io_component]
+    targetLabel: component
+{{- end -}}
