@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { loadYaml } from "@kubernetes/client-node";
 
 const run = promisify(execFile);
 const RULES = fileURLToPath(new URL("../charts/chatcluster/files/alerts.yaml", import.meta.url));
@@ -36,6 +37,17 @@ describe("alerting rules", () => {
 
   it("pass their promtool unit tests", async () => {
     assert.match(await promtool(["test", "rules", TESTS]), /SUCCESS/);
+  });
+
+  it("point runbook_url at the alert's section of docs/alerts.md", () => {
+    const file = loadYaml<{ groups: { rules: { alert: string; annotations: Record<string, string> }[] }[] }>(
+      readFileSync(RULES, "utf8"),
+    );
+    const rules = file.groups.flatMap((g) => g.rules);
+    assert.deepEqual(
+      rules.map((r) => r.annotations.runbook_url),
+      rules.map((r) => `docs/alerts.md#${r.alert.toLowerCase()}`),
+    );
   });
 
   it("every alert is unit-tested firing and has a runbook section", () => {
