@@ -7,8 +7,10 @@
  *
  * Series carry `namespace`, `chatcluster` (the ChatCluster's name) and
  * `component` (gateway, logic, operator) from the scrape configuration (the
- * chart's ServiceMonitor relabels them from pod labels).
+ * ServiceMonitors relabel them from pod labels). The ChatCluster variable is
+ * `chatcluster`: `cluster` means the Kubernetes cluster in most Grafana setups.
  */
+import { processPanels } from "./process-panels.ts";
 
 export interface PanelTarget {
   readonly expr: string;
@@ -35,8 +37,10 @@ export interface DashboardSpec {
   readonly panels: readonly PanelSpec[];
 }
 
-const GW = '{namespace=~"$namespace",chatcluster=~"$cluster",component="gateway"}';
-const LG = '{namespace=~"$namespace",chatcluster=~"$cluster",component="logic"}';
+const GW = '{namespace=~"$namespace",chatcluster=~"$chatcluster",component="gateway"}';
+const LG = '{namespace=~"$namespace",chatcluster=~"$chatcluster",component="logic"}';
+/** The operator's per-ChatCluster series carry the ChatCluster's namespace and name (honor_labels). */
+const CC = '{namespace=~"$namespace",chatcluster=~"$chatcluster",component="operator"}';
 const OP = '{namespace=~"$namespace",component="operator"}';
 const R = "[$__rate_interval]";
 
@@ -76,8 +80,22 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
         kind: "stat",
         width: 6,
         targets: [
-          { expr: `count(chatcluster_build_info${GW})`, legend: "gateways" },
-          { expr: `count(chatcluster_build_info${LG})`, legend: "logic" },
+          { expr: `sum(up${GW})`, legend: "gateways" },
+          { expr: `sum(up${LG})`, legend: "logic" },
+        ],
+      },
+      {
+        title: "Ready",
+        description:
+          "The Ready condition of each ChatCluster, as the operator reports it: 1 when every gateway and logic pod is ready.",
+        unit: "short",
+        kind: "stat",
+        width: 12,
+        targets: [
+          {
+            expr: `max by (namespace, chatcluster) (chatcluster_operator_cluster_condition${sel(CC, 'condition="Ready"')})`,
+            legend: "{{namespace}}/{{chatcluster}}",
+          },
         ],
       },
       {
@@ -266,6 +284,7 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
         unit: "s",
         targets: [{ expr: `max by (pod) (nodejs_eventloop_lag_p99_seconds${GW})`, legend: "{{pod}}" }],
       },
+      ...processPanels(GW, "gateway"),
     ],
   },
   {
@@ -418,6 +437,7 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
           },
         ],
       },
+      ...processPanels(LG, "logic"),
     ],
   },
   {
@@ -491,6 +511,7 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
           { expr: `sum(rate(chatcluster_operator_events_dropped_total${OP}${R}))`, legend: "events dropped" },
         ],
       },
+      ...processPanels(OP, "operator"),
     ],
   },
 ];

@@ -22,10 +22,11 @@ export function renderDashboard(d: DashboardSpec): Record<string, unknown> {
   ];
   if (d.perCluster) {
     variables.push(
+      // Not "cluster": in most Grafana setups that names the Kubernetes cluster.
       queryVariable(
-        "cluster",
+        "chatcluster",
         "ChatCluster",
-        'label_values(chatcluster_build_info{namespace=~"$namespace"}, chatcluster)',
+        'label_values(chatcluster_build_info{namespace=~"$namespace",component=~"gateway|logic"}, chatcluster)',
       ),
     );
   }

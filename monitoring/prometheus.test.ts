@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -9,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { ChatClient } from "../client/src/index.ts";
 import type { DevStack } from "../dev/dev-stack.ts";
 import { startLoopbackStack } from "../dev/loopback-stack.ts";
-import { type ControlPlane, startControlPlane, trackFailures } from "../testenv/harness/index.ts";
+import { type ControlPlane, freePort, startControlPlane, trackFailures } from "../testenv/harness/index.ts";
 import { DASHBOARDS } from "./dashboards.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -18,19 +17,8 @@ const RULES = join(ROOT, "charts/chatcluster/files/alerts.yaml");
 const GRAFANA_VARS: Record<string, string> = {
   $__rate_interval: "3m",
   $namespace: ".*",
-  $cluster: ".*",
+  $chatcluster: ".*",
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
 
 interface PromResult {
   metric: Record<string, string>;
@@ -94,12 +82,18 @@ describe("dashboards and alerts against a real Prometheus scraping the stack", (
       scrape_configs: [
         {
           job_name: "chatcluster",
+          static_configs: stack.opsTargets.map((t) =>
+            target(t.address, { namespace: "local", chatcluster: "dev", component: t.role, pod: t.name }),
+          ),
+        },
+        {
+          // As the chart's ServiceMonitor does: the per-ChatCluster series keep their own labels.
+          job_name: "chatcluster-operator",
+          honor_labels: true,
           static_configs: [
-            ...stack.opsTargets.map((t) =>
-              target(t.address, { namespace: "local", chatcluster: "dev", component: t.role, pod: t.name }),
-            ),
             target(`127.0.0.1:${operatorPort}`, {
               namespace: "local",
+              chatcluster: "chatcluster",
               component: "operator",
               pod: "operator-0",
             }),
@@ -217,8 +211,25 @@ describe("dashboards and alerts against a real Prometheus scraping the stack", (
     });
 
     // The dashboard variables resolve too.
-    const namespaces = await (await fetch(`${prom}/api/v1/label/namespace/values`)).json();
-    assert.deepEqual((namespaces as { data: string[] }).data, ["local"]);
+    const namespaces = await promQuery(prom, "group by (namespace) (chatcluster_build_info)");
+    assert.deepEqual(
+      namespaces.map((r) => r.metric.namespace),
+      ["local"],
+    );
+    const chatclusters = await promQuery(
+      prom,
+      'group by (chatcluster) (chatcluster_build_info{component=~"gateway|logic"})',
+    );
+    assert.deepEqual(
+      chatclusters.map((r) => r.metric.chatcluster),
+      ["dev"],
+    );
+    // The operator's per-ChatCluster series name the ChatCluster it reconciled, not the scrape target.
+    const ready = await promQuery(prom, 'chatcluster_operator_cluster_condition{condition="Ready"}');
+    assert.deepEqual(
+      ready.map((r) => [r.metric.namespace, r.metric.chatcluster, r.metric.component]),
+      [["default", "demo", "operator"]],
+    );
 
     // Every rule loaded and evaluated without error.
     const rules = (await (await fetch(`${prom}/api/v1/rules`)).json()) as {
