@@ -1,3 +1,4 @@
+import { type BackoffOptions, backoffDelayMs } from "../../protocol/backoff.ts";
 import type {
   AckFrame,
   ErrorFrame,
@@ -15,7 +16,7 @@ import type {
   ReadsPageFrame,
   SignalEventFrame,
 } from "../../protocol/presence-frames.ts";
-import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+import { TokenBucket } from "../../protocol/token-bucket.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
 
 // Method-style parameter checking, so the DOM's and ws's handler types (with richer event types) fit.
@@ -80,6 +81,7 @@ export interface ChatClientOptions {
   token: string | (() => string | Promise<string>);
   /** Defaults to globalThis.WebSocket. */
   WebSocket?: WebSocketConstructor;
+  /** Reconnect backoff with full jitter (default: from 500 ms, doubling up to 30 s). */
   backoff?: Partial<BackoffOptions>;
   /** Unacknowledged sends kept for retry (default 1000); send() rejects beyond it. */
   outboxLimit?: number;
@@ -130,6 +132,8 @@ const OPEN = 1;
 // Until a welcome says otherwise (protocol defaults, with a margin).
 const DEFAULT_RATE = 18;
 const DEFAULT_BURST = 38;
+/** Reconnect backoff ceilings: from 500 ms up to 30 s. */
+const DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ initialMs: 500, maxMs: 30_000 });
 
 /**
  * ChatCluster client: one logical session over any number of WebSocket
@@ -161,10 +165,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private userClosed = false;
   private welcomeInfo: WelcomeFrame | null = null;
   // Pacer: a token bucket in front of the socket, sized from welcome.limits.
-  private rate = DEFAULT_RATE;
-  private burst = DEFAULT_BURST;
-  private tokens = DEFAULT_BURST;
-  private refilledAt = 0;
+  private bucket = new TokenBucket(DEFAULT_RATE, DEFAULT_BURST, 0);
   private backlog: { text: string; pending: Pending | undefined }[] = [];
   private pacer: ReturnType<typeof setTimeout> | null = null;
 
@@ -346,7 +347,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       this.lastHeard = Date.now();
       this.setState({ state: "authenticating" });
       this.resetPacer(DEFAULT_RATE, DEFAULT_BURST);
-      this.tokens -= 1;
+      this.bucket.take(Date.now());
       ws.send(JSON.stringify({ type: "auth", token }));
     };
     ws.onmessage = (ev) => {
@@ -391,7 +392,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       delayMs ??
       (code === CLOSE_CODES.draining.code
         ? Math.floor(this.random() * this.backoff.initialMs)
-        : backoffDelay(this.attempt++, this.backoff, this.random));
+        : backoffDelayMs(this.attempt++, this.backoff, this.random));
     this.setState({ state: "reconnecting", code, retryInMs: wait });
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
@@ -533,10 +534,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   }
 
   private resetPacer(ratePerSecond: number, burst: number): void {
-    this.rate = ratePerSecond;
-    this.burst = burst;
-    this.tokens = burst;
-    this.refilledAt = Date.now();
+    this.bucket = new TokenBucket(ratePerSecond, burst, Date.now());
     for (const b of this.backlog) if (b.pending) b.pending.queued = false;
     this.backlog = [];
   }
@@ -546,9 +544,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const ws = this.ws;
     if (!ws || ws.readyState !== OPEN) return;
     const text = JSON.stringify(frame);
-    this.refill();
-    if (this.backlog.length === 0 && this.tokens >= 1) {
-      this.tokens -= 1;
+    if (this.backlog.length === 0 && this.bucket.take(Date.now())) {
       ws.send(text);
       return;
     }
@@ -557,23 +553,16 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.schedulePacer();
   }
 
-  private refill(): void {
-    const now = Date.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.rate) / 1000);
-    this.refilledAt = now;
-  }
-
   private schedulePacer(): void {
     if (this.pacer !== null) return;
-    const waitMs = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
+    const waitMs = Math.max(1, this.bucket.waitMs(Date.now()));
     this.pacer = setTimeout(() => {
       this.pacer = null;
       const ws = this.ws;
       if (!ws || ws.readyState !== OPEN) return;
-      this.refill();
-      while (this.backlog.length > 0 && this.tokens >= 1) {
+      const now = Date.now();
+      while (this.backlog.length > 0 && this.bucket.take(now)) {
         const b = this.backlog.shift() as { text: string; pending: Pending | undefined };
-        this.tokens -= 1;
         if (b.pending) {
           b.pending.queued = false;
           b.pending.sentAt = Date.now();

@@ -1,5 +1,6 @@
 // ChatCluster client SDK (browsers and Node 24+). See client/README.md.
 
+export type { BackoffOptions } from "../../protocol/backoff.ts";
 export type {
   AckFrame,
   ErrorFrame,
@@ -15,7 +16,6 @@ export type {
   ReadsPageFrame,
   SignalEventFrame,
 } from "../../protocol/presence-frames.ts";
-export type { BackoffOptions } from "./backoff.ts";
 export type {
   ChatClientEvents,
   ChatClientOptions,

@@ -22,6 +22,7 @@ import {
 } from "../../../protocol/client-frames.ts";
 import { CLOSE_CODES, type CloseCode, closeCodeName } from "../../../protocol/close-codes.ts";
 import { userInterestKey } from "../../../protocol/presence-frames.ts";
+import { TokenBucket } from "../../../protocol/token-bucket.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { Connection, EdgeSocket } from "./connection.ts";
 import { planReconnectDelays } from "./drain-plan.ts";
@@ -35,7 +36,6 @@ import { dropMembership, dropPresence } from "./inbound-presence.ts";
 import { PresenceReporter } from "./presence-reporter.ts";
 import { RoomIndex } from "./room-index.ts";
 import { SendScheduler } from "./send-scheduler.ts";
-import { TokenBucket } from "./token-bucket.ts";
 import { UserIndex } from "./user-index.ts";
 import { frameText } from "./ws-frame.ts";
 

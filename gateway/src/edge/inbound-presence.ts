@@ -13,9 +13,9 @@ import {
   type ReadsQueryFrame,
   type SignalFrame,
 } from "../../../protocol/presence-frames.ts";
+import { TokenBucket } from "../../../protocol/token-bucket.ts";
 import type { Connection } from "./connection.ts";
 import type { InboundContext } from "./inbound.ts";
-import { TokenBucket } from "./token-bucket.ts";
 
 const utf8 = new TextEncoder();
 const RETRY_UNAVAILABLE_MS = 1000;

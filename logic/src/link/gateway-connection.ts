@@ -8,9 +8,9 @@ import { Http2SessionManager } from "@connectrpc/connect-node";
 import type { GatewayFrame, InterestDelta } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
+import { backoffDelayMs } from "../../../protocol/backoff.ts";
 import type { GatewayEndpoint } from "../discovery/discovery.ts";
 import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
-import { backoffDelayMs } from "./backoff.ts";
 import type { ResolvedFleetOptions } from "./fleet-options.ts";
 import { decodeGatewayFrame, logicFrameEnvelope } from "./frame-codec.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
@@ -234,7 +234,7 @@ export class GatewayConnection {
     this.state = "backoff";
     this.#host.metrics.reconnects.inc({ reason });
     const o = this.#host.opts;
-    const delay = backoffDelayMs(this.#attempt++, o.reconnectBaseMs, o.reconnectMaxMs);
+    const delay = backoffDelayMs(this.#attempt++, o.reconnect);
     this.#log.info(
       { reason, delayMs: delay, err: error instanceof Error ? error.message : undefined },
       "gateway stream ended; reconnecting",
