@@ -15,7 +15,7 @@ import {
 } from "../../../protocol/presence-frames.ts";
 import { TokenBucket } from "../../../protocol/token-bucket.ts";
 import type { Connection } from "./connection.ts";
-import type { InboundContext } from "./inbound.ts";
+import type { InboundContext } from "./inbound-context.ts";
 
 const utf8 = new TextEncoder();
 const RETRY_UNAVAILABLE_MS = 1000;
