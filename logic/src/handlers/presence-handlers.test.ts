@@ -10,7 +10,7 @@ import {
 import { createLogger } from "../../../platform/logger.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { InMemoryPresenceTable } from "../store/in-memory-presence-table.ts";
-import { InMemoryStoreForTests } from "../store/memory-store.ts";
+import { InMemoryStoreForTests } from "../store/testing/memory-store.ts";
 import { createHandlers } from "./create-handlers.ts";
 import { createLogicMetrics } from "./logic-metrics.ts";
 import { startPresenceSweep } from "./presence-sweep.ts";

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { InMemoryPresenceTable } from "./in-memory-presence-table.ts";
-import { InMemoryStoreForTests } from "./memory-store.ts";
 import { SqlitePresenceTable } from "./sqlite-presence-table.ts";
 import { SqliteStore } from "./sqlite-store.ts";
+import { InMemoryStoreForTests } from "./testing/memory-store.ts";
 import { presenceContract } from "./testing/presence-contract.ts";
 import { readMarkerContract } from "./testing/read-marker-contract.ts";
 
