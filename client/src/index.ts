@@ -16,13 +16,9 @@ export type {
   ReadsPageFrame,
   SignalEventFrame,
 } from "../../protocol/presence-frames.ts";
-export type {
-  ChatClientEvents,
-  ChatClientOptions,
-  ClientErrorEvent,
-  ClientState,
-  StateChange,
-  WebSocketConstructor,
-  WebSocketLike,
-} from "./chat-client.ts";
-export { ChatClient, ChatClientError } from "./chat-client.ts";
+export type { ChatClientOptions } from "./chat-client.ts";
+export { ChatClient } from "./chat-client.ts";
+export type { ChatClientErrorCode, ClientErrorEvent } from "./client-error.ts";
+export { ChatClientError } from "./client-error.ts";
+export type { ChatClientEvents, ClientState, StateChange } from "./client-events.ts";
+export type { WebSocketConstructor, WebSocketLike } from "./websocket-like.ts";
