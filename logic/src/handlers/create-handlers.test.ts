@@ -14,7 +14,8 @@ import { createAuthenticator } from "../auth/authenticator.ts";
 import type { AppendInput, AppendResult, MessageStore } from "../store/message-store.ts";
 import { InMemoryStoreForTests } from "../store/testing/memory-store.ts";
 import { boundStore } from "./bounded-store.ts";
-import { createHandlers, JOIN_PAGE_MAX_BYTES } from "./create-handlers.ts";
+import { createHandlers } from "./create-handlers.ts";
+import { JOIN_PAGE_MAX_BYTES } from "./join-handler.ts";
 import { createLogicMetrics } from "./logic-metrics.ts";
 import { RecordingFleet } from "./testing/fake-fleet.ts";
 
