@@ -33,6 +33,13 @@ export interface ChatClientOptions {
   outboxLimit?: number;
   /** Resend an unacknowledged message after this long on the same connection (default 10 000 ms). */
   ackTimeoutMs?: number;
+  /**
+   * Frames other than sends (joins, leaves, signals, read markers, queries)
+   * that may wait for the pacer (default 1000). Beyond it they are dropped
+   * (`droppedFrames`), a query rejects with `backlog_full`, and one `error`
+   * event `backlog_full` says so until the backlog has emptied.
+   */
+  backlogLimit?: number;
   /** Randomness for jitter and message ids; injectable for tests. */
   random?: () => number;
 }
@@ -88,7 +95,17 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.reconnect = new ReconnectPolicy({ ...DEFAULT_BACKOFF, ...opts.backoff }, this.random);
     this.outbox = new Outbox(opts.outboxLimit ?? 1000, this.ackTimeoutMs);
     this.queries = new QueryTable(this.ackTimeoutMs);
-    this.pacer = new Pacer(() => this.ws, DEFAULT_RATE, DEFAULT_BURST);
+    this.pacer = new Pacer(
+      () => this.ws,
+      DEFAULT_RATE,
+      DEFAULT_BURST,
+      opts.backlogLimit ?? 1000,
+      () =>
+        this.emit("error", {
+          code: "backlog_full",
+          message: "frames are written faster than the server's rate allows; dropping them",
+        }),
+    );
     this.idPrefix = Math.floor(this.random() * 2 ** 32).toString(36);
   }
 
@@ -106,6 +123,10 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   /** Unacknowledged sends. */
   get outboxSize(): number {
     return this.outbox.size;
+  }
+  /** Frames other than sends dropped because the pacer's backlog was full. */
+  get droppedFrames(): number {
+    return this.pacer.dropped;
   }
 
   /** Opens the session; reconnects on its own until close(). */
@@ -193,7 +214,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private query<T extends PresencePageFrame | ReadsPageFrame>(key: string, frame: object): Promise<T> {
     if (this.current !== "open") return Promise.reject(new ChatClientError("closed", "not connected"));
     const answer = this.queries.wait<T>(key);
-    this.pacer.write(frame);
+    const written = this.pacer.write(frame);
+    if (written === "dropped")
+      this.queries.abandonNewest(key, new ChatClientError("backlog_full", `${key}: not sent, backlog full`));
+    else if (written === "offline")
+      this.queries.abandonNewest(key, new ChatClientError("closed", "not connected"));
     return answer;
   }
 
@@ -355,7 +380,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   }
 
   private sendJoin(room: string, r: RoomState): void {
-    this.pacer.write(this.rooms.joinFrame(room, r));
+    // A join the pacer dropped is not in flight: a gap or the next welcome tries again.
+    const written = this.pacer.write(this.rooms.joinFrame(room, r));
+    if (written === "dropped" || written === "offline") r.joining = false;
   }
 
   private sendPending(id: string, p: Pending): void {

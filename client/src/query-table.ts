@@ -46,6 +46,14 @@ export class QueryTable {
     });
   }
 
+  /** Rejects the newest query waiting under `key` (its frame never left). */
+  abandonNewest(key: string, err: Error): void {
+    const q = this.#waiting.get(key)?.pop();
+    if (!q) return;
+    clearTimeout(q.timer);
+    q.reject(err);
+  }
+
   /** Resolves the oldest query waiting under `key` (an answer nobody waits for is ignored). */
   answer(key: string, frame: QueryAnswer): void {
     const q = this.#waiting.get(key)?.shift();
