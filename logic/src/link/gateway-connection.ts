@@ -167,9 +167,14 @@ export class GatewayConnection {
       if (this.#pingSentAt === 0) {
         this.#pingNonce++;
         this.#pingSentAt = now;
-        this.queue.pushControl(logicFrameEnvelope(ping(this.#pingNonce)));
+        this.#pushControl(logicFrameEnvelope(ping(this.#pingNonce)));
       }
     }
+  }
+
+  /** A control frame ahead of the batches; one the queue has no room for is dropped and counted. */
+  #pushControl(frame: Uint8Array): void {
+    if (!this.queue.pushControl(frame)) this.#host.metrics.drops.inc({ reason: "control_full" });
   }
 
   async #connect(): Promise<void> {
@@ -181,7 +186,7 @@ export class GatewayConnection {
     this.#pingSentAt = 0;
     this.state = "connecting";
     this.#startedAt = performance.now();
-    this.queue.pushControl(
+    this.#pushControl(
       logicFrameEnvelope(
         create(LogicFrameSchema, {
           kind: {
@@ -299,7 +304,7 @@ export class GatewayConnection {
         this.queue.ack(Number(kind.value.throughBatchSeq));
         return;
       case "ping":
-        this.queue.pushControl(
+        this.#pushControl(
           logicFrameEnvelope(
             create(LogicFrameSchema, { kind: { case: "pong", value: { nonce: kind.value.nonce } } }),
           ),
