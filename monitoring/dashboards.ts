@@ -247,11 +247,16 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
       },
       {
         title: "Events to logic",
-        description: "Client events sent to logic, and events resent after their stream died.",
+        description:
+          "Client events sent to logic, events resent after their stream died, and events refused (pending set full) or given up (no answer by their deadline).",
         unit: "ops",
         targets: [
           { expr: `sum(rate(chatcluster_gateway_link_events_sent_total${GW}${R}))`, legend: "sent" },
           { expr: `sum(rate(chatcluster_gateway_link_events_resent_total${GW}${R}))`, legend: "resent" },
+          {
+            expr: `sum by (reason) (rate(chatcluster_gateway_link_drops_total${GW}${R}))`,
+            legend: "dropped: {{reason}}",
+          },
         ],
       },
       {

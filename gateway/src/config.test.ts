@@ -2,23 +2,39 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../platform/config-error.ts";
 import { parseFlags } from "../../platform/flags.ts";
-import { edgeLimitsFrom, effectiveDrainWindowMs, gatewayFlags, resolveGatewayId } from "./config.ts";
+import {
+  edgeLimitsFrom,
+  effectiveDrainWindowMs,
+  gatewayFlags,
+  pendingEventLimitsFrom,
+  resolveGatewayId,
+} from "./config.ts";
 import { DEFAULT_EDGE_LIMITS, resolveEdgeLimits } from "./edge/edge-limits.ts";
 
 describe("gateway config", () => {
   it("defaults give the edge's default limits", () => {
     const config = parseFlags(gatewayFlags, [], {});
     assert.deepEqual(resolveEdgeLimits(edgeLimitsFrom(config)), DEFAULT_EDGE_LIMITS);
+    assert.deepEqual(pendingEventLimitsFrom(config), {
+      maxPendingEvents: 10_000,
+      maxPendingEventBytes: 64 * 1024 * 1024,
+      pendingEventTimeoutMs: 10_000,
+    });
     assert.deepEqual(config.clientListen, { host: "0.0.0.0", port: 8080 });
   });
 
   it("reads flags over CHATCLUSTER_* twins and validates ranges", () => {
-    const config = parseFlags(gatewayFlags, ["--max-connections=500", "--heartbeat-interval", "10s"], {
-      CHATCLUSTER_MAX_CONNECTIONS: "900",
-      CHATCLUSTER_SEND_QUEUE_BYTES: "65536",
-      CHATCLUSTER_CLIENT_LISTEN: "127.0.0.1:0",
-    });
+    const config = parseFlags(
+      gatewayFlags,
+      ["--max-connections=500", "--heartbeat-interval", "10s", "--pending-event-timeout=2s"],
+      {
+        CHATCLUSTER_MAX_CONNECTIONS: "900",
+        CHATCLUSTER_SEND_QUEUE_BYTES: "65536",
+        CHATCLUSTER_CLIENT_LISTEN: "127.0.0.1:0",
+      },
+    );
     const limits = resolveEdgeLimits(edgeLimitsFrom(config));
+    assert.equal(pendingEventLimitsFrom(config).pendingEventTimeoutMs, 2000);
     assert.equal(limits.maxConnections, 500);
     assert.equal(limits.heartbeatMs, 10_000);
     assert.equal(limits.sendQueueBytes, 65_536);

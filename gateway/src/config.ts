@@ -157,6 +157,27 @@ export const gatewayFlags = {
     4096,
     1024 * 1024 * 1024,
   ),
+  maxPendingEvents: intFlag(
+    "CHATCLUSTER_MAX_PENDING_EVENTS",
+    10_000,
+    "Client events handed to logic and not yet answered; more are refused with a retryable error (unavailable, or 4013 for an auth).",
+    1,
+    10_000_000,
+  ),
+  maxPendingEventBytes: intFlag(
+    "CHATCLUSTER_MAX_PENDING_EVENT_BYTES",
+    64 * 1024 * 1024,
+    "The same bound in bytes (a send counts its body).",
+    64 * 1024,
+    1024 * 1024 * 1024 * 1024,
+  ),
+  pendingEventTimeout: durationFlag(
+    "CHATCLUSTER_PENDING_EVENT_TIMEOUT",
+    10_000,
+    "A client event logic has not answered in this time is given up: the client gets a retryable error (4013 for an auth).",
+    100,
+    600_000,
+  ),
   heartbeatInterval: durationFlag(
     "CHATCLUSTER_HEARTBEAT_INTERVAL",
     d.heartbeatMs,
@@ -207,6 +228,19 @@ export function edgeLimitsFrom(config: GatewayConfig): Partial<EdgeLimits> {
     sendQueueBytes: config.sendQueueBytes,
     heartbeatMs: config.heartbeatInterval,
     perMessageDeflate: config.perMessageDeflate,
+  };
+}
+
+/** The push-stream server's bounds on unanswered events from the parsed flags. */
+export function pendingEventLimitsFrom(config: GatewayConfig): {
+  maxPendingEvents: number;
+  maxPendingEventBytes: number;
+  pendingEventTimeoutMs: number;
+} {
+  return {
+    maxPendingEvents: config.maxPendingEvents,
+    maxPendingEventBytes: config.maxPendingEventBytes,
+    pendingEventTimeoutMs: config.pendingEventTimeout,
   };
 }
 

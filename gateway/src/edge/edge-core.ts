@@ -6,7 +6,7 @@ import {
   ConnectionClosedSchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
-import { encodeErrorFrame } from "../../../protocol/client-frames.ts";
+import { ERROR_CODES, encodeErrorFrame } from "../../../protocol/client-frames.ts";
 import { CLOSE_CODES, type CloseCode, closeCodeName } from "../../../protocol/close-codes.ts";
 import { userInterestKey } from "../../../protocol/presence-frames.ts";
 import type { LogicLink } from "../logic-link.ts";
@@ -37,6 +37,9 @@ export interface EdgeCoreOptions {
   readonly log: Logger;
   readonly gatewayId: string;
 }
+
+/** Retry hint of `unavailable` errors: about a reconnect of logic or a failover of its store. */
+const RETRY_UNAVAILABLE_MS = 1000;
 
 /** Close reasons are limited to 123 bytes of UTF-8 (RFC 6455 5.5). */
 function truncateReason(reason: string): string {
@@ -151,17 +154,23 @@ export class EdgeCore implements InboundContext {
   startAuth(conn: Connection, token: string, refresh: boolean): void {
     const auth = create(AuthRequestSchema, { token, refresh, remoteAddress: conn.remoteAddress });
     if (!this.sendEvent(conn, { case: "auth", value: auth }, String(conn.id))) {
-      if (refresh) {
-        this.send(
-          conn,
-          encodeErrorFrame({ code: "unavailable", message: "logic unavailable; retry", retryAfterMs: 1000 }),
-        );
-      } else {
-        this.closeConn(conn, CLOSE_CODES.overloaded, "logic unavailable; retry");
-      }
+      if (refresh) this.unavailable(conn);
+      else this.closeConn(conn, CLOSE_CODES.overloaded, "logic unavailable; retry");
       return;
     }
     conn.authInFlight = true;
+  }
+
+  unavailable(conn: Connection, id?: string): void {
+    this.send(
+      conn,
+      encodeErrorFrame({
+        code: ERROR_CODES.unavailable.code,
+        message: "logic unavailable; retry",
+        id,
+        retryAfterMs: RETRY_UNAVAILABLE_MS,
+      }),
+    );
   }
 
   /** Sends the close frame (after what is queued, unless the socket is too slow for it) and forgets the memberships. */

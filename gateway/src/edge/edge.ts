@@ -16,6 +16,7 @@ import { createGatewayMetrics, type GatewayMetrics } from "./gateway-metrics.ts"
 import { startHeartbeatSweep } from "./heartbeat-sweep.ts";
 import { createReplyHandler } from "./logic-replies.ts";
 import { createSocketEvents } from "./socket-events.ts";
+import { createExpiryHandler } from "./unanswered-events.ts";
 
 export interface EdgeOptions {
   /** The push-stream layer: where client events go. */
@@ -61,7 +62,7 @@ export interface Edge extends EdgeSink {
 
 /**
  * Assembles one edge: the shared core, admission on the HTTP upgrade, the
- * socket events, fan-out and logic's replies (the EdgeSink), the heartbeat
+ * socket events, fan-out, logic's replies and its unanswered events (the EdgeSink), the heartbeat
  * sweep and the drain; and owns the phases (serving, draining, closed) and
  * readiness.
  */
@@ -91,11 +92,13 @@ export function createEdge(opts: EdgeOptions): Edge {
     attached = true;
   }
 
+  const reply = createReplyHandler(core);
   return {
     limits,
     metrics,
     deliver: createFanOut(core),
-    reply: createReplyHandler(core),
+    reply,
+    expired: createExpiryHandler(core, reply),
     attach,
     async listen(host, port) {
       const server = createServer((_req, res) => {

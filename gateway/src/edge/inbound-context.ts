@@ -20,4 +20,6 @@ export interface InboundContext {
   sendEvent(conn: Connection, kind: ClientEvent["kind"], routingKey: string): boolean;
   closeConn(conn: Connection, code: CloseCode, reason: string): void;
   startAuth(conn: Connection, token: string, refresh: boolean): void;
+  /** Answers with the retryable `unavailable` error (logic could not take, or did not answer, the frame `id`). */
+  unavailable(conn: Connection, id?: string): void;
 }

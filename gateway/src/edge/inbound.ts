@@ -19,7 +19,6 @@ import {
 } from "./inbound-presence.ts";
 
 const utf8 = new TextEncoder();
-const RETRY_UNAVAILABLE_MS = 1000;
 
 function error(
   ctx: InboundContext,
@@ -126,7 +125,7 @@ export function handleClientMessage(
           // Nothing can have been held within this call: back to live.
           if (wasHeld === null) membership.held = null;
         }
-        error(ctx, conn, ERROR_CODES.unavailable.code, "logic unavailable", frame.room, RETRY_UNAVAILABLE_MS);
+        ctx.unavailable(conn, frame.room);
       }
       return;
     }
@@ -157,7 +156,7 @@ export function handleClientMessage(
       const body = utf8.encode(json);
       const req = create(SendRequestSchema, { room: frame.room, clientMsgId: frame.id, body });
       if (!ctx.sendEvent(conn, { case: "send", value: req }, frame.room)) {
-        error(ctx, conn, ERROR_CODES.unavailable.code, "logic unavailable", frame.id, RETRY_UNAVAILABLE_MS);
+        ctx.unavailable(conn, frame.id);
       }
       return;
     }
