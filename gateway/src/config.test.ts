@@ -14,7 +14,11 @@ import { DEFAULT_EDGE_LIMITS, resolveEdgeLimits } from "./edge/edge-limits.ts";
 describe("gateway config", () => {
   it("defaults give the edge's default limits", () => {
     const config = parseFlags(gatewayFlags, [], {});
-    assert.deepEqual(resolveEdgeLimits(edgeLimitsFrom(config)), DEFAULT_EDGE_LIMITS);
+    const heap = 4 * 1024 ** 3;
+    assert.deepEqual(resolveEdgeLimits(edgeLimitsFrom(config, heap)), {
+      ...DEFAULT_EDGE_LIMITS,
+      sendBudgetBytes: heap / 4,
+    });
     assert.deepEqual(pendingEventLimitsFrom(config), {
       maxPendingEvents: 10_000,
       maxPendingEventBytes: 64 * 1024 * 1024,
@@ -30,10 +34,12 @@ describe("gateway config", () => {
       {
         CHATCLUSTER_MAX_CONNECTIONS: "900",
         CHATCLUSTER_SEND_QUEUE_BYTES: "65536",
+        CHATCLUSTER_SEND_BUDGET_BYTES: "1048576",
         CHATCLUSTER_CLIENT_LISTEN: "127.0.0.1:0",
       },
     );
-    const limits = resolveEdgeLimits(edgeLimitsFrom(config));
+    const limits = resolveEdgeLimits(edgeLimitsFrom(config, 4 * 1024 ** 3));
+    assert.equal(limits.sendBudgetBytes, 1_048_576, "an explicit budget wins over the heap share");
     assert.equal(pendingEventLimitsFrom(config).pendingEventTimeoutMs, 2000);
     assert.equal(limits.maxConnections, 500);
     assert.equal(limits.heartbeatMs, 10_000);

@@ -157,6 +157,13 @@ export const gatewayFlags = {
     4096,
     1024 * 1024 * 1024,
   ),
+  sendBudgetBytes: intFlag(
+    "CHATCLUSTER_SEND_BUDGET_BYTES",
+    0,
+    "Bytes queued for all clients together; above it the clients furthest behind are closed with 4009 slow_consumer until the rest hold 90 % of it. 0 means a quarter of the V8 heap limit (Node sizes it from the memory it sees; set --max-old-space-size or this flag to match the container's limit).",
+    0,
+    1024 * 1024 * 1024 * 1024,
+  ),
   maxPendingEvents: intFlag(
     "CHATCLUSTER_MAX_PENDING_EVENTS",
     10_000,
@@ -208,9 +215,17 @@ export const gatewayFlags = {
 
 export type GatewayConfig = FlagValues<typeof gatewayFlags>;
 
-/** The edge's limits from the parsed flags. */
-export function edgeLimitsFrom(config: GatewayConfig): Partial<EdgeLimits> {
+/** Fraction of the V8 heap limit the send budget defaults to. */
+export const SEND_BUDGET_HEAP_FRACTION = 0.25;
+
+/**
+ * The edge's limits from the parsed flags. `heapLimitBytes`
+ * (v8.getHeapStatistics().heap_size_limit) sizes the send budget when the
+ * flag leaves it at 0.
+ */
+export function edgeLimitsFrom(config: GatewayConfig, heapLimitBytes: number): Partial<EdgeLimits> {
   return {
+    sendBudgetBytes: config.sendBudgetBytes || Math.floor(heapLimitBytes * SEND_BUDGET_HEAP_FRACTION),
     maxConnections: config.maxConnections,
     maxPendingAuth: config.maxPendingAuth,
     authTimeoutMs: config.authTimeout,

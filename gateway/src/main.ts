@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { getHeapStatistics } from "node:v8";
 import { createLogger } from "../../platform/logger.ts";
 import { createMetricsRegistry } from "../../platform/metrics-registry.ts";
 import { startOpsServer } from "../../platform/ops-server.ts";
@@ -56,7 +57,7 @@ export async function runGateway(config: GatewayConfig): Promise<void> {
     registry,
     log,
     gatewayId,
-    limits: edgeLimitsFrom(config),
+    limits: edgeLimitsFrom(config, getHeapStatistics().heap_size_limit),
   });
   const internal = await link.listen();
   const client = await edge.listen(config.clientListen.host, config.clientListen.port);

@@ -18,6 +18,7 @@ import { dropPresence } from "./inbound-presence.ts";
 import { PresenceReporter } from "./presence-reporter.ts";
 import type { PresenceTracker } from "./presence-tracker.ts";
 import { RoomIndex } from "./room-index.ts";
+import { shedSlowest } from "./send-budget.ts";
 import { SendScheduler } from "./send-scheduler.ts";
 import { UserIndex } from "./user-index.ts";
 import { frameText } from "./ws-frame.ts";
@@ -93,7 +94,13 @@ export class EdgeCore implements InboundContext {
         metrics.framesOut.inc(frames);
         metrics.bytesOut.inc(bytes);
       },
+      () =>
+        shedSlowest(this.conns.values(), this.sched, o.limits.sendBudgetBytes, (conn) => {
+          metrics.sendBudgetCloses.inc();
+          this.closeConn(conn, CLOSE_CODES.slowConsumer, "slow consumer: gateway send budget");
+        }),
     );
+    metrics.sendBudget.set(o.limits.sendBudgetBytes);
     metrics.queueProbe = () => {
       let sumBytes = 0;
       let maxBytes = 0;
@@ -177,6 +184,7 @@ export class EdgeCore implements InboundContext {
   closeConn(conn: Connection, code: CloseCode, reason: string): void {
     if (conn.state === "closing" || conn.state === "closed") return;
     if (code !== CLOSE_CODES.slowConsumer) this.sched.flushConnection(conn);
+    this.sched.release(conn);
     conn.closeCode = code.code;
     conn.state = "closing";
     conn.closingSince = Date.now();
@@ -193,6 +201,7 @@ export class EdgeCore implements InboundContext {
 
   /** The socket is gone: every reference is dropped and logic is told (for an authenticated one). */
   forget(conn: Connection, peerCode: number): void {
+    this.sched.release(conn);
     conn.state = "closed";
     this.conns.delete(conn.id);
     this.closing.delete(conn);
