@@ -26,12 +26,13 @@ proto: setup ## Regenerate TypeScript from proto/ with buf + protoc-gen-es
 	@$(WITH_NODE) rm -rf gen && npx buf generate
 
 .PHONY: lint
-lint: setup ## buf lint, generated-code drift, type-check, biome
+lint: setup ## buf lint, generated-code drift, import cycles, type-check, biome
 	@$(WITH_NODE) npx buf lint
 	@$(WITH_NODE) scripts/check-generated.sh
 	@scripts/check-chart-crds.sh
 	@$(WITH_NODE) node monitoring/build-dashboards.ts --check
 	@$(WITH_NODE) node monitoring/build-metrics-doc.ts --check
+	@$(WITH_NODE) node scripts/check-import-cycles.ts
 	@$(WITH_NODE) npx tsc -p tsconfig.json
 	@$(WITH_NODE) npx biome check .
 

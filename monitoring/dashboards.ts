@@ -207,12 +207,17 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
       },
       {
         title: "Send queues",
-        description: "Bytes queued for client sockets: total per gateway and the largest single socket.",
+        description:
+          "Bytes queued for client sockets: total per gateway against its send budget, and the largest single socket.",
         unit: "bytes",
         targets: [
           {
             expr: `sum by (pod) (chatcluster_gateway_send_queue_bytes${sel(GW, 'stat="sum"')})`,
             legend: "{{pod}} total",
+          },
+          {
+            expr: `max by (pod) (chatcluster_gateway_send_budget_bytes${GW})`,
+            legend: "{{pod}} budget",
           },
           {
             expr: `max by (pod) (chatcluster_gateway_send_queue_bytes${sel(GW, 'stat="max"')})`,
@@ -223,12 +228,16 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
       {
         title: "Slow consumers, rate limits and drops",
         description:
-          "Sockets closed as slow consumers, frames refused by rate limits, frames dropped, per second.",
+          "Sockets closed as slow consumers (over their own bound, or furthest behind when the gateway's send budget ran out), frames refused by rate limits, frames dropped, per second.",
         unit: "ops",
         targets: [
           {
             expr: `sum(rate(chatcluster_gateway_slow_consumer_closes_total${GW}${R}))`,
             legend: "slow-consumer closes",
+          },
+          {
+            expr: `sum(rate(chatcluster_gateway_send_budget_closes_total${GW}${R}))`,
+            legend: "send-budget closes",
           },
           {
             expr: `sum(rate(chatcluster_gateway_rate_limited_frames_total${GW}${R}))`,
@@ -265,11 +274,16 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
       },
       {
         title: "Events to logic",
-        description: "Client events sent to logic, and events resent after their stream died.",
+        description:
+          "Client events sent to logic, events resent after their stream died, and events refused (pending set full) or given up (no answer by their deadline).",
         unit: "ops",
         targets: [
           { expr: `sum(rate(chatcluster_gateway_link_events_sent_total${GW}${R}))`, legend: "sent" },
           { expr: `sum(rate(chatcluster_gateway_link_events_resent_total${GW}${R}))`, legend: "resent" },
+          {
+            expr: `sum by (reason) (rate(chatcluster_gateway_link_drops_total${GW}${R}))`,
+            legend: "dropped: {{reason}}",
+          },
         ],
       },
       {

@@ -26,7 +26,7 @@ export async function metricCatalog(): Promise<MetricEntry[]> {
       "gateway",
       (r) => {
         createGatewayMetrics(r);
-        createGatewayLinkMetrics(r, () => 0);
+        createGatewayLinkMetrics(r, () => ({ events: 0, bytes: 0 }));
       },
     ],
     [

@@ -1,20 +1,6 @@
 import { type ClientFrame, ERROR_CODES, PROTOCOL_BOUNDS, ROOM_PATTERN } from "./client-frames.ts";
 import { parsePresenceFrame } from "./parse-presence-frame.ts";
-
-/**
- * Validates one client text frame. Three outcomes, each with a fixed answer
- * (docs/protocol.md, "Bad input"):
- * - `frame`: well-formed, typed.
- * - `reject`: a JSON object the server understands as a frame but cannot use
- *   (unknown type, wrong field type): answer with an error frame, keep the
- *   connection — a newer client must not be disconnected by an older server.
- * - `malformed`: not JSON, or not an object: the peer is not speaking the
- *   protocol; close with bad_frame.
- */
-export type ParseResult =
-  | { kind: "frame"; frame: ClientFrame }
-  | { kind: "reject"; code: string; message: string; id?: string }
-  | { kind: "malformed"; message: string };
+import type { ParseResult } from "./parse-result.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -35,6 +21,7 @@ function isSeq(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
+/** Validates one client text frame (see ParseResult for the three outcomes). */
 export function parseClientFrame(text: string): ParseResult {
   let value: unknown;
   try {

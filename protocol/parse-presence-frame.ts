@@ -1,5 +1,5 @@
 import { ERROR_CODES } from "./client-frames.ts";
-import type { ParseResult } from "./parse-client-frame.ts";
+import type { ParseResult } from "./parse-result.ts";
 import { PRESENCE_BOUNDS, SIGNAL_KIND_PATTERN } from "./presence-frames.ts";
 
 type Obj = Record<string, unknown>;

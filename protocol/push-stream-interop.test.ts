@@ -40,7 +40,7 @@ const logicFrame = (kind: MessageInitShape<typeof LogicFrameSchema>["kind"]) =>
 test("a grpc-js client speaks to the gateway's end of the push stream", async () => {
   const delivered: Delivery[] = [];
   const server = createLogicLinkServer({
-    sink: { deliver: (ds) => delivered.push(...ds), reply: () => {} },
+    sink: { deliver: (ds) => delivered.push(...ds), reply: () => {}, expired: () => {} },
     gatewayId: "gw-interop",
     epoch: "e1",
     registry: new Registry(),

@@ -157,6 +157,46 @@ describe("ChatClient", () => {
     assert.equal(c.state, "open");
   });
 
+  it("bounds the pacer's backlog of other frames, says so once per overflow, and never drops sends", async () => {
+    // The pacer runs at 9 frames/s (90 % of the server's rate) with a burst of one.
+    const h = await startTestEdge({
+      messagesPerSecond: 10,
+      messageBurst: 3,
+      signalsPerSecond: 100,
+      signalBurst: 100,
+    });
+    harnesses.push(h);
+    const { c } = client(h.url, "fay", { backlogLimit: 5 });
+    const overflows: string[] = [];
+    c.on("error", (e) => {
+      if (e.code === "backlog_full") overflows.push(e.message);
+    });
+    c.connect();
+    await until("open", () => c.state === "open");
+    // One send takes the pacer's only token; the other nine wait, then five signals.
+    const acks = Array.from({ length: 10 }, (_, i) => c.send("p", i));
+    for (let i = 0; i < 30; i++) c.signal("p", "typing");
+    assert.equal(c.droppedFrames, 25, "five signals wait; the other 25 are dropped");
+    assert.equal(overflows.length, 1, "one error event for the whole overflow");
+    await assert.rejects(c.presence("p"), /backlog_full/);
+    assert.equal(c.droppedFrames, 26);
+    // Sends are bounded by the outbox, not here: every one is acknowledged.
+    assert.equal(new Set((await Promise.all(acks)).map((a) => a.seq)).size, 10);
+    // The five signals follow the sends; once they are out the backlog is empty and the signal re-arms.
+    const signalsIn = async () =>
+      Number(
+        /chatcluster_gateway_frames_in_total\{type="signal"\} (\d+)/.exec(await h.registry.metrics())?.[1],
+      );
+    const deadline = Date.now() + 10_000;
+    while ((await signalsIn()) < 5) {
+      assert.ok(Date.now() < deadline, "the queued signals reach the gateway");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (let i = 0; i < 30; i++) c.signal("p", "typing");
+    assert.equal(overflows.length, 2);
+    assert.equal(c.state, "open");
+  });
+
   it("rejects send beyond the outbox bound", async () => {
     const c = new ChatClient({ url: "ws://127.0.0.1:9/", token: "t", outboxLimit: 1 });
     const first = c.send("r", 1);

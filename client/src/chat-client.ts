@@ -1,3 +1,4 @@
+import type { BackoffOptions } from "../../protocol/backoff.ts";
 import type {
   AckFrame,
   ErrorFrame,
@@ -7,71 +8,17 @@ import type {
   WelcomeFrame,
 } from "../../protocol/client-frames.ts";
 import { isRetryableError, SUBPROTOCOL } from "../../protocol/client-frames.ts";
-import { CLOSE_CODES, closeCodeByNumber } from "../../protocol/close-codes.ts";
-import type {
-  PresenceChangeFrame,
-  PresencePageFrame,
-  ReadEventFrame,
-  ReadsPageFrame,
-  SignalEventFrame,
-} from "../../protocol/presence-frames.ts";
-import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+import { CLOSE_CODES } from "../../protocol/close-codes.ts";
+import type { PresencePageFrame, ReadsPageFrame } from "../../protocol/presence-frames.ts";
+import { ChatClientError } from "./client-error.ts";
+import type { ChatClientEvents, ClientState, StateChange } from "./client-events.ts";
+import { Outbox, type Pending } from "./outbox.ts";
+import { Pacer } from "./pacer.ts";
+import { QueryTable } from "./query-table.ts";
+import { ReconnectPolicy } from "./reconnect-policy.ts";
+import { type RoomState, RoomTracker } from "./room-tracker.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
-
-// Method-style parameter checking, so the DOM's and ws's handler types (with richer event types) fit.
-type Handler<E> = { bivarianceHack(ev: E): void }["bivarianceHack"];
-
-/** The part of the WHATWG WebSocket the SDK uses (browsers, Node 24's global, or `ws`). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  onopen: Handler<never> | null;
-  onmessage: Handler<{ data: unknown }> | null;
-  onclose: Handler<{ code: number; reason: string }> | null;
-  onerror: Handler<never> | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-export type WebSocketConstructor = new (url: string, protocols: string | string[]) => WebSocketLike;
-
-export type ClientState =
-  /** Opening a socket (first time or after a backoff). */
-  | "connecting"
-  /** Socket open, auth sent, waiting for welcome. */
-  | "authenticating"
-  /** Welcome received: frames flow. */
-  | "open"
-  /** Lost the connection (or told to move); waiting to reconnect. */
-  | "reconnecting"
-  /** Stopped for good: close() was called or the server refused in a way retrying cannot fix. */
-  | "closed";
-
-export interface StateChange {
-  state: ClientState;
-  /** Close code that caused the change, when there was one. */
-  code?: number;
-  /** Delay before the next attempt, for "reconnecting". */
-  retryInMs?: number;
-}
-
-export interface ClientErrorEvent {
-  code: string;
-  message: string;
-  id?: string;
-}
-
-export interface ChatClientEvents extends Record<string, unknown> {
-  message: MessageFrame;
-  state: StateChange;
-  joined: JoinedFrame;
-  error: ClientErrorEvent;
-  welcome: WelcomeFrame;
-  /** Someone joined or left a room this client joined with `presence: true`. */
-  presence: PresenceChangeFrame;
-  /** An ephemeral signal from another connection (this client's own are dropped). */
-  signal: SignalEventFrame;
-  /** A member's read marker moved. */
-  read: ReadEventFrame;
-}
+import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./websocket-like.ts";
 
 export interface ChatClientOptions {
   /** ws:// or wss:// URL of the gateway (or its load balancer). */
@@ -80,56 +27,28 @@ export interface ChatClientOptions {
   token: string | (() => string | Promise<string>);
   /** Defaults to globalThis.WebSocket. */
   WebSocket?: WebSocketConstructor;
+  /** Reconnect backoff with full jitter (default: from 500 ms, doubling up to 30 s). */
   backoff?: Partial<BackoffOptions>;
   /** Unacknowledged sends kept for retry (default 1000); send() rejects beyond it. */
   outboxLimit?: number;
   /** Resend an unacknowledged message after this long on the same connection (default 10 000 ms). */
   ackTimeoutMs?: number;
+  /**
+   * Frames other than sends (joins, leaves, signals, read markers, queries)
+   * that may wait for the pacer (default 1000). Beyond it they are dropped
+   * (`droppedFrames`), a query rejects with `backlog_full`, and one `error`
+   * event `backlog_full` says so until the backlog has emptied.
+   */
+  backlogLimit?: number;
   /** Randomness for jitter and message ids; injectable for tests. */
   random?: () => number;
 }
 
-interface RoomState {
-  /** Highest seq delivered to the app (0 = none yet). */
-  lastSeq: number;
-  /** A join for this room is in flight on the current connection. */
-  joining: boolean;
-  /** Received a joined frame at least once: later joins resume with since. */
-  everJoined: boolean;
-  /** Joined with presence changes (kept across reconnects). */
-  presence: boolean;
-}
-
-interface Query {
-  resolve: (frame: never) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-interface Pending {
-  room: string;
-  body: unknown;
-  sentAt: number;
-  /** Waiting in the pacer's backlog (not on the wire yet): no ack timeout runs. */
-  queued: boolean;
-  resolve: (ack: AckFrame) => void;
-  reject: (err: Error) => void;
-}
-
-/** Raised by send() when the outbox is full and by pending sends when the client closes. */
-export class ChatClientError extends Error {
-  override readonly name = "ChatClientError";
-  readonly code: "outbox_full" | "closed" | "rejected";
-  constructor(code: "outbox_full" | "closed" | "rejected", message: string) {
-    super(`${code}: ${message}`);
-    this.code = code;
-  }
-}
-
-const OPEN = 1;
 // Until a welcome says otherwise (protocol defaults, with a margin).
 const DEFAULT_RATE = 18;
 const DEFAULT_BURST = 38;
+/** Reconnect backoff ceilings: from 500 ms up to 30 s. */
+const DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ initialMs: 500, maxMs: 30_000 });
 
 /**
  * ChatCluster client: one logical session over any number of WebSocket
@@ -137,36 +56,33 @@ const DEFAULT_BURST = 38;
  * messages are delivered exactly once and in order per room (duplicates by seq
  * are dropped; a gap by prev triggers a resume), and sends are retried with the
  * same id until acknowledged.
+ *
+ * This class is the session's state machine and its public surface; the
+ * parts are in files of their own: reconnect-policy.ts (when to come back),
+ * room-tracker.ts (resume and exactly-once per room), outbox.ts (sends until
+ * acked), query-table.ts (presence and read-marker queries), pacer.ts (stay
+ * under the server's rate).
  */
 export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private readonly opts: ChatClientOptions;
   private readonly WS: WebSocketConstructor;
-  private readonly backoff: BackoffOptions;
   private readonly random: () => number;
-  private readonly outboxLimit: number;
   private readonly ackTimeoutMs: number;
+  private readonly reconnect: ReconnectPolicy;
+  private readonly rooms = new RoomTracker();
+  private readonly outbox: Outbox;
+  private readonly queries: QueryTable;
+  private readonly pacer: Pacer;
   private ws: WebSocketLike | null = null;
   private current: ClientState = "connecting";
-  private attempt = 0;
   private heartbeatMs = 25_000;
   private lastHeard = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private ticker: ReturnType<typeof setInterval> | null = null;
-  private readonly rooms = new Map<string, RoomState>();
-  private readonly outbox = new Map<string, Pending>();
-  /** Presence and read-marker queries waiting for their answer, FIFO per `<type> <room>`. */
-  private readonly queries = new Map<string, Query[]>();
   private idCounter = 0;
   private readonly idPrefix: string;
   private userClosed = false;
   private welcomeInfo: WelcomeFrame | null = null;
-  // Pacer: a token bucket in front of the socket, sized from welcome.limits.
-  private rate = DEFAULT_RATE;
-  private burst = DEFAULT_BURST;
-  private tokens = DEFAULT_BURST;
-  private refilledAt = 0;
-  private backlog: { text: string; pending: Pending | undefined }[] = [];
-  private pacer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(opts: ChatClientOptions) {
     super();
@@ -174,10 +90,22 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const ctor = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!ctor) throw new Error("no WebSocket implementation: pass options.WebSocket");
     this.WS = ctor;
-    this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
     this.random = opts.random ?? Math.random;
-    this.outboxLimit = opts.outboxLimit ?? 1000;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
+    this.reconnect = new ReconnectPolicy({ ...DEFAULT_BACKOFF, ...opts.backoff }, this.random);
+    this.outbox = new Outbox(opts.outboxLimit ?? 1000, this.ackTimeoutMs);
+    this.queries = new QueryTable(this.ackTimeoutMs);
+    this.pacer = new Pacer(
+      () => this.ws,
+      DEFAULT_RATE,
+      DEFAULT_BURST,
+      opts.backlogLimit ?? 1000,
+      () =>
+        this.emit("error", {
+          code: "backlog_full",
+          message: "frames are written faster than the server's rate allows; dropping them",
+        }),
+    );
     this.idPrefix = Math.floor(this.random() * 2 ** 32).toString(36);
   }
 
@@ -196,6 +124,10 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   get outboxSize(): number {
     return this.outbox.size;
   }
+  /** Frames other than sends dropped because the pacer's backlog was full. */
+  get droppedFrames(): number {
+    return this.pacer.dropped;
+  }
 
   /** Opens the session; reconnects on its own until close(). */
   connect(): this {
@@ -210,12 +142,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
    * `presence: true` also delivers `presence` events (joined/left) for the room.
    */
   join(room: string, opts: { since?: number; presence?: boolean } = {}): void {
-    let r = this.rooms.get(room);
-    if (!r) {
-      r = { lastSeq: opts.since ?? 0, joining: false, everJoined: opts.since !== undefined, presence: false };
-      this.rooms.set(room, r);
-    }
-    r.presence = opts.presence === true;
+    const r = this.rooms.join(room, opts.since, opts.presence === true);
     if (this.current === "open") this.sendJoin(room, r);
   }
 
@@ -231,7 +158,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
    */
   signal(room: string, kind: string, body?: unknown): void {
     if (this.current !== "open") return;
-    this.write(body === undefined ? { type: "signal", room, kind } : { type: "signal", room, kind, body });
+    this.pacer.write(
+      body === undefined ? { type: "signal", room, kind } : { type: "signal", room, kind, body },
+    );
   }
 
   /**
@@ -240,7 +169,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
    * this user's connections (its other devices, and this one).
    */
   markRead(room: string, seq: number, notify: "room" | "self" = "room"): void {
-    if (this.current === "open") this.write({ type: "read", room, seq, notify });
+    if (this.current === "open") this.pacer.write({ type: "read", room, seq, notify });
   }
 
   /** Stored read markers of `users` (default: this user) in `room`. */
@@ -248,39 +177,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     return this.query(`reads ${room}`, users ? { type: "reads", room, users } : { type: "reads", room });
   }
 
-  private query<T>(key: string, frame: object): Promise<T> {
-    if (this.current !== "open") return Promise.reject(new ChatClientError("closed", "not connected"));
-    return new Promise<T>((resolve, reject) => {
-      const q: Query = {
-        resolve: resolve as (f: never) => void,
-        reject,
-        timer: setTimeout(() => {
-          const list = this.queries.get(key);
-          const i = list?.indexOf(q) ?? -1;
-          if (list && i >= 0) list.splice(i, 1);
-          reject(new ChatClientError("rejected", `${key}: no answer within ${this.ackTimeoutMs} ms`));
-        }, this.ackTimeoutMs),
-      };
-      let list = this.queries.get(key);
-      if (!list) {
-        list = [];
-        this.queries.set(key, list);
-      }
-      list.push(q);
-      this.write(frame);
-    });
-  }
-
-  private answer(key: string, frame: PresencePageFrame | ReadsPageFrame): void {
-    const q = this.queries.get(key)?.shift();
-    if (!q) return;
-    clearTimeout(q.timer);
-    (q.resolve as (f: PresencePageFrame | ReadsPageFrame) => void)(frame);
-  }
-
   leave(room: string): void {
-    if (!this.rooms.delete(room)) return;
-    if (this.current === "open") this.write({ type: "leave", room });
+    if (!this.rooms.leave(room)) return;
+    if (this.current === "open") this.pacer.write({ type: "leave", room });
   }
 
   /**
@@ -289,14 +188,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
    * server refuses it for good, when the outbox is full, or on close().
    */
   send(room: string, body: unknown, id?: string): Promise<AckFrame> {
-    if (this.outbox.size >= this.outboxLimit)
-      return Promise.reject(new ChatClientError("outbox_full", `${this.outboxLimit} unacknowledged sends`));
     const msgId = id ?? `${this.idPrefix}-${++this.idCounter}`;
-    return new Promise<AckFrame>((resolve, reject) => {
-      const p: Pending = { room, body, sentAt: 0, queued: false, resolve, reject };
-      this.outbox.set(msgId, p);
-      if (this.current === "open") this.sendPending(msgId, p);
-    });
+    const acked = this.outbox.add(msgId, room, body);
+    const p = this.outbox.get(msgId);
+    if (p !== undefined && this.current === "open") this.sendPending(msgId, p);
+    return acked;
   }
 
   /** Ends the session: no more reconnects; pending sends reject. */
@@ -306,21 +202,24 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.reconnectTimer = null;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
-    if (this.pacer) clearTimeout(this.pacer);
-    this.pacer = null;
-    this.backlog = [];
+    this.pacer.stop();
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= OPEN) ws.close(1000, "client closed");
-    for (const p of this.outbox.values()) p.reject(new ChatClientError("closed", "client closed"));
-    this.outbox.clear();
-    for (const list of this.queries.values())
-      for (const q of list) {
-        clearTimeout(q.timer);
-        q.reject(new ChatClientError("closed", "client closed"));
-      }
-    this.queries.clear();
+    this.outbox.rejectAll(new ChatClientError("closed", "client closed"));
+    this.queries.rejectAll(new ChatClientError("closed", "client closed"));
     this.setState({ state: "closed", code: 1000 });
+  }
+
+  private query<T extends PresencePageFrame | ReadsPageFrame>(key: string, frame: object): Promise<T> {
+    if (this.current !== "open") return Promise.reject(new ChatClientError("closed", "not connected"));
+    const answer = this.queries.wait<T>(key);
+    const written = this.pacer.write(frame);
+    if (written === "dropped")
+      this.queries.abandonNewest(key, new ChatClientError("backlog_full", `${key}: not sent, backlog full`));
+    else if (written === "offline")
+      this.queries.abandonNewest(key, new ChatClientError("closed", "not connected"));
+    return answer;
   }
 
   private setState(change: StateChange): void {
@@ -345,8 +244,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       if (this.ws !== ws) return;
       this.lastHeard = Date.now();
       this.setState({ state: "authenticating" });
-      this.resetPacer(DEFAULT_RATE, DEFAULT_BURST);
-      this.tokens -= 1;
+      this.pacer.reset(DEFAULT_RATE, DEFAULT_BURST);
+      this.pacer.spend();
       ws.send(JSON.stringify({ type: "auth", token }));
     };
     ws.onmessage = (ev) => {
@@ -368,36 +267,20 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     };
   }
 
-  private scheduleReconnect(code: number, delayMs?: number): void {
-    for (const r of this.rooms.values()) r.joining = false;
-    const entry = closeCodeByNumber(code);
-    const policy = entry?.reconnect ?? "backoff";
-    const refreshable = typeof this.opts.token === "function";
-    if (policy === "never" && code !== CLOSE_CODES.normal.code) {
-      this.emit("error", { code: entry?.name ?? "closed", message: `closed by server (${code})` });
+  private scheduleReconnect(code: number, hintMs?: number): void {
+    this.rooms.connectionLost();
+    const next = this.reconnect.next(code, typeof this.opts.token === "function", hintMs);
+    if ("stop" in next) {
+      this.emit("error", next.stop);
       this.close();
       return;
     }
-    if (policy === "token" && !refreshable) {
-      this.emit("error", {
-        code: entry?.name ?? "unauthorized",
-        message: "token refused; give a token function",
-      });
-      this.close();
-      return;
-    }
-    // A draining gateway already spread its clients over its window: reconnect at once (small jitter).
-    const wait =
-      delayMs ??
-      (code === CLOSE_CODES.draining.code
-        ? Math.floor(this.random() * this.backoff.initialMs)
-        : backoffDelay(this.attempt++, this.backoff, this.random));
-    this.setState({ state: "reconnecting", code, retryInMs: wait });
+    this.setState({ state: "reconnecting", code, retryInMs: next.delayMs });
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.userClosed) this.open();
-    }, wait);
+    }, next.delayMs);
   }
 
   private onFrame(f: ServerFrame): void {
@@ -406,13 +289,13 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         this.welcomeInfo = f;
         // Stay under the server's per-connection rate: a burst of re-joins and outbox resends after a
         // reconnect must not earn rate_limited errors (or a 4008 close).
-        this.resetPacer(f.limits.messages_per_second * 0.9, Math.max(1, f.limits.message_burst - 2));
+        this.pacer.reset(f.limits.messages_per_second * 0.9, Math.max(1, f.limits.message_burst - 2));
         this.heartbeatMs = f.heartbeat_ms;
-        this.attempt = 0;
+        this.reconnect.succeeded();
         this.setState({ state: "open" });
         this.emit("welcome", f);
-        for (const [room, r] of this.rooms) this.sendJoin(room, r);
-        for (const [id, p] of this.outbox) this.sendPending(id, p);
+        for (const [room, r] of this.rooms.entries()) this.sendJoin(room, r);
+        for (const [id, p] of this.outbox.entries()) this.sendPending(id, p);
         return;
       case "message":
         this.onMessage(f);
@@ -420,21 +303,17 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       case "joined":
         this.onJoined(f);
         return;
-      case "ack": {
-        const p = this.outbox.get(f.id);
-        if (!p) return;
-        this.outbox.delete(f.id);
-        p.resolve(f);
+      case "ack":
+        this.outbox.ack(f);
         return;
-      }
       case "error":
         this.onError(f);
         return;
       case "presence":
-        this.answer(`presence ${f.room}`, f);
+        this.queries.answer(`presence ${f.room}`, f);
         return;
       case "reads":
-        this.answer(`reads ${f.room}`, f);
+        this.queries.answer(`reads ${f.room}`, f);
         return;
       case "presence_change":
         this.emit("presence", f);
@@ -464,124 +343,51 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   }
 
   private onMessage(m: MessageFrame): void {
-    const r = this.rooms.get(m.room);
-    if (!r) return;
-    if (m.seq <= r.lastSeq) return; // duplicate (history/live overlap, resend)
-    if (r.everJoined && m.prev > r.lastSeq) {
-      // A hole: something between lastSeq and prev was lost (e.g. a dropped queue). Resume.
-      if (!r.joining) this.sendJoin(m.room, r);
-      return;
+    switch (this.rooms.accept(m)) {
+      case "deliver":
+        this.emit("message", m);
+        return;
+      case "gap": {
+        // A hole: something between lastSeq and prev was lost (e.g. a dropped queue). Resume.
+        const r = this.rooms.get(m.room) as RoomState;
+        if (!r.joining) this.sendJoin(m.room, r);
+        return;
+      }
+      default:
+        return;
     }
-    r.lastSeq = m.seq;
-    this.emit("message", m);
   }
 
   private onJoined(j: JoinedFrame): void {
-    const r = this.rooms.get(j.room);
-    if (!r) return;
-    r.joining = false;
-    for (const m of j.messages) {
-      if (m.seq <= r.lastSeq) continue;
-      r.lastSeq = m.seq;
-      this.emit("message", m);
-    }
-    if (j.last_seq > r.lastSeq) r.lastSeq = j.last_seq;
-    r.everJoined = true;
+    const fresh = this.rooms.joined(j);
+    if (fresh === undefined) return;
+    for (const m of fresh) this.emit("message", m);
     this.emit("joined", j);
-    if (!j.complete) this.sendJoin(j.room, r);
+    if (!j.complete) this.sendJoin(j.room, this.rooms.get(j.room) as RoomState);
   }
 
   private onError(e: ErrorFrame): void {
     this.emit("error", e.id === undefined ? { code: e.code, message: e.message } : e);
     if (e.id === undefined) return;
-    const p = this.outbox.get(e.id);
-    if (p) {
-      if (isRetryableError(e.code)) {
-        // Resent by the tick once the hint passed.
-        p.sentAt = Date.now() - this.ackTimeoutMs + (e.retry_after_ms ?? 1000);
-      } else {
-        this.outbox.delete(e.id);
-        p.reject(new ChatClientError("rejected", `${e.code}: ${e.message}`));
-      }
-      return;
-    }
-    const r = this.rooms.get(e.id);
-    if (r?.joining) {
-      r.joining = false;
-      if (isRetryableError(e.code)) {
-        setTimeout(() => {
-          if (this.rooms.get(e.id as string) === r && this.current === "open")
-            this.sendJoin(e.id as string, r);
-        }, e.retry_after_ms ?? 1000);
-      } else {
-        this.rooms.delete(e.id);
-      }
-    }
+    const id = e.id;
+    // Resent by the tick once a retryable refusal's hint passed.
+    if (this.outbox.refuse({ ...e, id }, Date.now())) return;
+    const r = this.rooms.joinRefused(id, isRetryableError(e.code));
+    if (r === undefined) return;
+    setTimeout(() => {
+      if (this.rooms.get(id) === r && this.current === "open") this.sendJoin(id, r);
+    }, e.retry_after_ms ?? 1000);
   }
 
   private sendJoin(room: string, r: RoomState): void {
-    r.joining = true;
-    const frame: { type: "join"; room: string; since?: number; presence?: boolean } = { type: "join", room };
-    if (r.everJoined) frame.since = r.lastSeq;
-    if (r.presence) frame.presence = true;
-    this.write(frame);
+    // A join the pacer dropped is not in flight: a gap or the next welcome tries again.
+    const written = this.pacer.write(this.rooms.joinFrame(room, r));
+    if (written === "dropped" || written === "offline") r.joining = false;
   }
 
   private sendPending(id: string, p: Pending): void {
     p.sentAt = Date.now();
-    this.write({ type: "send", room: p.room, id, body: p.body }, p);
-  }
-
-  private resetPacer(ratePerSecond: number, burst: number): void {
-    this.rate = ratePerSecond;
-    this.burst = burst;
-    this.tokens = burst;
-    this.refilledAt = Date.now();
-    for (const b of this.backlog) if (b.pending) b.pending.queued = false;
-    this.backlog = [];
-  }
-
-  /** Writes now when the pacer has a token, else queues behind earlier frames. */
-  private write(frame: object, pending?: Pending): void {
-    const ws = this.ws;
-    if (!ws || ws.readyState !== OPEN) return;
-    const text = JSON.stringify(frame);
-    this.refill();
-    if (this.backlog.length === 0 && this.tokens >= 1) {
-      this.tokens -= 1;
-      ws.send(text);
-      return;
-    }
-    if (pending) pending.queued = true;
-    this.backlog.push({ text, pending });
-    this.schedulePacer();
-  }
-
-  private refill(): void {
-    const now = Date.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.rate) / 1000);
-    this.refilledAt = now;
-  }
-
-  private schedulePacer(): void {
-    if (this.pacer !== null) return;
-    const waitMs = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
-    this.pacer = setTimeout(() => {
-      this.pacer = null;
-      const ws = this.ws;
-      if (!ws || ws.readyState !== OPEN) return;
-      this.refill();
-      while (this.backlog.length > 0 && this.tokens >= 1) {
-        const b = this.backlog.shift() as { text: string; pending: Pending | undefined };
-        this.tokens -= 1;
-        if (b.pending) {
-          b.pending.queued = false;
-          b.pending.sentAt = Date.now();
-        }
-        ws.send(b.text);
-      }
-      if (this.backlog.length > 0) this.schedulePacer();
-    }, waitMs);
+    this.pacer.write({ type: "send", room: p.room, id, body: p.body }, p);
   }
 
   /** One timer per client: heartbeat pings, dead-connection detection, ack timeouts. */
@@ -595,9 +401,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       this.scheduleReconnect(CLOSE_CODES.heartbeatTimeout.code);
       return;
     }
-    if (now - this.lastHeard > this.heartbeatMs / 2) this.write({ type: "ping", ts: now });
-    for (const [id, p] of this.outbox) {
-      if (!p.queued && now - p.sentAt >= this.ackTimeoutMs) this.sendPending(id, p);
-    }
+    if (now - this.lastHeard > this.heartbeatMs / 2) this.pacer.write({ type: "ping", ts: now });
+    for (const [id, p] of this.outbox.overdue(now)) this.sendPending(id, p);
   }
 }

@@ -1,5 +1,6 @@
 // ChatCluster client SDK (browsers and Node 24+). See client/README.md.
 
+export type { BackoffOptions } from "../../protocol/backoff.ts";
 export type {
   AckFrame,
   ErrorFrame,
@@ -15,14 +16,9 @@ export type {
   ReadsPageFrame,
   SignalEventFrame,
 } from "../../protocol/presence-frames.ts";
-export type { BackoffOptions } from "./backoff.ts";
-export type {
-  ChatClientEvents,
-  ChatClientOptions,
-  ClientErrorEvent,
-  ClientState,
-  StateChange,
-  WebSocketConstructor,
-  WebSocketLike,
-} from "./chat-client.ts";
-export { ChatClient, ChatClientError } from "./chat-client.ts";
+export type { ChatClientOptions } from "./chat-client.ts";
+export { ChatClient } from "./chat-client.ts";
+export type { ChatClientErrorCode, ClientErrorEvent } from "./client-error.ts";
+export { ChatClientError } from "./client-error.ts";
+export type { ChatClientEvents, ClientState, StateChange } from "./client-events.ts";
+export type { WebSocketConstructor, WebSocketLike } from "./websocket-like.ts";

@@ -2,23 +2,45 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../platform/config-error.ts";
 import { parseFlags } from "../../platform/flags.ts";
-import { edgeLimitsFrom, effectiveDrainWindowMs, gatewayFlags, resolveGatewayId } from "./config.ts";
+import {
+  edgeLimitsFrom,
+  effectiveDrainWindowMs,
+  gatewayFlags,
+  pendingEventLimitsFrom,
+  resolveGatewayId,
+} from "./config.ts";
 import { DEFAULT_EDGE_LIMITS, resolveEdgeLimits } from "./edge/edge-limits.ts";
 
 describe("gateway config", () => {
   it("defaults give the edge's default limits", () => {
     const config = parseFlags(gatewayFlags, [], {});
-    assert.deepEqual(resolveEdgeLimits(edgeLimitsFrom(config)), DEFAULT_EDGE_LIMITS);
+    const heap = 4 * 1024 ** 3;
+    assert.deepEqual(resolveEdgeLimits(edgeLimitsFrom(config, heap)), {
+      ...DEFAULT_EDGE_LIMITS,
+      sendBudgetBytes: heap / 4,
+    });
+    assert.deepEqual(pendingEventLimitsFrom(config), {
+      maxPendingEvents: 10_000,
+      maxPendingEventBytes: 64 * 1024 * 1024,
+      pendingEventTimeoutMs: 10_000,
+    });
     assert.deepEqual(config.clientListen, { host: "0.0.0.0", port: 8080 });
   });
 
   it("reads flags over CHATCLUSTER_* twins and validates ranges", () => {
-    const config = parseFlags(gatewayFlags, ["--max-connections=500", "--heartbeat-interval", "10s"], {
-      CHATCLUSTER_MAX_CONNECTIONS: "900",
-      CHATCLUSTER_SEND_QUEUE_BYTES: "65536",
-      CHATCLUSTER_CLIENT_LISTEN: "127.0.0.1:0",
-    });
-    const limits = resolveEdgeLimits(edgeLimitsFrom(config));
+    const config = parseFlags(
+      gatewayFlags,
+      ["--max-connections=500", "--heartbeat-interval", "10s", "--pending-event-timeout=2s"],
+      {
+        CHATCLUSTER_MAX_CONNECTIONS: "900",
+        CHATCLUSTER_SEND_QUEUE_BYTES: "65536",
+        CHATCLUSTER_SEND_BUDGET_BYTES: "1048576",
+        CHATCLUSTER_CLIENT_LISTEN: "127.0.0.1:0",
+      },
+    );
+    const limits = resolveEdgeLimits(edgeLimitsFrom(config, 4 * 1024 ** 3));
+    assert.equal(limits.sendBudgetBytes, 1_048_576, "an explicit budget wins over the heap share");
+    assert.equal(pendingEventLimitsFrom(config).pendingEventTimeoutMs, 2000);
     assert.equal(limits.maxConnections, 500);
     assert.equal(limits.heartbeatMs, 10_000);
     assert.equal(limits.sendQueueBytes, 65_536);

@@ -157,6 +157,34 @@ export const gatewayFlags = {
     4096,
     1024 * 1024 * 1024,
   ),
+  sendBudgetBytes: intFlag(
+    "CHATCLUSTER_SEND_BUDGET_BYTES",
+    0,
+    "Bytes queued for all clients together; above it the clients furthest behind are closed with 4009 slow_consumer until the rest hold 90 % of it. 0 means a quarter of the V8 heap limit (Node sizes it from the memory it sees; set --max-old-space-size or this flag to match the container's limit).",
+    0,
+    1024 * 1024 * 1024 * 1024,
+  ),
+  maxPendingEvents: intFlag(
+    "CHATCLUSTER_MAX_PENDING_EVENTS",
+    10_000,
+    "Client events handed to logic and not yet answered; more are refused with a retryable error (unavailable, or 4013 for an auth).",
+    1,
+    10_000_000,
+  ),
+  maxPendingEventBytes: intFlag(
+    "CHATCLUSTER_MAX_PENDING_EVENT_BYTES",
+    64 * 1024 * 1024,
+    "The same bound in bytes (a send counts its body).",
+    64 * 1024,
+    1024 * 1024 * 1024 * 1024,
+  ),
+  pendingEventTimeout: durationFlag(
+    "CHATCLUSTER_PENDING_EVENT_TIMEOUT",
+    10_000,
+    "A client event logic has not answered in this time is given up: the client gets a retryable error (4013 for an auth).",
+    100,
+    600_000,
+  ),
   heartbeatInterval: durationFlag(
     "CHATCLUSTER_HEARTBEAT_INTERVAL",
     d.heartbeatMs,
@@ -187,9 +215,17 @@ export const gatewayFlags = {
 
 export type GatewayConfig = FlagValues<typeof gatewayFlags>;
 
-/** The edge's limits from the parsed flags. */
-export function edgeLimitsFrom(config: GatewayConfig): Partial<EdgeLimits> {
+/** Fraction of the V8 heap limit the send budget defaults to. */
+export const SEND_BUDGET_HEAP_FRACTION = 0.25;
+
+/**
+ * The edge's limits from the parsed flags. `heapLimitBytes`
+ * (v8.getHeapStatistics().heap_size_limit) sizes the send budget when the
+ * flag leaves it at 0.
+ */
+export function edgeLimitsFrom(config: GatewayConfig, heapLimitBytes: number): Partial<EdgeLimits> {
   return {
+    sendBudgetBytes: config.sendBudgetBytes || Math.floor(heapLimitBytes * SEND_BUDGET_HEAP_FRACTION),
     maxConnections: config.maxConnections,
     maxPendingAuth: config.maxPendingAuth,
     authTimeoutMs: config.authTimeout,
@@ -207,6 +243,19 @@ export function edgeLimitsFrom(config: GatewayConfig): Partial<EdgeLimits> {
     sendQueueBytes: config.sendQueueBytes,
     heartbeatMs: config.heartbeatInterval,
     perMessageDeflate: config.perMessageDeflate,
+  };
+}
+
+/** The push-stream server's bounds on unanswered events from the parsed flags. */
+export function pendingEventLimitsFrom(config: GatewayConfig): {
+  maxPendingEvents: number;
+  maxPendingEventBytes: number;
+  pendingEventTimeoutMs: number;
+} {
+  return {
+    maxPendingEvents: config.maxPendingEvents,
+    maxPendingEventBytes: config.maxPendingEventBytes,
+    pendingEventTimeoutMs: config.pendingEventTimeout,
   };
 }
 

@@ -34,4 +34,10 @@ export interface EdgeSink {
   deliver(deliveries: readonly Delivery[]): void;
   /** Replies to events (each one also acknowledges its event). */
   reply(replies: readonly Reply[]): void;
+  /**
+   * Events logic did not answer within the link's deadline, oldest first: the
+   * edge answers each client as a retryable refusal would (a late reply is
+   * discarded by the link).
+   */
+  expired(events: readonly ClientEvent[]): void;
 }

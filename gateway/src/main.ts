@@ -1,10 +1,17 @@
 import { randomBytes } from "node:crypto";
+import { getHeapStatistics } from "node:v8";
 import { createLogger } from "../../platform/logger.ts";
 import { createMetricsRegistry } from "../../platform/metrics-registry.ts";
 import { startOpsServer } from "../../platform/ops-server.ts";
 import { onShutdownSignal } from "../../platform/shutdown.ts";
 import { VERSION } from "../../platform/version.ts";
-import { edgeLimitsFrom, effectiveDrainWindowMs, type GatewayConfig, resolveGatewayId } from "./config.ts";
+import {
+  edgeLimitsFrom,
+  effectiveDrainWindowMs,
+  type GatewayConfig,
+  pendingEventLimitsFrom,
+  resolveGatewayId,
+} from "./config.ts";
 import { createEdge, type Edge } from "./edge/index.ts";
 import { createLogicLinkServer } from "./link/index.ts";
 
@@ -30,6 +37,7 @@ export async function runGateway(config: GatewayConfig): Promise<void> {
     sink: {
       deliver: (deliveries) => edge?.deliver(deliveries),
       reply: (replies) => edge?.reply(replies),
+      expired: (events) => edge?.expired(events),
     },
     gatewayId,
     epoch,
@@ -42,13 +50,14 @@ export async function runGateway(config: GatewayConfig): Promise<void> {
         ? { certFile: config.internalTlsCert, keyFile: config.internalTlsKey }
         : undefined,
     secret: config.internalSecret === "" ? undefined : config.internalSecret,
+    ...pendingEventLimitsFrom(config),
   });
   edge = createEdge({
     link: link.link,
     registry,
     log,
     gatewayId,
-    limits: edgeLimitsFrom(config),
+    limits: edgeLimitsFrom(config, getHeapStatistics().heap_size_limit),
   });
   const internal = await link.listen();
   const client = await edge.listen(config.clientListen.host, config.clientListen.port);

@@ -6,6 +6,7 @@ import {
   type ObjectCache,
 } from "@kubernetes/client-node";
 import type { Logger } from "../../platform/logger.ts";
+import { backoffCeilingMs } from "../../protocol/backoff.ts";
 import type { KubeApi } from "./kube-api.ts";
 import { resourceFor, resourcePath } from "./kube-api.ts";
 
@@ -56,7 +57,7 @@ export function keepInformer<T extends KubernetesObject>(o: InformerOptions<T>):
   const max = o.maxBackoffMs ?? 30_000;
   let synced = false;
   let stopped = false;
-  let backoff = base;
+  let failures = 0;
   let lastError = 0;
   let timer: NodeJS.Timeout | undefined;
 
@@ -89,10 +90,10 @@ export function keepInformer<T extends KubernetesObject>(o: InformerOptions<T>):
     if (stopped) return;
     // Errors spaced out by more than a minute start over from the base delay.
     const now = Date.now();
-    if (now - lastError > 60_000) backoff = base;
+    if (now - lastError > 60_000) failures = 0;
     lastError = now;
-    const delay = backoff;
-    backoff = Math.min(max, backoff * 2);
+    // The ceiling, without jitter: one operator restarting its own watch is no herd.
+    const delay = backoffCeilingMs(failures++, { initialMs: base, maxMs: max });
     clearTimeout(timer);
     timer = setTimeout(() => {
       if (stopped) return;

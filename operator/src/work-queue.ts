@@ -1,3 +1,5 @@
+import { backoffCeilingMs } from "../../protocol/backoff.ts";
+
 /**
  * A deduplicating, rate-limited work queue of reconcile keys ("namespace/name"),
  * shaped like client-go's: a key is queued at most once however many events
@@ -96,7 +98,8 @@ export class WorkQueue {
   }
 
   backoffMs(failures: number): number {
-    return Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** Math.min(failures, 30));
+    // The ceiling, without jitter: a requeue runs on this one process, no herd to spread.
+    return backoffCeilingMs(failures, { initialMs: this.#baseDelayMs, maxMs: this.#maxDelayMs });
   }
 
   /** Clears a key's failure count after a success. */

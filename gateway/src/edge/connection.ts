@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import { WebSocket } from "ws";
 import type { Principal } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import type { TokenBucket } from "./token-bucket.ts";
+import type { TokenBucket } from "../../../protocol/token-bucket.ts";
 
 /**
  * One client WebSocket and everything the edge keeps for it. Plain fields, no

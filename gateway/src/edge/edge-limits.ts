@@ -27,6 +27,13 @@ export interface EdgeLimits {
   readonly admissionBurst: number;
   /** Bytes queued for one socket (ours + the kernel-bound socket buffer) before it is closed as a slow consumer. */
   readonly sendQueueBytes: number;
+  /**
+   * Bytes queued for all sockets together (same measure, summed over live
+   * sockets, checked after each flush). Above it, the sockets furthest behind
+   * are closed as slow consumers until the rest hold 90 % of it: the per-socket
+   * bound times 18,000 sockets would be 18 GiB.
+   */
+  readonly sendBudgetBytes: number;
   /** Stop handing bytes to a socket while its user-space write buffer holds this much; resume on 'drain'. */
   readonly writeHighWaterBytes: number;
   /** Live deliveries buffered per membership while its join is in flight; beyond it they are dropped (the client's gap check resumes). */
@@ -59,6 +66,7 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
   admissionPerSecond: 1_000,
   admissionBurst: 2_000,
   sendQueueBytes: 1024 * 1024,
+  sendBudgetBytes: 256 * 1024 * 1024,
   writeHighWaterBytes: 64 * 1024,
   joinBufferFrames: 1_000,
   heartbeatMs: 25_000,

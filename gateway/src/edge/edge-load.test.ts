@@ -148,6 +148,67 @@ describe("edge under load (edge in a child process)", { timeout: 300_000 }, () =
     await fx.stop();
   });
 
+  it("holds the process to its send budget by closing the reader furthest behind first", async () => {
+    const MiB = 1024 * 1024;
+    const budget = 16 * MiB;
+    // The per-socket bound is out of the way: only the budget closes anyone here.
+    const fx = await FixtureProcess.start({
+      sendQueueBytes: 256 * MiB,
+      sendBudgetBytes: budget,
+      writeHighWaterBytes: 64 * 1024,
+      closeGraceMs: 120_000,
+    });
+    fixtures.push(fx);
+    const peers = await openMany(fx.port, 10);
+    const furthest = await open(fx.port, 98, "furthest");
+    const behind = await open(fx.port, 99, "behind");
+    await joinAll([...peers, furthest, behind], "r");
+    const metric = async (pattern: RegExp) =>
+      Number(pattern.exec((await fx.call({ op: "metrics" })).text as string)?.[1]);
+    const queued = (stat: "sum" | "max") =>
+      metric(new RegExp(`chatcluster_gateway_send_queue_bytes\\{stat="${stat}"\\} (\\d+)`));
+    const budgetCloses = () => metric(/chatcluster_gateway_send_budget_closes_total (\d+)/);
+    let total = 0;
+    const publish = async () => {
+      total = (await fx.call({ op: "publish", room: "r", count: 50, bodyBytes: 4096 })).head as number;
+      await new Promise((r) => setTimeout(r, 5));
+    };
+    const pause = (p: Peer) => (p.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const resume = (p: Peer) => (p.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+
+    // One reader stops; once the kernel's buffers are full its backlog grows in the gateway.
+    pause(furthest);
+    while ((await queued("max")) < 4 * MiB) {
+      await publish();
+      assert.ok(total < 40_000, "the stopped reader's backlog never grew");
+    }
+    // A second one stops: both now fall behind, the first by 4 MiB more.
+    pause(behind);
+    while ((await budgetCloses()) === 0) {
+      await publish();
+      assert.ok(total < 60_000, "the budget never closed anyone");
+    }
+    assert.equal(await budgetCloses(), 1, "one close was enough to get under the budget");
+    assert.equal(await metric(/chatcluster_gateway_slow_consumer_closes_total (\d+)/), 0);
+    assert.ok((await queued("sum")) <= budget, "the sockets left hold less than the budget");
+
+    // The one furthest behind got the slow-consumer close after what it had been sent.
+    resume(furthest);
+    await until("the furthest reader's close", () => furthest.closeCode !== 0, 30_000);
+    assert.equal(furthest.closeCode, 4009);
+    assert.ok(furthest.messages.length < total, "it was cut off");
+    // The other stopped reader was kept and, reading again, gets everything, as do the readers.
+    resume(behind);
+    await until(
+      "everyone left has every message",
+      () => [...peers, behind].every((p) => p.messages.length === total),
+      60_000,
+    );
+    for (const p of [...peers, behind]) assert.equal(p.ws.readyState, WebSocket.OPEN);
+    for (const p of [...peers, behind]) p.ws.terminate();
+    await fx.stop();
+  });
+
   it("spreads drain reconnect hints uniformly over the window", async () => {
     const fx = await FixtureProcess.start({
       admissionBurst: 10_000,

@@ -11,9 +11,8 @@ import { frameText } from "./ws-frame.ts";
 /** `#`: interest keys that are not rooms start with it (room names cannot). */
 const HASH = 0x23;
 
-/** What fan-out reads: the live connections, the room index and the send queues. */
+/** What fan-out reads: the room and user indexes and the send queues. */
 export interface FanOutContext {
-  readonly conns: ReadonlyMap<number, Connection>;
   readonly index: RoomIndex;
   readonly users: UserIndex;
   readonly sched: SendScheduler;
@@ -26,16 +25,7 @@ export interface FanOutContext {
  * same bytes are queued for every recipient.
  */
 export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery[]) => void {
-  const { conns, index, users, sched, limits, metrics } = ctx;
-
-  function deliverToConnections(d: Delivery): void {
-    const frame = frameText(d.payload);
-    for (const id of d.connectionIds) {
-      const c = conns.get(id);
-      if (c !== undefined && c.state === "open") sched.enqueue(c, frame);
-      else metrics.drops.inc({ reason: "unknown_connection" });
-    }
-  }
+  const { index, users, sched, limits, metrics } = ctx;
 
   /** To every local connection of a user (interest key `#user:<id>`): no join floors, seq 0 frames. */
   function deliverToUser(user: string, deliveries: readonly Delivery[], from: number, to: number): void {
@@ -79,17 +69,8 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
     let i = 0;
     while (i < n) {
       const d = deliveries[i] as Delivery;
-      if (d.connectionIds.length > 0) {
-        deliverToConnections(d);
-        i++;
-        continue;
-      }
       let j = i + 1;
-      while (j < n) {
-        const e = deliveries[j] as Delivery;
-        if (e.room !== d.room || e.connectionIds.length > 0) break;
-        j++;
-      }
+      while (j < n && (deliveries[j] as Delivery).room === d.room) j++;
       if (d.room.charCodeAt(0) === HASH && d.room.startsWith(USER_INTEREST_PREFIX)) {
         deliverToUser(d.room.slice(USER_INTEREST_PREFIX.length), deliveries, i, j);
         i = j;

@@ -12,7 +12,7 @@ export const ADMISSION_REFUSAL_REASONS = [
 export type AdmissionRefusalReason = (typeof ADMISSION_REFUSAL_REASONS)[number];
 
 /** Frames the edge did not write, by why. */
-export const DROP_REASONS = ["join_buffer_full", "no_local_members", "unknown_connection"] as const;
+export const DROP_REASONS = ["join_buffer_full", "no_local_members"] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export const INBOUND_FRAME_TYPES = [
@@ -44,6 +44,8 @@ export interface GatewayMetrics {
   readonly framesOut: Counter;
   readonly bytesOut: Counter;
   readonly slowConsumerCloses: Counter;
+  readonly sendBudgetCloses: Counter;
+  readonly sendBudget: Gauge;
   readonly rateLimitedFrames: Counter;
   readonly admissionRefusals: Counter<"reason">;
   readonly drops: Counter<"reason">;
@@ -103,6 +105,16 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     slowConsumerCloses: new Counter({
       name: "chatcluster_gateway_slow_consumer_closes_total",
       help: "Sockets closed because their send queue exceeded its bound.",
+      registers,
+    }),
+    sendBudgetCloses: new Counter({
+      name: "chatcluster_gateway_send_budget_closes_total",
+      help: "Sockets closed as slow consumers because the bytes queued for all sockets together exceeded the send budget (those furthest behind first).",
+      registers,
+    }),
+    sendBudget: new Gauge({
+      name: "chatcluster_gateway_send_budget_bytes",
+      help: "The send budget: bytes the gateway holds for all client sockets together before it sheds the slowest.",
       registers,
     }),
     rateLimitedFrames: new Counter({

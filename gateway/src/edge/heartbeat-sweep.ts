@@ -19,7 +19,7 @@ export interface SweepContext {
  * no ping for a whole interval is terminated.
  */
 export function startHeartbeatSweep(ctx: SweepContext): NodeJS.Timeout {
-  const { limits, conns, pending, closing, closeConn } = ctx;
+  const { limits, conns, pending, closing } = ctx;
   // Fine enough for the shortest deadline it enforces, never more than once a second.
   const tickMs = Math.max(
     20,
@@ -29,7 +29,7 @@ export function startHeartbeatSweep(ctx: SweepContext): NodeJS.Timeout {
   const timer = setInterval(() => {
     const now = Date.now();
     for (const c of pending) {
-      if (now - c.openedAt >= limits.authTimeoutMs) closeConn(c, CLOSE_CODES.authTimeout, "auth timeout");
+      if (now - c.openedAt >= limits.authTimeoutMs) ctx.closeConn(c, CLOSE_CODES.authTimeout, "auth timeout");
     }
     for (const c of closing) {
       if (now - c.closingSince >= limits.closeGraceMs) c.ws.terminate();
@@ -44,7 +44,7 @@ export function startHeartbeatSweep(ctx: SweepContext): NodeJS.Timeout {
         continue;
       }
       if (c.expiresAtMs > 0 && c.expiresAtMs <= now) {
-        closeConn(c, CLOSE_CODES.tokenExpired, "token expired");
+        ctx.closeConn(c, CLOSE_CODES.tokenExpired, "token expired");
         continue;
       }
       c.alive = false;

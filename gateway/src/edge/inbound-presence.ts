@@ -13,12 +13,11 @@ import {
   type ReadsQueryFrame,
   type SignalFrame,
 } from "../../../protocol/presence-frames.ts";
+import { TokenBucket } from "../../../protocol/token-bucket.ts";
 import type { Connection } from "./connection.ts";
-import type { InboundContext } from "./inbound.ts";
-import { TokenBucket } from "./token-bucket.ts";
+import type { InboundContext } from "./inbound-context.ts";
 
 const utf8 = new TextEncoder();
-const RETRY_UNAVAILABLE_MS = 1000;
 
 /**
  * Presence opt-in for a room: the connection is indexed under the room's
@@ -55,21 +54,9 @@ export function dropPresence(ctx: Pick<InboundContext, "presence">, conn: Connec
   for (const [room, m] of conn.rooms) if (m.present) ctx.presence.remove(room, conn.principal.userId, now);
 }
 
-function unavailable(ctx: InboundContext, conn: Connection, room: string): void {
-  ctx.send(
-    conn,
-    encodeErrorFrame({
-      code: ERROR_CODES.unavailable.code,
-      message: "logic unavailable",
-      id: room,
-      retryAfterMs: RETRY_UNAVAILABLE_MS,
-    }),
-  );
-}
-
 export function handlePresenceQuery(ctx: InboundContext, conn: Connection, f: PresenceQueryFrame): void {
   const q = create(PresenceQuerySchema, { room: f.room, after: f.after ?? "", limit: f.limit ?? 0 });
-  if (!ctx.sendEvent(conn, { case: "presenceQuery", value: q }, f.room)) unavailable(ctx, conn, f.room);
+  if (!ctx.sendEvent(conn, { case: "presenceQuery", value: q }, f.room)) ctx.unavailable(conn, f.room);
 }
 
 export function handleSignal(ctx: InboundContext, conn: Connection, f: SignalFrame): void {
@@ -123,7 +110,7 @@ export function handleSignal(ctx: InboundContext, conn: Connection, f: SignalFra
     body,
     connection: `${ctx.gatewayId}/${conn.id}`,
   });
-  if (!ctx.sendEvent(conn, { case: "signal", value: req }, f.room)) unavailable(ctx, conn, f.room);
+  if (!ctx.sendEvent(conn, { case: "signal", value: req }, f.room)) ctx.unavailable(conn, f.room);
 }
 
 export function handleRead(ctx: InboundContext, conn: Connection, f: ReadFrame | ReadsQueryFrame): void {
@@ -131,5 +118,5 @@ export function handleRead(ctx: InboundContext, conn: Connection, f: ReadFrame |
     f.type === "read"
       ? create(ReadMarkerRequestSchema, { room: f.room, seq: BigInt(f.seq), notify: f.notify ?? "room" })
       : create(ReadMarkerRequestSchema, { room: f.room, seq: 0n, users: f.users ?? [] });
-  if (!ctx.sendEvent(conn, { case: "readMarker", value: req }, f.room)) unavailable(ctx, conn, f.room);
+  if (!ctx.sendEvent(conn, { case: "readMarker", value: req }, f.room)) ctx.unavailable(conn, f.room);
 }

@@ -1,18 +1,15 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  type ClientEvent,
   JoinRequestSchema,
   LeaveRequestSchema,
   SendRequestSchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { ERROR_CODES, encodeErrorFrame, encodePongFrame } from "../../../protocol/client-frames.ts";
-import { CLOSE_CODES, type CloseCode } from "../../../protocol/close-codes.ts";
+import { CLOSE_CODES } from "../../../protocol/close-codes.ts";
 import { parseClientFrame } from "../../../protocol/parse-client-frame.ts";
 import { presenceInterestKey } from "../../../protocol/presence-frames.ts";
-import type { LogicLink } from "../logic-link.ts";
 import type { Connection } from "./connection.ts";
-import type { EdgeLimits } from "./edge-limits.ts";
-import type { GatewayMetrics } from "./gateway-metrics.ts";
+import type { InboundContext } from "./inbound-context.ts";
 import {
   dropMembership,
   handlePresenceQuery,
@@ -20,26 +17,8 @@ import {
   handleSignal,
   setPresenceOptIn,
 } from "./inbound-presence.ts";
-import type { PresenceTracker } from "./presence-tracker.ts";
-import type { RoomIndex } from "./room-index.ts";
-
-/** What inbound handling needs from the edge (one object, built once). */
-export interface InboundContext {
-  readonly limits: EdgeLimits;
-  readonly metrics: GatewayMetrics;
-  readonly index: RoomIndex;
-  readonly link: LogicLink;
-  readonly presence: PresenceTracker;
-  /** Prefix of client-visible connection ids. */
-  readonly gatewayId: string;
-  send(conn: Connection, payload: Uint8Array): void;
-  sendEvent(conn: Connection, kind: ClientEvent["kind"], routingKey: string): boolean;
-  closeConn(conn: Connection, code: CloseCode, reason: string): void;
-  startAuth(conn: Connection, token: string, refresh: boolean): void;
-}
 
 const utf8 = new TextEncoder();
-const RETRY_UNAVAILABLE_MS = 1000;
 
 function error(
   ctx: InboundContext,
@@ -146,7 +125,7 @@ export function handleClientMessage(
           // Nothing can have been held within this call: back to live.
           if (wasHeld === null) membership.held = null;
         }
-        error(ctx, conn, ERROR_CODES.unavailable.code, "logic unavailable", frame.room, RETRY_UNAVAILABLE_MS);
+        ctx.unavailable(conn, frame.room);
       }
       return;
     }
@@ -177,7 +156,7 @@ export function handleClientMessage(
       const body = utf8.encode(json);
       const req = create(SendRequestSchema, { room: frame.room, clientMsgId: frame.id, body });
       if (!ctx.sendEvent(conn, { case: "send", value: req }, frame.room)) {
-        error(ctx, conn, ERROR_CODES.unavailable.code, "logic unavailable", frame.id, RETRY_UNAVAILABLE_MS);
+        ctx.unavailable(conn, frame.id);
       }
       return;
     }

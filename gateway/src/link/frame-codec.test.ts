@@ -14,7 +14,6 @@ import { isLinkError } from "./link-error.ts";
 const delivery = fc.record({
   room: fc.string({ unit: "grapheme", maxLength: 40 }),
   seq: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-  connectionIds: fc.array(fc.nat({ max: 0xffff_ffff }), { maxLength: 5 }),
   payload: fc.uint8Array({ maxLength: 2000 }),
   // NaN is left out: protobuf-es equals() compares doubles with ===, so NaN never equals itself.
   acceptedAtMs: fc.oneof(fc.constant(0), fc.double({ noNaN: true })),
@@ -43,13 +42,13 @@ test("decodeDeliveryBatch equals fromBinary(DeliveryBatch)", () => {
   );
 });
 
-test("decodeDeliveryBatch accepts unpacked connection_ids and skips unknown fields", () => {
-  // Delivery{room:"r", connection_ids:[5, 6] unpacked, field 9 varint 1, payload:[1]}
-  const d = Buffer.from([0x0a, 1, 0x72, 0x18, 5, 0x18, 6, 0x48, 1, 0x22, 1, 1]);
+test("decodeDeliveryBatch skips the retired connection_ids field and unknown fields", () => {
+  // Delivery{room:"r", field 3 (reserved) unpacked [5, 6] and packed [7], field 9 varint 1, payload:[1]}
+  const d = Buffer.from([0x0a, 1, 0x72, 0x18, 5, 0x18, 6, 0x1a, 1, 7, 0x48, 1, 0x22, 1, 1]);
   const batch = Buffer.concat([Buffer.from([0x08, 3, 0x12, d.length]), d, Buffer.from([0x7a, 0])]);
   const out = decodeDeliveryBatch(batch);
   assert.equal(out.batchSeq, 3n);
-  assert.deepEqual(out.deliveries[0]?.connectionIds, [5, 6]);
+  assert.equal(out.deliveries[0]?.room, "r");
   assert.deepEqual([...(out.deliveries[0]?.payload ?? [])], [1]);
 });
 

@@ -132,7 +132,6 @@ export function decodeDeliveryBatch(bytes: Uint8Array): { batchSeq: bigint; deli
 function readDelivery(r: Reader, end: number): Delivery {
   let room = "";
   let seq = 0n;
-  const connectionIds: number[] = [];
   let payload: Uint8Array = EMPTY;
   let acceptedAtMs = 0;
   const outerEnd = r.end;
@@ -147,12 +146,6 @@ function readDelivery(r: Reader, end: number): Delivery {
       r.pos = e;
     } else if (field === 2 && wt === 0) {
       seq = r.u64();
-    } else if (field === 3 && wt === 2) {
-      const e = r.lengthDelimitedEnd();
-      while (r.pos < e) connectionIds.push(r.u32());
-      if (r.pos !== e) throw malformed("DeliveryBatch", "packed connection_ids overrun");
-    } else if (field === 3 && wt === 0) {
-      connectionIds.push(r.u32());
     } else if (field === 4 && wt === 2) {
       const e = r.lengthDelimitedEnd();
       payload = r.buf.subarray(r.pos, e);
@@ -161,7 +154,7 @@ function readDelivery(r: Reader, end: number): Delivery {
       if (r.pos + 8 > end) throw malformed("DeliveryBatch", "accepted_at_ms past the end of the Delivery");
       acceptedAtMs = r.buf.readDoubleLE(r.pos);
       r.pos += 8;
-    } else if (field >= 1 && field <= 5) {
+    } else if (field >= 1 && field <= 5 && field !== 3) {
       throw malformed("DeliveryBatch", `Delivery field ${field} has wire type ${wt}`);
     } else {
       r.skip(wt);
@@ -169,7 +162,7 @@ function readDelivery(r: Reader, end: number): Delivery {
   }
   r.end = outerEnd;
   if (r.pos !== end) throw malformed("DeliveryBatch", "Delivery overruns its length");
-  return { $typeName: DELIVERY_TYPE, room, seq, connectionIds, payload, acceptedAtMs };
+  return { $typeName: DELIVERY_TYPE, room, seq, payload, acceptedAtMs };
 }
 
 const EMPTY = new Uint8Array(0);

@@ -8,10 +8,11 @@ import {
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
+import { estimateEventBytes } from "./event-size.ts";
 import { decodeLogicFrame, deliveryAckFrame, gatewayFrameEnvelope } from "./frame-codec.ts";
 import { InterestTracker } from "./interest-tracker.ts";
 import { isLinkError, LinkError } from "./link-error.ts";
-import type { GatewayLinkMetrics } from "./link-metrics.ts";
+import type { GatewayLinkMetrics, StreamCloseReason } from "./link-metrics.ts";
 import type { LogicCall } from "./logic-call.ts";
 import { LogicStream } from "./logic-stream.ts";
 import { rendezvousPick } from "./rendezvous.ts";
@@ -21,6 +22,10 @@ export const PROTOCOL_VERSION = 1;
 interface Pending {
   readonly event: ClientEvent;
   readonly key: string;
+  /** estimateEventBytes(event), counted against maxPendingEventBytes. */
+  readonly bytes: number;
+  /** performance.now() after which the edge is told logic did not answer. */
+  readonly deadline: number;
   stream: LogicStream | undefined;
 }
 
@@ -29,7 +34,14 @@ export interface LinkCoreOptions {
   readonly epoch: string;
   readonly sink: EdgeSink;
   readonly log: Logger;
+  /** Events sent (or waiting for a stream) and not yet answered; send() refuses beyond it. */
   readonly maxPendingEvents: number;
+  /** The same in estimated bytes (event-size.ts). */
+  readonly maxPendingEventBytes: number;
+  /** An event unanswered this long is given up: the edge answers its client with a retryable error. */
+  readonly pendingEventTimeoutMs: number;
+  /** Bytes a stream may hold while logic does not read; beyond, the stream is ended (backlog_full). */
+  readonly maxStreamBacklogBytes: number;
   readonly helloTimeoutMs: number;
   readonly pingIntervalMs: number;
   readonly deadAfterMs: number;
@@ -53,6 +65,7 @@ export class LinkCore implements LogicLink {
   readonly #unassigned = new Set<bigint>();
   readonly #interest = new InterestTracker();
   readonly #dropDuplicate: Counter.Internal;
+  #pendingBytes = 0;
   #nextEventId = 0n;
   #nextSerial = 0;
   #tickScheduled = false;
@@ -69,6 +82,11 @@ export class LinkCore implements LogicLink {
     return this.#pending.size;
   }
 
+  /** Estimated bytes of the pending events. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
   // ---- LogicLink ------------------------------------------------------------
 
   send(event: ClientEvent, routingKey: string): boolean {
@@ -77,16 +95,22 @@ export class LinkCore implements LogicLink {
     // sends and joins of the clients that stay. Losing one only delays logic's
     // cleanup (presence expires with the gateway's lease).
     const kind = event.kind.case;
-    const bookkeeping = kind === "closed" || kind === "leave";
-    const cap = bookkeeping ? this.#o.maxPendingEvents / 2 : this.#o.maxPendingEvents;
-    if (this.#pending.size >= cap || this.#shuttingDown) {
+    const share = kind === "closed" || kind === "leave" ? 0.5 : 1;
+    const bytes = estimateEventBytes(event);
+    if (this.#shuttingDown || this.#pending.size >= this.#o.maxPendingEvents * share) {
       this.#m.drops.inc({ reason: "pending_full" });
+      return false;
+    }
+    if (this.#pendingBytes + bytes > this.#o.maxPendingEventBytes * share) {
+      this.#m.drops.inc({ reason: "pending_bytes_full" });
       return false;
     }
     const id = ++this.#nextEventId;
     event.eventId = id;
     const stream = rendezvousPick(routingKey, this.#byLogic.values());
-    this.#pending.set(id, { event, key: routingKey, stream });
+    const deadline = performance.now() + this.#o.pendingEventTimeoutMs;
+    this.#pending.set(id, { event, key: routingKey, bytes, deadline, stream });
+    this.#pendingBytes += bytes;
     if (stream === undefined) {
       this.#unassigned.add(id);
       return true;
@@ -176,8 +200,9 @@ export class LinkCore implements LogicLink {
     }
   }
 
-  /** Periodic duties: application pings and silent-peer detection. */
+  /** Periodic duties (`now` from performance.now()): event deadlines, application pings, silent peers. */
   tick(now: number): void {
+    this.#expire(now);
     for (const s of [...this.#streams]) {
       if (now - s.lastReceivedAt > this.#o.deadAfterMs) {
         s.end(
@@ -211,7 +236,17 @@ export class LinkCore implements LogicLink {
       );
     }
     if (h.logicId === "") throw new LinkError("bad_hello", "empty logic_id");
-    return new LogicStream(h.logicId, h.epoch, ++this.#nextSerial, call);
+    const stream: LogicStream = new LogicStream(h.logicId, h.epoch, ++this.#nextSerial, call, {
+      maxBacklogBytes: this.#o.maxStreamBacklogBytes,
+      onBacklogFull: () => {
+        if (stream.closed) return;
+        this.#o.log.warn({ logic: stream.id }, "logic stream not read: backlog full, ending it");
+        stream.end(new LinkError("backlog_full", "the stream's unread frames exceeded their bound"));
+        this.#close(stream, "backlog_full");
+      },
+      onControlDropped: () => this.#m.drops.inc({ reason: "control_full" }),
+    });
+    return stream;
   }
 
   #open(stream: LogicStream): void {
@@ -233,7 +268,7 @@ export class LinkCore implements LogicLink {
     this.#schedule();
   }
 
-  #close(stream: LogicStream, reason: "logic_closed" | "error" | "peer_silent" | "shutting_down"): void {
+  #close(stream: LogicStream, reason: StreamCloseReason): void {
     if (stream.closed) return;
     stream.closed = true;
     stream.end();
@@ -308,16 +343,46 @@ export class LinkCore implements LogicLink {
     for (const r of replies) {
       const p = this.#pending.get(r.eventId);
       if (p === undefined) {
-        // Answered already (the event was resent and both logic processes replied).
+        // Answered already (the event was resent and both logic processes
+        // replied), or given up at its deadline.
         this.#dropDuplicate.inc();
         continue;
       }
-      this.#pending.delete(r.eventId);
-      p.stream?.assigned.delete(r.eventId);
+      this.#forget(r.eventId, p);
       kept.push(r);
     }
     this.#m.repliesReceived.inc(kept.length);
     if (kept.length > 0) this.#o.sink.reply(kept);
+  }
+
+  #forget(id: bigint, p: Pending): void {
+    this.#pending.delete(id);
+    this.#pendingBytes -= p.bytes;
+    this.#unassigned.delete(id);
+    p.stream?.assigned.delete(id);
+  }
+
+  /**
+   * Gives up events past their deadline: logic did not answer (a stuck
+   * process, a store outage longer than its own timeouts, no stream at all).
+   * The edge answers their clients with a retryable error. Ids grow with
+   * time and every event has the same timeout, so the expired ones are the
+   * oldest: the walk stops at the first one still in time.
+   */
+  #expire(now: number): void {
+    const expired: ClientEvent[] = [];
+    for (const [id, p] of this.#pending) {
+      if (p.deadline > now) break;
+      this.#forget(id, p);
+      expired.push(p.event);
+    }
+    if (expired.length === 0) return;
+    this.#m.drops.inc({ reason: "deadline" }, expired.length);
+    this.#o.log.warn(
+      { events: expired.length },
+      "logic did not answer events in time; clients told to retry",
+    );
+    this.#o.sink.expired(expired);
   }
 
   #countReject(err: unknown): void {

@@ -14,6 +14,8 @@ export const LINK_ERROR_CODES = {
   peer_silent: Code.Unavailable,
   /** The gateway is shutting down. */
   shutting_down: Code.Unavailable,
+  /** Logic did not read the stream: what waited for it exceeded its bound. */
+  backlog_full: Code.Unavailable,
 } as const;
 export type LinkErrorCode = keyof typeof LINK_ERROR_CODES;
 

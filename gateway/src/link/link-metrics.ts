@@ -7,8 +7,27 @@ export const REJECT_REASONS = [
   "malformed_frame",
   "oversized_frame",
 ] as const;
-export const CLOSE_REASONS = ["logic_closed", "error", "peer_silent", "shutting_down"] as const;
-export const LINK_DROP_REASONS = ["pending_full", "duplicate_reply"] as const;
+export const CLOSE_REASONS = [
+  "logic_closed",
+  "error",
+  "peer_silent",
+  "shutting_down",
+  "backlog_full",
+] as const;
+export type StreamCloseReason = (typeof CLOSE_REASONS)[number];
+/**
+ * pending_full, pending_bytes_full: events refused (the pending set is at its
+ * bound in events or bytes); deadline: events logic did not answer in time;
+ * duplicate_reply: replies to events already answered or given up;
+ * control_full: pongs not queued behind a stream logic does not read.
+ */
+export const LINK_DROP_REASONS = [
+  "pending_full",
+  "pending_bytes_full",
+  "deadline",
+  "duplicate_reply",
+  "control_full",
+] as const;
 
 /** Metrics of the gateway's end of the push stream. No labels carry ids. */
 export interface GatewayLinkMetrics {
@@ -22,12 +41,16 @@ export interface GatewayLinkMetrics {
   readonly eventsSent: Counter;
   readonly eventsResent: Counter;
   readonly eventsPending: Gauge;
+  readonly eventsPendingBytes: Gauge;
   readonly drops: Counter<"reason">;
   readonly rtt: Histogram;
   readonly sessionPingFailures: Counter;
 }
 
-export function createGatewayLinkMetrics(registry: Registry, readPending: () => number): GatewayLinkMetrics {
+export function createGatewayLinkMetrics(
+  registry: Registry,
+  readPending: () => { events: number; bytes: number },
+): GatewayLinkMetrics {
   const registers = [registry];
   const m: GatewayLinkMetrics = {
     connectedStreams: new Gauge({
@@ -82,12 +105,20 @@ export function createGatewayLinkMetrics(registry: Registry, readPending: () => 
       help: "Events sent or waiting for a stream, not yet answered by a Reply.",
       registers,
       collect() {
-        this.set(readPending());
+        this.set(readPending().events);
+      },
+    }),
+    eventsPendingBytes: new Gauge({
+      name: "chatcluster_gateway_link_events_pending_bytes",
+      help: "Estimated bytes of the pending events (bounded by --max-pending-event-bytes).",
+      registers,
+      collect() {
+        this.set(readPending().bytes);
       },
     }),
     drops: new Counter({
       name: "chatcluster_gateway_link_drops_total",
-      help: "Events refused and replies discarded, by reason.",
+      help: "Events refused or given up, replies discarded and control frames not queued, by reason.",
       labelNames: ["reason"] as const,
       registers,
     }),

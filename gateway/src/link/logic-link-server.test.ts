@@ -129,7 +129,7 @@ test("bad streams get a clear status and do not disturb a healthy one", async (t
 test("a hello after the hello timeout is refused and opens no stream", async (t) => {
   const registry = new Registry();
   const server = createLogicLinkServer({
-    sink: { deliver: () => {}, reply: () => {} },
+    sink: { deliver: () => {}, reply: () => {}, expired: () => {} },
     gatewayId: "late-hello",
     epoch: "e",
     registry,

@@ -44,6 +44,21 @@ export interface LogicLinkServerOptions {
   maxFrameBytes?: number;
   /** Events sent and not yet answered, across all streams; send() refuses beyond it. Default 10,000. */
   maxPendingEvents?: number;
+  /** The same in estimated bytes (a send counts its body). Default 64 MiB. */
+  maxPendingEventBytes?: number;
+  /**
+   * An event logic has not answered after this long is given up: the edge
+   * answers its client with a retryable error (or closes a connection still
+   * waiting for its auth with 4013). A late reply is discarded. Default 10 s.
+   */
+  pendingEventTimeoutMs?: number;
+  /**
+   * Bytes one stream may hold while logic does not read it (hellos, interest,
+   * event batches); beyond, the stream ends with UNAVAILABLE backlog_full and
+   * its unanswered events move to other streams. Default 64 MiB (more than an
+   * interest snapshot of 100,000 rooms).
+   */
+  maxStreamBacklogBytes?: number;
   /** Application Ping and HTTP/2 PING interval. Default 1 s. */
   pingIntervalMs?: number;
   /** A stream silent for this long, or an HTTP/2 PING unanswered for this long, is closed. Default 4 s. */
@@ -94,7 +109,10 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
   };
   const log = opts.log.child({ subsystem: "link" });
   let core: LinkCore | undefined;
-  const metrics = createGatewayLinkMetrics(opts.registry, () => core?.pendingCount ?? 0);
+  const metrics = createGatewayLinkMetrics(opts.registry, () => ({
+    events: core?.pendingCount ?? 0,
+    bytes: core?.pendingBytes ?? 0,
+  }));
   core = new LinkCore(
     {
       gatewayId: opts.gatewayId,
@@ -102,6 +120,9 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
       sink: opts.sink,
       log,
       maxPendingEvents: opts.maxPendingEvents ?? 10_000,
+      maxPendingEventBytes: opts.maxPendingEventBytes ?? 64 * MiB,
+      pendingEventTimeoutMs: opts.pendingEventTimeoutMs ?? 10_000,
+      maxStreamBacklogBytes: opts.maxStreamBacklogBytes ?? 64 * MiB,
       helloTimeoutMs: opts.helloTimeoutMs ?? 5000,
       pingIntervalMs,
       deadAfterMs,

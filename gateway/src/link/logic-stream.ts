@@ -5,12 +5,28 @@ import { gatewayFrameEnvelope } from "./frame-codec.ts";
 import type { LogicCall } from "./logic-call.ts";
 import { hashString, type RendezvousCandidate } from "./rendezvous.ts";
 
+/** Pongs queued behind a stream logic does not read; more are dropped (logic pings one at a time). */
+const MAX_QUEUED_PONGS = 4;
+
+/** Bounds of a stream's outbound side and what happens at them. */
+export interface StreamBacklog {
+  /** Bytes of frames waiting while the call is backpressured. */
+  readonly maxBacklogBytes: number;
+  /** The backlog would pass its bound: the link ends the stream (called once, later in the turn). */
+  readonly onBacklogFull: () => void;
+  /** A pong was dropped. */
+  readonly onControlDropped: () => void;
+}
+
 /**
  * One accepted stream from a logic process, after its hello.
  *
  * Outbound frames (enveloped GatewayFrames) are written to the call at once
- * and wait in `#out` only while the call is backpressured; the link appends
- * events to `#events` during a tick and flushes them as one ClientEventBatch.
+ * and wait in `#out` only while the call is backpressured, up to
+ * maxBacklogBytes: a logic process that stops reading gets its stream ended
+ * (its unanswered events go to other streams; it reconnects and gets a fresh
+ * snapshot) rather than costing unbounded memory. The link appends events to
+ * `#events` during a tick and flushes them as one ClientEventBatch.
  * `assigned` holds the ids of unanswered events sent on this stream, so they
  * can be resent elsewhere when it ends.
  */
@@ -28,20 +44,24 @@ export class LogicStream implements RendezvousCandidate {
   ackDue = false;
   closed = false;
   readonly #call: LogicCall;
+  readonly #backlog: StreamBacklog;
   #events: ClientEvent[] = [];
   #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #overflowed = false;
   #ack: Uint8Array | undefined;
   #pongs: Uint8Array[] = [];
   #blocked = false;
   #error: ConnectError | undefined;
   #ending = false;
 
-  constructor(logicId: string, epoch: string, serial: number, call: LogicCall) {
+  constructor(logicId: string, epoch: string, serial: number, call: LogicCall, backlog: StreamBacklog) {
     this.id = logicId;
     this.idHash = hashString(logicId);
     this.epoch = epoch;
     this.serial = serial;
     this.#call = call;
+    this.#backlog = backlog;
     call.onDrain = () => {
       this.#blocked = false;
       this.#pump();
@@ -68,9 +88,22 @@ export class LogicStream implements RendezvousCandidate {
   }
 
   push(frame: Uint8Array): void {
-    if (this.#ending) return;
+    if (this.#ending || this.#overflowed) return;
+    if (this.#blocked && this.#outBytes + frame.byteLength > this.#backlog.maxBacklogBytes) {
+      // Dropping one frame would break what logic sees (a gap in interest
+      // versions, events never sent): the whole stream goes instead.
+      this.#overflowed = true;
+      queueMicrotask(this.#backlog.onBacklogFull);
+      return;
+    }
     this.#out.push(frame);
+    this.#outBytes += frame.byteLength;
     this.#pump();
+  }
+
+  /** Bytes waiting for the call to drain. */
+  get backlogBytes(): number {
+    return this.#outBytes;
   }
 
   /**
@@ -82,7 +115,8 @@ export class LogicStream implements RendezvousCandidate {
   pushControl(frame: Uint8Array, kind: "ack" | "pong"): void {
     if (this.#ending) return;
     if (kind === "ack") this.#ack = frame;
-    else this.#pongs.push(frame);
+    else if (this.#pongs.length < MAX_QUEUED_PONGS) this.#pongs.push(frame);
+    else this.#backlog.onControlDropped();
     this.#pump();
   }
 
@@ -92,7 +126,11 @@ export class LogicStream implements RendezvousCandidate {
       this.#ack = undefined;
       return ack;
     }
-    return this.#pongs.shift() ?? this.#out.shift();
+    const pong = this.#pongs.shift();
+    if (pong !== undefined) return pong;
+    const frame = this.#out.shift();
+    if (frame !== undefined) this.#outBytes -= frame.byteLength;
+    return frame;
   }
 
   #pump(): void {

@@ -38,7 +38,7 @@ export declare type LogicFrame = Message<"chatcluster.v1.LogicFrame"> & {
     case: "hello";
   } | {
     /**
-     * Messages for WebSocket clients, addressed by room or by connection.
+     * Messages for WebSocket clients, addressed by room (or another interest key).
      *
      * @generated from field: chatcluster.v1.DeliveryBatch deliveries = 2;
      */
@@ -327,7 +327,9 @@ export declare const DeliveryBatchSchema: GenMessage<DeliveryBatch>;
  */
 export declare type Delivery = Message<"chatcluster.v1.Delivery"> & {
   /**
-   * Room whose local members receive the payload. Empty for connection targets.
+   * The interest key whose local members receive the payload: a room, a
+   * room's presence key (`<room>#presence`) or a user's key (`#user:<id>`,
+   * every connection of that user).
    *
    * @generated from field: string room = 1;
    */
@@ -341,13 +343,6 @@ export declare type Delivery = Message<"chatcluster.v1.Delivery"> & {
    * @generated from field: uint64 seq = 2;
    */
   seq: bigint;
-
-  /**
-   * Explicit target connections on this gateway. When set, room is ignored.
-   *
-   * @generated from field: repeated uint32 connection_ids = 3;
-   */
-  connectionIds: number[];
 
   /**
    * The complete WebSocket text frame, serialized once by logic (UTF-8 JSON).

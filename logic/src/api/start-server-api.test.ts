@@ -12,7 +12,7 @@ import { createLogger } from "../../../platform/logger.ts";
 import { boundStore } from "../handlers/bounded-store.ts";
 import { createLogicMetrics } from "../handlers/logic-metrics.ts";
 import { RecordingFleet } from "../handlers/testing/fake-fleet.ts";
-import { InMemoryStoreForTests } from "../store/memory-store.ts";
+import { InMemoryStoreForTests } from "../store/testing/memory-store.ts";
 import { type ServerApi, startServerApi } from "./start-server-api.ts";
 
 const run = promisify(execFile);

@@ -3,7 +3,6 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { backoffDelayMs } from "../link/backoff.ts";
 import type { GatewayEndpoint } from "./discovery.ts";
 import { FileDiscovery, parseEndpoint, StaticDiscovery } from "./index.ts";
 
@@ -57,23 +56,4 @@ test("file discovery follows writes and rename-replace, and survives a bad file"
   while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.ok(errors.length > 0, "a bad file emits error");
   assert.equal(d.endpoints().length, 2, "and keeps the previous set");
-});
-
-test("backoff is full jitter under a capped exponential ceiling", () => {
-  assert.equal(
-    backoffDelayMs(0, 100, 5000, () => 0.999),
-    99,
-  );
-  assert.equal(
-    backoffDelayMs(3, 100, 5000, () => 0.5),
-    400,
-  );
-  assert.equal(
-    backoffDelayMs(30, 100, 5000, () => 0.999),
-    4995,
-  );
-  assert.equal(
-    backoffDelayMs(5, 100, 5000, () => 0),
-    0,
-  );
 });

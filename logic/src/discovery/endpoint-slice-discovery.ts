@@ -7,6 +7,7 @@ import {
   type V1EndpointSliceList,
 } from "@kubernetes/client-node";
 import type { Logger } from "../../../platform/logger.ts";
+import { backoffDelayMs } from "../../../protocol/backoff.ts";
 import { type Discovery, type DiscoveryEvents, type GatewayEndpoint, sameEndpoints } from "./discovery.ts";
 import type { DiscoveryMetrics } from "./discovery-metrics.ts";
 
@@ -94,11 +95,10 @@ export class EndpointSliceDiscovery extends EventEmitter<DiscoveryEvents> implem
     if (this.#stopped) return;
     const error = err instanceof Error ? err : new Error(String(err));
     this.#failures++;
-    const cap = Math.min(
-      this.#opts.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
-      (this.#opts.baseBackoffMs ?? DEFAULT_BASE_BACKOFF_MS) * 2 ** Math.min(this.#failures - 1, 16),
-    );
-    const delayMs = Math.round(Math.random() * cap);
+    const delayMs = backoffDelayMs(this.#failures - 1, {
+      initialMs: this.#opts.baseBackoffMs ?? DEFAULT_BASE_BACKOFF_MS,
+      maxMs: this.#opts.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
+    });
     this.#opts.log.warn(
       { err: error.message, failures: this.#failures, retryInMs: delayMs },
       "endpointslice watch failed; restarting",

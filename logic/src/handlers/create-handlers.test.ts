@@ -11,10 +11,11 @@ import {
 import { createLogger } from "../../../platform/logger.ts";
 import { CLOSE_CODES } from "../../../protocol/index.ts";
 import { createAuthenticator } from "../auth/authenticator.ts";
-import { InMemoryStoreForTests } from "../store/memory-store.ts";
 import type { AppendInput, AppendResult, MessageStore } from "../store/message-store.ts";
+import { InMemoryStoreForTests } from "../store/testing/memory-store.ts";
 import { boundStore } from "./bounded-store.ts";
-import { createHandlers, JOIN_PAGE_MAX_BYTES } from "./create-handlers.ts";
+import { createHandlers } from "./create-handlers.ts";
+import { JOIN_PAGE_MAX_BYTES } from "./join-handler.ts";
 import { createLogicMetrics } from "./logic-metrics.ts";
 import { RecordingFleet } from "./testing/fake-fleet.ts";
 

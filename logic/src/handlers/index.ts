@@ -1,5 +1,6 @@
 export { boundStore, type StoreBounds } from "./bounded-store.ts";
-export { createHandlers, type HandlerDeps, type HandlerLimits } from "./create-handlers.ts";
+export { createHandlers } from "./create-handlers.ts";
+export type { HandlerDeps, HandlerLimits } from "./handler-context.ts";
 export {
   API_METHODS,
   API_RESULTS,

@@ -9,8 +9,8 @@ import {
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { createLogger } from "../../../platform/logger.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
-import { InMemoryStoreForTests } from "../store/memory-store.ts";
-import { InMemoryPresenceTable } from "../store/presence-table.ts";
+import { InMemoryPresenceTable } from "../store/in-memory-presence-table.ts";
+import { InMemoryStoreForTests } from "../store/testing/memory-store.ts";
 import { createHandlers } from "./create-handlers.ts";
 import { createLogicMetrics } from "./logic-metrics.ts";
 import { startPresenceSweep } from "./presence-sweep.ts";

@@ -1,5 +1,6 @@
 import type { Registry } from "prom-client";
 import type { Logger } from "../../../platform/logger.ts";
+import type { BackoffOptions } from "../../../protocol/backoff.ts";
 import type { Discovery } from "../discovery/discovery.ts";
 import type { EventSink } from "../gateway-fleet.ts";
 import type { QueueLimits } from "./outbound-queue.ts";
@@ -82,8 +83,8 @@ export interface ResolvedFleetOptions {
   readonly deadAfterMs: number;
   readonly helloTimeoutMs: number;
   readonly stopDrainMs: number;
-  readonly reconnectBaseMs: number;
-  readonly reconnectMaxMs: number;
+  /** Reconnect backoff (full jitter). */
+  readonly reconnect: Readonly<BackoffOptions>;
   readonly maxInboundFrameBytes: number;
   readonly http2: Http2ClientTuning;
 }
@@ -123,8 +124,10 @@ export function resolveFleetOptions(o: GatewayFleetOptions): ResolvedFleetOption
     deadAfterMs,
     helloTimeoutMs: positive("helloTimeoutMs", o.helloTimeoutMs, 5000),
     stopDrainMs: Math.max(0, o.stopDrainMs ?? 1000),
-    reconnectBaseMs: positive("reconnectBaseMs", o.reconnectBaseMs, 100),
-    reconnectMaxMs: positive("reconnectMaxMs", o.reconnectMaxMs, 5000),
+    reconnect: Object.freeze({
+      initialMs: positive("reconnectBaseMs", o.reconnectBaseMs, 100),
+      maxMs: positive("reconnectMaxMs", o.reconnectMaxMs, 5000),
+    }),
     maxInboundFrameBytes: positive("maxInboundFrameBytes", o.maxInboundFrameBytes, 16 * MiB),
     http2: Object.freeze({
       initialWindowSize: positive("http2.initialWindowSize", o.http2?.initialWindowSize, 4 * MiB),

@@ -29,7 +29,6 @@ function unwrap(env: Uint8Array): Uint8Array {
 const delivery = fc.record({
   room: fc.string({ unit: "grapheme", maxLength: 40 }),
   seq: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-  connectionIds: fc.array(fc.nat({ max: 0xffff_ffff }), { maxLength: 5 }),
   payload: fc.uint8Array({ maxLength: 3000 }),
   acceptedAtMs: fc.oneof(fc.constant(0), fc.double()),
 });
@@ -37,7 +36,7 @@ const delivery = fc.record({
 test("encodeDelivery produces the bytes of toBinary(Delivery)", () => {
   fc.assert(
     fc.property(delivery, (d) => {
-      const e = encodeDelivery(d.room, d.seq, d.payload, d.connectionIds, d.acceptedAtMs);
+      const e = encodeDelivery(d.room, d.seq, d.payload, d.acceptedAtMs);
       const mine = Buffer.concat([e.head, e.tail, e.trail]);
       assert.equal(e.size, mine.length);
       const theirs = toBinary(DeliverySchema, create(DeliverySchema, d));
@@ -53,9 +52,7 @@ test("a delivery batch frame serializes exactly like toBinary(LogicFrame)", () =
       fc.array(delivery, { maxLength: 40 }),
       fc.integer({ min: 1, max: 2 ** 40 }),
       (ds, batchSeq) => {
-        const entries = ds.map((d) =>
-          encodeDelivery(d.room, d.seq, d.payload, d.connectionIds, d.acceptedAtMs),
-        );
+        const entries = ds.map((d) => encodeDelivery(d.room, d.seq, d.payload, d.acceptedAtMs));
         const size = entries.reduce((n, e) => n + e.wireSize, 0);
         const raw = batchFrame(FIELD_DELIVERIES, batchSeq, entries, 0, entries.length, size);
         const mine = unwrap(raw);

@@ -93,23 +93,14 @@ function entry(head: Uint8Array, tail: Uint8Array, trail: Uint8Array = EMPTY): E
  * by every gateway queue it goes to. The payload is referenced, not copied:
  * it must not change until written (handlers serialize a fresh one per message).
  */
-export function encodeDelivery(
-  room: string,
-  seq: bigint,
-  payload: Uint8Array,
-  connectionIds: readonly number[] = [],
-  acceptedAtMs = 0,
-): Entry {
+export function encodeDelivery(room: string, seq: bigint, payload: Uint8Array, acceptedAtMs = 0): Entry {
   if (seq < 0n || seq > MAX_U64) throw new RangeError(`delivery seq ${seq} is not a uint64`);
   const roomLen = Buffer.byteLength(room, "utf8");
   const seqSmall = seq <= 0x1f_ffff_ffff_ffffn;
   const seqNum = seqSmall ? Number(seq) : 0;
-  let idsLen = 0;
-  for (const id of connectionIds) idsLen += varintSize(id >>> 0);
   let size = 0;
   if (roomLen > 0) size += 1 + varintSize(roomLen) + roomLen;
   if (seq !== 0n) size += 1 + (seqSmall ? varintSize(seqNum) : bigVarintSize(seq));
-  if (idsLen > 0) size += 1 + varintSize(idsLen) + idsLen;
   if (payload.byteLength > 0) size += 1 + varintSize(payload.byteLength);
   const buf = Buffer.allocUnsafe(size);
   let pos = 0;
@@ -121,11 +112,6 @@ export function encodeDelivery(
   if (seq !== 0n) {
     buf[pos++] = 0x10;
     pos = seqSmall ? writeVarint(buf, pos, seqNum) : writeBigVarint(buf, pos, seq);
-  }
-  if (idsLen > 0) {
-    buf[pos++] = 0x1a;
-    pos = writeVarint(buf, pos, idsLen);
-    for (const id of connectionIds) pos = writeVarint(buf, pos, id >>> 0);
   }
   if (payload.byteLength > 0) {
     buf[pos++] = 0x22;

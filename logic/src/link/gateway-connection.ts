@@ -8,9 +8,9 @@ import { Http2SessionManager } from "@connectrpc/connect-node";
 import type { GatewayFrame, InterestDelta } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
+import { backoffDelayMs } from "../../../protocol/backoff.ts";
 import type { GatewayEndpoint } from "../discovery/discovery.ts";
 import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
-import { backoffDelayMs } from "./backoff.ts";
 import type { ResolvedFleetOptions } from "./fleet-options.ts";
 import { decodeGatewayFrame, logicFrameEnvelope } from "./frame-codec.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
@@ -167,9 +167,14 @@ export class GatewayConnection {
       if (this.#pingSentAt === 0) {
         this.#pingNonce++;
         this.#pingSentAt = now;
-        this.queue.pushControl(logicFrameEnvelope(ping(this.#pingNonce)));
+        this.#pushControl(logicFrameEnvelope(ping(this.#pingNonce)));
       }
     }
+  }
+
+  /** A control frame ahead of the batches; one the queue has no room for is dropped and counted. */
+  #pushControl(frame: Uint8Array): void {
+    if (!this.queue.pushControl(frame)) this.#host.metrics.drops.inc({ reason: "control_full" });
   }
 
   async #connect(): Promise<void> {
@@ -181,7 +186,7 @@ export class GatewayConnection {
     this.#pingSentAt = 0;
     this.state = "connecting";
     this.#startedAt = performance.now();
-    this.queue.pushControl(
+    this.#pushControl(
       logicFrameEnvelope(
         create(LogicFrameSchema, {
           kind: {
@@ -234,7 +239,7 @@ export class GatewayConnection {
     this.state = "backoff";
     this.#host.metrics.reconnects.inc({ reason });
     const o = this.#host.opts;
-    const delay = backoffDelayMs(this.#attempt++, o.reconnectBaseMs, o.reconnectMaxMs);
+    const delay = backoffDelayMs(this.#attempt++, o.reconnect);
     this.#log.info(
       { reason, delayMs: delay, err: error instanceof Error ? error.message : undefined },
       "gateway stream ended; reconnecting",
@@ -299,7 +304,7 @@ export class GatewayConnection {
         this.queue.ack(Number(kind.value.throughBatchSeq));
         return;
       case "ping":
-        this.queue.pushControl(
+        this.#pushControl(
           logicFrameEnvelope(
             create(LogicFrameSchema, { kind: { case: "pong", value: { nonce: kind.value.nonce } } }),
           ),

@@ -110,7 +110,7 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
     const targets = this.#interest.get(room);
     this.metrics.fanoutGateways.observe(targets?.size ?? 0);
     if (targets === undefined) return;
-    const entry = encodeDelivery(room, seq, payload, undefined, acceptedAtMs);
+    const entry = encodeDelivery(room, seq, payload, acceptedAtMs);
     for (const c of targets) {
       if (!c.queue.offerDelivery(entry)) this.#dropQueueFull.inc();
     }

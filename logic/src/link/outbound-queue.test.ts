@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { LogicFrameSchema, ReplySchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { encodeDelivery, encodeReply } from "./frame-codec.ts";
-import { OutboundQueue } from "./outbound-queue.ts";
+import { MAX_CONTROL_FRAMES, OutboundQueue } from "./outbound-queue.ts";
 
 const limits = {
   maxMessages: 10,
@@ -144,4 +144,32 @@ test("an idle stream gets what is queued in the same turn as one frame", async (
   for (let i = 1; i <= 5; i++) q.offerDelivery(d(i));
   const f = decode(await pending);
   assert.equal(f.kind.case === "deliveries" && f.kind.value.deliveries.length, 5);
+});
+
+test("control frames are bounded: beyond MAX_CONTROL_FRAMES a pong is refused, and taken again once they go", async () => {
+  const q = new OutboundQueue(limits);
+  const pong = (n: number) =>
+    Uint8Array.from(
+      Buffer.concat([
+        Buffer.from([0, 0, 0, 0, 0]),
+        Buffer.from(
+          toBinary(
+            LogicFrameSchema,
+            create(LogicFrameSchema, { kind: { case: "pong", value: { nonce: BigInt(n) } } }),
+          ),
+        ),
+      ]),
+    );
+  for (let i = 1; i <= MAX_CONTROL_FRAMES; i++) assert.equal(q.pushControl(pong(i)), true);
+  assert.equal(
+    q.pushControl(pong(99)),
+    false,
+    "a gateway pinging a stream nobody writes gets no more pongs queued",
+  );
+  const first = await pull(q);
+  assert.equal(first.kind.case === "pong" && first.kind.value.nonce, 1n, "control frames go first, in order");
+  assert.equal(q.pushControl(pong(100)), true, "room again once one is written");
+  q.resetStream();
+  for (let i = 1; i <= MAX_CONTROL_FRAMES; i++)
+    assert.equal(q.pushControl(pong(i)), true, "a new stream starts empty");
 });

@@ -17,6 +17,13 @@ export interface QueueLimits {
  * hand, the extra frames cost little.
  */
 const PARTIAL_BATCH_WINDOW = 4;
+/**
+ * Control frames waiting ahead of the batches. A stream has one hello, one
+ * ping of ours and a pong per gateway ping outstanding (the gateway pings
+ * once a second, one at a time); more means the gateway keeps pinging a
+ * stream it does not read, and the extra pongs are dropped.
+ */
+export const MAX_CONTROL_FRAMES = 16;
 const KIND_DELIVERY = 0;
 const KIND_REPLY = 1;
 const EMPTY: Entry = {
@@ -116,10 +123,15 @@ export class OutboundQueue {
     return true;
   }
 
-  /** Queues a control frame (hello, ping, pong; an enveloped LogicFrame) ahead of every batch. */
-  pushControl(frame: Uint8Array): void {
+  /**
+   * Queues a control frame (hello, ping, pong; an enveloped LogicFrame) ahead
+   * of every batch; false (not queued: drop and count it) beyond MAX_CONTROL_FRAMES.
+   */
+  pushControl(frame: Uint8Array): boolean {
+    if (this.#control.length >= MAX_CONTROL_FRAMES) return false;
     this.#control.push(frame);
     this.#wake();
+    return true;
   }
 
   /** A DeliveryAck: batches up to batchSeq left the gateway's hands. */

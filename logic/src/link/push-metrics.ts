@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
-/** Why a delivery or reply did not reach its gateway. */
+/** Why a delivery, reply or control frame (control_full: a pong) did not reach its gateway. */
 export const DROP_REASONS = [
   "queue_full",
   "reply_queue_full",
@@ -9,6 +9,7 @@ export const DROP_REASONS = [
   "gateway_removed",
   "unknown_gateway",
   "stale_epoch",
+  "control_full",
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -103,7 +104,7 @@ export function createPushMetrics(
     }),
     drops: new Counter({
       name: "chatcluster_logic_push_drops_total",
-      help: "Deliveries and replies dropped before reaching a gateway stream, by reason.",
+      help: "Deliveries, replies and pongs dropped before reaching a gateway stream, by reason.",
       labelNames: ["reason"] as const,
       registers,
     }),

@@ -74,4 +74,5 @@ export interface MessageStore {
   close(): Promise<void>;
 }
 
+/** "memory" is the test-only store of testing/memory-store.ts, never configurable. */
 export type StoreKind = "sqlite" | "nats" | "memory";

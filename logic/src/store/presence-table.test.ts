@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
-import { InMemoryStoreForTests } from "./memory-store.ts";
-import { InMemoryPresenceTable } from "./presence-table.ts";
+import { InMemoryPresenceTable } from "./in-memory-presence-table.ts";
 import { SqlitePresenceTable } from "./sqlite-presence-table.ts";
 import { SqliteStore } from "./sqlite-store.ts";
+import { InMemoryStoreForTests } from "./testing/memory-store.ts";
 import { presenceContract } from "./testing/presence-contract.ts";
 import { readMarkerContract } from "./testing/read-marker-contract.ts";
 

@@ -83,6 +83,9 @@ export class FakeLogicLink implements LogicLink {
   accepting = true;
   /** When true, joins are answered with a retryable `unavailable` error (a store outage). */
   failJoins = false;
+  /** Events of these kinds are kept in `unanswered` instead of answered (a logic process that hangs). */
+  readonly silent = new Set<ClientEvent["kind"]["case"]>();
+  readonly unanswered: ClientEvent[] = [];
   streams = 1;
   draining = false;
   readonly interest = new Set<string>();
@@ -133,6 +136,10 @@ export class FakeLogicLink implements LogicLink {
     const replies: Reply[] = [];
     const deliveries: Delivery[] = [];
     for (const ev of events) {
+      if (this.silent.has(ev.kind.case)) {
+        this.unanswered.push(ev);
+        continue;
+      }
       const base = { eventId: ev.eventId, connectionId: ev.connectionId };
       switch (ev.kind.case) {
         case "auth": {

@@ -73,6 +73,7 @@ const sink: EdgeSink = {
   reply(replies: readonly Reply[]) {
     stats.replies += replies.length;
   },
+  expired() {},
 };
 
 const registry = createMetricsRegistry("gateway", "test");

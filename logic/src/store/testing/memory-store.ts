@@ -1,4 +1,4 @@
-import { checkAppend, checkLimit, checkRoom } from "./input-checks.ts";
+import { checkAppend, checkLimit, checkRoom } from "../input-checks.ts";
 import type {
   AppendInput,
   AppendResult,
@@ -6,8 +6,8 @@ import type {
   ReadOptions,
   ReadResult,
   StoredMessage,
-} from "./message-store.ts";
-import { StoreError } from "./store-error.ts";
+} from "../message-store.ts";
+import { StoreError } from "../store-error.ts";
 
 /**
  * UNIT TESTS ONLY: a MessageStore in a Map, lost on exit and private to one

@@ -1,5 +1,5 @@
 import { InMemoryStoreForTests } from "./memory-store.ts";
-import { messageStoreContract } from "./testing/store-contract.ts";
+import { messageStoreContract } from "./store-contract.ts";
 
 messageStoreContract("in-memory (tests only)", {
   durable: false,

@@ -1,7 +1,13 @@
 /**
- * A token bucket: `ratePerSecond` tokens refill continuously up to `burst`.
- * One per connection (frame rate) and one per process (admission), so it is a
- * few numbers and no timers.
+ * A token bucket: `ratePerSecond` tokens refill continuously up to `burst`,
+ * and the bucket starts full. A few numbers and no timers, so one per
+ * connection costs nothing; callers pass the clock.
+ *
+ * The gateway enforces its per-connection frame and signal rates and its
+ * admission rate with it, and the SDK paces its writes with the same
+ * arithmetic below the limits the gateway announces in `welcome`, so a
+ * client that follows its pacer is never refused. It lives in protocol/
+ * for that reason and imports nothing, so the browser SDK can load it.
  */
 export class TokenBucket {
   private tokens: number;

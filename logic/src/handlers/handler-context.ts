@@ -1,0 +1,180 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type ClientEvent,
+  type Principal,
+  ReplySchema,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type { Logger } from "../../../platform/logger.ts";
+import {
+  CLOSE_CODES,
+  ERROR_CODES,
+  encodeErrorFrame,
+  PROTOCOL_BOUNDS,
+  ROOM_PATTERN,
+} from "../../../protocol/index.ts";
+import type { Authenticator } from "../auth/authenticator.ts";
+import { matchesAny } from "../auth/room-pattern.ts";
+import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
+import type { MessageStore } from "../store/message-store.ts";
+import type { PresenceTable } from "../store/presence-table.ts";
+import { StoreError } from "../store/store-error.ts";
+import type { EventKind, EventResult, LogicMetrics } from "./logic-metrics.ts";
+
+export interface HandlerLimits {
+  /** Largest message body in bytes (JSON text). */
+  readonly maxBodyBytes: number;
+  /** Largest history page a join returns; also the page when a join asks for none. */
+  readonly maxHistoryPage: number;
+}
+
+export interface HandlerDeps {
+  /** Wrapped with `boundStore` (shared with the server API). */
+  readonly store: MessageStore;
+  readonly fleet: GatewayFleet;
+  readonly auth: Authenticator;
+  readonly metrics: LogicMetrics;
+  readonly log: Logger;
+  readonly limits: HandlerLimits;
+  /** Injected in tests; default Date.now. */
+  readonly now?: () => number;
+  /**
+   * Shared presence (docs/presence.md). Default: a table private to this
+   * process, exact only while it is the only logic process.
+   */
+  readonly presence?: PresenceTable;
+}
+
+export type ReplyKind = NonNullable<MessageInitShape<typeof ReplySchema>["kind"]>;
+
+/** Client-visible hint for retryable errors: long enough for a reconnect or a store failover. */
+export const RETRY_AFTER_MS = 1000;
+
+/**
+ * What every handler uses: its dependencies, and the ways to answer an event
+ * (each event gets exactly one Reply, which is also its ack to the gateway)
+ * while counting the outcome in chatcluster_logic_events_total.
+ */
+export class HandlerContext {
+  readonly store: MessageStore;
+  readonly fleet: GatewayFleet;
+  readonly auth: Authenticator;
+  readonly metrics: LogicMetrics;
+  readonly log: Logger;
+  readonly limits: HandlerLimits;
+  readonly presence: PresenceTable;
+  readonly now: () => number;
+
+  constructor(deps: HandlerDeps, presence: PresenceTable) {
+    this.store = deps.store;
+    this.fleet = deps.fleet;
+    this.auth = deps.auth;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+    this.limits = deps.limits;
+    this.presence = presence;
+    this.now = deps.now ?? Date.now;
+  }
+
+  count(kind: EventKind, result: EventResult): void {
+    this.metrics.events.inc({ kind, result });
+  }
+
+  reply(from: GatewayRef, ev: ClientEvent, kind: ReplyKind): void {
+    this.fleet.reply(from, create(ReplySchema, { eventId: ev.eventId, connectionId: ev.connectionId, kind }));
+  }
+
+  /** Answers with a client frame to write to the event's connection. */
+  frame(from: GatewayRef, ev: ClientEvent, frame: Uint8Array): void {
+    this.reply(from, ev, { case: "frame", value: frame });
+  }
+
+  /** Counts the outcome and answers with no client-visible frame. */
+  done(from: GatewayRef, ev: ClientEvent, kind: EventKind, result: EventResult): void {
+    this.count(kind, result);
+    this.reply(from, ev, { case: "done", value: {} });
+  }
+
+  /** Counts the outcome and answers with an error frame naming `id` (a room or a message id). */
+  refuse(
+    from: GatewayRef,
+    ev: ClientEvent,
+    kind: EventKind,
+    result: EventResult,
+    code: string,
+    message: string,
+    id: string,
+  ): void {
+    this.count(kind, result);
+    this.frame(from, ev, encodeErrorFrame({ code, message, id }));
+  }
+
+  /** True when `room` is a valid name the principal may read; otherwise refuses (invalid_field or forbidden). */
+  mayRead(from: GatewayRef, ev: ClientEvent, kind: EventKind, room: string, p: Principal): boolean {
+    if (!validRoom(room)) {
+      this.refuse(from, ev, kind, "invalid", ERROR_CODES.invalidField.code, "invalid room name", room);
+      return false;
+    }
+    if (!matchesAny(p.read, room)) {
+      this.refuse(from, ev, kind, "denied", ERROR_CODES.forbidden.code, "no read access to room", room);
+      return false;
+    }
+    return true;
+  }
+
+  /** The event's principal when it may act now; otherwise replies (close) and returns undefined. */
+  principal(from: GatewayRef, ev: ClientEvent, kind: EventKind): Principal | undefined {
+    const p = ev.principal;
+    if (p === undefined || p.userId === "") {
+      this.count(kind, "denied");
+      this.reply(from, ev, {
+        case: "close",
+        value: { closeCode: CLOSE_CODES.unauthorized.code, reason: "unauthenticated" },
+      });
+      return undefined;
+    }
+    if (p.expiresAtMs !== 0n && this.now() >= Number(p.expiresAtMs)) {
+      this.count(kind, "expired");
+      this.metrics.authResults.inc({ result: "error", reason: "token_expired" });
+      this.reply(from, ev, {
+        case: "close",
+        value: { closeCode: CLOSE_CODES.tokenExpired.code, reason: "token_expired" },
+      });
+      return undefined;
+    }
+    return p;
+  }
+
+  /** A store call failed: a StoreError becomes its error frame (anything else is a bug and rethrown). */
+  storeFailure(from: GatewayRef, ev: ClientEvent, kind: EventKind, err: unknown, id: string): void {
+    if (!(err instanceof StoreError)) throw err;
+    this.count(kind, err.retryable ? "unavailable" : "invalid");
+    if (err.code !== "overloaded" && err.code !== "invalid_argument") {
+      this.log.warn({ code: err.code, err: err.message }, "store operation failed");
+    }
+    this.frame(from, ev, storeErrorFrame(err, id));
+  }
+
+  /** A handler threw (a bug): the event still gets its one reply. */
+  internal(from: GatewayRef, ev: ClientEvent, kind: EventKind, err: unknown): void {
+    this.count(kind, "error");
+    this.log.error({ err, kind, eventId: String(ev.eventId) }, "event handler failed");
+    this.frame(from, ev, encodeErrorFrame({ code: ERROR_CODES.internal.code, message: "internal error" }));
+  }
+}
+
+export function validRoom(room: string): boolean {
+  return room.length > 0 && room.length <= PROTOCOL_BOUNDS.maxRoomLength && ROOM_PATTERN.test(room);
+}
+
+/**
+ * Retryable store failures become `unavailable` (the client retries the same
+ * frame after retry_after_ms; the store deduplicates); the message names the
+ * cause without internals.
+ */
+export function storeErrorFrame(err: StoreError, id: string): Uint8Array {
+  if (!err.retryable) {
+    return encodeErrorFrame({ code: ERROR_CODES.invalidField.code, message: "rejected by the store", id });
+  }
+  const message = err.code === "overloaded" ? "server overloaded, retry" : "store unavailable, retry";
+  return encodeErrorFrame({ code: ERROR_CODES.unavailable.code, message, id, retryAfterMs: RETRY_AFTER_MS });
+}
