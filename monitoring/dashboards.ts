@@ -10,32 +10,8 @@
  * ServiceMonitors relabel them from pod labels). The ChatCluster variable is
  * `chatcluster`: `cluster` means the Kubernetes cluster in most Grafana setups.
  */
+import type { DashboardSpec, PanelTarget } from "./dashboard-spec.ts";
 import { processPanels } from "./process-panels.ts";
-
-export interface PanelTarget {
-  readonly expr: string;
-  readonly legend: string;
-}
-
-export interface PanelSpec {
-  readonly title: string;
-  readonly description: string;
-  /** Grafana unit id: short, s, Bps, bytes, reqps, percentunit, ops. */
-  readonly unit: string;
-  readonly targets: readonly PanelTarget[];
-  /** Width in grid columns (24 = full). Default 12. */
-  readonly width?: number;
-  readonly kind?: "timeseries" | "stat";
-}
-
-export interface DashboardSpec {
-  readonly uid: string;
-  readonly title: string;
-  readonly description: string;
-  /** Whether the dashboard has the ChatCluster variable (the operator's does not). */
-  readonly perCluster: boolean;
-  readonly panels: readonly PanelSpec[];
-}
 
 const GW = '{namespace=~"$namespace",chatcluster=~"$chatcluster",component="gateway"}';
 const LG = '{namespace=~"$namespace",chatcluster=~"$chatcluster",component="logic"}';

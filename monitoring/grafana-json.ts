@@ -1,4 +1,4 @@
-import type { DashboardSpec, PanelSpec } from "./dashboards.ts";
+import type { DashboardSpec, PanelSpec } from "./dashboard-spec.ts";
 
 /**
  * Renders a dashboard definition as Grafana dashboard JSON (schema 39), with a

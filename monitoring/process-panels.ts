@@ -1,4 +1,4 @@
-import type { PanelSpec } from "./dashboards.ts";
+import type { PanelSpec } from "./dashboard-spec.ts";
 
 const R = "[$__rate_interval]";
 
