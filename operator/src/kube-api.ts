@@ -118,7 +118,12 @@ export class KubeApi {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", (err) =>
-          reject(new OperatorError("api_unreachable", `${method} ${path}: ${err.message}`, { cause: err })),
+          reject(
+            new OperatorError("api_unreachable", `${method} ${path}: ${err.message}`, {
+              cause: err,
+              answer: { method, path, message: err.message },
+            }),
+          ),
         );
         res.on("end", () => {
           const status = res.statusCode ?? 0;
@@ -133,19 +138,26 @@ export class KubeApi {
             resolve({ status, body: parsed as T });
             return;
           }
-          const msg = (parsed as { message?: string }).message ?? text.slice(0, 300);
+          const st = parsed as { message?: string; reason?: string };
+          const msg = st.message ?? text.slice(0, 300);
+          const answer = { method, path, message: msg, ...(st.reason ? { reason: st.reason } : {}) };
           reject(
             new OperatorError(
               status === 409 ? "conflict" : status === 404 ? "not_found" : "api_error",
               `${method} ${path}: ${status} ${msg}`,
-              { status },
+              { status, answer },
             ),
           );
         });
       });
       req.on("timeout", () => req.destroy(new Error(`timed out after ${this.#timeoutMs}ms`)));
       req.on("error", (err) =>
-        reject(new OperatorError("api_unreachable", `${method} ${path}: ${err.message}`, { cause: err })),
+        reject(
+          new OperatorError("api_unreachable", `${method} ${path}: ${err.message}`, {
+            cause: err,
+            answer: { method, path, message: err.message },
+          }),
+        ),
       );
       req.end(payload);
     });
