@@ -35,6 +35,7 @@ export const RESOURCES: Readonly<Record<string, Resource>> = {
   ServiceAccount: { apiVersion: "v1", plural: "serviceaccounts", namespaced: true },
   PersistentVolumeClaim: { apiVersion: "v1", plural: "persistentvolumeclaims", namespaced: true },
   Event: { apiVersion: "v1", plural: "events", namespaced: true },
+  Pod: { apiVersion: "v1", plural: "pods", namespaced: true },
   StatefulSet: { apiVersion: "apps/v1", plural: "statefulsets", namespaced: true },
   Deployment: { apiVersion: "apps/v1", plural: "deployments", namespaced: true },
   PodDisruptionBudget: { apiVersion: "policy/v1", plural: "poddisruptionbudgets", namespaced: true },
@@ -175,8 +176,12 @@ export class KubeApi {
     return (await this.request<T>("PUT", path, body)).body;
   }
 
-  async delete(path: string): Promise<void> {
-    await this.request("DELETE", path, { propagationPolicy: "Background" });
+  /** With `uid`, the API server deletes only that incarnation (409 if the name now holds another). */
+  async delete(path: string, opts: { uid?: string } = {}): Promise<void> {
+    await this.request("DELETE", path, {
+      propagationPolicy: "Background",
+      ...(opts.uid !== undefined ? { preconditions: { uid: opts.uid } } : {}),
+    });
   }
 
   async mergePatch<T>(path: string, patch: unknown): Promise<T> {

@@ -101,7 +101,7 @@ export function logicDeployment(
             {
               name: "logic",
               image,
-              imagePullPolicy: spec.image.pullPolicy,
+              imagePullPolicy: spec.images.logic.pullPolicy,
               args: [
                 "logic",
                 "--discovery=kubernetes",
