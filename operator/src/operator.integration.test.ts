@@ -325,7 +325,9 @@ describe("operator against a real control plane", {
       tryGet("persistentvolumeclaim", "lite-logic-data"),
     );
     assert.equal(pvc.spec.resources.requests.storage, "2Gi");
-    assert.equal(pvc.metadata.ownerReferences?.[0]?.name, "lite");
+    // Retained by default: no owner reference, so the database outlives the ChatCluster (see operator-status tests).
+    assert.equal(pvc.metadata.ownerReferences, undefined);
+    assert.equal(pvc.metadata.labels?.["app.kubernetes.io/instance"], "lite");
     const dep = await eventually("Deployment lite-logic", () => tryGet("deployment", "lite-logic"));
     assert.equal(dep.spec.strategy.type, "Recreate");
     assert.ok(

@@ -91,7 +91,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     queue.add(`${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`);
   };
   // By the controller owner reference, else by the instance label: pods belong to a
-  // StatefulSet or ReplicaSet, not to the ChatCluster.
+  // StatefulSet or ReplicaSet, and a retained SQLite claim has no owner on purpose.
   const enqueueOwner = (obj: KubernetesObject) => {
     const owner = obj.metadata?.ownerReferences?.find(
       (r) => r.controller === true && r.kind === "ChatCluster",

@@ -34,7 +34,7 @@ const FULL_SPEC: Required<ChatClusterSpec> = {
   },
   store: {
     nats: { url: "nats://n:4222", stream: { name: "S", replicas: 1, maxAge: "1h", duplicateWindow: "1m" } },
-    sqlite: { size: "1Gi", storageClassName: "c" },
+    sqlite: { size: "1Gi", storageClassName: "c", deletePolicy: "Retain" },
   },
   auth: {
     jwt: { secretKeyRef: { name: "n", key: "k" } },

@@ -41,6 +41,9 @@ export interface ImageSpec {
 /** Manual: the recorded image holds until the spec changes it. FollowOperator: take each new operator default. */
 export type UpgradePolicy = "Manual" | "FollowOperator";
 
+/** Whether the SQLite volume claim outlives its ChatCluster. */
+export type DeletePolicy = "Retain" | "Delete";
+
 export interface ChatClusterSpec {
   image?: ImageSpec;
   upgradePolicy?: UpgradePolicy;
@@ -65,7 +68,7 @@ export interface ChatClusterSpec {
       url: string;
       stream?: { name?: string; replicas?: number; maxAge?: string; duplicateWindow?: string };
     };
-    sqlite?: { size?: string; storageClassName?: string };
+    sqlite?: { size?: string; storageClassName?: string; deletePolicy?: DeletePolicy };
   };
   auth?: {
     jwt?: { secretKeyRef: KeyRef };

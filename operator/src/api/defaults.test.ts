@@ -27,6 +27,7 @@ describe("CRD defaults", () => {
       ["upgradePolicy", DEFAULTS.upgradePolicy],
       ["gateway.rollout.minIntervalSeconds", DEFAULTS.rolloutMinIntervalSeconds],
       ["gateway.rollout.paused", false],
+      ["store.sqlite.deletePolicy", DEFAULTS.sqliteDeletePolicy],
       ["gateway.replicas", DEFAULTS.gatewayReplicas],
       ["gateway.ports.client", DEFAULTS.clientPort],
       ["gateway.ports.internal", DEFAULTS.internalPort],
@@ -65,6 +66,7 @@ describe("CRD defaults", () => {
     assert.equal(r.serviceMonitor.enabled, false);
     assert.equal(r.upgradePolicy, "Manual");
     assert.deepEqual(r.gateway.rollout, { minIntervalSeconds: 10, paused: false });
+    assert.equal(r.store.kind === "sqlite" && r.store.deletePolicy, "Retain");
   });
 
   it("give each tier spec.image's fields unless it sets its own, taking tag and digest together", () => {

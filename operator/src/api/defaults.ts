@@ -1,5 +1,6 @@
 import type {
   ChatClusterSpec,
+  DeletePolicy,
   ImageSpec,
   KeyRef,
   PassThrough,
@@ -48,7 +49,7 @@ export interface ResolvedSpec {
         url: string;
         stream: { name: string; replicas: number; maxAge: string; duplicateWindow: string };
       }
-    | { kind: "sqlite"; size: string; storageClassName?: string };
+    | { kind: "sqlite"; size: string; storageClassName?: string; deletePolicy: DeletePolicy };
   auth: {
     jwt?: Required<KeyRef>;
     jwks?: { secretKeyRef?: Required<KeyRef>; configMapKeyRef?: Required<KeyRef> };
@@ -83,6 +84,7 @@ export const DEFAULTS = Object.freeze({
   streamMaxAge: "720h",
   duplicateWindow: "2m",
   sqliteSize: "1Gi",
+  sqliteDeletePolicy: "Retain" as DeletePolicy,
   jwtKey: "secret",
   jwksKey: "jwks.json",
   apiKeysKey: "api-keys",
@@ -157,6 +159,7 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
             kind: "sqlite",
             size: sqlite.size ?? DEFAULTS.sqliteSize,
             storageClassName: sqlite.storageClassName,
+            deletePolicy: sqlite.deletePolicy ?? DEFAULTS.sqliteDeletePolicy,
           },
     auth: {
       jwt: ref(spec.auth?.jwt?.secretKeyRef, DEFAULTS.jwtKey),

@@ -177,6 +177,14 @@ describe("buildDesired", () => {
     );
     const pvc = find<V1PersistentVolumeClaim>(lite.objects, "PersistentVolumeClaim", "demo-logic-data");
     assert.equal(pvc.spec?.resources?.requests?.storage, "5Gi");
+    // Retained by default: no owner reference, so deleting the ChatCluster keeps the database.
+    assert.equal(pvc.metadata?.ownerReferences, undefined);
+    const deleting = buildDesired(
+      chatCluster({ logic: { replicas: 1 }, store: { sqlite: { deletePolicy: "Delete" } } }),
+      OPTS,
+    );
+    const owned = find<V1PersistentVolumeClaim>(deleting.objects, "PersistentVolumeClaim", "demo-logic-data");
+    assert.equal(owned.metadata?.ownerReferences?.[0]?.kind, "ChatCluster");
     assert.equal(pvc.spec?.storageClassName, "fast");
     const dep = find<V1Deployment>(lite.objects, "Deployment", "demo-logic");
     assert.deepEqual(dep.spec?.strategy, { type: "Recreate" });
