@@ -18,7 +18,12 @@ import { type ControlPlane, startControlPlane, trackFailures } from "../../teste
 import { KubeApi, resourcePath } from "./kube-api.ts";
 import { clusterHelpers } from "./testing/cluster-helpers.ts";
 import { GatewayHold } from "./testing/gateway-hold.ts";
-import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
+import {
+  type OperatorProcess,
+  eventually as poll,
+  spawnOperator,
+  WaitAborted,
+} from "./testing/operator-process.ts";
 import { PodTimeline } from "./testing/pod-timeline.ts";
 
 const NS = "roll";
@@ -56,6 +61,18 @@ describe("gateway rollouts on a real control plane", {
     () => dir,
   );
 
+  /** Holds for the whole run: any wait stops at once when two gateway pods were ever terminating together. */
+  const eventually = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs?: number) =>
+    poll(
+      what,
+      async () => {
+        const worst = timeline.maxTerminatingGateways();
+        if (worst > 1)
+          throw new WaitAborted(`${worst} gateway pods were terminating at once (waiting for ${what})`);
+        return check();
+      },
+      timeoutMs,
+    );
   const reconciles = async (): Promise<number> => {
     let n = 0;
     for (const r of ["success", "requeue", "error"])
