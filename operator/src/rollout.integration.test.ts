@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
 import { KubeApi, resourcePath } from "./kube-api.ts";
 import { clusterHelpers } from "./testing/cluster-helpers.ts";
@@ -61,7 +61,12 @@ describe("gateway rollouts on a real control plane", {
     () => dir,
   );
 
-  /** Holds for the whole run: any wait stops at once when two gateway pods were ever terminating together. */
+  /** A rule that, once broken, makes waiting pointless; checked before every poll. */
+  let guard: (() => string | undefined) | undefined;
+  /**
+   * Holds for the whole run: any wait stops at once when two gateway pods were ever
+   * terminating together, the hold or the pod watch failed, or the test's guard trips.
+   */
   const eventually = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs?: number) =>
     poll(
       what,
@@ -69,6 +74,14 @@ describe("gateway rollouts on a real control plane", {
         const worst = timeline.maxTerminatingGateways();
         if (worst > 1)
           throw new WaitAborted(`${worst} gateway pods were terminating at once (waiting for ${what})`);
+        try {
+          timeline.check();
+          hold.check();
+        } catch (err) {
+          throw new WaitAborted(`${String(err)} (waiting for ${what})`);
+        }
+        const broken = guard?.();
+        if (broken !== undefined) throw new WaitAborted(`${broken} (waiting for ${what})`);
         return check();
       },
       timeoutMs,
@@ -142,6 +155,10 @@ describe("gateway rollouts on a real control plane", {
     await settle();
   });
 
+  afterEach(() => {
+    guard = undefined;
+  });
+
   after(async () => {
     timeline.stop();
     await hold?.stop();
@@ -202,6 +219,10 @@ describe("gateway rollouts on a real control plane", {
     const from = timeline.events.length;
 
     // Paused before the change: nothing is deleted.
+    guard = () => {
+      const drained = timeline.drainOrder(from);
+      return drained.length > 0 ? `gateway pods deleted while paused: ${drained.join(", ")}` : undefined;
+    };
     await patch({ gateway: { image: { tag: "0.2.0" }, rollout: { paused: true } } });
     const paused = await progressReason("RolloutPaused");
     assert.equal(paused.progressing.status, "False");
@@ -210,6 +231,10 @@ describe("gateway rollouts on a real control plane", {
     assert.deepEqual(timeline.drainOrder(from), [], "no gateway pod deleted while paused");
 
     // Paused again while the first pod drains: the roll stops after that pod.
+    guard = () => {
+      const drained = timeline.drainOrder(from);
+      return drained.length > 1 ? `gateway pods deleted after the pause: ${drained.join(", ")}` : undefined;
+    };
     hold.beforeNextRelease(async (pod) => {
       assert.equal(pod.name, "demo-gateway-3");
       const draining = await status();
@@ -233,6 +258,7 @@ describe("gateway rollouts on a real control plane", {
     await hadChance();
     assert.deepEqual(timeline.drainOrder(from), ["demo-gateway-3"]);
 
+    guard = undefined;
     await patch({ gateway: { rollout: { paused: false } } });
     await settle();
     const order = timeline.drainOrder(from);
