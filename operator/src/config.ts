@@ -81,7 +81,7 @@ export const operatorFlags = {
   workloadImage: stringFlag(
     "CHATCLUSTER_WORKLOAD_IMAGE",
     `ghcr.io/chatcluster/chatcluster:${VERSION}`,
-    "Image for gateway and logic pods where spec.image leaves repository or tag unset.",
+    "Default image for gateway and logic pods where the spec leaves repository or tag unset. Resolved once per ChatCluster and recorded in its status: a new default rolls nothing unless spec.upgradePolicy is FollowOperator.",
     "repository:tag or repository@sha256:digest",
   ),
   discoveryInterval: durationFlag(

@@ -35,6 +35,7 @@ export const RESOURCES: Readonly<Record<string, Resource>> = {
   ServiceAccount: { apiVersion: "v1", plural: "serviceaccounts", namespaced: true },
   PersistentVolumeClaim: { apiVersion: "v1", plural: "persistentvolumeclaims", namespaced: true },
   Event: { apiVersion: "v1", plural: "events", namespaced: true },
+  Pod: { apiVersion: "v1", plural: "pods", namespaced: true },
   StatefulSet: { apiVersion: "apps/v1", plural: "statefulsets", namespaced: true },
   Deployment: { apiVersion: "apps/v1", plural: "deployments", namespaced: true },
   PodDisruptionBudget: { apiVersion: "policy/v1", plural: "poddisruptionbudgets", namespaced: true },
@@ -118,7 +119,12 @@ export class KubeApi {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", (err) =>
-          reject(new OperatorError("api_unreachable", `${method} ${path}: ${err.message}`, { cause: err })),
+          reject(
+            new OperatorError("api_unreachable", `${method} ${path}: ${err.message}`, {
+              cause: err,
+              answer: { method, path, message: err.message },
+            }),
+          ),
         );
         res.on("end", () => {
           const status = res.statusCode ?? 0;
@@ -133,19 +139,26 @@ export class KubeApi {
             resolve({ status, body: parsed as T });
             return;
           }
-          const msg = (parsed as { message?: string }).message ?? text.slice(0, 300);
+          const st = parsed as { message?: string; reason?: string };
+          const msg = st.message ?? text.slice(0, 300);
+          const answer = { method, path, message: msg, ...(st.reason ? { reason: st.reason } : {}) };
           reject(
             new OperatorError(
               status === 409 ? "conflict" : status === 404 ? "not_found" : "api_error",
               `${method} ${path}: ${status} ${msg}`,
-              { status },
+              { status, answer },
             ),
           );
         });
       });
       req.on("timeout", () => req.destroy(new Error(`timed out after ${this.#timeoutMs}ms`)));
       req.on("error", (err) =>
-        reject(new OperatorError("api_unreachable", `${method} ${path}: ${err.message}`, { cause: err })),
+        reject(
+          new OperatorError("api_unreachable", `${method} ${path}: ${err.message}`, {
+            cause: err,
+            answer: { method, path, message: err.message },
+          }),
+        ),
       );
       req.end(payload);
     });
@@ -163,8 +176,12 @@ export class KubeApi {
     return (await this.request<T>("PUT", path, body)).body;
   }
 
-  async delete(path: string): Promise<void> {
-    await this.request("DELETE", path, { propagationPolicy: "Background" });
+  /** With `uid`, the API server deletes only that incarnation (409 if the name now holds another). */
+  async delete(path: string, opts: { uid?: string } = {}): Promise<void> {
+    await this.request("DELETE", path, {
+      propagationPolicy: "Background",
+      ...(opts.uid !== undefined ? { preconditions: { uid: opts.uid } } : {}),
+    });
   }
 
   async mergePatch<T>(path: string, patch: unknown): Promise<T> {

@@ -9,15 +9,31 @@ export type OperatorErrorCode =
   | "not_found"
   | "invalid_config";
 
+/** What the API server said, kept apart from the raw message so it can be told in words (api-error-summary.ts). */
+export interface ApiAnswer {
+  method: string;
+  path: string;
+  /** metav1.Status reason: Invalid, Forbidden, NotFound, Conflict, AlreadyExists, TooManyRequests... */
+  reason?: string;
+  /** metav1.Status message, or the start of a non-JSON body. */
+  message: string;
+}
+
 export class OperatorError extends Error {
   override readonly name = "OperatorError";
   readonly code: OperatorErrorCode;
   readonly status: number | undefined;
+  readonly answer: ApiAnswer | undefined;
 
-  constructor(code: OperatorErrorCode, message: string, opts: { status?: number; cause?: unknown } = {}) {
+  constructor(
+    code: OperatorErrorCode,
+    message: string,
+    opts: { status?: number; cause?: unknown; answer?: ApiAnswer } = {},
+  ) {
     super(`${code}: ${message}`, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.status = opts.status;
+    this.answer = opts.answer;
   }
 }
 

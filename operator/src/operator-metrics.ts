@@ -16,6 +16,7 @@ export interface OperatorMetrics {
   eventsDropped: Counter;
   applyTotal: Counter<"kind" | "result">;
   clusterCondition: Gauge<"namespace" | "chatcluster" | "condition">;
+  gatewayDrains: Counter<"reason">;
 }
 
 /** Every condition type, checked exhaustive by the compiler: a deleted ChatCluster loses each series. */
@@ -88,7 +89,14 @@ export function createOperatorMetrics(
       labelNames: ["namespace", "chatcluster", "condition"] as const,
       registers,
     }),
+    gatewayDrains: new Counter({
+      name: "chatcluster_operator_gateway_drains_total",
+      help: "Gateway pods the operator started draining, one at a time: replace (a new pod template) or scale_down.",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
   };
+  for (const reason of ["replace", "scale_down"]) m.gatewayDrains.inc({ reason }, 0);
   for (const result of RESULTS) m.reconcileTotal.inc({ result }, 0);
   for (const kind of watchedKinds) {
     m.informerRestarts.inc({ kind }, 0);

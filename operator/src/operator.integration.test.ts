@@ -15,7 +15,6 @@ import { eventually, type OperatorProcess, spawnOperator } from "./testing/opera
 const NS = "chat";
 // `make test-unit` opts out explicitly; otherwise a missing testenv fails with "run `make testenv`".
 const UNIT_ONLY = process.env.CHATCLUSTER_UNIT_ONLY === "1";
-const CRD = new URL("../../crds/chatclusters.chatcluster.io.yaml", import.meta.url).pathname;
 const EXAMPLE = new URL("../../docs/examples/chatcluster.yaml", import.meta.url).pathname;
 /** Short lease timings so failover in the test takes seconds, not the production 15s. */
 const LEASE_FLAGS = ["--lease-duration=6s", "--renew-deadline=4s", "--retry-period=500ms"];
@@ -29,7 +28,7 @@ describe("operator against a real control plane", {
   let dir: string;
   const operators: OperatorProcess[] = [];
 
-  const { kubectl, get, tryGet, applyYaml, leaseHolder } = clusterHelpers(
+  const { kubectl, get, tryGet, applyYaml, leaseHolder, installCrd, applySecret } = clusterHelpers(
     () => (args) => cp.kubectl(args),
     NS,
     () => dir,
@@ -39,19 +38,9 @@ describe("operator against a real control plane", {
     dir = mkdtempSync(join(tmpdir(), "chatcluster-operator-test-"));
     // A missing binary throws "<name> not found in <dir>: run `make testenv`": the test fails, never skips.
     cp = await startControlPlane({ kwok: true, name: "operator" });
-    await kubectl("apply", "-f", CRD);
-    await kubectl("wait", "--for=condition=Established", "crd/chatclusters.chatcluster.io", "--timeout=60s");
+    await installCrd();
     await kubectl("create", "namespace", NS);
-    await kubectl(
-      "create",
-      "secret",
-      "generic",
-      "chat-auth",
-      "-n",
-      NS,
-      "--from-literal=secret=0123456789abcdef0123456789abcdef",
-      "--from-literal=api-keys=k1",
-    );
+    await applySecret("chat-auth", { secret: "0123456789abcdef0123456789abcdef", "api-keys": "k1" });
     operators.push(await spawnOperator(cp.kubeconfigPath, "op-a", cp.logsDir, LEASE_FLAGS));
   });
 
@@ -129,6 +118,7 @@ describe("operator against a real control plane", {
     const sts = await get("statefulset", "demo-gateway");
     assert.equal(sts.spec.replicas, 2);
     assert.equal(sts.spec.podManagementPolicy, "Parallel");
+    assert.deepEqual(sts.spec.updateStrategy, { type: "OnDelete" });
     assert.equal(sts.spec.serviceName, "demo-gateway-internal");
     assert.equal(sts.spec.template.spec.containers[0].image, "ghcr.io/chatcluster/chatcluster:0.1.0");
     assert.equal(sts.spec.template.spec.terminationGracePeriodSeconds, 5 + 30 + 10 + 5);
@@ -325,7 +315,9 @@ describe("operator against a real control plane", {
       tryGet("persistentvolumeclaim", "lite-logic-data"),
     );
     assert.equal(pvc.spec.resources.requests.storage, "2Gi");
-    assert.equal(pvc.metadata.ownerReferences?.[0]?.name, "lite");
+    // Retained by default: no owner reference, so the database outlives the ChatCluster (see operator-status tests).
+    assert.equal(pvc.metadata.ownerReferences, undefined);
+    assert.equal(pvc.metadata.labels?.["app.kubernetes.io/instance"], "lite");
     const dep = await eventually("Deployment lite-logic", () => tryGet("deployment", "lite-logic"));
     assert.equal(dep.spec.strategy.type, "Recreate");
     assert.ok(

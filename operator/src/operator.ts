@@ -4,6 +4,7 @@ import type {
   KubeConfig,
   KubernetesObject,
   V1Deployment,
+  V1Pod,
   V1Secret,
   V1StatefulSet,
 } from "@kubernetes/client-node";
@@ -12,7 +13,7 @@ import type { Logger } from "../../platform/logger.ts";
 import type { ChatCluster } from "./api/chatcluster-types.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller.ts";
-import { MANAGED_BY_SELECTOR } from "./desired/names.ts";
+import { COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY_SELECTOR, NAME_LABEL } from "./desired/names.ts";
 import { SERVICE_MONITOR_API_VERSION } from "./desired/service-monitor.ts";
 import { EventRecorder } from "./event-recorder.ts";
 import { type KeptInformer, keepInformer } from "./informers.ts";
@@ -35,6 +36,12 @@ export const OWNED_KINDS = [
   "PodDisruptionBudget",
   "PersistentVolumeClaim",
 ] as const;
+
+/**
+ * The tiers' pods: the gateway steps wait on them (gone, Ready) and status
+ * explains them. Pods carry the template's labels only, not managed-by.
+ */
+export const WORKLOAD_POD_SELECTOR = `${NAME_LABEL}=chatcluster,${COMPONENT_LABEL} in (gateway,logic)`;
 
 export interface RunningOperator {
   readonly identity: string;
@@ -65,7 +72,12 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
   const { log, kubeConfig } = deps;
   const identity =
     config.operatorId !== "" ? config.operatorId : `${hostname()}_${randomBytes(4).toString("hex")}`;
-  const metrics = createOperatorMetrics(deps.registry, ["ChatCluster", ...OWNED_KINDS, "ServiceMonitor"]);
+  const metrics = createOperatorMetrics(deps.registry, [
+    "ChatCluster",
+    ...OWNED_KINDS,
+    "Pod",
+    "ServiceMonitor",
+  ]);
   const api = new KubeApi(kubeConfig);
   const queue = new WorkQueue({
     hooks: {
@@ -78,11 +90,14 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
   const enqueue = (obj: KubernetesObject) => {
     queue.add(`${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`);
   };
+  // By the controller owner reference, else by the instance label: pods belong to a
+  // StatefulSet or ReplicaSet, and a retained SQLite claim has no owner on purpose.
   const enqueueOwner = (obj: KubernetesObject) => {
     const owner = obj.metadata?.ownerReferences?.find(
       (r) => r.controller === true && r.kind === "ChatCluster",
     );
-    if (owner !== undefined) queue.add(`${obj.metadata?.namespace ?? ""}/${owner.name}`);
+    const instance = owner?.name ?? obj.metadata?.labels?.[INSTANCE_LABEL];
+    if (instance !== undefined) queue.add(`${obj.metadata?.namespace ?? ""}/${instance}`);
   };
   const onRestart = (kind: string) => metrics.informerRestarts.inc({ kind });
   const common = { kubeConfig, api, namespace: config.watchNamespace, log, onRestart };
@@ -105,6 +120,12 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
       }),
     );
   }
+  const pods = keepInformer<KubernetesObject>({
+    ...common,
+    kind: "Pod",
+    labelSelector: WORKLOAD_POD_SELECTOR,
+    handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
+  });
   // Optional API: the ServiceMonitor informer exists only while monitoring.coreos.com/v1 is served,
   // re-checked every discoveryInterval so installing the Prometheus Operator later needs no restart.
   let serviceMonitors: KeptInformer<KubernetesObject> | undefined;
@@ -135,7 +156,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     log.info({ serviceMonitorAvailable: available }, "optional API availability changed");
     return true;
   };
-  const informers: KeptInformer<KubernetesObject>[] = [chatClusters, ...owned.values()];
+  const informers: KeptInformer<KubernetesObject>[] = [chatClusters, ...owned.values(), pods];
   await Promise.all([...informers.map((i) => i.start()), discover()]);
   const discoveryTimer = setInterval(() => {
     discover().then(
@@ -157,6 +178,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     statefulSets: owned.get("StatefulSet")!.cache as KeptInformer<V1StatefulSet>["cache"],
     deployments: owned.get("Deployment")!.cache as KeptInformer<V1Deployment>["cache"],
     secrets: owned.get("Secret")!.cache as KeptInformer<V1Secret>["cache"],
+    pods: pods.cache as KeptInformer<V1Pod>["cache"],
     serviceMonitors: () => serviceMonitors?.cache,
     defaultImage: config.workloadImage,
     events,

@@ -2,14 +2,19 @@ import type {
   KubernetesObject,
   ObjectCache,
   V1Deployment,
+  V1Pod,
   V1Secret,
   V1StatefulSet,
 } from "@kubernetes/client-node";
 import type { Logger } from "../../platform/logger.ts";
-import type { ChatCluster } from "./api/chatcluster-types.ts";
+import type { ChatCluster, ChatClusterStatus } from "./api/chatcluster-types.ts";
+import { resolveSpec } from "./api/defaults.ts";
+import { type Attempt, summarizeError } from "./api-error-summary.ts";
+import { recordChanges, recordDrain } from "./change-events.ts";
+import { getFresh, latestFailedCreate, readKeys } from "./cluster-reads.ts";
 import { buildDesired } from "./desired/index.ts";
 import { generateInternalToken, internalTokenSecret } from "./desired/internal-token.ts";
-import { CONFIG_HASH_ANNOTATION, FIELD_MANAGER } from "./desired/names.ts";
+import { COMPONENT_LABEL, childNames, FIELD_MANAGER, INSTANCE_LABEL } from "./desired/names.ts";
 import type { EventRecorder } from "./event-recorder.ts";
 import type { KubeApi } from "./kube-api.ts";
 import { resourcePath } from "./kube-api.ts";
@@ -19,7 +24,12 @@ import {
   type OperatorMetrics,
   recordClusterConditions,
 } from "./operator-metrics.ts";
-import { computeStatus, statusEqual } from "./status.ts";
+import { diagnose, type Problem } from "./rollout/diagnosis.ts";
+import { type GatewayPlan, planGateways } from "./rollout/gateway-plan.ts";
+import { logicRolledOut } from "./rollout/logic-rollout.ts";
+import { podView } from "./rollout/pod-view.ts";
+import { checkReferences, references } from "./rollout/reference-check.ts";
+import { computeStatus, type Observed, statusEqual } from "./status.ts";
 
 export interface ReconcileResult {
   /** Run this key again after this long even if nothing changes (e.g. while rolling out). */
@@ -32,6 +42,8 @@ export interface ReconcilerDeps {
   statefulSets: ObjectCache<V1StatefulSet>;
   deployments: ObjectCache<V1Deployment>;
   secrets: ObjectCache<V1Secret>;
+  /** Gateway and logic pods of every ChatCluster (label-selected). */
+  pods: ObjectCache<V1Pod>;
   /** The ServiceMonitor cache; undefined while the API does not exist (it may appear later). */
   serviceMonitors: () => ObjectCache<KubernetesObject> | undefined;
   defaultImage: string;
@@ -41,14 +53,15 @@ export interface ReconcilerDeps {
   now?: () => Date;
 }
 
-/** While pods roll or scale, look again this often in case an event is missed. */
+/** While pods roll, scale or are stuck, look again this often in case an event is missed. */
 export const PROGRESS_RECHECK_MS = 15_000;
 
 /**
- * Level-based: reads the ChatCluster from the cache, applies the whole desired
- * state with server-side apply (a no-op when nothing differs, and it reverts
- * hand edits of fields the operator owns), then writes status. The key is all
- * it gets; it never looks at which event woke it.
+ * Level-based: reads the ChatCluster, applies the whole desired state with
+ * server-side apply (a no-op when nothing differs, and it reverts hand edits
+ * of fields the operator owns), takes at most one gateway step
+ * (rollout/gateway-plan.ts), then writes status. The key is all it gets; it
+ * never looks at which event woke it.
  */
 export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<ReconcileResult> {
   const now = d.now ?? (() => new Date());
@@ -56,23 +69,44 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
     const slash = key.indexOf("/");
     const ns = key.slice(0, slash);
     const name = key.slice(slash + 1);
-    const cc = d.chatClusters.get(name, ns);
+    const cached = d.chatClusters.get(name, ns);
     // Deleted: children go with it through their owner references (garbage collector).
+    if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) {
+      forgetClusterConditions(d.metrics, ns, name);
+      return {};
+    }
+    // The draining record (status) and the StatefulSet's replicas come fresh: from a
+    // lagging cache a finished gateway step could look undone and be repeated.
+    const cc = await getFresh<ChatCluster>(d.api, "ChatCluster", ns, name);
     if (cc === undefined || cc.metadata.deletionTimestamp !== undefined) {
       forgetClusterConditions(d.metrics, ns, name);
       return {};
     }
     const log = d.log.child({ chatcluster: key, generation: cc.metadata.generation });
+    const names = childNames(name);
+    const liveSts = await getFresh<V1StatefulSet>(d.api, "StatefulSet", ns, names.gatewayStatefulSet);
+    const prevDep = d.deployments.get(names.logicDeployment, ns);
+    const errors: string[] = [];
+    const attempt = (verb: string, kind: string, child: string): Attempt => ({
+      verb,
+      kind,
+      name: child,
+      namespace: ns,
+    });
 
     const desired = buildDesired(cc, {
       defaultImage: d.defaultImage,
+      // Under upgradePolicy Manual the images stay what they were resolved to (images.ts).
+      recordedImages: {
+        gateway: cc.status?.gateway?.image ?? firstImage(liveSts),
+        logic: cc.status?.logic?.image ?? firstImage(prevDep),
+      },
+      // Never lower replicas here: scale-down is stepped below, one drained pod at a time.
+      gatewayReplicas: Math.max(liveSts?.spec?.replicas ?? 0, resolveSpec(cc.spec).gateway.replicas),
       serviceMonitorAvailable: d.serviceMonitors() !== undefined,
     });
-    const { names, spec } = desired;
-    const prevSts = d.statefulSets.get(names.gatewayStatefulSet, ns);
-    const prevDep = d.deployments.get(names.logicDeployment, ns);
+    const { spec } = desired;
 
-    const errors: string[] = [];
     if (d.secrets.get(names.internalTokenSecret, ns) === undefined) {
       try {
         await d.api.create(
@@ -82,7 +116,8 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
         log.info({ secret: names.internalTokenSecret }, "created the internal token secret");
       } catch (err) {
         // Exists already (cache not caught up): keep it, never overwrite a live token.
-        if (!isConflict(err)) errors.push(`Secret ${names.internalTokenSecret}: ${message(err)}`);
+        if (!isConflict(err))
+          errors.push(summarizeError(err, attempt("create", "Secret", names.internalTokenSecret)));
       }
     }
 
@@ -96,7 +131,8 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
         if (obj.kind === "Deployment") dep = applied as V1Deployment;
       } catch (err) {
         d.metrics.applyTotal.inc({ kind: obj.kind ?? "", result: "error" });
-        errors.push(`${obj.kind} ${obj.metadata?.name}: ${message(err)}`);
+        log.warn({ err: String(err), kind: obj.kind }, "apply failed");
+        errors.push(summarizeError(err, attempt("apply", obj.kind ?? "", obj.metadata?.name ?? "")));
       }
     }
     for (const gone of desired.absent) {
@@ -104,83 +140,153 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       try {
         await d.api.delete(resourcePath(gone.kind, ns, gone.name));
       } catch (err) {
-        if (!isNotFound(err)) errors.push(`${gone.kind} ${gone.name}: ${message(err)}`);
+        if (!isNotFound(err)) errors.push(summarizeError(err, attempt("delete", gone.kind, gone.name)));
+      }
+    }
+    recordChanges(d.events, cc, { prevSts: liveSts, prevDep, desired, spec });
+
+    // Observe what the controllers report after this apply, and plan the next gateway step.
+    const nowMs = now().getTime();
+    const pods = d.pods.list(ns).filter((p) => p.metadata?.labels?.[INSTANCE_LABEL] === name);
+    const gatewayPods = pods.filter((p) => p.metadata?.labels?.[COMPONENT_LABEL] === "gateway");
+    const logicDep = dep ?? prevDep;
+    const logicDone = logicRolledOut(logicDep, spec.logic.replicas);
+    const gwSts = sts ?? liveSts;
+    const lastDrained = cc.status?.gateway?.lastDrainedTime;
+    const plan = planGateways({
+      statefulSet: names.gatewayStatefulSet,
+      desiredReplicas: spec.gateway.replicas,
+      currentReplicas: gwSts?.spec?.replicas,
+      updateRevision: observedRevision(gwSts),
+      pods: gatewayPods.map(podView),
+      paused: spec.gateway.rollout.paused,
+      minIntervalMs: spec.gateway.rollout.minIntervalSeconds * 1000,
+      logicRolledOut: logicDone,
+      draining: cc.status?.gateway?.draining,
+      lastDrainedMs: lastDrained === undefined ? undefined : new Date(lastDrained).getTime(),
+      nowMs,
+    });
+
+    const problems = await findProblems(d, log, {
+      ns,
+      spec,
+      sts: gwSts,
+      dep: logicDep,
+      stsName: names.gatewayStatefulSet,
+      pods,
+      nowMs,
+    });
+    const observe = (p: GatewayPlan): Observed => ({
+      statefulSet: gwSts,
+      deployment: logicDep,
+      gateway: p,
+      logicRolledOut: logicDone,
+      images: desired.images,
+      problems,
+      applyErrors: errors,
+    });
+    const writeStatus = async (s: ChatClusterStatus) => {
+      // Merge patch: a field that is gone must be sent as null to be removed.
+      const gateway = { ...s.gateway, draining: s.gateway?.draining ?? null };
+      await d.api.mergePatch(resourcePath("ChatCluster", ns, name, "status"), { status: { ...s, gateway } });
+    };
+
+    // Only a StatefulSet applied in this reconcile is acted on: its replicas are known to be ours.
+    if (sts !== undefined && plan.startsDrain) {
+      // Record the drain before acting, so no later reconcile starts another before this pod is gone.
+      const before = computeStatus(cc, spec, observe(plan), now());
+      await writeStatus(before);
+      cc.status = before;
+      recordDrain(d.events, cc, plan, spec);
+      d.metrics.gatewayDrains.inc({ reason: plan.draining?.reason === "Replace" ? "replace" : "scale_down" });
+      log.info({ pod: plan.draining?.pod, reason: plan.draining?.reason }, "draining a gateway pod");
+    }
+    if (sts !== undefined && plan.replicas < (sts.spec?.replicas ?? 0)) {
+      const full = desired.objects.find((o) => o.kind === "StatefulSet") as V1StatefulSet;
+      const lowered = { ...full, spec: { ...full.spec!, replicas: plan.replicas } };
+      try {
+        await d.api.apply(lowered, FIELD_MANAGER);
+      } catch (err) {
+        errors.push(summarizeError(err, attempt("apply", "StatefulSet", names.gatewayStatefulSet)));
+      }
+    }
+    if (sts !== undefined && plan.delete !== undefined) {
+      try {
+        await d.api.delete(resourcePath("Pod", ns, plan.delete.pod), { uid: plan.delete.uid });
+      } catch (err) {
+        // 404: already gone; 409: the name holds a replacement now. Both mean the drain is done.
+        if (!isNotFound(err) && !isConflict(err))
+          errors.push(summarizeError(err, attempt("delete", "Pod", plan.delete.pod)));
       }
     }
 
-    recordChanges(d.events, cc, prevSts, prevDep, spec.gateway.replicas, spec.logic.replicas, desired);
-    const applyError = errors.length > 0 ? errors.join("; ") : undefined;
-    if (applyError !== undefined) d.events.record(cc, "Warning", "ReconcileFailed", applyError);
-
-    const status = computeStatus(
-      cc,
-      spec,
-      { statefulSet: sts ?? prevSts, deployment: dep ?? prevDep, applyError },
-      now(),
-    );
+    if (errors.length > 0) d.events.record(cc, "Warning", "ReconcileFailed", errors.join(" "));
+    const status = computeStatus(cc, spec, observe(plan), now());
     recordClusterConditions(d.metrics, ns, name, status.conditions ?? []);
     if (!statusEqual(cc.status, status)) {
       try {
-        await d.api.mergePatch(resourcePath("ChatCluster", ns, name, "status"), { status });
+        await writeStatus(status);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
     }
-    if (applyError !== undefined) throw new Error(applyError);
-    const progressing = status.conditions?.some((c) => c.type === "Progressing" && c.status === "True");
-    return progressing ? { requeueAfterMs: PROGRESS_RECHECK_MS } : {};
+    if (errors.length > 0) throw new Error(errors.join(" "));
+    const busy =
+      problems.length > 0 || status.conditions?.some((c) => c.type === "Progressing" && c.status === "True");
+    if (plan.recheckMs !== undefined)
+      return { requeueAfterMs: Math.min(plan.recheckMs, PROGRESS_RECHECK_MS) };
+    return busy ? { requeueAfterMs: PROGRESS_RECHECK_MS } : {};
   };
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+function firstImage(w: V1StatefulSet | V1Deployment | undefined): string | undefined {
+  return w?.spec?.template.spec?.containers[0]?.image;
 }
 
-function recordChanges(
-  events: EventRecorder,
-  cc: ChatCluster,
-  prevSts: V1StatefulSet | undefined,
-  prevDep: V1Deployment | undefined,
-  gatewayReplicas: number,
-  logicReplicas: number,
-  desired: { gatewayConfigHash: string; logicConfigHash: string; objects: KubernetesObject[] },
-): void {
-  if (prevSts === undefined) {
-    events.record(
-      cc,
-      "Normal",
-      "Created",
-      `Created the gateway StatefulSet with ${gatewayReplicas} replicas`,
-    );
-  } else {
-    const before = prevSts.spec?.replicas ?? 0;
-    if (before !== gatewayReplicas) {
-      events.record(cc, "Normal", "ScalingGateways", `Scaling gateways from ${before} to ${gatewayReplicas}`);
-    }
-    if (changedTemplate(prevSts, desired.gatewayConfigHash, desired.objects, "StatefulSet")) {
-      events.record(cc, "Normal", "RollingOutGateways", "Rolling out a new gateway pod template");
-    }
-  }
-  if (prevDep === undefined) {
-    events.record(cc, "Normal", "Created", `Created the logic Deployment with ${logicReplicas} replicas`);
-  } else {
-    const before = prevDep.spec?.replicas ?? 0;
-    if (before !== logicReplicas) {
-      events.record(cc, "Normal", "ScalingLogic", `Scaling logic from ${before} to ${logicReplicas}`);
-    }
-    if (changedTemplate(prevDep, desired.logicConfigHash, desired.objects, "Deployment")) {
-      events.record(cc, "Normal", "RollingOutLogic", "Rolling out a new logic pod template");
-    }
-  }
+/** The StatefulSet's update revision, once its controller has observed the latest spec. */
+function observedRevision(sts: V1StatefulSet | undefined): string | undefined {
+  const s = sts?.status;
+  if (sts === undefined || (s?.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0)) return undefined;
+  return s?.updateRevision;
 }
 
-type Workload = V1StatefulSet | V1Deployment;
-
-function changedTemplate(prev: Workload, hash: string, objects: KubernetesObject[], kind: string): boolean {
-  const next = objects.find((o) => o.kind === kind) as Workload | undefined;
-  const prevTemplate = prev.spec?.template;
-  const prevHash = prevTemplate?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
-  const prevImage = prevTemplate?.spec?.containers[0]?.image;
-  const nextImage = next?.spec?.template.spec?.containers[0]?.image;
-  return prevHash !== hash || prevImage !== nextImage;
+async function findProblems(
+  d: ReconcilerDeps,
+  log: Logger,
+  o: {
+    ns: string;
+    spec: ReturnType<typeof buildDesired>["spec"];
+    sts: V1StatefulSet | undefined;
+    dep: V1Deployment | undefined;
+    stsName: string;
+    pods: V1Pod[];
+    nowMs: number;
+  },
+): Promise<Problem[]> {
+  let refs: Problem[] = [];
+  try {
+    refs = await checkReferences(references(o.spec), o.ns, readKeys(d.api, o.ns));
+  } catch (err) {
+    log.warn({ err: String(err) }, "could not check the Secrets and ConfigMaps the spec references");
+  }
+  let failedCreate: string | undefined;
+  const missing = (o.sts?.status?.replicas ?? 0) < (o.sts?.spec?.replicas ?? 0);
+  if (missing) {
+    try {
+      failedCreate = await latestFailedCreate(d.api, o.ns, o.stsName, o.nowMs);
+    } catch (err) {
+      log.warn({ err: String(err) }, "could not read the gateway StatefulSet's events");
+    }
+  }
+  return diagnose({
+    references: refs,
+    deployment: o.dep,
+    statefulSetFailedCreate: failedCreate,
+    statefulSetName: o.stsName,
+    unreadyPods: o.pods.filter(
+      (p) =>
+        p.metadata?.deletionTimestamp === undefined &&
+        !p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+    ),
+  });
 }

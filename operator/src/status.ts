@@ -1,59 +1,31 @@
 import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { ChatCluster, ChatClusterStatus, Condition, ConditionType } from "./api/chatcluster-types.ts";
 import type { ResolvedSpec } from "./api/defaults.ts";
+import type { TierImages } from "./desired/images.ts";
 import { selectorLabels, selectorString } from "./desired/names.ts";
+import { rfc3339 as timestamp } from "./rfc3339.ts";
+import type { Problem } from "./rollout/diagnosis.ts";
+import type { GatewayPlan } from "./rollout/gateway-plan.ts";
+import { progressing } from "./status-progress.ts";
+import { tierView as view } from "./tier-view.ts";
 
-/** What the reconciler observed, the input of the pure status computation. */
+/** What the reconciler observed and decided, the input of the pure status computation. */
 export interface Observed {
   statefulSet: V1StatefulSet | undefined;
   deployment: V1Deployment | undefined;
-  /** Set when applying children failed in this reconcile. */
-  applyError: string | undefined;
+  gateway: GatewayPlan;
+  logicRolledOut: boolean;
+  images: TierImages;
+  /** Why pods are missing or not Ready (rollout/diagnosis.ts), most important first. */
+  problems: readonly Problem[];
+  /** One sentence per child the operator could not apply or delete (api-error-summary.ts). */
+  applyErrors: readonly string[];
 }
 
-interface TierView {
-  desired: number;
-  replicas: number;
-  ready: number;
-  updated: number;
-  /** The controller has seen the latest template/replicas. */
-  current: boolean;
-}
-
-function stsView(sts: V1StatefulSet | undefined, desired: number): TierView {
-  const s = sts?.status;
-  return {
-    desired,
-    replicas: s?.replicas ?? 0,
-    ready: s?.readyReplicas ?? 0,
-    updated: s?.updatedReplicas ?? 0,
-    current:
-      sts !== undefined &&
-      (s?.observedGeneration ?? 0) >= (sts.metadata?.generation ?? 0) &&
-      (s?.currentRevision === undefined ||
-        s.updateRevision === undefined ||
-        s.currentRevision === s.updateRevision ||
-        (s.updatedReplicas ?? 0) >= desired),
-  };
-}
-
-function deployView(d: V1Deployment | undefined, desired: number): TierView {
-  const s = d?.status;
-  return {
-    desired,
-    replicas: s?.replicas ?? 0,
-    ready: s?.readyReplicas ?? 0,
-    updated: s?.updatedReplicas ?? 0,
-    current: d !== undefined && (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0),
-  };
-}
-
-function settled(t: TierView): boolean {
-  return t.current && t.ready === t.desired && t.updated === t.desired && t.replicas === t.desired;
-}
+const REFERENCE_REASONS = new Set(["SecretNotFound", "ConfigMapNotFound"]);
 
 /**
- * The ChatCluster status: pure, from the spec and the observed children.
+ * The ChatCluster status: pure, from the spec and what was observed.
  * `lastTransitionTime` only moves when a condition's status flips, so writing
  * the result back is a no-op when nothing changed.
  */
@@ -63,8 +35,8 @@ export function computeStatus(
   observed: Observed,
   now: Date,
 ): ChatClusterStatus {
-  const gw = stsView(observed.statefulSet, spec.gateway.replicas);
-  const lg = deployView(observed.deployment, spec.logic.replicas);
+  const gw = view(observed.statefulSet, spec.gateway.replicas, observed.gateway.updated);
+  const lg = view(observed.deployment, spec.logic.replicas, undefined);
   const generation = cc.metadata.generation ?? 0;
   const previous = cc.status?.conditions ?? [];
   const cond = (type: ConditionType, status: boolean, reason: string, message: string): Condition => {
@@ -75,62 +47,64 @@ export function computeStatus(
       status: s,
       reason,
       message,
-      lastTransitionTime:
-        prev !== undefined && prev.status === s
-          ? prev.lastTransitionTime
-          : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+      lastTransitionTime: prev !== undefined && prev.status === s ? prev.lastTransitionTime : timestamp(now),
       observedGeneration: generation,
     };
   };
 
   const counts = `${gw.ready}/${gw.desired} gateways and ${lg.ready}/${lg.desired} logic pods ready`;
-  const gwSettled = settled(gw);
-  const lgSettled = settled(lg);
-  const ready =
-    observed.applyError === undefined &&
-    gw.ready >= gw.desired &&
-    lg.ready >= lg.desired &&
-    gw.current &&
-    lg.current;
-  let readyReason = "AllReplicasReady";
-  if (observed.applyError !== undefined) readyReason = "ReconcileFailed";
-  else if (gw.ready < gw.desired) readyReason = "GatewaysNotReady";
-  else if (lg.ready < lg.desired) readyReason = "LogicNotReady";
-  else if (!gw.current || !lg.current) readyReason = "RolloutPending";
+  const applyError = observed.applyErrors.length > 0 ? observed.applyErrors.join(" ") : undefined;
+  const reference = observed.problems.find((p) => REFERENCE_REASONS.has(p.reason));
+  const podProblem = observed.problems.find((p) => !REFERENCE_REASONS.has(p.reason));
+  const enough = gw.ready >= gw.desired && lg.ready >= lg.desired;
+  let ready: [boolean, string, string] = [true, "AllReplicasReady", counts];
+  if (applyError !== undefined) ready = [false, "ReconcileFailed", applyError];
+  else if (reference !== undefined) ready = [false, reference.reason, `${reference.message} ${counts}.`];
+  else if (!enough && podProblem !== undefined)
+    ready = [false, podProblem.reason, `${podProblem.message} ${counts}.`];
+  else if (gw.ready < gw.desired) ready = [false, "GatewaysNotReady", counts];
+  else if (lg.ready < lg.desired) ready = [false, "LogicNotReady", counts];
+  else if (!gw.current || !lg.current)
+    ready = [false, "RolloutPending", `${counts}; waiting for the controllers to observe the latest spec`];
 
-  const progressing = !gwSettled || !lgSettled;
-  let progressReason = "RolloutComplete";
-  let progressMessage = `every pod runs the current template: ${counts}`;
-  if (progressing) {
-    const scaling = gw.replicas !== gw.desired || lg.replicas !== lg.desired;
-    progressReason = scaling ? "Scaling" : "RollingOut";
-    progressMessage = scaling
-      ? `scaling to ${gw.desired} gateways and ${lg.desired} logic pods: ${counts}`
-      : `rolling out: ${gw.updated}/${gw.desired} gateways and ${lg.updated}/${lg.desired} logic pods updated`;
-  }
-
-  const degraded = observed.applyError !== undefined;
-  const conditions = [
-    cond("Ready", ready, readyReason, observed.applyError ?? counts),
-    cond("Progressing", progressing, progressReason, progressMessage),
-    cond(
-      "Degraded",
-      degraded,
-      degraded ? "ReconcileFailed" : "AsExpected",
-      degraded ? (observed.applyError ?? "") : "the operator applied every child",
-    ),
-  ];
+  const progress = progressing({
+    spec,
+    gateway: gw,
+    logic: lg,
+    plan: observed.gateway,
+    logicRolledOut: observed.logicRolledOut,
+    problem: podProblem ?? reference,
+  });
+  const degraded = applyError !== undefined;
+  const g = observed.gateway;
   return {
     observedGeneration: generation,
     store: spec.store.kind,
-    conditions,
+    conditions: [
+      cond("Ready", ...ready),
+      cond("Progressing", progress.status, progress.reason, progress.message),
+      cond(
+        "Degraded",
+        degraded,
+        degraded ? "ReconcileFailed" : "AsExpected",
+        applyError ?? "the operator applied every child",
+      ),
+    ],
     gateway: {
       replicas: gw.replicas,
       readyReplicas: gw.ready,
       updatedReplicas: gw.updated,
       selector: selectorString(selectorLabels(cc.metadata.name, "gateway")),
+      image: observed.images.gateway,
+      ...(g.draining !== undefined ? { draining: g.draining } : {}),
+      ...(g.lastDrainedMs !== undefined ? { lastDrainedTime: timestamp(new Date(g.lastDrainedMs)) } : {}),
     },
-    logic: { replicas: lg.replicas, readyReplicas: lg.ready, updatedReplicas: lg.updated },
+    logic: {
+      replicas: lg.replicas,
+      readyReplicas: lg.ready,
+      updatedReplicas: lg.updated,
+      image: observed.images.logic,
+    },
   };
 }
 

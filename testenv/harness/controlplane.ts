@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { adminKubeconfig, type ControlPlaneCerts, generateCerts } from "./certs.ts";
+import { withPodDeleteAfterFinalizers } from "./kwok-stages.ts";
 import { binaryPath, shareDir } from "./paths.ts";
 import { type ManagedProcess, startProcess } from "./proc.ts";
 import { freePorts, keepLogs, request, StartupError, waitFor } from "./util.ts";
@@ -25,6 +26,13 @@ export interface ControlPlaneOptions {
   dir?: string;
   /** Startup budget in ms (default 90 000). */
   timeoutMs?: number;
+  /**
+   * With { kwok: true }: a deleted pod that has finalizers stays Terminating
+   * until they are removed, as with a real kubelet (kwok's fast pod-delete
+   * stage strips them). A test holds a pod in Terminating with a finalizer of
+   * its own and lets it go by removing it.
+   */
+  holdPodsWithFinalizers?: boolean;
 }
 
 export interface ControlPlane {
@@ -79,9 +87,9 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     scheduler: withKwok ? binaryPath("kube-scheduler") : "",
     kwok: withKwok ? binaryPath("kwok") : "",
   };
-  const stagesPath = join(shareDir(), "kwok-stages.yaml");
-  if (withKwok && !existsSync(stagesPath)) {
-    throw new Error(`kwok stages not found at ${stagesPath}: run \`make testenv\``);
+  const builtStagesPath = join(shareDir(), "kwok-stages.yaml");
+  if (withKwok && !existsSync(builtStagesPath)) {
+    throw new Error(`kwok stages not found at ${builtStagesPath}: run \`make testenv\``);
   }
 
   const ownDir = opts.dir === undefined;
@@ -90,6 +98,11 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const logsDir = join(dir, "logs");
   const pkiDir = join(dir, "pki");
   for (const d of [logsDir, pkiDir]) mkdirSync(d, { recursive: true });
+  let stagesPath = builtStagesPath;
+  if (withKwok && opts.holdPodsWithFinalizers === true) {
+    stagesPath = join(dir, "kwok-stages.yaml");
+    writeFileSync(stagesPath, withPodDeleteAfterFinalizers(readFileSync(builtStagesPath, "utf8")));
+  }
 
   const procs: ManagedProcess[] = [];
   const remaining = () => Math.max(1000, timeoutMs - (Date.now() - started));

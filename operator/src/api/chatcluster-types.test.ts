@@ -12,20 +12,29 @@ interface Schema {
 }
 
 /** Every field set, so the compiler checks it against the TypeScript type. */
+const IMAGE = { repository: "r", tag: "t", digest: "sha256:0", pullPolicy: "Always" } as const;
 const FULL_SPEC: Required<ChatClusterSpec> = {
-  image: { repository: "r", tag: "t", pullPolicy: "Always" },
+  image: IMAGE,
+  upgradePolicy: "Manual",
   gateway: {
+    image: IMAGE,
     replicas: 1,
     resources: { limits: { cpu: "1" }, requests: { memory: "1Gi" } },
     ports: { client: 1, internal: 2, metrics: 3 },
     service: { type: "LoadBalancer", annotations: { a: "b" } },
     drainSeconds: 1,
     maxConnections: 1,
+    rollout: { minIntervalSeconds: 1, paused: true },
   },
-  logic: { replicas: 1, resources: { limits: {}, requests: {} }, ports: { api: 1, metrics: 2 } },
+  logic: {
+    image: IMAGE,
+    replicas: 1,
+    resources: { limits: {}, requests: {} },
+    ports: { api: 1, metrics: 2 },
+  },
   store: {
     nats: { url: "nats://n:4222", stream: { name: "S", replicas: 1, maxAge: "1h", duplicateWindow: "1m" } },
-    sqlite: { size: "1Gi", storageClassName: "c" },
+    sqlite: { size: "1Gi", storageClassName: "c", deletePolicy: "Retain" },
   },
   auth: {
     jwt: { secretKeyRef: { name: "n", key: "k" } },
@@ -49,8 +58,16 @@ const FULL_STATUS: Required<ChatClusterStatus> = {
       observedGeneration: 1,
     },
   ],
-  gateway: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, selector: "s" },
-  logic: { replicas: 1, readyReplicas: 1, updatedReplicas: 1 },
+  gateway: {
+    replicas: 1,
+    readyReplicas: 1,
+    updatedReplicas: 1,
+    selector: "s",
+    image: "i",
+    draining: { pod: "p", uid: "u", since: "t", reason: "Replace" },
+    lastDrainedTime: "t",
+  },
+  logic: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, image: "i" },
 };
 
 /** Object paths in the value that the schema does not declare, and declared paths the value lacks. */

@@ -27,17 +27,38 @@ export interface KeyRef {
 /** Kubernetes Pod fields passed through unchanged (their schemas are preserve-unknown-fields). */
 export type PassThrough = Record<string, unknown>;
 
+/**
+ * A container image. Per tier (`spec.gateway.image`, `spec.logic.image`) it
+ * overrides `spec.image`; a digest wins over a tag.
+ */
+export interface ImageSpec {
+  repository?: string;
+  tag?: string;
+  digest?: string;
+  pullPolicy?: PullPolicy;
+}
+
+/** Manual: the recorded image holds until the spec changes it. FollowOperator: take each new operator default. */
+export type UpgradePolicy = "Manual" | "FollowOperator";
+
+/** Whether the SQLite volume claim outlives its ChatCluster. */
+export type DeletePolicy = "Retain" | "Delete";
+
 export interface ChatClusterSpec {
-  image?: { repository?: string; tag?: string; pullPolicy?: PullPolicy };
+  image?: ImageSpec;
+  upgradePolicy?: UpgradePolicy;
   gateway?: {
+    image?: ImageSpec;
     replicas?: number;
     resources?: ResourceRequirements;
     ports?: { client?: number; internal?: number; metrics?: number };
     service?: { type?: ServiceType; annotations?: Record<string, string> };
     drainSeconds?: number;
     maxConnections?: number;
+    rollout?: { minIntervalSeconds?: number; paused?: boolean };
   };
   logic?: {
+    image?: ImageSpec;
     replicas?: number;
     resources?: ResourceRequirements;
     ports?: { api?: number; metrics?: number };
@@ -47,7 +68,7 @@ export interface ChatClusterSpec {
       url: string;
       stream?: { name?: string; replicas?: number; maxAge?: string; duplicateWindow?: string };
     };
-    sqlite?: { size?: string; storageClassName?: string };
+    sqlite?: { size?: string; storageClassName?: string; deletePolicy?: DeletePolicy };
   };
   auth?: {
     jwt?: { secretKeyRef: KeyRef };
@@ -79,13 +100,35 @@ export interface TierStatus {
   replicas: number;
   readyReplicas: number;
   updatedReplicas: number;
+  /**
+   * The image this tier runs, resolved once from the spec and the operator's
+   * default: an operator with another default keeps it (upgradePolicy Manual).
+   */
+  image?: string;
+}
+
+/** The gateway pod the operator is draining (deleted, or removed by lowering replicas). */
+export interface DrainingPod {
+  pod: string;
+  uid: string;
+  since: string;
+  /** Replace: deleted for a new template (the StatefulSet recreates it). ScaleDown: removed for good. */
+  reason: "Replace" | "ScaleDown";
+}
+
+export interface GatewayStatus extends TierStatus {
+  selector: string;
+  /** Set from the moment the operator removes a gateway pod until it has observed the pod gone. */
+  draining?: DrainingPod;
+  /** When the operator last observed a drained gateway pod gone (the minimum interval counts from here). */
+  lastDrainedTime?: string;
 }
 
 export interface ChatClusterStatus {
   observedGeneration?: number;
   store?: "nats" | "sqlite";
   conditions?: Condition[];
-  gateway?: TierStatus & { selector: string };
+  gateway?: GatewayStatus;
   logic?: TierStatus;
 }
 

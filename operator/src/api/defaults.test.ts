@@ -24,6 +24,10 @@ describe("CRD defaults", () => {
   it("match the TypeScript defaults", () => {
     const pairs: [string, unknown][] = [
       ["image.pullPolicy", DEFAULTS.pullPolicy],
+      ["upgradePolicy", DEFAULTS.upgradePolicy],
+      ["gateway.rollout.minIntervalSeconds", DEFAULTS.rolloutMinIntervalSeconds],
+      ["gateway.rollout.paused", false],
+      ["store.sqlite.deletePolicy", DEFAULTS.sqliteDeletePolicy],
       ["gateway.replicas", DEFAULTS.gatewayReplicas],
       ["gateway.ports.client", DEFAULTS.clientPort],
       ["gateway.ports.internal", DEFAULTS.internalPort],
@@ -47,6 +51,11 @@ describe("CRD defaults", () => {
       ["metrics.serviceMonitor.enabled", false],
     ];
     for (const [path, want] of pairs) assert.equal(schemaAt(spec, path).default, want, path);
+    // A tier's pull policy must stay unset unless given, or spec.image.pullPolicy could never apply to it.
+    for (const tier of ["gateway", "logic"]) {
+      assert.equal(schemaAt(spec, `${tier}.image.pullPolicy`).default, undefined, tier);
+      assert.equal(schemaAt(spec, `${tier}.image`).default, undefined, tier);
+    }
   });
 
   it("resolve a minimal spec completely", () => {
@@ -55,5 +64,21 @@ describe("CRD defaults", () => {
     assert.equal(r.gateway.ports.client, 8080);
     assert.equal(r.logic.replicas, 2);
     assert.equal(r.serviceMonitor.enabled, false);
+    assert.equal(r.upgradePolicy, "Manual");
+    assert.deepEqual(r.gateway.rollout, { minIntervalSeconds: 10, paused: false });
+    assert.equal(r.store.kind === "sqlite" && r.store.deletePolicy, "Retain");
+  });
+
+  it("give each tier spec.image's fields unless it sets its own, taking tag and digest together", () => {
+    const r = resolveSpec({
+      store: { sqlite: {} },
+      image: { repository: "r/cc", digest: "sha256:aa", pullPolicy: "Always" },
+      logic: { image: { tag: "2.0" } },
+      gateway: { image: { repository: "mirror/cc", pullPolicy: "Never" } },
+    });
+    // logic sets a tag: it takes neither tag nor digest from spec.image, so no digest overrides its tag.
+    assert.deepEqual(r.images.logic, { repository: "r/cc", tag: "2.0", pullPolicy: "Always" });
+    assert.deepEqual(r.images.gateway, { repository: "mirror/cc", digest: "sha256:aa", pullPolicy: "Never" });
+    assert.deepEqual(resolveSpec({ store: { sqlite: {} } }).images.gateway, { pullPolicy: "IfNotPresent" });
   });
 });

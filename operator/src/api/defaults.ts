@@ -1,11 +1,27 @@
 import type {
   ChatClusterSpec,
+  DeletePolicy,
+  ImageSpec,
   KeyRef,
   PassThrough,
   PullPolicy,
   ResourceRequirements,
   ServiceType,
+  UpgradePolicy,
 } from "./chatcluster-types.ts";
+
+/**
+ * One tier's image fields after falling back to spec.image: repository on its
+ * own, tag and digest as one unit (a tier that sets either takes neither from
+ * spec.image, so `logic.image.tag` never runs under a digest of spec.image).
+ * Fields still unset are resolved against the recorded or default image.
+ */
+export interface TierImageFields {
+  repository?: string;
+  tag?: string;
+  digest?: string;
+  pullPolicy: PullPolicy;
+}
 
 /**
  * A spec with every CRD default filled in. The API server already defaults
@@ -15,7 +31,8 @@ import type {
  * compares them).
  */
 export interface ResolvedSpec {
-  image: { repository?: string; tag?: string; pullPolicy: PullPolicy };
+  images: { gateway: TierImageFields; logic: TierImageFields };
+  upgradePolicy: UpgradePolicy;
   gateway: {
     replicas: number;
     resources: ResourceRequirements;
@@ -23,6 +40,7 @@ export interface ResolvedSpec {
     service: { type: ServiceType; annotations: Record<string, string> };
     drainSeconds: number;
     maxConnections: number;
+    rollout: { minIntervalSeconds: number; paused: boolean };
   };
   logic: { replicas: number; resources: ResourceRequirements; ports: { api: number; metrics: number } };
   store:
@@ -31,7 +49,7 @@ export interface ResolvedSpec {
         url: string;
         stream: { name: string; replicas: number; maxAge: string; duplicateWindow: string };
       }
-    | { kind: "sqlite"; size: string; storageClassName?: string };
+    | { kind: "sqlite"; size: string; storageClassName?: string; deletePolicy: DeletePolicy };
   auth: {
     jwt?: Required<KeyRef>;
     jwks?: { secretKeyRef?: Required<KeyRef>; configMapKeyRef?: Required<KeyRef> };
@@ -48,6 +66,7 @@ export interface ResolvedSpec {
 
 export const DEFAULTS = Object.freeze({
   pullPolicy: "IfNotPresent" as PullPolicy,
+  upgradePolicy: "Manual" as UpgradePolicy,
   gatewayReplicas: 2,
   clientPort: 8080,
   internalPort: 9090,
@@ -55,6 +74,8 @@ export const DEFAULTS = Object.freeze({
   serviceType: "ClusterIP" as ServiceType,
   drainSeconds: 30,
   maxConnections: 10_000,
+  /** Quiet time after one gateway pod is replaced or removed before the next: lets reconnects settle. */
+  rolloutMinIntervalSeconds: 10,
   logicReplicas: 2,
   apiPort: 8081,
   logicMetricsPort: 9102,
@@ -63,6 +84,7 @@ export const DEFAULTS = Object.freeze({
   streamMaxAge: "720h",
   duplicateWindow: "2m",
   sqliteSize: "1Gi",
+  sqliteDeletePolicy: "Retain" as DeletePolicy,
   jwtKey: "secret",
   jwksKey: "jwks.json",
   apiKeysKey: "api-keys",
@@ -73,6 +95,16 @@ function ref(r: KeyRef | undefined, defKey: string): Required<KeyRef> | undefine
   return r === undefined ? undefined : { name: r.name, key: r.key ?? defKey };
 }
 
+function tierImage(tier: ImageSpec | undefined, all: ImageSpec | undefined): TierImageFields {
+  const version = tier?.tag !== undefined || tier?.digest !== undefined ? tier : all;
+  const out: TierImageFields = { pullPolicy: tier?.pullPolicy ?? all?.pullPolicy ?? DEFAULTS.pullPolicy };
+  const repository = tier?.repository ?? all?.repository;
+  if (repository !== undefined) out.repository = repository;
+  if (version?.tag !== undefined) out.tag = version.tag;
+  if (version?.digest !== undefined) out.digest = version.digest;
+  return out;
+}
+
 export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
   const g = spec.gateway ?? {};
   const l = spec.logic ?? {};
@@ -81,11 +113,8 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
   const sm = spec.metrics?.serviceMonitor ?? {};
   const jwks = spec.auth?.jwks;
   return {
-    image: {
-      repository: spec.image?.repository,
-      tag: spec.image?.tag,
-      pullPolicy: spec.image?.pullPolicy ?? DEFAULTS.pullPolicy,
-    },
+    images: { gateway: tierImage(g.image, spec.image), logic: tierImage(l.image, spec.image) },
+    upgradePolicy: spec.upgradePolicy ?? DEFAULTS.upgradePolicy,
     gateway: {
       replicas: g.replicas ?? DEFAULTS.gatewayReplicas,
       resources: g.resources ?? {},
@@ -100,6 +129,10 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
       },
       drainSeconds: g.drainSeconds ?? DEFAULTS.drainSeconds,
       maxConnections: g.maxConnections ?? DEFAULTS.maxConnections,
+      rollout: {
+        minIntervalSeconds: g.rollout?.minIntervalSeconds ?? DEFAULTS.rolloutMinIntervalSeconds,
+        paused: g.rollout?.paused ?? false,
+      },
     },
     logic: {
       replicas: l.replicas ?? DEFAULTS.logicReplicas,
@@ -126,6 +159,7 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
             kind: "sqlite",
             size: sqlite.size ?? DEFAULTS.sqliteSize,
             storageClassName: sqlite.storageClassName,
+            deletePolicy: sqlite.deletePolicy ?? DEFAULTS.sqliteDeletePolicy,
           },
     auth: {
       jwt: ref(spec.auth?.jwt?.secretKeyRef, DEFAULTS.jwtKey),

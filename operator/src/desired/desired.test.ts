@@ -63,6 +63,8 @@ describe("buildDesired", () => {
     const s = sts.spec!;
     assert.equal(s.replicas, 3);
     assert.equal(s.podManagementPolicy, "Parallel");
+    // The operator replaces gateway pods itself, one drained pod at a time.
+    assert.deepEqual(s.updateStrategy, { type: "OnDelete" });
     assert.equal(s.serviceName, "demo-gateway-internal");
     const pod = s.template.spec!;
     assert.equal(pod.terminationGracePeriodSeconds, 5 + 45 + 10 + 5);
@@ -175,6 +177,14 @@ describe("buildDesired", () => {
     );
     const pvc = find<V1PersistentVolumeClaim>(lite.objects, "PersistentVolumeClaim", "demo-logic-data");
     assert.equal(pvc.spec?.resources?.requests?.storage, "5Gi");
+    // Retained by default: no owner reference, so deleting the ChatCluster keeps the database.
+    assert.equal(pvc.metadata?.ownerReferences, undefined);
+    const deleting = buildDesired(
+      chatCluster({ logic: { replicas: 1 }, store: { sqlite: { deletePolicy: "Delete" } } }),
+      OPTS,
+    );
+    const owned = find<V1PersistentVolumeClaim>(deleting.objects, "PersistentVolumeClaim", "demo-logic-data");
+    assert.equal(owned.metadata?.ownerReferences?.[0]?.kind, "ChatCluster");
     assert.equal(pvc.spec?.storageClassName, "fast");
     const dep = find<V1Deployment>(lite.objects, "Deployment", "demo-logic");
     assert.deepEqual(dep.spec?.strategy, { type: "Recreate" });
@@ -201,13 +211,103 @@ describe("buildDesired", () => {
     assert.equal(e.gatewayConfigHash, a.gatewayConfigHash);
   });
 
-  it("resolves the image from the spec with the operator default as fallback", () => {
-    const img = (spec: Parameters<typeof chatCluster>[0]) =>
-      find<V1StatefulSet>(buildDesired(chatCluster(spec), OPTS).objects, "StatefulSet", "demo-gateway").spec
-        ?.template.spec?.containers[0]?.image;
-    assert.equal(img({ image: { tag: "1.2.3" } }), "ghcr.io/chatcluster/chatcluster:1.2.3");
-    assert.equal(img({ image: { repository: "registry.local:5000/cc" } }), "registry.local:5000/cc:0.1.0");
-    assert.equal(img({ image: { repository: "r/cc", tag: "sha256:abc" } }), "r/cc@sha256:abc");
+  it("resolves each tier's image from its own fields, then spec.image, then the operator default", () => {
+    const images = (spec: Parameters<typeof chatCluster>[0]) => buildDesired(chatCluster(spec), OPTS).images;
+    assert.deepEqual(images({ image: { tag: "1.2.3" } }), {
+      gateway: "ghcr.io/chatcluster/chatcluster:1.2.3",
+      logic: "ghcr.io/chatcluster/chatcluster:1.2.3",
+    });
+    assert.equal(
+      images({ image: { repository: "registry.local:5000/cc" } }).gateway,
+      "registry.local:5000/cc:0.1.0",
+    );
+    assert.equal(images({ image: { repository: "r/cc", tag: "sha256:abc" } }).gateway, "r/cc@sha256:abc");
+    assert.deepEqual(images({ image: { tag: "1.0" }, logic: { image: { tag: "1.1" } } }), {
+      gateway: "ghcr.io/chatcluster/chatcluster:1.0",
+      logic: "ghcr.io/chatcluster/chatcluster:1.1",
+    });
+    const digest = `sha256:${"a".repeat(64)}`;
+    assert.equal(
+      images({ gateway: { image: { tag: "1.0", digest } } }).gateway,
+      `ghcr.io/chatcluster/chatcluster@${digest}`,
+    );
+    const d = buildDesired(chatCluster({ logic: { image: { pullPolicy: "Always" } } }), OPTS);
+    const pull = (kind: string) =>
+      find<V1StatefulSet>(d.objects, kind, kind === "Deployment" ? "demo-logic" : "demo-gateway").spec
+        ?.template.spec?.containers[0]?.imagePullPolicy;
+    assert.equal(pull("Deployment"), "Always");
+    assert.equal(pull("StatefulSet"), "IfNotPresent");
+  });
+
+  it("keeps the recorded images when the operator default changes, unless upgradePolicy is FollowOperator", () => {
+    const next = { ...OPTS, defaultImage: "ghcr.io/chatcluster/chatcluster:0.2.0" };
+    const recordedImages = {
+      gateway: "ghcr.io/chatcluster/chatcluster:0.1.0",
+      logic: "ghcr.io/chatcluster/chatcluster:0.1.0",
+    };
+    assert.deepEqual(buildDesired(chatCluster(), { ...next, recordedImages }).images, recordedImages);
+    // Changing an image field resolves the unset parts against the recorded image, not the new default.
+    assert.equal(
+      buildDesired(chatCluster({ logic: { image: { tag: "0.1.5" } } }), { ...next, recordedImages }).images
+        .logic,
+      "ghcr.io/chatcluster/chatcluster:0.1.5",
+    );
+    const follow = buildDesired(chatCluster({ upgradePolicy: "FollowOperator" }), {
+      ...next,
+      recordedImages,
+    });
+    assert.deepEqual(follow.images, {
+      gateway: "ghcr.io/chatcluster/chatcluster:0.2.0",
+      logic: "ghcr.io/chatcluster/chatcluster:0.2.0",
+    });
+  });
+
+  it("leaves the gateway pod template byte for byte alone on a change only logic reads, and the reverse", () => {
+    const gatewayTemplate = (cc: ReturnType<typeof chatCluster>) =>
+      JSON.stringify(
+        find<V1StatefulSet>(buildDesired(cc, OPTS).objects, "StatefulSet", "demo-gateway").spec?.template,
+      );
+    const logicTemplate = (cc: ReturnType<typeof chatCluster>) =>
+      JSON.stringify(
+        find<V1Deployment>(buildDesired(cc, OPTS).objects, "Deployment", "demo-logic").spec?.template,
+      );
+    const base = chatCluster();
+    const logicOnly = chatCluster({
+      logic: {
+        image: { tag: "9.9.9", pullPolicy: "Always" },
+        replicas: 5,
+        resources: { requests: { cpu: "2" } },
+        ports: { api: 9999 },
+      },
+      auth: {
+        jwt: { secretKeyRef: { name: "other", key: "k" } },
+        apiKeys: { secretKeyRef: { name: "keys" } },
+      },
+      store: { nats: { url: "nats://elsewhere:4222", stream: { maxAge: "1h" } } },
+    });
+    assert.equal(gatewayTemplate(logicOnly), gatewayTemplate(base));
+    assert.notEqual(logicTemplate(logicOnly), logicTemplate(base));
+    const gatewayOnly = chatCluster({
+      gateway: {
+        image: { tag: "9.9.9" },
+        replicas: 7,
+        resources: { limits: { memory: "2Gi" } },
+        maxConnections: 5,
+        drainSeconds: 90,
+        rollout: { minIntervalSeconds: 60, paused: true },
+      },
+    });
+    assert.equal(logicTemplate(gatewayOnly), logicTemplate(base));
+    assert.notEqual(gatewayTemplate(gatewayOnly), gatewayTemplate(base));
+  });
+
+  it("steps the gateway replicas the operator asks for, not the spec's", () => {
+    const sts = find<V1StatefulSet>(
+      buildDesired(chatCluster({ gateway: { replicas: 1 } }), { ...OPTS, gatewayReplicas: 3 }).objects,
+      "StatefulSet",
+      "demo-gateway",
+    );
+    assert.equal(sts.spec?.replicas, 3);
   });
 
   it("adds the tier selector to spread constraints that have none and passes placement through", () => {

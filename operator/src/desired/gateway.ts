@@ -79,12 +79,18 @@ export function gatewayClientService(cc: ChatCluster, spec: ResolvedSpec, names:
   };
 }
 
+export interface GatewayWorkload {
+  image: string;
+  configHash: string;
+  /** The operator steps scale-down one pod at a time, so this may lag spec.gateway.replicas. */
+  replicas: number;
+}
+
 export function gatewayStatefulSet(
   cc: ChatCluster,
   spec: ResolvedSpec,
   names: ChildNames,
-  image: string,
-  configHash: string,
+  w: GatewayWorkload,
 ): V1StatefulSet {
   const selector = selectorLabels(cc.metadata.name, "gateway");
   const p = spec.gateway.ports;
@@ -93,14 +99,18 @@ export function gatewayStatefulSet(
     kind: "StatefulSet",
     metadata: childMeta(cc, names.gatewayStatefulSet, "gateway"),
     spec: {
-      replicas: spec.gateway.replicas,
+      replicas: w.replicas,
       serviceName: names.gatewayHeadlessService,
-      // Gateways hold no ordinal-dependent state: start and stop them all at once.
+      // Scale-up starts every new pod at once; removals never come from the
+      // StatefulSet controller in bulk, because the operator lowers replicas
+      // one pod at a time (rollout/gateway-plan.ts).
       podManagementPolicy: "Parallel",
-      updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } },
+      // The operator deletes outdated pods itself, one drained pod at a time,
+      // after logic has rolled: only it sees the logic tier and the drain.
+      updateStrategy: { type: "OnDelete" },
       selector: { matchLabels: selector },
       template: {
-        metadata: { labels: selector, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+        metadata: { labels: selector, annotations: { [CONFIG_HASH_ANNOTATION]: w.configHash } },
         spec: {
           terminationGracePeriodSeconds: gatewayTerminationGraceSeconds(spec),
           automountServiceAccountToken: false,
@@ -110,8 +120,8 @@ export function gatewayStatefulSet(
           containers: [
             {
               name: "gateway",
-              image,
-              imagePullPolicy: spec.image.pullPolicy,
+              image: w.image,
+              imagePullPolicy: spec.images.gateway.pullPolicy,
               args: ["gateway"],
               envFrom: [{ configMapRef: { name: names.gatewayConfig } }],
               env: [

@@ -2,16 +2,20 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import { type ResolvedSpec, resolveSpec } from "../api/defaults.ts";
 import { gatewayClientService, gatewayHeadlessService, gatewayPdb, gatewayStatefulSet } from "./gateway.ts";
+import { resolveImages, type TierImages } from "./images.ts";
 import { logicDataClaim, logicDeployment, logicPdb, logicService } from "./logic.ts";
 import { type ChildNames, childNames } from "./names.ts";
-import { resolveImage } from "./pod-common.ts";
 import { logicRole, logicRoleBinding, logicServiceAccount } from "./rbac.ts";
 import { serviceMonitor } from "./service-monitor.ts";
 import { configHash, configMap, gatewayConfigData, logicConfigData } from "./workload-config.ts";
 
 export interface DesiredOptions {
-  /** `repository:tag` used where spec.image leaves a part unset (operator flag --workload-image). */
+  /** The operator's --workload-image: the base for image fields the spec leaves unset, unless one is recorded. */
   defaultImage: string;
+  /** The image each tier was resolved to before (status, else the running workload); see images.ts. */
+  recordedImages?: Partial<TierImages>;
+  /** The gateway StatefulSet's replicas when the operator is stepping towards spec.gateway.replicas. */
+  gatewayReplicas?: number;
   /** Whether monitoring.coreos.com/v1 ServiceMonitor exists in the cluster (discovery). */
   serviceMonitorAvailable: boolean;
 }
@@ -19,6 +23,7 @@ export interface DesiredOptions {
 export interface DesiredState {
   spec: ResolvedSpec;
   names: ChildNames;
+  images: TierImages;
   /** Applied in order: config and RBAC before the workloads that reference them. */
   objects: KubernetesObject[];
   /** Kinds this ChatCluster must not have (e.g. a ServiceMonitor after it was disabled), as apiVersion/kind/name. */
@@ -35,7 +40,12 @@ export interface DesiredState {
 export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredState {
   const spec = resolveSpec(cc.spec);
   const names = childNames(cc.metadata.name);
-  const image = resolveImage(spec, opts.defaultImage);
+  const images = resolveImages({
+    fields: spec.images,
+    policy: spec.upgradePolicy,
+    defaultImage: opts.defaultImage,
+    recorded: opts.recordedImages ?? {},
+  });
   const gatewayData = gatewayConfigData(spec);
   const logicData = logicConfigData(spec, names);
   const gatewayHash = configHash(gatewayData, names.internalTokenSecret);
@@ -48,14 +58,18 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
     logicRoleBinding(cc, names),
     gatewayHeadlessService(cc, spec, names),
     gatewayClientService(cc, spec, names),
-    gatewayStatefulSet(cc, spec, names, image, gatewayHash),
+    gatewayStatefulSet(cc, spec, names, {
+      image: images.gateway,
+      configHash: gatewayHash,
+      replicas: opts.gatewayReplicas ?? spec.gateway.replicas,
+    }),
     gatewayPdb(cc, names),
   ];
   const claim = logicDataClaim(cc, spec, names);
   if (claim) objects.push(claim);
   objects.push(
     logicService(cc, spec, names),
-    logicDeployment(cc, spec, names, image, logicHash),
+    logicDeployment(cc, spec, names, images.logic, logicHash),
     logicPdb(cc, names),
   );
   const absent: DesiredState["absent"] = [];
@@ -67,5 +81,13 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
       kind: "ServiceMonitor",
       name: names.serviceMonitor,
     });
-  return { spec, names, objects, absent, gatewayConfigHash: gatewayHash, logicConfigHash: logicHash };
+  return {
+    spec,
+    names,
+    images,
+    objects,
+    absent,
+    gatewayConfigHash: gatewayHash,
+    logicConfigHash: logicHash,
+  };
 }

@@ -101,7 +101,7 @@ export function logicDeployment(
             {
               name: "logic",
               image,
-              imagePullPolicy: spec.image.pullPolicy,
+              imagePullPolicy: spec.images.logic.pullPolicy,
               args: [
                 "logic",
                 "--discovery=kubernetes",
@@ -169,17 +169,24 @@ export function logicPdb(cc: ChatCluster, names: ChildNames): V1PodDisruptionBud
   };
 }
 
-/** The SQLite volume. Only size may change later (expansion); the class is fixed at creation. */
+/**
+ * The SQLite volume. Only size may change later (expansion); the class is fixed
+ * at creation. With `deletePolicy: Retain` (the default) it has no owner
+ * reference, so the garbage collector keeps it (and the database) when the
+ * ChatCluster is deleted; a ChatCluster of the same name takes it over. Applying
+ * without the reference also removes the one an older operator set.
+ */
 export function logicDataClaim(
   cc: ChatCluster,
   spec: ResolvedSpec,
   names: ChildNames,
 ): V1PersistentVolumeClaim | undefined {
   if (spec.store.kind !== "sqlite") return undefined;
+  const { ownerReferences, ...unowned } = childMeta(cc, names.logicData, "logic");
   return {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: childMeta(cc, names.logicData, "logic"),
+    metadata: spec.store.deletePolicy === "Delete" ? { ...unowned, ownerReferences } : unowned,
     spec: {
       accessModes: ["ReadWriteOnce"],
       resources: { requests: { storage: spec.store.size } },

@@ -26,28 +26,6 @@ export const CONTAINER_SECURITY_CONTEXT: V1SecurityContext = {
   capabilities: { drop: ["ALL"] },
 };
 
-/**
- * `repository:tag` from the spec, each part falling back to the operator's
- * default image. A tag starting with `sha256:` is a digest (`repo@sha256:...`).
- */
-export function resolveImage(spec: ResolvedSpec, defaultImage: string): string {
-  const at = defaultImage.indexOf("@");
-  const colon = defaultImage.lastIndexOf(":");
-  const slash = defaultImage.lastIndexOf("/");
-  let defRepo = defaultImage;
-  let defTag = "latest";
-  if (at !== -1) {
-    defRepo = defaultImage.slice(0, at);
-    defTag = defaultImage.slice(at + 1);
-  } else if (colon > slash) {
-    defRepo = defaultImage.slice(0, colon);
-    defTag = defaultImage.slice(colon + 1);
-  }
-  const repo = spec.image.repository ?? defRepo;
-  const tag = spec.image.tag ?? defTag;
-  return tag.startsWith("sha256:") ? `${repo}@${tag}` : `${repo}:${tag}`;
-}
-
 /** Placement fields of a pod spec; spread constraints without a selector get the tier's own. */
 export function placement(spec: ResolvedSpec, selector: Record<string, string>) {
   const p = spec.placement;

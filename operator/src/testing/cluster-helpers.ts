@@ -29,7 +29,13 @@ export interface ClusterHelpers {
   /** Writes yaml to a file in dir and `kubectl apply`s it in the namespace. */
   applyYaml(file: string, yaml: string): Promise<string>;
   leaseHolder(): Promise<string>;
+  /** Applies the ChatCluster CRD and waits until the API server serves it. */
+  installCrd(): Promise<void>;
+  /** Creates or replaces a generic Secret with these literal keys (in `namespace`, default the bound one). */
+  applySecret(name: string, keys: Record<string, string>, namespace?: string): Promise<void>;
 }
+
+const CRD = new URL("../../../crds/chatclusters.chatcluster.io.yaml", import.meta.url).pathname;
 
 /** kubectl shortcuts bound to one namespace; `run` is the control plane's kubectl. */
 export function clusterHelpers(
@@ -55,6 +61,33 @@ export function clusterHelpers(
       const path = join(dir(), file);
       writeFileSync(path, yaml);
       return kubectl("apply", "-n", ns, "-f", path);
+    },
+    async installCrd() {
+      await kubectl("apply", "-f", CRD);
+      await kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/chatclusters.chatcluster.io",
+        "--timeout=60s",
+      );
+    },
+    async applySecret(name, keys, namespace = ns) {
+      const literals = Object.entries(keys).map(([k, v]) => `--from-literal=${k}=${v}`);
+      const yaml = await kubectl(
+        "create",
+        "secret",
+        "generic",
+        name,
+        "-n",
+        namespace,
+        ...literals,
+        "--dry-run=client",
+        "-o",
+        "yaml",
+      );
+      const path = join(dir(), `secret-${namespace}-${name}.yaml`);
+      writeFileSync(path, yaml);
+      await kubectl("apply", "-f", path);
     },
     async leaseHolder() {
       const out = await kubectl(

@@ -104,6 +104,11 @@ export async function spawnOperator(
   };
 }
 
+/** Thrown from a check to stop waiting at once: a rule was broken, so the awaited state means nothing. */
+export class WaitAborted extends Error {
+  override readonly name = "WaitAborted";
+}
+
 /** Polls until check returns a value other than undefined; the error names what was awaited. */
 export async function eventually<T>(
   what: string,
@@ -117,6 +122,7 @@ export async function eventually<T>(
       const v = await check();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof WaitAborted) throw err;
       last = err instanceof Error ? err.message : String(err);
     }
     if (Date.now() > deadline)
