@@ -8,10 +8,14 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SignJWT } from "jose";
-import { SECRET_HEADER } from "../gateway/src/link/logic-link-server.ts";
 import { LogicFrameSchema } from "../gen/chatcluster/v1/gateway_stream_pb.js";
 import { CLOSE_CODES } from "../protocol/close-codes.ts";
-import { type RawFrame, RawLogicFrameSchema, rawStreamMessages } from "../protocol/push-stream-service.ts";
+import { SECRET_HEADER } from "../protocol/push-stream/index.ts";
+import {
+  type RawFrame,
+  RawLogicFrameSchema,
+  rawStreamMessages,
+} from "../protocol/push-stream/testing/raw-gateway-service.ts";
 import { openRaw } from "./raw-socket.ts";
 import { recordResult } from "./results.ts";
 import { type ReliabilityStack, startReliabilityStack } from "./stack.ts";

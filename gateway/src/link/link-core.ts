@@ -7,6 +7,7 @@ import {
   type Reply,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
+import { PROTOCOL_VERSION } from "../../../protocol/push-stream/index.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { estimateEventBytes } from "./event-size.ts";
 import { decodeLogicFrame, deliveryAckFrame, gatewayFrameEnvelope } from "./frame-codec.ts";
@@ -16,8 +17,6 @@ import type { GatewayLinkMetrics, StreamCloseReason } from "./link-metrics.ts";
 import type { LogicCall } from "./logic-call.ts";
 import { LogicStream } from "./logic-stream.ts";
 import { rendezvousPick } from "./rendezvous.ts";
-
-export const PROTOCOL_VERSION = 1;
 
 interface Pending {
   readonly event: ClientEvent;
