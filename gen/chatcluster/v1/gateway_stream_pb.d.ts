@@ -499,9 +499,11 @@ export declare const PrincipalSchema: GenMessage<Principal>;
  */
 export declare type ClientEvent = Message<"chatcluster.v1.ClientEvent"> & {
   /**
-   * Unique per gateway epoch. Logic answers every event with exactly one Reply
-   * carrying this id; until then the gateway may resend the event on another
-   * stream, so handlers must be idempotent per (gateway epoch, event_id).
+   * Unique per gateway epoch, counted from a random 64-bit start per epoch so
+   * that a restarted gateway does not reuse its predecessor's ids. Logic
+   * answers every event with exactly one Reply carrying this id; until then
+   * the gateway may resend the event on another stream, so handlers must be
+   * idempotent per (gateway epoch, event_id).
    *
    * @generated from field: uint64 event_id = 1;
    */
@@ -963,7 +965,10 @@ export declare type ReplyBatch = Message<"chatcluster.v1.ReplyBatch"> & {
 export declare const ReplyBatchSchema: GenMessage<ReplyBatch>;
 
 /**
- * Reply answers exactly one ClientEvent and acknowledges it.
+ * Reply answers exactly one ClientEvent and acknowledges it. The gateway
+ * applies a reply only when event_id, connection_id and gateway_epoch match an
+ * event of that connection it is still waiting on (and an auth or join result
+ * only for an auth or join event); anything else is dropped and counted.
  *
  * @generated from message chatcluster.v1.Reply
  */
@@ -981,6 +986,16 @@ export declare type Reply = Message<"chatcluster.v1.Reply"> & {
    * @generated from field: uint32 connection_id = 2;
    */
   connectionId: number;
+
+  /**
+   * The epoch of the gateway process that sent the event (GatewayHello.epoch).
+   * A reply for an earlier process of the same gateway is dropped. Empty only
+   * from logic older than this field, then matched on event_id and
+   * connection_id alone.
+   *
+   * @generated from field: string gateway_epoch = 3;
+   */
+  gatewayEpoch: string;
 
   /**
    * @generated from oneof chatcluster.v1.Reply.kind

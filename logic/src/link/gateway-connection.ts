@@ -185,6 +185,9 @@ export class GatewayConnection {
     this.#pingSentAt = 0;
     this.state = "connecting";
     this.#startedAt = performance.now();
+    // Queued entries were meant for the epoch of the last hello; this stream
+    // may reach a restarted process. They wait for this stream's hello.
+    this.queue.hold();
     this.#pushControl(
       logicFrameEnvelope(
         create(LogicFrameSchema, {
@@ -277,6 +280,7 @@ export class GatewayConnection {
         this.#readyAt = performance.now();
         this.#lastPingAt = this.#readyAt;
         this.#host.onReady(this, previousEpoch);
+        this.queue.release();
         return;
       }
       case "interestSnapshot":
