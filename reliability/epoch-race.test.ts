@@ -15,11 +15,9 @@
 // process only after its connections are waiting (the order that makes the
 // race bite; anything else would only make it rarer).
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { Registry } from "prom-client";
 import WebSocket from "ws";
@@ -30,12 +28,12 @@ import { createGatewayFleet } from "../logic/src/link/index.ts";
 import { metricValue, waitFor } from "../logic/src/link/testing/fleet-harness.ts";
 import { createLogger } from "../platform/logger.ts";
 import { SUBPROTOCOL } from "../protocol/client-frames.ts";
+import { killAll, startCli } from "./cli-process.ts";
 import { recordResult } from "./results.ts";
 
 const ROUNDS = Number(process.env.CHATCLUSTER_EPOCH_RACE_ROUNDS ?? 200);
 /** Connections per round whose auth answers are held across the restart. */
 const OLD_AUTHS = 3;
-const CLI = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 
 interface GatewayProc {
   readonly child: ChildProcess;
@@ -46,53 +44,26 @@ interface GatewayProc {
   readonly exited: Promise<void>;
 }
 
-/** Gateway processes and client sockets still alive, ended by the test's teardown. */
-const children = new Set<ChildProcess>();
+/** Client sockets still open, ended by the test's teardown. */
 const clients = new Set<WebSocket>();
 
 /** A real `chatcluster gateway` process on loopback ports it picks; resolves once it has started. */
-function startGateway(): Promise<GatewayProc> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--disable-warning=ExperimentalWarning",
-      CLI,
-      "gateway",
-      "--gateway-id=race-0",
-      "--client-listen=127.0.0.1:0",
-      "--internal-listen=127.0.0.1:0",
-      "--ops-listen=127.0.0.1:0",
-      "--log-level=info",
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  children.add(child);
-  const exited = new Promise<void>((resolve) =>
-    child.once("exit", () => {
-      children.delete(child);
-      resolve();
-    }),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("gateway did not start within 60 s")), 60_000);
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited during start (${code ?? signal})`));
-    });
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      if (!line.includes('"gateway started"')) return;
-      const l = JSON.parse(line) as Record<string, unknown>;
-      clearTimeout(timer);
-      resolve({
-        child,
-        epoch: l.epoch as string,
-        clientPort: l.clientPort as number,
-        internalPort: l.internalPort as number,
-        opsPort: l.opsPort as number,
-        exited,
-      });
-    });
-  });
+async function startGateway(): Promise<GatewayProc> {
+  const p = await startCli("gateway", [
+    "--gateway-id=race-0",
+    "--client-listen=127.0.0.1:0",
+    "--internal-listen=127.0.0.1:0",
+    "--ops-listen=127.0.0.1:0",
+  ]);
+  const l = p.started;
+  return {
+    child: p.child,
+    exited: p.exited,
+    epoch: l.epoch as string,
+    clientPort: l.clientPort as number,
+    internalPort: l.internalPort as number,
+    opsPort: l.opsPort as number,
+  };
 }
 
 /**
@@ -185,9 +156,7 @@ test(`a gateway restarted while logic holds auth answers for its previous epoch 
   // Whatever happened, no process or socket outlives the test.
   t.after(async () => {
     for (const ws of clients) ws.terminate();
-    const exits = [...children].map((c) => new Promise((r) => c.once("exit", r)));
-    for (const c of children) c.kill("SIGKILL");
-    await Promise.all(exits);
+    await killAll();
   });
   let current = await startGateway();
   await relay.forward(current.internalPort);

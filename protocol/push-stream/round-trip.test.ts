@@ -55,6 +55,7 @@ const principal = fc.record({
   read: fc.array(text, { maxLength: 3 }),
   write: fc.array(text, { maxLength: 3 }),
   expiresAtMs: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }),
+  signature: fc.uint8Array({ maxLength: 32 }),
 });
 
 const delivery = fc.record({
@@ -84,7 +85,7 @@ const replyKind: fc.Arbitrary<ReplyInit["kind"]> = fc.oneof(
   fc.record({ case: fc.constant("close" as const), value: fc.record({ closeCode: U32, reason: text }) }),
   fc.record({ case: fc.constant("done" as const), value: fc.constant({}) }),
 );
-const reply = fc.record({ eventId: U64, connectionId: U32, kind: replyKind });
+const reply = fc.record({ eventId: U64, connectionId: U32, gatewayEpoch: text, kind: replyKind });
 
 type EventInit = MessageInitShape<typeof GatewayFrameSchema>;
 const eventKind = fc.oneof(

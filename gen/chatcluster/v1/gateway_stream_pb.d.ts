@@ -451,7 +451,9 @@ export declare const ClientEventBatchSchema: GenMessage<ClientEventBatch>;
 /**
  * Principal is the authenticated identity of a connection, as logic decided it
  * in an AuthResult. The gateway keeps it with the connection and attaches it to
- * every later event, so logic needs no per-connection state.
+ * every later event, unchanged, so logic needs no per-connection state. Logic
+ * signs it and verifies the signature on every event that carries it, so a
+ * gateway cannot make one up or change one.
  *
  * @generated from message chatcluster.v1.Principal
  */
@@ -484,6 +486,16 @@ export declare type Principal = Message<"chatcluster.v1.Principal"> & {
    * @generated from field: int64 expires_at_ms = 4;
    */
   expiresAtMs: bigint;
+
+  /**
+   * HMAC-SHA256 by logic, under a key only logic processes hold, over the
+   * fields above and the connection the principal was issued to (gateway id,
+   * gateway epoch, connection id); see docs/logic.md. Opaque to the gateway.
+   * Empty when logic runs without a principal key.
+   *
+   * @generated from field: bytes signature = 5;
+   */
+  signature: Uint8Array;
 };
 
 /**
