@@ -30,6 +30,8 @@ export interface DevStack {
   readonly gatewayUrls: readonly string[];
   readonly apiUrls: readonly string[];
   readonly apiKey: string;
+  /** The key logic signs principals with; only the logic processes get it. */
+  readonly principalKey: string;
   readonly gateways: readonly SupervisedProcess[];
   readonly logic: readonly SupervisedProcess[];
   /** Every process's ops endpoint (/metrics, /readyz), for a Prometheus scrape config. */
@@ -52,6 +54,8 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
   const jwtSecret = persistentSecret(join(opts.dataDir, "dev-jwt-secret"));
   const apiKey = persistentSecret(join(opts.dataDir, "dev-api-key"));
   const internalSecret = randomBytes(24).toString("hex");
+  // New per run: principals are per connection, and connections do not outlive the stack.
+  const principalKey = randomBytes(32).toString("hex");
   const supervisor = new ProcessSupervisor(write);
   const node = (role: string, args: string[]) => ({
     command: process.execPath,
@@ -118,7 +122,11 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           `--ops-listen=${h}:${b + 50 + j}`,
           `--log-level=${opts.logLevel}`,
         ]),
-        env: { CHATCLUSTER_JWT_SECRET: jwtSecret, CHATCLUSTER_API_KEYS: apiKey },
+        env: {
+          CHATCLUSTER_JWT_SECRET: jwtSecret,
+          CHATCLUSTER_API_KEYS: apiKey,
+          CHATCLUSTER_PRINCIPAL_KEY: principalKey,
+        },
       }),
     );
   }
@@ -129,6 +137,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
     gatewayUrls,
     apiUrls,
     apiKey,
+    principalKey,
     gateways,
     logic,
     opsTargets,

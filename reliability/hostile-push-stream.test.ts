@@ -11,12 +11,16 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import fc from "fast-check";
-import { SECRET_HEADER } from "../gateway/src/link/logic-link-server.ts";
 import { GatewayProcess } from "../gateway/src/link/testing/gateway-process.ts";
 import { DeliveryBatchSchema, LogicFrameSchema } from "../gen/chatcluster/v1/gateway_stream_pb.js";
 import { StaticDiscovery } from "../logic/src/discovery/index.ts";
 import { testFleet, waitFor } from "../logic/src/link/testing/fleet-harness.ts";
-import { type RawFrame, RawLogicFrameSchema, rawStreamMessages } from "../protocol/push-stream-service.ts";
+import { SECRET_HEADER } from "../protocol/push-stream/index.ts";
+import {
+  type RawFrame,
+  RawLogicFrameSchema,
+  rawStreamMessages,
+} from "../protocol/push-stream/testing/raw-gateway-service.ts";
 import { recordResult } from "./results.ts";
 
 const SECRET = "reliability-push-secret-0123456789";

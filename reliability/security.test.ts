@@ -3,15 +3,20 @@
 // port and the server API need their secrets, and no secret or token ever
 // shows up in what the processes log (at debug level).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SignJWT } from "jose";
-import { SECRET_HEADER } from "../gateway/src/link/logic-link-server.ts";
 import { LogicFrameSchema } from "../gen/chatcluster/v1/gateway_stream_pb.js";
 import { CLOSE_CODES } from "../protocol/close-codes.ts";
-import { type RawFrame, RawLogicFrameSchema, rawStreamMessages } from "../protocol/push-stream-service.ts";
+import { SECRET_HEADER } from "../protocol/push-stream/index.ts";
+import {
+  type RawFrame,
+  RawLogicFrameSchema,
+  rawStreamMessages,
+} from "../protocol/push-stream/testing/raw-gateway-service.ts";
 import { openRaw } from "./raw-socket.ts";
 import { recordResult } from "./results.ts";
 import { type ReliabilityStack, startReliabilityStack } from "./stack.ts";
@@ -55,6 +60,7 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     secrets["JWT secret"] = rs.jwtSecret;
     secrets["API key"] = rs.stack.apiKey;
     secrets["internal secret"] = rs.internalSecret;
+    secrets["principal key"] = rs.stack.principalKey;
     assert.ok(rs.internalSecret.length >= 32);
   });
   after(async () => {
@@ -193,6 +199,27 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     assert.equal((await call("wrong-api-key-0123456789abcdef")).status, 401);
     assert.equal((await call(rs.stack.apiKey)).status, 200);
     outcome("server API without / with a wrong key: 401; with the key: 200");
+  });
+
+  it("only logic processes hold the principal key", async () => {
+    const key = rs.stack.principalKey;
+    assert.ok(key.length >= 32);
+    const holds = (role: "gateway" | "logic", i: number) => {
+      const p = (role === "gateway" ? rs.stack.gateways : rs.stack.logic)[i];
+      const pid = p?.pid();
+      assert.ok(pid !== undefined, `${role}-${i} running`);
+      const proc = ["environ", "cmdline"].map((f) => readFileSync(`/proc/${pid}/${f}`, "latin1")).join("");
+      return proc.includes(key);
+    };
+    assert.deepEqual(
+      rs.stack.gateways.map((_, i) => holds("gateway", i)),
+      [false, false],
+    );
+    assert.deepEqual(
+      rs.stack.logic.map((_, i) => holds("logic", i)),
+      [true, true],
+    );
+    outcome("principal key in the processes' environment and arguments: logic 2/2, gateways 0/2");
   });
 
   it("no secret or token appears in anything the processes logged", async () => {

@@ -103,6 +103,7 @@ export async function startReliabilityStack(opts: {
         ["JWT secret", jwtSecret],
         ["API key", stack.apiKey],
         ["internal secret", internalSecret],
+        ["principal key", stack.principalKey],
         ...[...extra].map((t, i): [string, string] => [`token ${i}`, t]),
       ];
       for (const [name, value] of named) {

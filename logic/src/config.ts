@@ -11,6 +11,7 @@ import {
   stringFlag,
 } from "../../platform/flags.ts";
 import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
+import { MIN_PRINCIPAL_KEY_BYTES } from "./auth/principal-seal.ts";
 
 /**
  * Every flag of `chatcluster logic`, each with its CHATCLUSTER_* twin. Secrets
@@ -211,6 +212,21 @@ export const logicFlags = {
     "",
     "Shared secret presented to the gateways' internal port; must match theirs. Empty sends none (local runs only).",
   ),
+  principalKey: stringFlag(
+    "CHATCLUSTER_PRINCIPAL_KEY",
+    "",
+    "Key (at least 32 bytes) logic signs the principals it issues with and verifies on every event; the same in every logic process, never given to gateways. Empty turns signing off (local runs only).",
+  ),
+  principalKeyPrevious: stringFlag(
+    "CHATCLUSTER_PRINCIPAL_KEY_PREVIOUS",
+    "",
+    "During a rotation: a second key that verifies but never signs (docs/logic.md).",
+  ),
+  principalAcceptUnsigned: boolFlag(
+    "CHATCLUSTER_PRINCIPAL_ACCEPT_UNSIGNED",
+    false,
+    "Let events whose principal has no signature through (counted), only while turning signing on across a running cluster.",
+  ),
   internalTls: boolFlag(
     "CHATCLUSTER_INTERNAL_TLS",
     false,
@@ -249,6 +265,22 @@ export function validateLogicConfig(c: LogicConfig): void {
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(c.natsSubjectPrefix)) {
     throw new ConfigError("nats-subject-prefix", "dot-separated tokens of letters, digits, - and _");
   }
+  for (const [flag, key] of [
+    ["principal-key", c.principalKey],
+    ["principal-key-previous", c.principalKeyPrevious],
+  ] as const) {
+    if (key !== "" && Buffer.byteLength(key) < MIN_PRINCIPAL_KEY_BYTES)
+      throw new ConfigError(flag, `a principal key needs at least ${MIN_PRINCIPAL_KEY_BYTES} bytes`);
+  }
+  if (c.principalKey === "" && (c.principalKeyPrevious !== "" || c.principalAcceptUnsigned)) {
+    throw new ConfigError(
+      "principal-key",
+      "--principal-key-previous and --principal-accept-unsigned need a key",
+    );
+  }
+  if (c.principalKey !== "" && c.principalKey === c.principalKeyPrevious) {
+    throw new ConfigError("principal-key-previous", "must differ from --principal-key");
+  }
   if (c.discovery === "file" && c.discoveryFile === "") {
     throw new ConfigError("discovery-file", "discovery=file needs a file");
   }
@@ -267,5 +299,7 @@ export function redactLogicConfig(c: LogicConfig): Record<string, unknown> {
     jwtSecret: c.jwtSecret === "" ? "" : "[redacted]",
     apiKeys: c.apiKeys.length === 0 ? [] : [`[${c.apiKeys.length} redacted]`],
     internalSecret: c.internalSecret === "" ? "" : "[redacted]",
+    principalKey: c.principalKey === "" ? "" : "[redacted]",
+    principalKeyPrevious: c.principalKeyPrevious === "" ? "" : "[redacted]",
   };
 }

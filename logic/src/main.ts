@@ -8,7 +8,7 @@ import { startOpsServer } from "../../platform/ops-server.ts";
 import { onShutdownSignal } from "../../platform/shutdown.ts";
 import { VERSION } from "../../platform/version.ts";
 import { loadApiKeys, startServerApi } from "./api/index.ts";
-import { createAuthenticator } from "./auth/index.ts";
+import { createAuthenticator, PrincipalSeal } from "./auth/index.ts";
 import { type LogicConfig, redactLogicConfig, validateLogicConfig } from "./config.ts";
 import { createDiscoveryMetrics } from "./discovery/discovery-metrics.ts";
 import { EndpointSliceDiscovery } from "./discovery/endpoint-slice-discovery.ts";
@@ -70,7 +70,16 @@ export async function runLogic(config: LogicConfig): Promise<void> {
       : undefined,
   });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };
-  handlers = createHandlers({ store, fleet, auth, metrics, log, limits, presence });
+  const principals = new PrincipalSeal({
+    key: config.principalKey,
+    previousKey: config.principalKeyPrevious,
+    acceptUnsigned: config.principalAcceptUnsigned,
+  });
+  if (!principals.enabled)
+    log.warn(
+      "no --principal-key: principals are not signed, so a gateway could make up an identity (local runs only)",
+    );
+  handlers = createHandlers({ store, fleet, auth, metrics, log, limits, presence, principals });
   const stopPresenceSweep = startPresenceSweep(
     presence,
     fleet,

@@ -12,7 +12,7 @@ export const ADMISSION_REFUSAL_REASONS = [
 export type AdmissionRefusalReason = (typeof ADMISSION_REFUSAL_REASONS)[number];
 
 /** Frames the edge did not write, by why. */
-export const DROP_REASONS = ["join_buffer_full", "no_local_members"] as const;
+export const DROP_REASONS = ["join_buffer_full", "no_local_members", "unexpected_auth_reply"] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export const INBOUND_FRAME_TYPES = [

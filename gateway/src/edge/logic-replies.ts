@@ -8,7 +8,8 @@ import { dropMembership } from "./inbound-presence.ts";
 
 /**
  * EdgeSink.reply for one edge: each Reply from logic acts on its connection
- * (if it is still open). An auth result authenticates (welcome) or closes; a
+ * (if it is still open). An auth result authenticates (welcome) or closes,
+ * and is dropped (counted) when the connection has no auth in flight; a
  * join result writes the joined frame, then the live deliveries held while
  * the join was in flight; a frame is written as it is; a close closes.
  */
@@ -81,7 +82,10 @@ export function createReplyHandler(core: EdgeCore): (replies: readonly Reply[]) 
       if (conn === undefined || conn.state === "closing" || conn.state === "closed") continue;
       switch (r.kind.case) {
         case "auth":
-          onAuthResult(conn, r.kind.value);
+          // The link matched the reply to a pending auth event; this is the
+          // edge's own check that the connection is waiting for one.
+          if (conn.authInFlight) onAuthResult(conn, r.kind.value);
+          else core.metrics.drops.inc({ reason: "unexpected_auth_reply" });
           break;
         case "join":
           onJoinResult(conn, r.kind.value);

@@ -10,7 +10,7 @@ import {
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { metricValue, waitFor } from "../../../logic/src/link/testing/fleet-harness.ts";
 import { createLogger } from "../../../platform/logger.ts";
-import { envelope, STREAM_MESSAGES_PATH } from "../../../protocol/push-stream-service.ts";
+import { envelope, STREAM_MESSAGES_PATH } from "../../../protocol/push-stream/index.ts";
 import { estimateEventBytes } from "./event-size.ts";
 import { LinkCore } from "./link-core.ts";
 import { createGatewayLinkMetrics } from "./link-metrics.ts";

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Counter } from "prom-client";
@@ -7,6 +8,7 @@ import {
   type Reply,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
+import { PROTOCOL_VERSION } from "../../../protocol/push-stream/index.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { estimateEventBytes } from "./event-size.ts";
 import { decodeLogicFrame, deliveryAckFrame, gatewayFrameEnvelope } from "./frame-codec.ts";
@@ -16,8 +18,6 @@ import type { GatewayLinkMetrics, StreamCloseReason } from "./link-metrics.ts";
 import type { LogicCall } from "./logic-call.ts";
 import { LogicStream } from "./logic-stream.ts";
 import { rendezvousPick } from "./rendezvous.ts";
-
-export const PROTOCOL_VERSION = 1;
 
 interface Pending {
   readonly event: ClientEvent;
@@ -66,7 +66,14 @@ export class LinkCore implements LogicLink {
   readonly #interest = new InterestTracker();
   readonly #dropDuplicate: Counter.Internal;
   #pendingBytes = 0;
-  #nextEventId = 0n;
+  readonly #dropMismatched: Counter.Internal;
+  readonly #dropUnexpectedAuth: Counter.Internal;
+  /**
+   * The last event id given out. It starts at a random 64-bit value, so a
+   * restarted gateway does not reuse the ids its predecessor had pending: a
+   * late reply for one of those cannot name an event of this process.
+   */
+  #lastEventId = randomBytes(8).readBigUInt64BE(0);
   #nextSerial = 0;
   #tickScheduled = false;
   #draining = false;
@@ -76,6 +83,8 @@ export class LinkCore implements LogicLink {
     this.#o = o;
     this.#m = metrics;
     this.#dropDuplicate = metrics.drops.labels({ reason: "duplicate_reply" });
+    this.#dropMismatched = metrics.drops.labels({ reason: "mismatched_reply" });
+    this.#dropUnexpectedAuth = metrics.drops.labels({ reason: "unexpected_auth_reply" });
   }
 
   get pendingCount(): number {
@@ -105,7 +114,7 @@ export class LinkCore implements LogicLink {
       this.#m.drops.inc({ reason: "pending_bytes_full" });
       return false;
     }
-    const id = ++this.#nextEventId;
+    const id = this.#nextEventId();
     event.eventId = id;
     const stream = rendezvousPick(routingKey, this.#byLogic.values());
     const deadline = performance.now() + this.#o.pendingEventTimeoutMs;
@@ -338,14 +347,26 @@ export class LinkCore implements LogicLink {
     }
   }
 
+  #nextEventId(): bigint {
+    let id = BigInt.asUintN(64, this.#lastEventId + 1n);
+    if (id === 0n) id = 1n; // 0 is the unset value on the wire
+    this.#lastEventId = id;
+    return id;
+  }
+
+  /**
+   * A reply is applied only when it answers an event still pending here: the
+   * same event id, the same connection, this process's epoch, and for an auth
+   * or join result an event of that kind. Anything else (a reply meant for an
+   * earlier process of this gateway, a buggy or hostile logic) is dropped and
+   * counted, and the pending event keeps waiting for its own reply.
+   */
   #onReplies(replies: Reply[]): void {
     const kept: Reply[] = [];
     for (const r of replies) {
       const p = this.#pending.get(r.eventId);
-      if (p === undefined) {
-        // Answered already (the event was resent and both logic processes
-        // replied), or given up at its deadline.
-        this.#dropDuplicate.inc();
+      if (p === undefined || !replyMatches(p.event, r, this.#o.epoch)) {
+        this.#countDropped(r, p !== undefined);
         continue;
       }
       this.#forget(r.eventId, p);
@@ -365,9 +386,10 @@ export class LinkCore implements LogicLink {
   /**
    * Gives up events past their deadline: logic did not answer (a stuck
    * process, a store outage longer than its own timeouts, no stream at all).
-   * The edge answers their clients with a retryable error. Ids grow with
-   * time and every event has the same timeout, so the expired ones are the
-   * oldest: the walk stops at the first one still in time.
+   * The edge answers their clients with a retryable error. The pending map
+   * keeps events in the order they were sent and every event has the same
+   * timeout, so the expired ones come first: the walk stops at the first one
+   * still in time.
    */
   #expire(now: number): void {
     const expired: ClientEvent[] = [];
@@ -383,6 +405,22 @@ export class LinkCore implements LogicLink {
       "logic did not answer events in time; clients told to retry",
     );
     this.#o.sink.expired(expired);
+  }
+
+  #countDropped(r: Reply, eventPending: boolean): void {
+    // An auth result with no auth of that connection pending in this process
+    // (answered already, or meant for an earlier process) is never applied.
+    if (r.kind.case === "auth") this.#dropUnexpectedAuth.inc();
+    // Answered already (the event was resent and both logic processes
+    // replied), or given up at its deadline.
+    else if (!eventPending) this.#dropDuplicate.inc();
+    else this.#dropMismatched.inc();
+    if (eventPending) {
+      this.#o.log.warn(
+        { eventId: String(r.eventId), connectionId: r.connectionId, kind: r.kind.case },
+        "dropped a reply that does not match its event (connection, epoch or kind)",
+      );
+    }
   }
 
   #countReject(err: unknown): void {
@@ -448,4 +486,13 @@ export class LinkCore implements LogicLink {
     );
     for (const s of this.#streams) s.push(frame);
   }
+}
+
+/** Whether `r` may answer the pending event `e` of the gateway process of `epoch`. */
+function replyMatches(e: ClientEvent, r: Reply, epoch: string): boolean {
+  if (r.connectionId !== e.connectionId) return false;
+  // Empty only from logic that predates the field (docs/push-stream.md).
+  if (r.gatewayEpoch !== "" && r.gatewayEpoch !== epoch) return false;
+  const kind = r.kind.case;
+  return (kind !== "auth" && kind !== "join") || e.kind.case === kind;
 }

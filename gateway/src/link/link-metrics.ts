@@ -19,13 +19,18 @@ export type StreamCloseReason = (typeof CLOSE_REASONS)[number];
  * pending_full, pending_bytes_full: events refused (the pending set is at its
  * bound in events or bytes); deadline: events logic did not answer in time;
  * duplicate_reply: replies to events already answered or given up;
- * control_full: pongs not queued behind a stream logic does not read.
+ * mismatched_reply: replies naming a pending event but another connection,
+ * gateway epoch or kind; unexpected_auth_reply: auth results that answer no
+ * pending auth of their connection; control_full: pongs not queued behind a
+ * stream logic does not read.
  */
 export const LINK_DROP_REASONS = [
   "pending_full",
   "pending_bytes_full",
   "deadline",
   "duplicate_reply",
+  "mismatched_reply",
+  "unexpected_auth_reply",
   "control_full",
 ] as const;
 

@@ -1,11 +1,7 @@
 import type * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import {
-  CompressedEnvelopeError,
-  EnvelopeReader,
-  OversizedEnvelopeError,
-} from "../../../protocol/push-stream-service.ts";
+import { EnvelopeReader, WireError } from "../../../protocol/push-stream/index.ts";
 
 const GRPC_CONTENT_TYPE = "application/grpc+proto";
 
@@ -108,8 +104,7 @@ export function rejectCall(stream: http2.ServerHttp2Stream, error: ConnectError)
 
 function inputError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof OversizedEnvelopeError) return new ConnectError(err.message, Code.ResourceExhausted);
-  if (err instanceof CompressedEnvelopeError) return new ConnectError(err.message, Code.Internal);
+  if (err instanceof WireError) return new ConnectError(err.message, err.grpcCode);
   return ConnectError.from(err, Code.Internal);
 }
 

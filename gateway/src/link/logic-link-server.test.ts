@@ -11,13 +11,13 @@ import { type LogicFrame, LogicFrameSchema } from "../../../gen/chatcluster/v1/g
 import { StaticDiscovery } from "../../../logic/src/discovery/index.ts";
 import { metricValue, testFleet, waitFor } from "../../../logic/src/link/testing/fleet-harness.ts";
 import { createLogger } from "../../../platform/logger.ts";
+import { envelope, SECRET_HEADER } from "../../../protocol/push-stream/index.ts";
 import {
-  envelope,
   type RawFrame,
   RawLogicFrameSchema,
   rawStreamMessages,
-} from "../../../protocol/push-stream-service.ts";
-import { createLogicLinkServer, SECRET_HEADER } from "./logic-link-server.ts";
+} from "../../../protocol/push-stream/testing/raw-gateway-service.ts";
+import { createLogicLinkServer } from "./logic-link-server.ts";
 import { GatewayProcess } from "./testing/gateway-process.ts";
 
 const SECRET = "s3cret-for-tests";

@@ -5,15 +5,12 @@ import type { AddressInfo, Socket } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../../platform/logger.ts";
-import { STREAM_MESSAGES_PATH } from "../../../protocol/push-stream-service.ts";
+import { SECRET_HEADER, STREAM_MESSAGES_PATH } from "../../../protocol/push-stream/index.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { LinkCore } from "./link-core.ts";
 import { LinkError } from "./link-error.ts";
 import { createGatewayLinkMetrics, type GatewayLinkMetrics } from "./link-metrics.ts";
 import { LogicCall, rejectCall } from "./logic-call.ts";
-
-/** The header carrying the shared secret, when one is configured. */
-export const SECRET_HEADER = "x-chatcluster-link-secret";
 
 const MiB = 1024 * 1024;
 

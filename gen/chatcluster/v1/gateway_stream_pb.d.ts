@@ -451,7 +451,9 @@ export declare const ClientEventBatchSchema: GenMessage<ClientEventBatch>;
 /**
  * Principal is the authenticated identity of a connection, as logic decided it
  * in an AuthResult. The gateway keeps it with the connection and attaches it to
- * every later event, so logic needs no per-connection state.
+ * every later event, unchanged, so logic needs no per-connection state. Logic
+ * signs it and verifies the signature on every event that carries it, so a
+ * gateway cannot make one up or change one.
  *
  * @generated from message chatcluster.v1.Principal
  */
@@ -484,6 +486,16 @@ export declare type Principal = Message<"chatcluster.v1.Principal"> & {
    * @generated from field: int64 expires_at_ms = 4;
    */
   expiresAtMs: bigint;
+
+  /**
+   * HMAC-SHA256 by logic, under a key only logic processes hold, over the
+   * fields above and the connection the principal was issued to (gateway id,
+   * gateway epoch, connection id); see docs/logic.md. Opaque to the gateway.
+   * Empty when logic runs without a principal key.
+   *
+   * @generated from field: bytes signature = 5;
+   */
+  signature: Uint8Array;
 };
 
 /**
@@ -499,9 +511,11 @@ export declare const PrincipalSchema: GenMessage<Principal>;
  */
 export declare type ClientEvent = Message<"chatcluster.v1.ClientEvent"> & {
   /**
-   * Unique per gateway epoch. Logic answers every event with exactly one Reply
-   * carrying this id; until then the gateway may resend the event on another
-   * stream, so handlers must be idempotent per (gateway epoch, event_id).
+   * Unique per gateway epoch, counted from a random 64-bit start per epoch so
+   * that a restarted gateway does not reuse its predecessor's ids. Logic
+   * answers every event with exactly one Reply carrying this id; until then
+   * the gateway may resend the event on another stream, so handlers must be
+   * idempotent per (gateway epoch, event_id).
    *
    * @generated from field: uint64 event_id = 1;
    */
@@ -963,7 +977,10 @@ export declare type ReplyBatch = Message<"chatcluster.v1.ReplyBatch"> & {
 export declare const ReplyBatchSchema: GenMessage<ReplyBatch>;
 
 /**
- * Reply answers exactly one ClientEvent and acknowledges it.
+ * Reply answers exactly one ClientEvent and acknowledges it. The gateway
+ * applies a reply only when event_id, connection_id and gateway_epoch match an
+ * event of that connection it is still waiting on (and an auth or join result
+ * only for an auth or join event); anything else is dropped and counted.
  *
  * @generated from message chatcluster.v1.Reply
  */
@@ -981,6 +998,16 @@ export declare type Reply = Message<"chatcluster.v1.Reply"> & {
    * @generated from field: uint32 connection_id = 2;
    */
   connectionId: number;
+
+  /**
+   * The epoch of the gateway process that sent the event (GatewayHello.epoch).
+   * A reply for an earlier process of the same gateway is dropped. Empty only
+   * from logic older than this field, then matched on event_id and
+   * connection_id alone.
+   *
+   * @generated from field: string gateway_epoch = 3;
+   */
+  gatewayEpoch: string;
 
   /**
    * @generated from oneof chatcluster.v1.Reply.kind

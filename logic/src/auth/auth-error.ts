@@ -22,6 +22,8 @@ export type AuthErrorCode =
   | "subject_mismatch"
   /** An event other than auth arrived without a principal. */
   | "unauthenticated"
+  /** An event's principal lacks logic's signature or does not match it (docs/logic.md). */
+  | "principal_invalid"
   /** The verification key could not be loaded (our fault, not the client's). */
   | "key_unavailable";
 
@@ -34,6 +36,7 @@ const CLOSE: Readonly<Record<AuthErrorCode, number>> = {
   claims_invalid: CLOSE_CODES.unauthorized.code,
   subject_mismatch: CLOSE_CODES.unauthorized.code,
   unauthenticated: CLOSE_CODES.unauthorized.code,
+  principal_invalid: CLOSE_CODES.unauthorized.code,
   key_unavailable: CLOSE_CODES.internalError.code,
 };
 

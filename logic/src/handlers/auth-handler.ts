@@ -11,8 +11,8 @@ import type { HandlerContext } from "./handler-context.ts";
 /**
  * An auth (a new connection) or a token refresh (a live one): the token is
  * verified and the answer is the Principal the gateway attaches to every
- * later event of the connection, or a refusal with its close code. A refresh
- * must name the same user.
+ * later event of the connection, signed for that connection (docs/logic.md),
+ * or a refusal with its close code. A refresh must name the same user.
  */
 export async function handleAuth(
   h: HandlerContext,
@@ -34,6 +34,7 @@ export async function handleAuth(
       write: [...id.write],
       expiresAtMs: BigInt(id.expiresAtMs),
     });
+    h.principals.sign(principal, from, ev.connectionId);
     h.reply(from, ev, { case: "auth", value: { ok: true, principal } });
   } catch (err) {
     if (!(err instanceof AuthError)) throw err;

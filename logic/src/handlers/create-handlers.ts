@@ -78,7 +78,8 @@ type AnyRoute = {
  * never touches the others in its batch, and nothing throws out of onEvents.
  *
  * Handlers keep no per-connection state: the gateway attaches the Principal
- * (user id, room patterns, expiry) logic issued at auth to every later event.
+ * (user id, room patterns, expiry) logic issued at auth to every later event,
+ * and every event's principal is checked against logic's signature first.
  * Sends are idempotent through the store's deduplication on the client message
  * id, so a gateway may resend an unanswered event to another logic process.
  */
@@ -86,6 +87,7 @@ export function createHandlers(deps: HandlerDeps): EventSink {
   const h = new HandlerContext(deps, deps.presence ?? new InMemoryPresenceTable());
 
   function dispatch(from: GatewayRef, ev: ClientEvent): void {
+    if (ev.principal !== undefined && !h.sealed(from, ev, ev.principal)) return;
     const k = ev.kind;
     if (k.case === undefined) {
       h.count("unknown", "invalid");

@@ -12,7 +12,9 @@ import {
   PROTOCOL_BOUNDS,
   ROOM_PATTERN,
 } from "../../../protocol/index.ts";
+import { AuthError } from "../auth/auth-error.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
+import { PrincipalSeal, principalAccepted } from "../auth/principal-seal.ts";
 import { matchesAny } from "../auth/room-pattern.ts";
 import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import type { MessageStore } from "../store/message-store.ts";
@@ -38,6 +40,11 @@ export interface HandlerDeps {
   /** Injected in tests; default Date.now. */
   readonly now?: () => number;
   /**
+   * Signs the principals auth issues and checks them on every event
+   * (docs/logic.md). Default: signing off.
+   */
+  readonly principals?: PrincipalSeal;
+  /**
    * Shared presence (docs/presence.md). Default: a table private to this
    * process, exact only while it is the only logic process.
    */
@@ -62,6 +69,7 @@ export class HandlerContext {
   readonly log: Logger;
   readonly limits: HandlerLimits;
   readonly presence: PresenceTable;
+  readonly principals: PrincipalSeal;
   readonly now: () => number;
 
   constructor(deps: HandlerDeps, presence: PresenceTable) {
@@ -73,6 +81,8 @@ export class HandlerContext {
     this.limits = deps.limits;
     this.presence = presence;
     this.now = deps.now ?? Date.now;
+    this.principals =
+      deps.principals ?? new PrincipalSeal({ key: "", previousKey: "", acceptUnsigned: false });
   }
 
   count(kind: EventKind, result: EventResult): void {
@@ -119,6 +129,25 @@ export class HandlerContext {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Whether the principal the gateway attached is one logic issued to this
+   * connection; otherwise the event is refused (the connection is closed) and
+   * counted. Every event with a principal passes here, whatever its kind.
+   */
+  sealed(from: GatewayRef, ev: ClientEvent, p: Principal): boolean {
+    const check = this.principals.verify(p, from, ev.connectionId);
+    this.metrics.principalChecks.inc({ result: check });
+    if (principalAccepted(check)) return true;
+    this.count(ev.kind.case ?? "unknown", "denied");
+    this.log.warn(
+      { gateway: from.id, epoch: from.epoch, connectionId: ev.connectionId, check },
+      "refused an event whose principal logic did not sign for this connection",
+    );
+    const err = new AuthError("principal_invalid", "the connection's identity was not issued by logic");
+    this.reply(from, ev, { case: "close", value: { closeCode: err.closeCode, reason: err.code } });
+    return false;
   }
 
   /** The event's principal when it may act now; otherwise replies (close) and returns undefined. */

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { AUTH_ERROR_CODES } from "../auth/auth-error.ts";
+import { PRINCIPAL_CHECKS } from "../auth/principal-seal.ts";
 import { STORE_ERROR_CODES } from "../store/store-error.ts";
 
 /**
@@ -57,6 +58,7 @@ export type ApiResult = (typeof API_RESULTS)[number];
 
 export interface LogicMetrics {
   readonly authResults: Counter<"result" | "reason">;
+  readonly principalChecks: Counter<"result">;
   readonly storeDuration: Histogram<"op">;
   readonly storeErrors: Counter<"op" | "code">;
   readonly storeInflight: Gauge;
@@ -81,6 +83,12 @@ export function createLogicMetrics(registry: Registry): LogicMetrics {
       name: "chatcluster_logic_auth_results_total",
       help: "Token verifications by result (ok, error) and reason (ok or the auth error code).",
       labelNames: ["result", "reason"] as const,
+      registers,
+    }),
+    principalChecks: new Counter({
+      name: "chatcluster_logic_principal_checks_total",
+      help: "Signature checks of the principals events carry, by result (missing_signature and bad_signature refuse the event).",
+      labelNames: ["result"] as const,
       registers,
     }),
     storeDuration: new Histogram({
@@ -154,6 +162,7 @@ export function createLogicMetrics(registry: Registry): LogicMetrics {
   };
   m.authResults.inc({ result: "ok", reason: "ok" }, 0);
   for (const reason of AUTH_ERROR_CODES) m.authResults.inc({ result: "error", reason }, 0);
+  for (const result of PRINCIPAL_CHECKS) m.principalChecks.inc({ result }, 0);
   for (const op of ["append", "read", "read_marker"] as const) {
     m.storeDuration.zero({ op });
     for (const code of STORE_ERROR_CODES) m.storeErrors.inc({ op, code }, 0);

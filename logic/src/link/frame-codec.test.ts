@@ -9,7 +9,6 @@ import {
   type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { EnvelopeReader } from "../../../protocol/push-stream-service.ts";
 import {
   batchFrame,
   decodeGatewayFrame,
@@ -121,53 +120,4 @@ test("decodeGatewayFrame equals fromBinary(GatewayFrame) and skips unknown field
     assert.deepEqual(decodeGatewayFrame(extended), fromBinary(GatewayFrameSchema, bytes).kind);
   }
   assert.throws(() => decodeGatewayFrame(new Uint8Array([0x2a, 5, 1])), /past the end/);
-});
-
-test("EnvelopeReader splits chunks at any boundary into the enveloped messages", () => {
-  fc.assert(
-    fc.property(
-      fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }),
-      fc.array(fc.nat({ max: 400 }), { maxLength: 10 }),
-      (messages, cuts) => {
-        const wire = Buffer.concat(
-          messages.map((m) => {
-            const h = Buffer.alloc(5);
-            h.writeUInt32BE(m.byteLength, 1);
-            return Buffer.concat([h, m]);
-          }),
-        );
-        const got: Buffer[] = [];
-        const reader = new EnvelopeReader(1000, (m) => got.push(Buffer.from(m)));
-        let pos = 0;
-        for (const c of [...cuts, wire.length]) {
-          const end = Math.min(wire.length, pos + c);
-          reader.push(wire.subarray(pos, end));
-          pos = end;
-        }
-        assert.deepEqual(
-          got,
-          messages.map((m) => Buffer.from(m)),
-        );
-        assert.equal(reader.midMessage, false, "whole messages leave nothing pending");
-      },
-    ),
-    { numRuns: 300 },
-  );
-  const oversized = Buffer.from([0, 0, 0, 4, 0]);
-  assert.throws(
-    () => new EnvelopeReader(1000, () => {}).push(oversized),
-    /larger than configured readMaxBytes/,
-  );
-  assert.throws(() => new EnvelopeReader(1000, () => {}).push(Buffer.from([1, 0, 0, 0, 0])), /compressed/);
-  // The same checks when the header arrives in pieces.
-  const split = new EnvelopeReader(1000, () => {});
-  split.push(Buffer.from([0, 0, 0]));
-  assert.throws(() => split.push(Buffer.from([4, 0])), /larger than configured readMaxBytes/);
-  // A stream cut inside a header or a body is noticed.
-  const cutHeader = new EnvelopeReader(1000, () => {});
-  cutHeader.push(Buffer.from([0, 0]));
-  assert.equal(cutHeader.midMessage, true);
-  const cutBody = new EnvelopeReader(1000, () => {});
-  cutBody.push(Buffer.from([0, 0, 0, 0, 3, 1]));
-  assert.equal(cutBody.midMessage, true);
 });

@@ -13,56 +13,30 @@ import {
   type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { ENVELOPE_HEADER_BYTES, envelope } from "../../../protocol/push-stream-service.ts";
+import {
+  bigVarintSize,
+  ENVELOPE_HEADER_BYTES,
+  envelope,
+  varintSize,
+  WIRE_LEN,
+  WireError,
+  WireReader,
+  writeBigVarint,
+  writeVarint,
+} from "../../../protocol/push-stream/index.ts";
 
 /**
  * Logic's side of the wire: hand-written encoders for the hot frames
  * (DeliveryBatch, ReplyBatch) producing exactly the bytes protobuf-es'
  * toBinary produces (tested in frame-codec.test.ts), and decoding of
- * GatewayFrames with the generated schemas, one field body at a time.
+ * GatewayFrames with the generated schemas, one field body at a time. The
+ * primitives are shared with the gateway (protocol/push-stream).
  */
 
 /** LogicFrame field numbers of the batch kinds built here. */
 export const FIELD_DELIVERIES = 2;
 export const FIELD_REPLIES = 3;
-const WIRE_LEN = 2;
 const MAX_U64 = (1n << 64n) - 1n;
-
-export function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 128) {
-    buf[pos++] = (n & 127) | 128;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
-function bigVarintSize(n: bigint): number {
-  let size = 1;
-  while (n >= 128n) {
-    n >>= 7n;
-    size++;
-  }
-  return size;
-}
-
-function writeBigVarint(buf: Uint8Array, pos: number, n: bigint): number {
-  while (n >= 128n) {
-    buf[pos++] = Number(n & 127n) | 128;
-    n >>= 7n;
-  }
-  buf[pos++] = Number(n);
-  return pos;
-}
 
 /**
  * One message in a batch: `head` then `tail` are its encoded bytes. For a
@@ -196,68 +170,53 @@ export function logicFrameEnvelope(frame: LogicFrame): Buffer {
   return envelope(toBinary(LogicFrameSchema, frame));
 }
 
-function readVarint(buf: Uint8Array, pos: number): { value: number; pos: number } {
-  let value = 0;
-  let shift = 0;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= buf.length) throw new Error("GatewayFrame: truncated varint");
-    const b = buf[pos++] as number;
-    if (shift < 53) value += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) return { value, pos };
-    shift += 7;
-  }
-  throw new Error("GatewayFrame: varint longer than 10 bytes");
-}
-
 /**
  * Decodes a serialized GatewayFrame, one top-level field at a time. A oneof
  * seen twice keeps the last value, as protobuf does; unknown field numbers are
- * ignored for forward compatibility. Throws on malformed bytes.
+ * ignored for forward compatibility. Throws WireError on malformed bytes.
  */
 export function decodeGatewayFrame(bytes: Uint8Array): GatewayFrame["kind"] {
   let kind: GatewayFrame["kind"] = { case: undefined };
-  let pos = 0;
-  while (pos < bytes.length) {
-    const tag = readVarint(bytes, pos);
-    pos = tag.pos;
-    const wireType = tag.value % 8;
-    const no = Math.floor(tag.value / 8);
-    if (wireType !== WIRE_LEN) {
-      // Forward compatibility: skip scalar fields a newer gateway may add.
-      if (wireType === 0) pos = readVarint(bytes, pos).pos;
-      else if (wireType === 1) pos += 8;
-      else if (wireType === 5) pos += 4;
-      else throw new Error(`GatewayFrame: unsupported wire type ${wireType}`);
+  const r = new WireReader(bytes, "GatewayFrame");
+  while (r.pos < r.end) {
+    const tag = r.u32();
+    const no = tag >>> 3;
+    const wt = tag & 7;
+    if (no < 1 || no > 7) {
+      // Forward compatibility: skip fields a newer gateway may add.
+      r.skip(wt);
       continue;
     }
-    const len = readVarint(bytes, pos);
-    const end = len.pos + len.value;
-    if (end > bytes.length) throw new Error("GatewayFrame: length past the end of the frame");
-    const body = bytes.subarray(len.pos, end);
-    pos = end;
-    switch (no) {
-      case 1:
-        kind = { case: "hello", value: fromBinary(GatewayHelloSchema, body) };
-        break;
-      case 2:
-        kind = { case: "interestSnapshot", value: fromBinary(InterestSnapshotSchema, body) };
-        break;
-      case 3:
-        kind = { case: "interestDelta", value: fromBinary(InterestDeltaSchema, body) };
-        break;
-      case 4:
-        kind = { case: "events", value: fromBinary(ClientEventBatchSchema, body) };
-        break;
-      case 5:
-        kind = { case: "deliveryAck", value: fromBinary(DeliveryAckSchema, body) };
-        break;
-      case 6:
-        kind = { case: "ping", value: fromBinary(PingSchema, body) };
-        break;
-      case 7:
-        kind = { case: "pong", value: fromBinary(PongSchema, body) };
-        break;
+    if (wt !== WIRE_LEN) throw r.error("wire_type", `field ${no} has wire type ${wt}`);
+    const end = r.lengthDelimitedEnd();
+    const body = r.buf.subarray(r.pos, end);
+    r.pos = end;
+    try {
+      kind = decodeKind(no, body);
+    } catch (err) {
+      throw new WireError("invalid_message", "GatewayFrame", `field ${no}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   return kind;
+}
+
+function decodeKind(no: number, body: Uint8Array): GatewayFrame["kind"] {
+  switch (no) {
+    case 1:
+      return { case: "hello", value: fromBinary(GatewayHelloSchema, body) };
+    case 2:
+      return { case: "interestSnapshot", value: fromBinary(InterestSnapshotSchema, body) };
+    case 3:
+      return { case: "interestDelta", value: fromBinary(InterestDeltaSchema, body) };
+    case 4:
+      return { case: "events", value: fromBinary(ClientEventBatchSchema, body) };
+    case 5:
+      return { case: "deliveryAck", value: fromBinary(DeliveryAckSchema, body) };
+    case 6:
+      return { case: "ping", value: fromBinary(PingSchema, body) };
+    default:
+      return { case: "pong", value: fromBinary(PongSchema, body) };
+  }
 }

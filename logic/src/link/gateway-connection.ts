@@ -9,6 +9,7 @@ import type { GatewayFrame, InterestDelta } from "../../../gen/chatcluster/v1/ga
 import { LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
 import { backoffDelayMs } from "../../../protocol/backoff.ts";
+import { PROTOCOL_VERSION, SECRET_HEADER } from "../../../protocol/push-stream/index.ts";
 import type { GatewayEndpoint } from "../discovery/discovery.ts";
 import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
 import type { ResolvedFleetOptions } from "./fleet-options.ts";
@@ -17,10 +18,8 @@ import { OutboundQueue } from "./outbound-queue.ts";
 import type { PushMetrics, ResetReason } from "./push-metrics.ts";
 import { runStreamCall } from "./stream-call.ts";
 
-export const PROTOCOL_VERSION = 1;
 /** A stream that lived this long resets the reconnect backoff. */
 const STABLE_STREAM_MS = 5000;
-export const SECRET_HEADER = "x-chatcluster-link-secret";
 
 /**
  * States of one gateway connection:
@@ -186,6 +185,9 @@ export class GatewayConnection {
     this.#pingSentAt = 0;
     this.state = "connecting";
     this.#startedAt = performance.now();
+    // Queued entries were meant for the epoch of the last hello; this stream
+    // may reach a restarted process. They wait for this stream's hello.
+    this.queue.hold();
     this.#pushControl(
       logicFrameEnvelope(
         create(LogicFrameSchema, {
@@ -278,6 +280,7 @@ export class GatewayConnection {
         this.#readyAt = performance.now();
         this.#lastPingAt = this.#readyAt;
         this.#host.onReady(this, previousEpoch);
+        this.queue.release();
         return;
       }
       case "interestSnapshot":

@@ -118,9 +118,13 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
 
   reply(to: GatewayRef, reply: Reply): void {
     const c = this.#byGatewayId.get(to.id);
-    if (c === undefined) this.#drop("unknown_gateway");
-    else if (c.epoch !== to.epoch) this.#drop("stale_epoch");
-    else if (!c.queue.offerReply(encodeReply(reply))) {
+    if (c === undefined || c.epoch !== to.epoch) {
+      this.#drop(c === undefined ? "unknown_gateway" : "stale_epoch");
+      return;
+    }
+    // The gateway accepts a reply only from the epoch whose event it answers.
+    reply.gatewayEpoch = to.epoch;
+    if (!c.queue.offerReply(encodeReply(reply))) {
       this.#drop("reply_queue_full");
       // The gateway resends unanswered events only when their stream ends; a
       // dropped reply would otherwise leave its event (a join, an auth refresh)

@@ -3,7 +3,6 @@
 export type { GatewayFleetOptions, Http2ClientTuning } from "./fleet-options.ts";
 // Internals shared with tests and benchmarks.
 export { encodeDelivery, encodeReply } from "./frame-codec.ts";
-export { PROTOCOL_VERSION, SECRET_HEADER } from "./gateway-connection.ts";
 export type { GatewayQueueStats, RunningGatewayFleet } from "./gateway-fleet-impl.ts";
 export { createGatewayFleet } from "./gateway-fleet-impl.ts";
 export type { DropReason, PushMetrics, ResetReason } from "./push-metrics.ts";

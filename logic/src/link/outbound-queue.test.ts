@@ -173,3 +173,22 @@ test("control frames are bounded: beyond MAX_CONTROL_FRAMES a pong is refused, a
   for (let i = 1; i <= MAX_CONTROL_FRAMES; i++)
     assert.equal(q.pushControl(pong(i)), true, "a new stream starts empty");
 });
+
+test("a held queue gives a stream only control frames until it is released", async () => {
+  const q = new OutboundQueue(limits);
+  q.hold();
+  assert.ok(q.offerReply(r(1)));
+  assert.ok(q.offerDelivery(d(1)));
+  q.pushControl(Uint8Array.from([0, 0, 0, 0, 2, 0x22, 0])); // LogicFrame{ping{}}
+  assert.equal((await pull(q)).kind.case, "ping");
+  let got: Uint8Array | undefined;
+  q.pull((f) => {
+    got = Uint8Array.from(f);
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(got, undefined, "entries wait while held");
+  q.release();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(got && decode(got).kind.case, "replies");
+  assert.equal((await pull(q)).kind.case, "deliveries");
+});

@@ -75,6 +75,8 @@ export class OutboundQueue {
   #inflightBytes = 0;
   #control: Uint8Array[] = [];
   #batchSeq = 0;
+  /** Entries wait while held: only control frames go out (see hold()). */
+  #held = false;
   #waiter: ((frame: Uint8Array) => void) | undefined;
   #flushScheduled = false;
   /**
@@ -121,6 +123,23 @@ export class OutboundQueue {
     if (this.bytes + size > this.#limits.maxBytes + this.#limits.replyReserveBytes) return false;
     this.#push(entry, KIND_REPLY, size);
     return true;
+  }
+
+  /**
+   * Until release(), a stream gets only control frames: a new stream holds
+   * what is queued until its GatewayHello says which gateway epoch it reached,
+   * so nothing queued for one epoch is ever written to another (the fleet
+   * clears the queue when the epoch changed, then releases it).
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Lets queued entries flow to the current stream again. */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    if (this.#queuedMessages > 0) this.#wake();
   }
 
   /**
@@ -222,7 +241,7 @@ export class OutboundQueue {
   #take(): Uint8Array | undefined {
     const control = this.#control.shift();
     if (control !== undefined) return control;
-    if (this.#queuedMessages === 0) return undefined;
+    if (this.#queuedMessages === 0 || this.#held) return undefined;
     const start = this.#head;
     const kind = this.#kinds[start] as number;
     if (kind === KIND_DELIVERY && this.#inflight.length >= PARTIAL_BATCH_WINDOW && !this.#fullBatchQueued()) {

@@ -6,8 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
 import { checkedPayload, stampPayload } from "../../../gateway/src/link/testing/fixture-protocol.ts";
 import { GatewayProcess } from "../../../gateway/src/link/testing/gateway-process.ts";
+import { ReplySchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { FileDiscovery, StaticDiscovery } from "../discovery/index.ts";
 import { metricValue, testFleet, waitFor } from "./testing/fleet-harness.ts";
 
@@ -107,6 +109,49 @@ test("a SIGKILLed gateway restarted on its port gets a new epoch, a fresh snapsh
   const text = await registry.metrics();
   assert.ok(metricValue(text, "chatcluster_logic_push_reconnects_total", 'reason="stream_error"') >= 1);
   assert.equal(metricValue(text, "chatcluster_logic_push_connected_streams"), 1);
+});
+
+test("replies queued while a gateway was down are dropped at a new epoch's hello, never written to it", async (t) => {
+  const first = await gateway({ gatewayId: "held-0", pingIntervalMs: 200, deadAfterMs: 1000 });
+  const { fleet, registry, events } = testFleet(
+    new StaticDiscovery([first.address]),
+    "logic-held",
+    { pingIntervalMs: 200, deadAfterMs: 1000, reconnectBaseMs: 50, reconnectMaxMs: 500 },
+    false,
+  );
+  t.after(() => fleet.stop());
+  await fleet.start();
+  await waitFor("stream ready", () => fleet.stats()[0]?.state === "ready");
+  await first.call({ cmd: "sendEvents", room: "a", count: 5 });
+  await waitFor("events at logic", () => events.length === 5);
+
+  first.kill();
+  await first.exited;
+  await waitFor("stream down", () => fleet.connectedGateways() === 0);
+  const done = (e: (typeof events)[number]) =>
+    fleet.reply(
+      e.from,
+      create(ReplySchema, {
+        eventId: e.event.eventId,
+        connectionId: e.event.connectionId,
+        kind: { case: "done", value: {} },
+      }),
+    );
+  for (const e of events) done(e);
+  assert.equal(fleet.stats()[0]?.messages, 5, "the replies wait in the queue");
+
+  const second = await gateway({ gatewayId: "held-0", port: first.port });
+  await waitFor("the new epoch ready", () => fleet.stats()[0]?.epoch === second.epoch);
+  // An event of the new process and its reply: anything queued before it would have arrived first.
+  await second.call({ cmd: "sendEvents", room: "a", count: 1 });
+  await waitFor("the new event at logic", () => events.length === 6);
+  done(events[5] as (typeof events)[number]);
+  await waitFor("its reply applied", async () => (await second.stats()).replies === 1);
+  const gw = await second.metrics();
+  for (const reason of ["duplicate_reply", "mismatched_reply", "unexpected_auth_reply"])
+    assert.equal(metricValue(gw, "chatcluster_gateway_link_drops_total", `reason="${reason}"`), 0, reason);
+  const text = await registry.metrics();
+  assert.equal(metricValue(text, "chatcluster_logic_push_drops_total", 'reason="epoch_changed"'), 5);
 });
 
 test("a SIGSTOPped gateway neither slows the healthy one nor grows its queue past the bound", async (t) => {

@@ -2,12 +2,7 @@ import * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
-import {
-  CompressedEnvelopeError,
-  EnvelopeReader,
-  OversizedEnvelopeError,
-  STREAM_MESSAGES_PATH,
-} from "../../../protocol/push-stream-service.ts";
+import { EnvelopeReader, STREAM_MESSAGES_PATH, WireError } from "../../../protocol/push-stream/index.ts";
 import type { OutboundQueue } from "./outbound-queue.ts";
 
 /** What one StreamMessages call needs. */
@@ -78,9 +73,7 @@ export async function runStreamCall(o: StreamCallOptions): Promise<void> {
       try {
         reader.push(chunk);
       } catch (err) {
-        if (err instanceof OversizedEnvelopeError)
-          finish(new ConnectError(err.message, Code.ResourceExhausted));
-        else if (err instanceof CompressedEnvelopeError) finish(new ConnectError(err.message, Code.Internal));
+        if (err instanceof WireError) finish(new ConnectError(err.message, err.grpcCode));
         else finish(err);
       }
     });

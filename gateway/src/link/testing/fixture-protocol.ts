@@ -4,6 +4,10 @@ export type FixtureRequest = { id: number } & (
   | { cmd: "roomAdded"; rooms: string[] }
   | { cmd: "roomRemoved"; rooms: string[] }
   | { cmd: "sendEvents"; room: string; count: number }
+  /** One ClientEvent (serialized, base64) as a gateway would send it, principal and all. */
+  | { cmd: "sendEvent"; event: string }
+  /** The replies received since the last takeReplies (serialized, base64; the last 1,000 at most). */
+  | { cmd: "takeReplies" }
   | { cmd: "waitDeliveries"; target: number }
   | { cmd: "latencyStart" }
   | { cmd: "latencyReport" }

@@ -4,12 +4,13 @@
 // goes away so a crashed test leaves no process behind.
 
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as hdr from "hdr-histogram-js";
 import {
   ClientEventSchema,
   type Delivery,
   type Reply,
+  ReplySchema,
 } from "../../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { createLogger } from "../../../../platform/logger.ts";
 import { createMetricsRegistry } from "../../../../platform/metrics-registry.ts";
@@ -44,6 +45,8 @@ const lastSeq = new Map<string, bigint>();
 let histogram: hdr.Histogram | undefined;
 let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
 let waiter: { target: number; id: number } | undefined;
+/** Replies kept for takeReplies. */
+const kept: string[] = [];
 
 const sink: EdgeSink = {
   deliver(deliveries: readonly Delivery[]) {
@@ -72,6 +75,8 @@ const sink: EdgeSink = {
   },
   reply(replies: readonly Reply[]) {
     stats.replies += replies.length;
+    for (const r of replies) kept.push(Buffer.from(toBinary(ReplySchema, r)).toString("base64"));
+    if (kept.length > 1000) kept.splice(0, kept.length - 1000);
   },
   expired() {},
 };
@@ -128,6 +133,15 @@ process.on("message", async (raw: unknown) => {
         reply({ accepted });
         break;
       }
+      case "sendEvent": {
+        const ev = fromBinary(ClientEventSchema, Buffer.from(req.event, "base64"));
+        const accepted = server.link.send(ev, "fixture");
+        reply({ accepted, eventId: String(ev.eventId) });
+        break;
+      }
+      case "takeReplies":
+        reply({ replies: kept.splice(0) });
+        break;
       case "waitDeliveries":
         if (stats.deliveries >= req.target) reply({ stats: snapshot() });
         else waiter = { target: req.target, id: req.id };

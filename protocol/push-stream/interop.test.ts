@@ -6,18 +6,18 @@ import { after, test } from "node:test";
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Registry } from "prom-client";
-import { createLogicLinkServer } from "../gateway/src/link/logic-link-server.ts";
+import { createLogicLinkServer } from "../../gateway/src/link/logic-link-server.ts";
 import {
   type Delivery,
   type GatewayFrame,
   GatewayFrameSchema,
   type LogicFrame,
   LogicFrameSchema,
-} from "../gen/chatcluster/v1/gateway_stream_pb.js";
-import { StaticDiscovery } from "../logic/src/discovery/index.ts";
-import { createGatewayFleet } from "../logic/src/link/index.ts";
-import { createLogger } from "../platform/logger.ts";
-import { STREAM_MESSAGES_PATH } from "./push-stream-service.ts";
+} from "../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { StaticDiscovery } from "../../logic/src/discovery/index.ts";
+import { createGatewayFleet } from "../../logic/src/link/index.ts";
+import { createLogger } from "../../platform/logger.ts";
+import { STREAM_MESSAGES_PATH } from "./index.ts";
 
 const log = createLogger("interop", "silent");
 const identity = (b: Buffer) => b;

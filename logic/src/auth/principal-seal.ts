@@ -1,0 +1,123 @@
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
+import type { Principal } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type { GatewayRef } from "../gateway-fleet.ts";
+
+/** Shortest key accepted: HMAC-SHA256 gains nothing from more, and less would be guessable. */
+export const MIN_PRINCIPAL_KEY_BYTES = 32;
+
+/**
+ * What the check of an event's principal found. The first four let the event
+ * through; the last two refuse it.
+ * - ok: signed with the current key.
+ * - ok_previous_key: signed with the previous key (a rotation is under way).
+ * - unsigned_accepted: no signature, and acceptUnsigned is on (signing is being turned on).
+ * - unchecked: signing is off (no key configured).
+ * - missing_signature: no signature.
+ * - bad_signature: a signature no key of ours made for this principal on this connection.
+ */
+export type PrincipalCheck =
+  | "ok"
+  | "ok_previous_key"
+  | "unsigned_accepted"
+  | "unchecked"
+  | "missing_signature"
+  | "bad_signature";
+export const PRINCIPAL_CHECKS: readonly PrincipalCheck[] = [
+  "ok",
+  "ok_previous_key",
+  "unsigned_accepted",
+  "unchecked",
+  "missing_signature",
+  "bad_signature",
+];
+
+export interface PrincipalSealOptions {
+  /** Signs every principal logic issues, and verifies. Empty: signing is off. */
+  readonly key: string;
+  /** Also verifies (never signs) during a rotation. Empty: none. */
+  readonly previousKey: string;
+  /** Lets principals without a signature through (while turning signing on across a running cluster). */
+  readonly acceptUnsigned: boolean;
+}
+
+/**
+ * Logic's seal on the principals it issues. The gateway keeps a principal
+ * with its connection and attaches it to every later event, so logic needs no
+ * per-connection state; the seal keeps a gateway (or anything that reached
+ * logic as one) from making up or changing a principal: an HMAC-SHA256, under
+ * a key only logic processes hold, over the principal and the connection it
+ * was issued to (gateway id, gateway epoch, connection id). A principal moved
+ * to another connection, another gateway or a later process of the same
+ * gateway no longer verifies.
+ */
+export class PrincipalSeal {
+  readonly #key: KeyObject | undefined;
+  readonly #previous: KeyObject | undefined;
+  readonly #acceptUnsigned: boolean;
+
+  constructor(o: PrincipalSealOptions) {
+    for (const [name, k] of [
+      ["key", o.key],
+      ["previousKey", o.previousKey],
+    ] as const) {
+      if (k !== "" && Buffer.byteLength(k) < MIN_PRINCIPAL_KEY_BYTES)
+        throw new RangeError(`principal seal: ${name} needs at least ${MIN_PRINCIPAL_KEY_BYTES} bytes`);
+    }
+    if (o.key === "" && (o.previousKey !== "" || o.acceptUnsigned))
+      throw new RangeError("principal seal: previousKey and acceptUnsigned need a key");
+    this.#key = o.key === "" ? undefined : createSecretKey(Buffer.from(o.key));
+    this.#previous = o.previousKey === "" ? undefined : createSecretKey(Buffer.from(o.previousKey));
+    this.#acceptUnsigned = o.acceptUnsigned;
+  }
+
+  /** False when no key is configured: principals go out unsigned and events are not checked. */
+  get enabled(): boolean {
+    return this.#key !== undefined;
+  }
+
+  /** Sets `p.signature` for the connection `connectionId` of gateway process `to`. */
+  sign(p: Principal, to: GatewayRef, connectionId: number): void {
+    if (this.#key === undefined) return;
+    p.signature = mac(this.#key, p, to, connectionId);
+  }
+
+  /** Checks the principal an event of connection `connectionId` carried from gateway process `from`. */
+  verify(p: Principal, from: GatewayRef, connectionId: number): PrincipalCheck {
+    if (this.#key === undefined) return "unchecked";
+    if (p.signature.byteLength === 0) return this.#acceptUnsigned ? "unsigned_accepted" : "missing_signature";
+    if (same(p.signature, mac(this.#key, p, from, connectionId))) return "ok";
+    if (this.#previous !== undefined && same(p.signature, mac(this.#previous, p, from, connectionId)))
+      return "ok_previous_key";
+    return "bad_signature";
+  }
+}
+
+/** True for the checks that let an event through. */
+export function principalAccepted(c: PrincipalCheck): boolean {
+  return c !== "missing_signature" && c !== "bad_signature";
+}
+
+/**
+ * The MAC over every field of the principal and the connection it belongs to.
+ * JSON of an array is an unambiguous encoding of strings and lists (no
+ * separator can be forged inside a field), and it does not depend on how a
+ * gateway re-serializes the protobuf message. The version tag lets the
+ * encoding change later without a signature of one meaning another.
+ */
+function mac(key: KeyObject, p: Principal, g: GatewayRef, connectionId: number): Uint8Array {
+  const text = JSON.stringify([
+    "chatcluster.principal.v1",
+    g.id,
+    g.epoch,
+    connectionId,
+    p.userId,
+    p.read,
+    p.write,
+    String(p.expiresAtMs),
+  ]);
+  return createHmac("sha256", key).update(text).digest();
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && timingSafeEqual(a, b);
+}
