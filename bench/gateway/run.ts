@@ -10,9 +10,10 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { FixtureProcess } from "../../gateway/src/edge/testing/fixture-process.ts";
+import { describeProvenance, startProvenance } from "../provenance/provenance.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_GATEWAY_CONNECTIONS ?? 15_000);
 const GENERATORS = 8;
@@ -25,6 +26,7 @@ const ROOM = "bench.fanout";
 const LOAD = fileURLToPath(new URL("./load-client.ts", import.meta.url));
 const RESULTS = fileURLToPath(new URL("../results/gateway.json", import.meta.url));
 const RESULTS_MD = fileURLToPath(new URL("../RESULTS.md", import.meta.url));
+const provenance = startProvenance("bench/results/gateway.json");
 const loadStart = loadavg()
   .map((x) => x.toFixed(1))
   .join(" / ");
@@ -209,6 +211,7 @@ const out = {
     .map((x) => x.toFixed(1))
     .join(" / "),
   measured_at: new Date().toISOString(),
+  provenance: provenance.finish(),
 };
 mkdirSync(fileURLToPath(new URL("../results/", import.meta.url)), { recursive: true });
 writeFileSync(RESULTS, `${JSON.stringify(out, null, 2)}\n`);
@@ -233,9 +236,9 @@ function writeResultsSection(o: typeof out): void {
     `One gateway process (the edge fed by an in-process fake logic calling EdgeSink.deliver with batches of ${o.batch_size}`,
     `messages of ${o.body_bytes} B bodies to one room), ${fmt(o.connections)} WebSocket connections held by 8 load-generator`,
     "processes (one per source address 127.0.0.2..9, raw sockets that only count frames). All processes, plus the",
-    "orchestrator, shared the same 2 cores with other work on the machine",
-    `(${cpus()[0]?.model ?? "cpu"}; load average ${o.load_average_start} at start, ${o.load_average_end} at end).`,
-    `Run ${o.measured_at}, Node ${o.node}. Deliveries/s = deliveries counted by the clients / time from the first`,
+    "orchestrator, share the machine's cores.",
+    `Measured at ${describeProvenance(o.provenance)}.`,
+    "Deliveries/s = deliveries counted by the clients / time from the first",
     `batch to the last frame received, ${o.rounds.length} measured rounds of ${fmt(o.messages_per_round)} messages after a warm-up; median reported.`,
     "",
     "| what | result | target |",

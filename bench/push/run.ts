@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { describeProvenance, type Provenance, startProvenance } from "../provenance/provenance.ts";
 import {
   connectStreamBaseline,
   grpcStreamBaseline,
@@ -55,6 +56,7 @@ async function startBaselineServer() {
   return { ports, stop: () => child.kill("SIGTERM") };
 }
 
+const provenance = startProvenance("bench/results/push.json");
 const load0 = loadavg();
 const baseline = await startBaselineServer();
 const rig = await startProductionRig();
@@ -144,6 +146,7 @@ try {
       note: "2-core machine shared with a background Go build and other work; load average above 2 means contended CPU",
     },
     at: new Date().toISOString(),
+    provenance: provenance.finish(),
   };
   mkdirSync(join(benchDir, "results"), { recursive: true });
   writeFileSync(join(benchDir, "results", "push.json"), `${JSON.stringify(result, null, 2)}\n`);
@@ -172,8 +175,7 @@ function writeResultsSection(r: {
   sender_event_loop_delay_ms: { p99: number; max: number };
   gateway_event_loop_delay_ms: { p99: number; max: number } | undefined;
   targets: Record<string, boolean>;
-  machine: { node: string; cpus: number; cpu_model: string; loadavg_start: number[]; loadavg_end: number[] };
-  at: string;
+  provenance: Provenance;
 }): void {
   const x = (v: number) => `${round1(v / r.rest_msgs_per_s)}x`;
   const ok = (b: boolean | undefined) => (b ? "met" : "**missed**");
@@ -181,9 +183,8 @@ function writeResultsSection(r: {
 ## Push stream (logic -> gateway), \`make bench-push\`
 
 ${N.toLocaleString("en-US")} sequential messages of ${PAYLOAD_BYTES} B, sender and receiver in separate processes on loopback.
-Run ${r.at}, Node ${r.machine.node}, ${r.machine.cpus} x ${r.machine.cpu_model},
-load average ${r.machine.loadavg_start.join(" / ")} at start and ${r.machine.loadavg_end.join(" / ")} at end
-(the CPU is shared with a background Go build: figures are lower bounds and vary between runs).
+Measured at ${describeProvenance(r.provenance)}
+(a load average near or above the core count means the CPU was shared: figures are then lower bounds).
 
 | protocol | msg/s | vs REST |
 | --- | ---: | ---: |
