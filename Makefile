@@ -33,6 +33,8 @@ lint: setup ## buf lint, generated-code drift, import cycles, type-check, biome
 	@$(WITH_NODE) node monitoring/build-dashboards.ts --check
 	@$(WITH_NODE) node monitoring/build-metrics-doc.ts --check
 	@$(WITH_NODE) node scripts/check-import-cycles.ts
+	@$(WITH_NODE) node bench/provenance/check-results.ts
+	@$(WITH_NODE) node bench/provenance/render-figures.ts --check
 	@$(WITH_NODE) npx tsc -p tsconfig.json
 	@$(WITH_NODE) npx biome check .
 
@@ -48,6 +50,10 @@ dashboards: setup ## Render the Grafana dashboards (monitoring/dashboards.ts) in
 metrics-doc: setup ## Regenerate the metric table of docs/metrics.md from the metric factories
 	@$(WITH_NODE) node monitoring/build-metrics-doc.ts
 
+.PHONY: figures
+figures: setup ## Rewrite the figures quoted in the docs from the results files
+	@$(WITH_NODE) node bench/provenance/render-figures.ts
+
 .PHONY: fmt
 fmt: setup ## Format and apply safe lint fixes
 	@$(WITH_NODE) npx biome check --write .
@@ -57,9 +63,16 @@ build: setup ## Emit the JavaScript the container image runs into dist/
 	@$(WITH_NODE) rm -rf dist && npx tsc -p tsconfig.build.json && scripts/copy-generated.sh
 
 .PHONY: test
-test: setup testenv system-packages ## Run every test (unit, integration against real components)
-	@$(WITH_NODE) node --test --test-reporter=spec --test-concurrency=$(TEST_CONCURRENCY) \
-	  --test-timeout=$(TEST_TIMEOUT_MS) $(TEST_GLOBS)
+test: setup testenv system-packages ## Run every test (unit, integration against real components); nothing may skip
+	@tap=$$(mktemp) && rc=0 && \
+	  { $(WITH_NODE) node --test --test-reporter=spec --test-reporter-destination=stdout \
+	    --test-reporter=tap --test-reporter-destination="$$tap" --test-concurrency=$(TEST_CONCURRENCY) \
+	    --test-timeout=$(TEST_TIMEOUT_MS) $(TEST_GLOBS) || rc=$$?; } && \
+	  skipped=$$(sed -n 's/^# skipped //p' "$$tap" | tail -1) && rm -f "$$tap" && \
+	  if [ "$$rc" -eq 0 ] && [ "$${skipped:-0}" != 0 ]; then \
+	    echo "make test: $$skipped tests skipped; under make test every suite runs against its real components" >&2; \
+	    exit 1; \
+	  fi; exit $$rc
 
 .PHONY: test-unit
 test-unit: setup ## Run tests that need no external component

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createLogger } from "../../../platform/logger.ts";
-import { type NatsServer, startNats } from "../../../testenv/harness/index.ts";
+import { type NatsServer, needsReal, startNats } from "../../../testenv/harness/index.ts";
 import { JetStreamPresenceTable } from "./jetstream-presence-table.ts";
 import type { PresenceDeparture } from "./presence-table.ts";
 import { presenceContract } from "./testing/presence-contract.ts";
@@ -13,8 +13,9 @@ let nats: NatsServer;
 let k = 0;
 const open: JetStreamPresenceTable[] = [];
 const none = () => false;
+const skip = needsReal("nats-server (make testenv)");
 before(async () => {
-  nats = await startNats({ name: "presence-table" });
+  if (!skip) nats = await startNats({ name: "presence-table" });
 });
 after(async () => {
   await Promise.all(open.map((t) => t.close()));
@@ -35,9 +36,9 @@ async function table(stream: string, logicId = "l0"): Promise<JetStreamPresenceT
   return t;
 }
 
-presenceContract("nats jetstream", () => table(`CC_PRESENCE_${++k}`));
+presenceContract("nats jetstream", () => table(`CC_PRESENCE_${++k}`), skip);
 
-describe("presence table: nats jetstream, several logic processes", () => {
+describe("presence table: nats jetstream, several logic processes", { skip }, () => {
   it("shares one table: a user counts once across processes, each change is announced once", async () => {
     const a = await table("CC_SHARED", "la");
     const b = await table("CC_SHARED", "lb");
