@@ -13,3 +13,9 @@ bench: bench-gateway
 .PHONY: bench-gateway
 bench-gateway: setup ## Gateway edge fan-out deliveries/s and idle RSS per connection; writes bench/results/gateway.json
 	@$(WITH_NODE) node bench/gateway/run.ts
+
+bench: bench-presence
+
+.PHONY: bench-presence
+bench-presence: setup testenv ## Presence count and pages on a 100,000-member room, SQLite and JetStream; writes bench/results/presence.json
+	@$(WITH_NODE) node bench/presence/run.ts

@@ -9,11 +9,10 @@
  * Writes bench/results/gateway.json.
  */
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { FixtureProcess } from "../../gateway/src/edge/testing/fixture-process.ts";
 import { describeProvenance, startProvenance } from "../provenance/provenance.ts";
+import { writeResult } from "../results-file.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_GATEWAY_CONNECTIONS ?? 15_000);
 const GENERATORS = 8;
@@ -24,12 +23,7 @@ const BODY_BYTES = Number(process.env.BENCH_GATEWAY_BODY_BYTES ?? 64);
 const ROUNDS = Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3);
 const ROOM = "bench.fanout";
 const LOAD = fileURLToPath(new URL("./load-client.ts", import.meta.url));
-const RESULTS = fileURLToPath(new URL("../results/gateway.json", import.meta.url));
-const RESULTS_MD = fileURLToPath(new URL("../RESULTS.md", import.meta.url));
 const provenance = startProvenance("bench/results/gateway.json");
-const loadStart = loadavg()
-  .map((x) => x.toFixed(1))
-  .join(" / ");
 
 const children: ChildProcess[] = [];
 let gateway: FixtureProcess | null = null;
@@ -205,18 +199,10 @@ const out = {
   gateway_rss_after_connect_bytes: after,
   processes:
     "gateway edge + fake logic (1 process, --expose-gc), 8 load generators (127.0.0.2..9), orchestrator; all on the same 2 cores, shared with other work on the machine",
-  node: process.version,
-  load_average_start: loadStart,
-  load_average_end: loadavg()
-    .map((x) => x.toFixed(1))
-    .join(" / "),
-  measured_at: new Date().toISOString(),
   provenance: provenance.finish(),
 };
-mkdirSync(fileURLToPath(new URL("../results/", import.meta.url)), { recursive: true });
-writeFileSync(RESULTS, `${JSON.stringify(out, null, 2)}\n`);
 console.log(JSON.stringify(out));
-writeResultsSection(out);
+writeResult("gateway", out, resultsSection(out));
 await cleanup();
 process.exit(0);
 
@@ -224,13 +210,10 @@ function fmt(n: number): string {
   return n.toLocaleString("en-US");
 }
 
-/** Replaces (or appends) this benchmark's section of bench/RESULTS.md, re-reading the file first. */
-function writeResultsSection(o: typeof out): void {
-  const begin = "<!-- gateway:begin (written by make bench-gateway; edit bench/gateway/run.ts instead) -->";
-  const end = "<!-- gateway:end -->";
+/** This benchmark's section of bench/RESULTS.md. */
+function resultsSection(o: typeof out): string[] {
   const met = (ok: boolean) => (ok ? "met" : "**missed**");
-  const section = [
-    begin,
+  return [
     "## Gateway edge fan-out and idle memory, `make bench-gateway`",
     "",
     `One gateway process (the edge fed by an in-process fake logic calling EdgeSink.deliver with batches of ${o.batch_size}`,
@@ -256,14 +239,5 @@ function writeResultsSection(o: typeof out): void {
     "Where the time goes (CPU profile of the gateway process, BENCH_GATEWAY_PROFILE_DIR): about half of it is the",
     "socket write syscall (loopback TCP also does the receiver's kernel work), JS is a few percent: the edge writes",
     "once per socket per batch, so deliveries per second scale with the batch size logic flushes.",
-    end,
-  ].join("\n");
-  const text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, "utf8") : "# Benchmark results\n";
-  const a = text.indexOf(begin);
-  const b = text.indexOf(end);
-  const next =
-    a !== -1 && b > a
-      ? text.slice(0, a) + section + text.slice(b + end.length)
-      : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(RESULTS_MD, next);
+  ];
 }
