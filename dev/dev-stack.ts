@@ -36,7 +36,11 @@ export interface DevStack {
   readonly logic: readonly SupervisedProcess[];
   /** Every process's ops endpoint (/metrics, /readyz), for a Prometheus scrape config. */
   readonly opsTargets: readonly { role: "gateway" | "logic"; name: string; address: string }[];
-  /** Resolves when every process answers /readyz, or rejects after timeoutMs. */
+  /**
+   * Resolves when every process answers /readyz. Rejects as soon as a process
+   * has exited more than once while waiting (a crash loop, e.g. a port taken
+   * by someone else: StackNotReadyError with `crashLoop`), or after timeoutMs.
+   */
   ready(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -92,10 +96,11 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           `--client-listen=${h}:${b + 10 + i}`,
           `--internal-listen=${h}:${b + 20 + i}`,
           `--ops-listen=${h}:${b + 30 + i}`,
-          `--internal-secret=${internalSecret}`,
           `--drain-window=3s`,
           `--log-level=${opts.logLevel}`,
         ]),
+        // Secrets go through the environment, never the command line (visible in `ps`).
+        env: { CHATCLUSTER_INTERNAL_SECRET: internalSecret },
       }),
     );
   }
@@ -117,7 +122,6 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           ...store,
           `--discovery=static`,
           `--discovery-static=${internal.join(",")}`,
-          `--internal-secret=${internalSecret}`,
           `--api-listen=${h}:${b + 40 + j}`,
           `--ops-listen=${h}:${b + 50 + j}`,
           `--log-level=${opts.logLevel}`,
@@ -126,6 +130,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           CHATCLUSTER_JWT_SECRET: jwtSecret,
           CHATCLUSTER_API_KEYS: apiKey,
           CHATCLUSTER_PRINCIPAL_KEY: principalKey,
+          CHATCLUSTER_INTERNAL_SECRET: internalSecret,
         },
       }),
     );
@@ -141,7 +146,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
     gateways,
     logic,
     opsTargets,
-    ready: (timeoutMs) => waitReady(ops, timeoutMs),
+    ready: (timeoutMs) => waitReady(ops, [...gateways, ...logic], timeoutMs),
     async stop() {
       await supervisor.stop(STOP_GRACE_MS);
       await web.close();
@@ -163,19 +168,43 @@ function persistentSecret(path: string): string {
   return s;
 }
 
-async function waitReady(urls: readonly string[], timeoutMs: number): Promise<void> {
+/** The stack did not become ready; `crashLoop` names a process that kept exiting instead. */
+export class StackNotReadyError extends Error {
+  readonly crashLoop: string | undefined;
+  constructor(message: string, crashLoop?: string) {
+    super(message);
+    this.name = "StackNotReadyError";
+    this.crashLoop = crashLoop;
+  }
+}
+
+async function waitReady(
+  urls: readonly string[],
+  procs: readonly SupervisedProcess[],
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const startsAtBegin = procs.map((p) => p.starts());
   const pending = new Set(urls);
   while (pending.size > 0) {
     for (const url of [...pending]) {
-      const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+      const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
         (r) => r.ok,
         () => false,
       );
       if (ok) pending.delete(url);
     }
     if (pending.size === 0) return;
-    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms: ${[...pending].join(", ")}`);
+    // Waiting follows what the processes do, not the clock: one that exits
+    // again and again will never be ready, however long we wait.
+    const looping = procs.find((p, i) => p.starts() - (startsAtBegin[i] ?? 0) >= 2);
+    if (looping !== undefined)
+      throw new StackNotReadyError(
+        `${looping.spec.name} keeps exiting (see its log lines)`,
+        looping.spec.name,
+      );
+    if (Date.now() > deadline)
+      throw new StackNotReadyError(`not ready after ${timeoutMs} ms: ${[...pending].join(", ")}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

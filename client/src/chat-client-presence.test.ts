@@ -131,7 +131,7 @@ function stackSuite(store: "sqlite" | "nats"): void {
         const starts = p.starts();
         process.kill(p.pid() as number, "SIGKILL");
         await until(`${p.spec.name} restarted`, () => p.starts() > starts && p.pid() !== undefined);
-        await stack.ready(30_000);
+        await stack.ready(120_000);
         await new Promise((r) => setTimeout(r, 1500)); // its streams to the gateways open
       }
       const page = await alice.client.presence(room);
