@@ -19,3 +19,9 @@ bench: bench-presence
 .PHONY: bench-presence
 bench-presence: setup testenv ## Presence count and pages on a 100,000-member room, SQLite and JetStream; writes bench/results/presence.json
 	@$(WITH_NODE) node bench/presence/run.ts
+
+bench: bench-e2e
+
+.PHONY: bench-e2e
+bench-e2e: setup testenv ## Chat sends end to end (make dev topology, SQLite and JetStream) against a ceiling baseline; writes bench/results/e2e.json
+	@$(WITH_NODE) node bench/e2e/run.ts

@@ -20,7 +20,9 @@ export function writeResult(name: string, result: unknown, lines: readonly strin
   const a = text.indexOf(begin);
   const b = text.indexOf(end);
   const next =
-    a !== -1 && b > a ? text.slice(0, a) + section + text.slice(b + end.length) : `${text.trimEnd()}\n\n${section}\n`;
+    a !== -1 && b > a
+      ? text.slice(0, a) + section + text.slice(b + end.length)
+      : `${text.trimEnd()}\n\n${section}\n`;
   writeFileSync(path, next);
   process.stderr.write(`wrote bench/results/${name}.json and its section of bench/RESULTS.md\n`);
 }

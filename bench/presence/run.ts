@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createLogger } from "../../platform/logger.ts";
 import { JetStreamPresenceTable } from "../../logic/src/store/jetstream-presence-table.ts";
 import type { PresenceTable } from "../../logic/src/store/presence-table.ts";
 import { SqlitePresenceTable } from "../../logic/src/store/sqlite-presence-table.ts";
+import { createLogger } from "../../platform/logger.ts";
 import { startNats } from "../../testenv/harness/index.ts";
 import { describeProvenance, startProvenance } from "../provenance/provenance.ts";
 import { writeResult } from "../results-file.ts";
@@ -94,12 +94,17 @@ async function sweepCrashedGateway(
   let first = 0;
   let announced = 0;
   const t0 = performance.now();
-  const gone = await t.expire(Date.now(), () => false, (d) => {
-    if (first === 0) first = performance.now() - t0;
-    announced += d.length;
-  });
+  const gone = await t.expire(
+    Date.now(),
+    () => false,
+    (d) => {
+      if (first === 0) first = performance.now() - t0;
+      announced += d.length;
+    },
+  );
   const ms = performance.now() - t0;
-  if (gone !== SWEPT || announced !== SWEPT) throw new Error(`swept ${gone}, announced ${announced} of ${SWEPT}`);
+  if (gone !== SWEPT || announced !== SWEPT)
+    throw new Error(`swept ${gone}, announced ${announced} of ${SWEPT}`);
   return {
     sweep_entries: SWEPT,
     sweep_first_departures_ms: Math.round(first),
@@ -134,7 +139,8 @@ async function jetStream() {
       for (let j = i; j < i + 2000; j++) {
         const u = hex(user(j));
         batch.push(js.publish(`cc_big.presence.e.${hex("big")}.${u}.${hex("gw0/e1")}`, "1"));
-        if (j % 10 === 0) batch.push(js.publish(`cc_big.presence.e.${hex("big")}.${u}.${hex("gw1/e1")}`, "1"));
+        if (j % 10 === 0)
+          batch.push(js.publish(`cc_big.presence.e.${hex("big")}.${u}.${hex("gw1/e1")}`, "1"));
       }
       await Promise.all(batch);
     }
@@ -165,7 +171,13 @@ log(JSON.stringify(sq));
 log(`JetStream, ${MEMBERS.toLocaleString("en-US")} members`);
 const jsr = await jetStream();
 log(JSON.stringify(jsr));
-const result = { members: MEMBERS, members_on_two_gateways: MEMBERS / 10, sqlite: sq, jetstream: jsr, provenance: provenance.finish() };
+const result = {
+  members: MEMBERS,
+  members_on_two_gateways: MEMBERS / 10,
+  sqlite: sq,
+  jetstream: jsr,
+  provenance: provenance.finish(),
+};
 writeResult("presence", result, [
   "## Presence on a 100,000-member room, `make bench-presence`",
   "",
