@@ -25,3 +25,9 @@ bench: bench-e2e
 .PHONY: bench-e2e
 bench-e2e: setup testenv ## Chat sends end to end (make dev topology, SQLite and JetStream) against a ceiling baseline; writes bench/results/e2e.json
 	@$(WITH_NODE) node bench/e2e/run.ts
+
+bench: bench-scale
+
+.PHONY: bench-scale
+bench-scale: setup testenv ## 100,000 connections, logic rolled, a gateway stalled and one drained under load; writes bench/results/scale.json
+	@$(WITH_NODE) node bench/scale/run.ts

@@ -23,6 +23,11 @@ export interface DevStackOptions {
   host: string;
   basePort: number;
   logLevel: string;
+  /** Extra flags for every gateway / logic process (benchmarks raise limits). */
+  gatewayArgs?: readonly string[];
+  logicArgs?: readonly string[];
+  /** Gateways' drain window (default 3s: quick Ctrl-C locally). */
+  drainWindow?: string;
 }
 
 export interface DevStack {
@@ -96,8 +101,9 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           `--client-listen=${h}:${b + 10 + i}`,
           `--internal-listen=${h}:${b + 20 + i}`,
           `--ops-listen=${h}:${b + 30 + i}`,
-          `--drain-window=3s`,
+          `--drain-window=${opts.drainWindow ?? "3s"}`,
           `--log-level=${opts.logLevel}`,
+          ...(opts.gatewayArgs ?? []),
         ]),
         // Secrets go through the environment, never the command line (visible in `ps`).
         env: { CHATCLUSTER_INTERNAL_SECRET: internalSecret },
@@ -125,6 +131,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           `--api-listen=${h}:${b + 40 + j}`,
           `--ops-listen=${h}:${b + 50 + j}`,
           `--log-level=${opts.logLevel}`,
+          ...(opts.logicArgs ?? []),
         ]),
         env: {
           CHATCLUSTER_JWT_SECRET: jwtSecret,

@@ -7,27 +7,40 @@ const READY_TIMEOUT_MS = 180_000;
 const ATTEMPTS = 3;
 
 /**
- * The stack tests run against: 2 gateways and 2 logic processes on 127.0.0.1,
+ * The stack tests run against: 2 gateways and 2 logic processes (by default) on 127.0.0.1,
  * on a block of ports free right now, ready to take traffic when it resolves
  * (stopped again if it never gets ready). A process that keeps exiting (its
  * port taken by a parallel test between the check and its bind) moves the
  * whole stack to another block.
  */
 export async function startLoopbackStack(
-  opts: { dataDir: string; store?: "sqlite" | "nats"; natsUrl?: string; logLevel?: string },
+  opts: {
+    dataDir: string;
+    store?: "sqlite" | "nats";
+    natsUrl?: string;
+    logLevel?: string;
+    gateways?: number;
+    logic?: number;
+    gatewayArgs?: readonly string[];
+    logicArgs?: readonly string[];
+    drainWindow?: string;
+  },
   write: (line: string) => void,
 ): Promise<DevStack> {
   for (let attempt = 1; ; attempt++) {
     const stack = await startDevStack(
       {
-        gateways: 2,
-        logic: 2,
+        gateways: opts.gateways ?? 2,
+        logic: opts.logic ?? 2,
         store: opts.store ?? "sqlite",
         natsUrl: opts.natsUrl ?? "",
         dataDir: opts.dataDir,
         host: "127.0.0.1",
-        basePort: await freePortBlock(),
+        basePort: await freePortBlock("127.0.0.1", opts.gateways ?? 2, opts.logic ?? 2),
         logLevel: opts.logLevel ?? "warn",
+        gatewayArgs: opts.gatewayArgs,
+        logicArgs: opts.logicArgs,
+        drainWindow: opts.drainWindow,
       },
       write,
     );

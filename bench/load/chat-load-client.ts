@@ -7,6 +7,7 @@
 import { connect, type Socket } from "node:net";
 import * as hdr from "hdr-histogram-js";
 import { FrameReader } from "./frame-reader.ts";
+import { newHistogram } from "./histogram.ts";
 import { signLoadToken } from "./jwt.ts";
 import type { ConnectionSpec, GeneratorInit, GeneratorStats, ToGenerator } from "./load-protocol.ts";
 import { frameType, KEY, numberAfter, stringAfter } from "./server-frame.ts";
@@ -14,13 +15,6 @@ import { clientTextFrame, EMPTY_PONG, upgradeRequest } from "./ws-client-frames.
 
 /** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */
 const now = () => performance.timeOrigin + performance.now();
-
-const newHistogram = () =>
-  hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 120_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
 
 class Conn {
   readonly spec: ConnectionSpec;
@@ -30,6 +24,8 @@ class Conn {
   state: "connecting" | "authenticating" | "joining" | "open" | "moving" | "closed" = "connecting";
   /** Last seq seen per room (probes), the resume point. */
   readonly lastSeq = new Map<string, number>();
+  /** Rooms being resumed after a gap: live messages wait for the resume's page. */
+  readonly resuming = new Set<string>();
   joinsPending = 0;
   /** The server asked us to move (reconnect frame) or drained us (4012): not a disconnect. */
   moving = false;
@@ -48,6 +44,7 @@ let conns: Conn[] = [];
 let senders: Conn[] = [];
 let ready = 0;
 let e2e = newHistogram();
+let e2eByGateway: hdr.Histogram[] = [];
 let ack = newHistogram();
 const counters = {
   sent: 0,
@@ -55,6 +52,7 @@ const counters = {
   deliveries: 0,
   replayed: 0,
   gaps: 0,
+  unrecovered: 0,
   duplicates: 0,
   disconnects: 0,
   moves: 0,
@@ -194,7 +192,6 @@ function onText(c: Conn, p: Buffer): void {
     case "joined": {
       const room = stringAfter(p, KEY.room);
       if (room === undefined) return;
-      const resumed = c.lastSeq.has(room);
       // A resume's page: every message in it continues the chain.
       let at = p.indexOf(KEY.message, 10);
       while (at !== -1) {
@@ -202,7 +199,14 @@ function onText(c: Conn, p: Buffer): void {
         at = p.indexOf(KEY.message, at + 1);
       }
       const last = numberAfter(p, KEY.lastSeq);
-      if (!resumed || (c.lastSeq.get(room) ?? 0) < last) c.lastSeq.set(room, last);
+      const cur = c.lastSeq.get(room);
+      if (cur === undefined || cur < last) c.lastSeq.set(room, last);
+      if (p.indexOf(KEY.incomplete) !== -1) {
+        // Not at the head yet: the next page.
+        c.socket?.write(clientTextFrame(JSON.stringify({ type: "join", room, since: c.lastSeq.get(room) })));
+        return;
+      }
+      if (c.resuming.delete(room)) return;
       if (c.state === "joining" && --c.joinsPending === 0) {
         c.state = "open";
         c.attempts = 0;
@@ -239,7 +243,9 @@ function startMove(c: Conn, afterMs: number): void {
   moveTimes.push(now());
   setTimeout(() => {
     const s = c.socket;
-    c.gateway++;
+    // A load balancer spreads the moved clients over the other gateways.
+    const n = init.gateways.length;
+    if (n > 1) c.gateway = (c.gateway + 1 + Math.floor(Math.random() * (n - 1))) % n;
     if (s !== null) {
       s.once("close", () => open(c));
       s.end(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
@@ -258,12 +264,24 @@ function onMessage(c: Conn, p: Buffer, at: number, live: boolean): void {
   const prev = numberAfter(p, KEY.prev, at);
   if (room === undefined || !Number.isFinite(seq)) return;
   const last = c.lastSeq.get(room);
+  if (live && c.resuming.has(room)) return; // the resume's page brings it
   if (last !== undefined) {
     if (seq <= last) {
       counters.duplicates++;
       return;
     }
-    if (prev !== last) counters.gaps++;
+    if (prev !== last) {
+      if (!live) {
+        // A resume page that does not continue the chain: the store lost messages.
+        counters.unrecovered++;
+      } else {
+        // Missed something (e.g. a queue overflow): resume from the store, as a client would.
+        counters.gaps++;
+        c.resuming.add(room);
+        c.socket?.write(clientTextFrame(JSON.stringify({ type: "join", room, since: last })));
+        return;
+      }
+    }
   }
   c.lastSeq.set(room, seq);
   if (!live) {
@@ -272,7 +290,17 @@ function onMessage(c: Conn, p: Buffer, at: number, live: boolean): void {
   }
   counters.deliveries++;
   const t = numberAfter(p, KEY.body, at);
-  if (Number.isFinite(t) && t > 1e12) e2e.recordValue(Math.max(1, Math.round((now() - t) * 1000)));
+  if (Number.isFinite(t) && t > 1e12) {
+    const us = Math.max(1, Math.round((now() - t) * 1000));
+    e2e.recordValue(us);
+    const g = c.gateway % init.gateways.length;
+    let h = e2eByGateway[g];
+    if (h === undefined) {
+      h = newHistogram();
+      e2eByGateway[g] = h;
+    }
+    h.recordValue(us);
+  }
 }
 
 function setRate(perSecond: number): void {
@@ -318,11 +346,16 @@ function stats(reset: boolean): GeneratorStats {
     frames: framesBase + frameCount(),
     open: conns.filter((c) => c.state === "open").length,
     e2e: hdr.encodeIntoCompressedBase64(e2e),
+    e2eByGateway: init.gateways.map((_, g) => {
+      const h = e2eByGateway[g];
+      return h === undefined ? "" : hdr.encodeIntoCompressedBase64(h);
+    }),
     ack: hdr.encodeIntoCompressedBase64(ack),
     moveTimes: [...moveTimes],
   };
   if (reset) {
     e2e = newHistogram();
+    e2eByGateway = [];
     ack = newHistogram();
     for (const k of Object.keys(counters) as (keyof typeof counters)[]) counters[k] = 0;
     errors = {};

@@ -1,6 +1,9 @@
 // Incremental reader of server WebSocket frames (unmasked, unfragmented, as
-// the gateway writes them). A connection that only counts traffic skips
-// payloads without copying; a probe gets each text payload whole.
+// the gateway writes them). A connection that only counts traffic skips chat
+// message payloads without copying or reading them; a probe gets each text
+// payload whole.
+
+const MESSAGE_PREFIX = Buffer.from('{"type":"message"');
 
 export interface FrameSink {
   /** A complete text frame's payload (only when the reader keeps payloads). */
@@ -49,11 +52,18 @@ export class FrameReader {
       if (len === 126) len = buf.readUInt16BE(o + 2);
       else if (len === 127) len = buf.readUInt32BE(o + 6);
       const opcode = b0 & 0x0f;
-      if (opcode === 0x1 && !this.#keep) {
-        this.frames++;
-        o += hl;
-        this.#skip = len;
-        continue;
+      if (opcode === 0x1 && !this.#keep && len >= MESSAGE_PREFIX.length) {
+        // Count-only: chat messages are counted and skipped unread; every other
+        // frame (welcome, joined, ack, reconnect...) is still read whole.
+        if (buf.length - o < hl + MESSAGE_PREFIX.length) break;
+        if (
+          buf.compare(MESSAGE_PREFIX, 0, MESSAGE_PREFIX.length, o + hl, o + hl + MESSAGE_PREFIX.length) === 0
+        ) {
+          this.frames++;
+          o += hl;
+          this.#skip = len;
+          continue;
+        }
       }
       if (buf.length - o < hl + len) break;
       const payload = buf.subarray(o + hl, o + hl + len);

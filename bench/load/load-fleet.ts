@@ -3,6 +3,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as hdr from "hdr-histogram-js";
+import { newHistogram } from "./histogram.ts";
 import type { ConnectionSpec, GeneratorStats, ToGenerator } from "./load-protocol.ts";
 
 const CLIENT = fileURLToPath(new URL("./chat-load-client.ts", import.meta.url));
@@ -19,8 +20,9 @@ export interface FleetOptions {
 }
 
 /** Merged statistics of every generator since the last reset. */
-export interface FleetStats extends Omit<GeneratorStats, "e2e" | "ack"> {
+export interface FleetStats extends Omit<GeneratorStats, "e2e" | "ack" | "e2eByGateway"> {
   readonly e2e: hdr.Histogram;
+  readonly e2eByGateway: hdr.Histogram[];
   readonly ack: hdr.Histogram;
 }
 
@@ -107,22 +109,16 @@ export class LoadFleet {
         this.#ask<{ stats: GeneratorStats }>(c, { op: "stats", id: ++this.#nextId, reset }),
       ),
     );
-    const e2e = hdr.build({
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 120_000_000,
-      numberOfSignificantValueDigits: 3,
-    });
-    const ack = hdr.build({
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 120_000_000,
-      numberOfSignificantValueDigits: 3,
-    });
+    const e2e = newHistogram();
+    const ack = newHistogram();
+    const e2eByGateway: hdr.Histogram[] = [];
     const sum: FleetStats = {
       sent: 0,
       acked: 0,
       deliveries: 0,
       replayed: 0,
       gaps: 0,
+      unrecovered: 0,
       duplicates: 0,
       disconnects: 0,
       moves: 0,
@@ -134,6 +130,7 @@ export class LoadFleet {
       open: 0,
       moveTimes: [],
       e2e,
+      e2eByGateway,
       ack,
     };
     for (const { stats: s } of all) {
@@ -143,6 +140,7 @@ export class LoadFleet {
         "deliveries",
         "replayed",
         "gaps",
+        "unrecovered",
         "duplicates",
         "disconnects",
         "moves",
@@ -156,6 +154,15 @@ export class LoadFleet {
       for (const [code, n] of Object.entries(s.errors)) sum.errors[code] = (sum.errors[code] ?? 0) + n;
       sum.moveTimes.push(...s.moveTimes);
       e2e.add(hdr.decodeFromCompressedBase64(s.e2e));
+      for (const [g, enc] of s.e2eByGateway.entries()) {
+        if (enc === "") continue;
+        let h = e2eByGateway[g];
+        if (h === undefined) {
+          h = newHistogram();
+          e2eByGateway[g] = h;
+        }
+        h.add(hdr.decodeFromCompressedBase64(enc));
+      }
       ack.add(hdr.decodeFromCompressedBase64(s.ack));
     }
     return sum;

@@ -35,8 +35,10 @@ export interface GeneratorStats {
   deliveries: number;
   /** Messages received inside a resume's joined page. */
   replayed: number;
-  /** A message whose prev was not the last seq seen in its room (something missed). */
+  /** A live message whose prev was not the last seq seen in its room: resumed from the store. */
   gaps: number;
+  /** A resume page that did not continue the chain either: messages the store does not have. */
+  unrecovered: number;
   duplicates: number;
   /** Connections that closed without being asked to move. */
   disconnects: number;
@@ -53,6 +55,8 @@ export interface GeneratorStats {
   open: number;
   /** hdr histograms (µs), compressed base64. */
   e2e: string;
+  /** The same per gateway the probe is connected to ("" when none received). */
+  e2eByGateway: string[];
   ack: string;
   moveTimes: number[];
 }

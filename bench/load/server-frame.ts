@@ -55,4 +55,5 @@ export const KEY = {
   code: Buffer.from('"code":"'),
   afterMs: Buffer.from('"after_ms":'),
   message: Buffer.from('{"type":"message"'),
+  incomplete: Buffer.from('"complete":false'),
 } as const;
