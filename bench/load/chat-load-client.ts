@@ -13,6 +13,8 @@ import type { ConnectionSpec, GeneratorInit, GeneratorStats, ToGenerator } from 
 import { frameType, KEY, numberAfter, stringAfter } from "./server-frame.ts";
 import { clientTextFrame, EMPTY_PONG, upgradeRequest } from "./ws-client-frames.ts";
 
+const RETRYABLE = new Set(["unavailable", "overloaded", "rate_limited", "internal"]);
+
 /** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */
 const now = () => performance.timeOrigin + performance.now();
 
@@ -58,6 +60,7 @@ const counters = {
   moves: 0,
   resumed: 0,
   connectFailures: 0,
+  refusedUpgrades: 0,
   skippedSends: 0,
 };
 let errors: Record<string, number> = {};
@@ -120,6 +123,7 @@ function open(c: Conn): void {
     if (status !== "101") {
       // Admission refused (503 with Retry-After) or draining: try again later, maybe elsewhere.
       const retry = /Retry-After: (\d+)/i.exec(head.subarray(0, end).toString());
+      counters.refusedUpgrades++;
       s.destroy();
       c.socket = null;
       retryLater(c, retry ? Number(retry[1]) * 1000 : 500);
@@ -222,6 +226,26 @@ function onText(c: Conn, p: Buffer): void {
     case "error": {
       const code = stringAfter(p, KEY.code) ?? "unknown";
       errors[code] = (errors[code] ?? 0) + 1;
+      // A join refused for now (logic busy or restarting): try again after the hint, as the SDK does.
+      const id = stringAfter(p, KEY.id);
+      if (id !== undefined && RETRYABLE.has(code) && c.spec.rooms.includes(id)) {
+        const hint = numberAfter(p, KEY.retryAfterMs);
+        const socket = c.socket;
+        setTimeout(
+          () => {
+            if (c.socket !== socket || socket === null) return;
+            const since = c.lastSeq.get(id);
+            socket.write(
+              clientTextFrame(
+                JSON.stringify(
+                  since === undefined ? { type: "join", room: id } : { type: "join", room: id, since },
+                ),
+              ),
+            );
+          },
+          (Number.isFinite(hint) ? hint : 500) * (0.5 + Math.random()),
+        );
+      }
       return;
     }
     case "reconnect": {
@@ -345,6 +369,10 @@ function stats(reset: boolean): GeneratorStats {
     errors: { ...errors },
     frames: framesBase + frameCount(),
     open: conns.filter((c) => c.state === "open").length,
+    states: conns.reduce<Record<string, number>>((acc, c) => {
+      acc[c.state] = (acc[c.state] ?? 0) + 1;
+      return acc;
+    }, {}),
     e2e: hdr.encodeIntoCompressedBase64(e2e),
     e2eByGateway: init.gateways.map((_, g) => {
       const h = e2eByGateway[g];

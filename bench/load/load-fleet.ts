@@ -124,10 +124,12 @@ export class LoadFleet {
       moves: 0,
       resumed: 0,
       connectFailures: 0,
+      refusedUpgrades: 0,
       skippedSends: 0,
       errors: {},
       frames: 0,
       open: 0,
+      states: {},
       moveTimes: [],
       e2e,
       e2eByGateway,
@@ -146,12 +148,14 @@ export class LoadFleet {
         "moves",
         "resumed",
         "connectFailures",
+        "refusedUpgrades",
         "skippedSends",
         "frames",
         "open",
       ] as const)
         sum[k] += s[k];
       for (const [code, n] of Object.entries(s.errors)) sum.errors[code] = (sum.errors[code] ?? 0) + n;
+      for (const [st, n] of Object.entries(s.states)) sum.states[st] = (sum.states[st] ?? 0) + n;
       sum.moveTimes.push(...s.moveTimes);
       e2e.add(hdr.decodeFromCompressedBase64(s.e2e));
       for (const [g, enc] of s.e2eByGateway.entries()) {

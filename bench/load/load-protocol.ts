@@ -47,12 +47,16 @@ export interface GeneratorStats {
   /** Moved connections that had every room joined again. */
   resumed: number;
   connectFailures: number;
+  /** Upgrades answered with something else than 101 (admission refused, draining). */
+  refusedUpgrades: number;
   /** Sends due while their connection was not open (not sent, not counted as sent). */
   skippedSends: number;
   errors: Record<string, number>;
   /** Text frames received by every connection. */
   frames: number;
   open: number;
+  /** Connections by state (connecting, authenticating, joining, open, moving). */
+  states: Record<string, number>;
   /** hdr histograms (µs), compressed base64. */
   e2e: string;
   /** The same per gateway the probe is connected to ("" when none received). */

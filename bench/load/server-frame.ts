@@ -54,6 +54,7 @@ export const KEY = {
   lastSeq: Buffer.from('"last_seq":'),
   code: Buffer.from('"code":"'),
   afterMs: Buffer.from('"after_ms":'),
+  retryAfterMs: Buffer.from('"retry_after_ms":'),
   message: Buffer.from('{"type":"message"'),
   incomplete: Buffer.from('"complete":false'),
 } as const;

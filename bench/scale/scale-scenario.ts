@@ -282,6 +282,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const drainedConns = Math.round(o.connections / o.gateways);
     const drainPid = sys.stack.gateways[drained]?.pid() as number;
     const drainStart = performance.timeOrigin + performance.now();
+    if (process.env.BENCH_SCALE_DEBUG)
+      o.log(`drain: SIGTERM ${drainPid}; resources ${process.getActiveResourcesInfo().join(",")}`);
     process.kill(drainPid, "SIGTERM");
     let drainStats: FleetStats | undefined;
     let moved = 0;
@@ -293,7 +295,11 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
         moved = drainStats?.moves ?? 0;
         resumed = drainStats?.resumed ?? 0;
         if (process.env.BENCH_SCALE_DEBUG)
-          o.log(`drain: moved ${moved} resumed ${resumed} open ${drainStats?.open}`);
+          o.log(
+            `drain: moved ${moved} resumed ${resumed} states ${JSON.stringify(drainStats?.states)} ` +
+              `refused ${drainStats?.refusedUpgrades} failures ${drainStats?.connectFailures} ` +
+              `disconnects ${drainStats?.disconnects} errors ${JSON.stringify(drainStats?.errors)}`,
+          );
         return moved >= drainedConns * 0.99 && resumed >= moved;
       },
       (o.drainWindowS + 120) * 1000,
@@ -356,8 +362,12 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       publish_failures: publisher.failures,
     };
   } finally {
+    const debug = (m: string) => (process.env.BENCH_SCALE_DEBUG ? o.log(m) : undefined);
     publisher.stop();
+    debug("stopping the load generators");
     await fleet?.stop();
+    debug("stopping the system");
     await sys.stop();
+    debug("stopped");
   }
 }

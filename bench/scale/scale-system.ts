@@ -79,6 +79,7 @@ export async function startScaleSystem(o: {
       return (await fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
     },
     async stop() {
+      if (process.env.BENCH_SCALE_DEBUG) for (const l of output.slice(-300)) process.stderr.write(`${l}\n`);
       await stack.stop();
       await nats.stop();
       rmSync(dataDir, { recursive: true, force: true });
