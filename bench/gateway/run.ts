@@ -110,7 +110,9 @@ for (let g = 0; g < GENERATORS; g++) {
 const opened = await Promise.all(readies);
 const connected = opened.reduce((a, r) => a + r.ready, 0);
 const failed = opened.reduce((a, r) => a + r.failed, 0);
-console.log(`connections: ${connected} ready, ${failed} failed in ${Date.now() - started}ms`);
+const connectMs = Date.now() - started;
+const connectPerS = Math.round(connected / (connectMs / 1000));
+console.log(`connections: ${connected} ready, ${failed} failed in ${connectMs}ms (${connectPerS}/s)`);
 await sleep(2000);
 const plainAfter = (await gateway.call({ op: "gc", flavor: "regular" })).rss as number;
 const gcAfter = await gateway.call({ op: "gc" });
@@ -185,6 +187,7 @@ const out = {
   fanout_deliveries_per_s_large_batches: large.median.deliveriesPerS,
   large_batch_size: LARGE_BATCH_SIZE,
   rounds_large_batches: large.rounds,
+  connect_per_s: connectPerS,
   idle_rss_bytes_per_conn: idlePerConn,
   idle_rss_bytes_per_conn_plain_gc: idlePerConnPlainGc,
   idle_heap_used_bytes_per_conn: heapPerConn,
@@ -229,8 +232,9 @@ function resultsSection(o: typeof out): string[] {
     `| fan-out deliveries/s to ${fmt(o.connections)} sockets (median) | ${fmt(o.fanout_deliveries_per_s)} | >= 500,000: ${met(o.fanout_deliveries_per_s >= 500_000)} |`,
     `| fan-out deliveries/s (best round) | ${fmt(o.fanout_deliveries_per_s_best)} | |`,
     `| fan-out deliveries/s, batches of ${o.large_batch_size} (median) | ${fmt(o.fanout_deliveries_per_s_large_batches)} | |`,
+    `| connections opened per second (upgrade, auth, join; ${fmt(o.connections)} connections) | ${fmt(o.connect_per_s)} | >= 2,000: ${met(o.connect_per_s >= 2000)} |`,
+    `| **idle RSS per connection (after a plain GC, right after the connect burst)** | ${fmt(o.idle_rss_bytes_per_conn_plain_gc)} B | <= 8 KB: ${met(o.idle_rss_bytes_per_conn_plain_gc <= 8192)} |`,
     `| idle RSS per connection (after a memory-reducing GC) | ${fmt(o.idle_rss_bytes_per_conn)} B | <= 8 KB: ${met(o.idle_rss_bytes_per_conn <= 8192)} |`,
-    `| idle RSS per connection (after a plain GC, right after the connect burst) | ${fmt(o.idle_rss_bytes_per_conn_plain_gc)} B | |`,
     `| live JS heap per idle connection | ${fmt(o.idle_heap_used_bytes_per_conn)} B | |`,
     `| slow-consumer closes during the run | ${o.slow_consumer_closes} | 0 |`,
     "",
