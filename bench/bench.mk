@@ -31,3 +31,9 @@ bench: bench-scale
 .PHONY: bench-scale
 bench-scale: setup testenv ## 100,000 connections, logic rolled, a gateway stalled and one drained under load; writes bench/results/scale.json
 	@$(WITH_NODE) node bench/scale/run.ts
+
+bench: bench-store
+
+.PHONY: bench-store
+bench-store: setup testenv ## The message store alone: appends/s and a page read, SQLite and JetStream; writes bench/results/store.json
+	@$(WITH_NODE) node bench/store/run.ts
