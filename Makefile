@@ -33,8 +33,6 @@ lint: setup ## buf lint, generated-code drift, import cycles, type-check, biome
 	@$(WITH_NODE) node monitoring/build-dashboards.ts --check
 	@$(WITH_NODE) node monitoring/build-metrics-doc.ts --check
 	@$(WITH_NODE) node scripts/check-import-cycles.ts
-	@$(WITH_NODE) node bench/provenance/check-results.ts
-	@$(WITH_NODE) node bench/provenance/render-figures.ts --check
 	@$(WITH_NODE) npx tsc -p tsconfig.json
 	@$(WITH_NODE) npx biome check .
 
