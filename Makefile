@@ -48,6 +48,10 @@ dashboards: setup ## Render the Grafana dashboards (monitoring/dashboards.ts) in
 metrics-doc: setup ## Regenerate the metric table of docs/metrics.md from the metric factories
 	@$(WITH_NODE) node monitoring/build-metrics-doc.ts
 
+.PHONY: figures
+figures: setup ## Rewrite the figures quoted in the docs from the results files
+	@$(WITH_NODE) node bench/provenance/render-figures.ts
+
 .PHONY: fmt
 fmt: setup ## Format and apply safe lint fixes
 	@$(WITH_NODE) npx biome check --write .
@@ -57,9 +61,16 @@ build: setup ## Emit the JavaScript the container image runs into dist/
 	@$(WITH_NODE) rm -rf dist && npx tsc -p tsconfig.build.json && scripts/copy-generated.sh
 
 .PHONY: test
-test: setup testenv system-packages ## Run every test (unit, integration against real components)
-	@$(WITH_NODE) node --test --test-reporter=spec --test-concurrency=$(TEST_CONCURRENCY) \
-	  --test-timeout=$(TEST_TIMEOUT_MS) $(TEST_GLOBS)
+test: setup testenv system-packages ## Run every test (unit, integration against real components); nothing may skip
+	@tap=$$(mktemp) && rc=0 && \
+	  { $(WITH_NODE) node --test --test-reporter=spec --test-reporter-destination=stdout \
+	    --test-reporter=tap --test-reporter-destination="$$tap" --test-concurrency=$(TEST_CONCURRENCY) \
+	    --test-timeout=$(TEST_TIMEOUT_MS) $(TEST_GLOBS) || rc=$$?; } && \
+	  skipped=$$(grep -E '^ *(not )?ok [0-9]+ - .* # SKIP' "$$tap" || true) && rm -f "$$tap" && \
+	  if [ "$$rc" -eq 0 ] && [ -n "$$skipped" ]; then \
+	    echo "make test: tests or suites were skipped; under make test every suite runs against its real components:" >&2; \
+	    echo "$$skipped" >&2; exit 1; \
+	  fi; exit $$rc
 
 .PHONY: test-unit
 test-unit: setup ## Run tests that need no external component

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { needsReal } from "../testenv/harness/index.ts";
 import type { DevStack } from "./dev-stack.ts";
 import { startLoopbackStack } from "./loopback-stack.ts";
 
@@ -67,7 +68,9 @@ async function waitForTexts(page: Page, room: string, n: number, timeoutMs = 20_
   }
 }
 
-describe("make dev: the demo page in a real browser", () => {
+describe("make dev: the demo page in a real browser", {
+  skip: needsReal("Chromium (make system-packages)"),
+}, () => {
   let stack: DevStack;
   let browser: Browser;
   let dir: string;

@@ -23,6 +23,11 @@ export interface DevStackOptions {
   host: string;
   basePort: number;
   logLevel: string;
+  /** Extra flags for every gateway / logic process (benchmarks raise limits). */
+  gatewayArgs?: readonly string[];
+  logicArgs?: readonly string[];
+  /** Gateways' drain window (default 3s: quick Ctrl-C locally). */
+  drainWindow?: string;
 }
 
 export interface DevStack {
@@ -36,7 +41,11 @@ export interface DevStack {
   readonly logic: readonly SupervisedProcess[];
   /** Every process's ops endpoint (/metrics, /readyz), for a Prometheus scrape config. */
   readonly opsTargets: readonly { role: "gateway" | "logic"; name: string; address: string }[];
-  /** Resolves when every process answers /readyz, or rejects after timeoutMs. */
+  /**
+   * Resolves when every process answers /readyz. Rejects as soon as a process
+   * has exited more than once while waiting (a crash loop, e.g. a port taken
+   * by someone else: StackNotReadyError with `crashLoop`), or after timeoutMs.
+   */
   ready(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -92,10 +101,12 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           `--client-listen=${h}:${b + 10 + i}`,
           `--internal-listen=${h}:${b + 20 + i}`,
           `--ops-listen=${h}:${b + 30 + i}`,
-          `--internal-secret=${internalSecret}`,
-          `--drain-window=3s`,
+          `--drain-window=${opts.drainWindow ?? "3s"}`,
           `--log-level=${opts.logLevel}`,
+          ...(opts.gatewayArgs ?? []),
         ]),
+        // Secrets go through the environment, never the command line (visible in `ps`).
+        env: { CHATCLUSTER_INTERNAL_SECRET: internalSecret },
       }),
     );
   }
@@ -117,15 +128,16 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           ...store,
           `--discovery=static`,
           `--discovery-static=${internal.join(",")}`,
-          `--internal-secret=${internalSecret}`,
           `--api-listen=${h}:${b + 40 + j}`,
           `--ops-listen=${h}:${b + 50 + j}`,
           `--log-level=${opts.logLevel}`,
+          ...(opts.logicArgs ?? []),
         ]),
         env: {
           CHATCLUSTER_JWT_SECRET: jwtSecret,
           CHATCLUSTER_API_KEYS: apiKey,
           CHATCLUSTER_PRINCIPAL_KEY: principalKey,
+          CHATCLUSTER_INTERNAL_SECRET: internalSecret,
         },
       }),
     );
@@ -141,7 +153,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
     gateways,
     logic,
     opsTargets,
-    ready: (timeoutMs) => waitReady(ops, timeoutMs),
+    ready: (timeoutMs) => waitReady(ops, [...gateways, ...logic], timeoutMs),
     async stop() {
       await supervisor.stop(STOP_GRACE_MS);
       await web.close();
@@ -163,19 +175,43 @@ function persistentSecret(path: string): string {
   return s;
 }
 
-async function waitReady(urls: readonly string[], timeoutMs: number): Promise<void> {
+/** The stack did not become ready; `crashLoop` names a process that kept exiting instead. */
+export class StackNotReadyError extends Error {
+  readonly crashLoop: string | undefined;
+  constructor(message: string, crashLoop?: string) {
+    super(message);
+    this.name = "StackNotReadyError";
+    this.crashLoop = crashLoop;
+  }
+}
+
+async function waitReady(
+  urls: readonly string[],
+  procs: readonly SupervisedProcess[],
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const startsAtBegin = procs.map((p) => p.starts());
   const pending = new Set(urls);
   while (pending.size > 0) {
     for (const url of [...pending]) {
-      const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+      const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
         (r) => r.ok,
         () => false,
       );
       if (ok) pending.delete(url);
     }
     if (pending.size === 0) return;
-    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms: ${[...pending].join(", ")}`);
+    // Waiting follows what the processes do, not the clock: one that exits
+    // again and again will never be ready, however long we wait.
+    const looping = procs.find((p, i) => p.starts() - (startsAtBegin[i] ?? 0) >= 2);
+    if (looping !== undefined)
+      throw new StackNotReadyError(
+        `${looping.spec.name} keeps exiting (see its log lines)`,
+        looping.spec.name,
+      );
+    if (Date.now() > deadline)
+      throw new StackNotReadyError(`not ready after ${timeoutMs} ms: ${[...pending].join(", ")}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -1,13 +1,20 @@
 import { createServer } from "node:net";
 
-/** Port offsets the dev stack uses from its base port (see dev-stack.ts), for up to 2 gateways and 2 logic processes. */
-const OFFSETS = [0, 10, 11, 20, 21, 30, 31, 40, 41, 50, 51];
+/** Port offsets the dev stack uses from its base port (see dev-stack.ts). */
+function offsets(gateways: number, logic: number): number[] {
+  const out = [0];
+  for (let i = 0; i < gateways; i++) out.push(10 + i, 20 + i, 30 + i);
+  for (let j = 0; j < logic; j++) out.push(40 + j, 50 + j);
+  return out;
+}
 
 /**
  * A base port for `startDevStack` whose ports are all free right now on host,
- * so several stacks (parallel tests) do not collide.
+ * so several stacks (parallel tests) do not collide. Up to 10 gateways and 10
+ * logic processes.
  */
-export async function freePortBlock(host = "127.0.0.1"): Promise<number> {
+export async function freePortBlock(host = "127.0.0.1", gateways = 2, logic = 2): Promise<number> {
+  const OFFSETS = offsets(gateways, logic);
   const free = (port: number) =>
     new Promise<boolean>((resolve) => {
       const s = createServer();

@@ -8,7 +8,13 @@ import { fileURLToPath } from "node:url";
 import { ChatClient } from "../client/src/index.ts";
 import type { DevStack } from "../dev/dev-stack.ts";
 import { startLoopbackStack } from "../dev/loopback-stack.ts";
-import { type ControlPlane, freePort, startControlPlane, trackFailures } from "../testenv/harness/index.ts";
+import {
+  type ControlPlane,
+  freePort,
+  needsReal,
+  startControlPlane,
+  trackFailures,
+} from "../testenv/harness/index.ts";
 import { DASHBOARDS } from "./dashboards.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -42,7 +48,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-describe("dashboards and alerts against a real Prometheus scraping the stack", () => {
+describe("dashboards and alerts against a real Prometheus scraping the stack", {
+  skip: needsReal("Prometheus and a control plane (make testenv system-packages)"),
+}, () => {
   let cp: ControlPlane;
   let stack: DevStack;
   let dir: string;

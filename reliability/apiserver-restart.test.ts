@@ -13,7 +13,7 @@ import { createDiscoveryMetrics } from "../logic/src/discovery/discovery-metrics
 import { EndpointSliceDiscovery } from "../logic/src/discovery/endpoint-slice-discovery.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "../operator/src/testing/operator-process.ts";
 import { createLogger } from "../platform/logger.ts";
-import { type ControlPlane, startControlPlane, trackFailures } from "../testenv/harness/index.ts";
+import { type ControlPlane, needsReal, startControlPlane, trackFailures } from "../testenv/harness/index.ts";
 import { groupAlive } from "../testenv/harness/proc.ts";
 import { until } from "./load-driver.ts";
 import { recordResult } from "./results.ts";
@@ -44,7 +44,10 @@ function slice(name: string, pod: string, ip: string): V1EndpointSlice {
   };
 }
 
-describe("kube-apiserver restart", { timeout: 240_000 }, () => {
+describe("kube-apiserver restart", {
+  timeout: 240_000,
+  skip: needsReal("a control plane (make testenv)"),
+}, () => {
   let cp: ControlPlane;
   let restarted: number | undefined;
   let op: OperatorProcess | undefined;

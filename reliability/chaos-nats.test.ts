@@ -3,13 +3,16 @@
 // nothing acknowledged is lost or duplicated.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type NatsServer, startNats } from "../testenv/harness/index.ts";
+import { type NatsServer, needsReal, startNats } from "../testenv/harness/index.ts";
 import { runScenario } from "./scenario.ts";
 import { type ReliabilityStack, startReliabilityStack } from "./stack.ts";
 
 const OUTAGE_MS = 2_000;
 
-describe("chaos under load (store=nats)", { timeout: 300_000 }, () => {
+describe("chaos under load (store=nats)", {
+  timeout: 300_000,
+  skip: needsReal("nats-server (make testenv)"),
+}, () => {
   let nats: NatsServer;
   let rs: ReliabilityStack;
   before(async () => {

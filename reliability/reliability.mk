@@ -5,6 +5,7 @@
 .PHONY: test-reliability
 test-reliability: setup testenv ## Chaos, hostile-input and security suites; writes reliability/results.json and docs/reliability.md's table
 	@out=$$(mktemp -d) && rc=0 && \
+	  $(WITH_NODE) node bench/provenance/capture-start.ts reliability/results.json >$$out/provenance-start.json && \
 	  { $(WITH_NODE) CHATCLUSTER_RELIABILITY_OUT=$$out node --test --test-reporter=spec --test-concurrency=1 \
 	    --test-timeout=$(TEST_TIMEOUT_MS) 'reliability/**/*.test.ts' || rc=$$?; } && \
 	  $(WITH_NODE) node reliability/render-doc.ts $$out $$rc && rm -rf $$out && exit $$rc

@@ -222,6 +222,22 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     outcome("principal key in the processes' environment and arguments: logic 2/2, gateways 0/2");
   });
 
+  it("no secret appears on a process's command line (ps shows it to every local user)", () => {
+    const procs = [...rs.stack.gateways, ...rs.stack.logic];
+    const leaks: string[] = [];
+    for (const p of procs) {
+      const pid = p.pid();
+      assert.ok(pid !== undefined, `${p.spec.name} is running`);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      for (const [name, value] of Object.entries(secrets))
+        if (cmdline.includes(value)) leaks.push(`${p.spec.name}: ${name}`);
+    }
+    assert.deepEqual(leaks, [], `secrets on command lines: ${leaks.join(", ")}`);
+    outcome(
+      `command lines of ${procs.length} processes read from /proc: 0 secrets on them (passed in the environment)`,
+    );
+  });
+
   it("no secret or token appears in anything the processes logged", async () => {
     await new Promise((r) => setTimeout(r, 500));
     const text = rs.output.join("\n");

@@ -13,7 +13,7 @@ export interface ReliabilityStack {
   readonly stack: DevStack;
   readonly dataDir: string;
   readonly jwtSecret: string;
-  /** The gateways' shared internal secret, read back from the processes' arguments. */
+  /** The gateways' shared internal secret, read back from the processes' environment. */
   readonly internalSecret: string;
   /** Every line the processes wrote to stdout/stderr. */
   readonly output: string[];
@@ -55,8 +55,7 @@ export async function startReliabilityStack(opts: {
     throw err;
   }
   const jwtSecret = readFileSync(join(dataDir, "dev-jwt-secret"), "utf8").trim();
-  const secretArg = stack.gateways[0]?.spec.args.find((a) => a.startsWith("--internal-secret="));
-  const internalSecret = secretArg?.slice("--internal-secret=".length) ?? "";
+  const internalSecret = stack.gateways[0]?.spec.env?.CHATCLUSTER_INTERNAL_SECRET ?? "";
   const proc = (role: "gateway" | "logic", index: number): SupervisedProcess => {
     const p = (role === "gateway" ? stack.gateways : stack.logic)[index];
     if (p === undefined) throw new Error(`no ${role} ${index}`);
@@ -67,7 +66,8 @@ export async function startReliabilityStack(opts: {
     if (t === undefined) throw new Error(`no ops target for ${role}-${index}`);
     return `http://${t.address}/readyz`;
   };
-  const waitReady = async (role: "gateway" | "logic", index: number, timeoutMs = 30_000) => {
+  // Timeouts here are backstops for a busy machine; the waits end on the event.
+  const waitReady = async (role: "gateway" | "logic", index: number, timeoutMs = 120_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const ok = await fetch(opsUrl(role, index), { signal: AbortSignal.timeout(1000) }).then(
@@ -93,7 +93,7 @@ export async function startReliabilityStack(opts: {
       const starts = p.starts();
       if (pid === undefined) throw new Error(`${role}-${index} is not running`);
       process.kill(pid, signal);
-      await until(`${role}-${index} restarted`, () => p.starts() > starts && p.pid() !== undefined, 30_000);
+      await until(`${role}-${index} restarted`, () => p.starts() > starts && p.pid() !== undefined, 120_000);
       await waitReady(role, index);
     },
     leaks(extra = []) {

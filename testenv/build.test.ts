@@ -6,10 +6,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
-import { BINARY_NAMES, type BinaryName, binaryPath } from "./harness/index.ts";
+import { BINARY_NAMES, type BinaryName, binaryPath, needsReal } from "./harness/index.ts";
 
 const run = promisify(execFile);
-const unitOnly = process.env.CHATCLUSTER_UNIT_ONLY === "1";
 
 function pinned(): Record<string, string> {
   const text = readFileSync(join(import.meta.dirname, "versions.env"), "utf8");
@@ -26,7 +25,7 @@ async function output(name: BinaryName, args: string[]): Promise<string> {
   return `${stdout}${stderr}`;
 }
 
-describe("testenv binaries", { skip: unitOnly && "CHATCLUSTER_UNIT_ONLY=1: needs `make testenv`" }, () => {
+describe("testenv binaries", { skip: needsReal("the testenv binaries (make testenv)") }, () => {
   test("every binary is built", () => {
     for (const name of BINARY_NAMES) binaryPath(name);
   });

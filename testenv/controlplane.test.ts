@@ -20,9 +20,7 @@ import {
   type V1CustomResourceDefinition,
   Watch,
 } from "@kubernetes/client-node";
-import { type ControlPlane, startControlPlane, trackFailures } from "./harness/index.ts";
-
-const unitOnly = process.env.CHATCLUSTER_UNIT_ONLY === "1";
+import { type ControlPlane, needsReal, startControlPlane, trackFailures } from "./harness/index.ts";
 
 async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -130,7 +128,7 @@ function watchOnce(cp: ControlPlane, path: string, resourceVersion: string): Pro
 }
 
 describe("testenv control plane (etcd, kube-apiserver, kcm, scheduler, kwok)", {
-  skip: unitOnly && "CHATCLUSTER_UNIT_ONLY=1: needs a control plane",
+  skip: needsReal("a control plane (make testenv)"),
 }, () => {
   let cp: ControlPlane;
   const failed = trackFailures();

@@ -4,11 +4,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { type NatsServer, startNats, trackFailures } from "./harness/index.ts";
+import { type NatsServer, needsReal, startNats, trackFailures } from "./harness/index.ts";
 
-const unitOnly = process.env.CHATCLUSTER_UNIT_ONLY === "1";
-
-describe("testenv nats-server", { skip: unitOnly && "CHATCLUSTER_UNIT_ONLY=1: needs nats-server" }, () => {
+describe("testenv nats-server", { skip: needsReal("nats-server (make testenv)") }, () => {
   let nats: NatsServer;
   const failed = trackFailures();
 

@@ -9,10 +9,10 @@
  * Writes bench/results/gateway.json.
  */
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { FixtureProcess } from "../../gateway/src/edge/testing/fixture-process.ts";
+import { describeProvenance, startProvenance } from "../provenance/provenance.ts";
+import { writeResult } from "../results-file.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_GATEWAY_CONNECTIONS ?? 15_000);
 const GENERATORS = 8;
@@ -23,11 +23,7 @@ const BODY_BYTES = Number(process.env.BENCH_GATEWAY_BODY_BYTES ?? 64);
 const ROUNDS = Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3);
 const ROOM = "bench.fanout";
 const LOAD = fileURLToPath(new URL("./load-client.ts", import.meta.url));
-const RESULTS = fileURLToPath(new URL("../results/gateway.json", import.meta.url));
-const RESULTS_MD = fileURLToPath(new URL("../RESULTS.md", import.meta.url));
-const loadStart = loadavg()
-  .map((x) => x.toFixed(1))
-  .join(" / ");
+const provenance = startProvenance("bench/results/gateway.json");
 
 const children: ChildProcess[] = [];
 let gateway: FixtureProcess | null = null;
@@ -114,7 +110,9 @@ for (let g = 0; g < GENERATORS; g++) {
 const opened = await Promise.all(readies);
 const connected = opened.reduce((a, r) => a + r.ready, 0);
 const failed = opened.reduce((a, r) => a + r.failed, 0);
-console.log(`connections: ${connected} ready, ${failed} failed in ${Date.now() - started}ms`);
+const connectMs = Date.now() - started;
+const connectPerS = Math.round(connected / (connectMs / 1000));
+console.log(`connections: ${connected} ready, ${failed} failed in ${connectMs}ms (${connectPerS}/s)`);
 await sleep(2000);
 const plainAfter = (await gateway.call({ op: "gc", flavor: "regular" })).rss as number;
 const gcAfter = await gateway.call({ op: "gc" });
@@ -189,6 +187,7 @@ const out = {
   fanout_deliveries_per_s_large_batches: large.median.deliveriesPerS,
   large_batch_size: LARGE_BATCH_SIZE,
   rounds_large_batches: large.rounds,
+  connect_per_s: connectPerS,
   idle_rss_bytes_per_conn: idlePerConn,
   idle_rss_bytes_per_conn_plain_gc: idlePerConnPlainGc,
   idle_heap_used_bytes_per_conn: heapPerConn,
@@ -203,17 +202,10 @@ const out = {
   gateway_rss_after_connect_bytes: after,
   processes:
     "gateway edge + fake logic (1 process, --expose-gc), 8 load generators (127.0.0.2..9), orchestrator; all on the same 2 cores, shared with other work on the machine",
-  node: process.version,
-  load_average_start: loadStart,
-  load_average_end: loadavg()
-    .map((x) => x.toFixed(1))
-    .join(" / "),
-  measured_at: new Date().toISOString(),
+  provenance: provenance.finish(),
 };
-mkdirSync(fileURLToPath(new URL("../results/", import.meta.url)), { recursive: true });
-writeFileSync(RESULTS, `${JSON.stringify(out, null, 2)}\n`);
 console.log(JSON.stringify(out));
-writeResultsSection(out);
+writeResult("gateway", out, resultsSection(out));
 await cleanup();
 process.exit(0);
 
@@ -221,21 +213,18 @@ function fmt(n: number): string {
   return n.toLocaleString("en-US");
 }
 
-/** Replaces (or appends) this benchmark's section of bench/RESULTS.md, re-reading the file first. */
-function writeResultsSection(o: typeof out): void {
-  const begin = "<!-- gateway:begin (written by make bench-gateway; edit bench/gateway/run.ts instead) -->";
-  const end = "<!-- gateway:end -->";
+/** This benchmark's section of bench/RESULTS.md. */
+function resultsSection(o: typeof out): string[] {
   const met = (ok: boolean) => (ok ? "met" : "**missed**");
-  const section = [
-    begin,
+  return [
     "## Gateway edge fan-out and idle memory, `make bench-gateway`",
     "",
     `One gateway process (the edge fed by an in-process fake logic calling EdgeSink.deliver with batches of ${o.batch_size}`,
     `messages of ${o.body_bytes} B bodies to one room), ${fmt(o.connections)} WebSocket connections held by 8 load-generator`,
     "processes (one per source address 127.0.0.2..9, raw sockets that only count frames). All processes, plus the",
-    "orchestrator, shared the same 2 cores with other work on the machine",
-    `(${cpus()[0]?.model ?? "cpu"}; load average ${o.load_average_start} at start, ${o.load_average_end} at end).`,
-    `Run ${o.measured_at}, Node ${o.node}. Deliveries/s = deliveries counted by the clients / time from the first`,
+    "orchestrator, share the machine's cores.",
+    `Measured at ${describeProvenance(o.provenance)}.`,
+    "Deliveries/s = deliveries counted by the clients / time from the first",
     `batch to the last frame received, ${o.rounds.length} measured rounds of ${fmt(o.messages_per_round)} messages after a warm-up; median reported.`,
     "",
     "| what | result | target |",
@@ -243,8 +232,9 @@ function writeResultsSection(o: typeof out): void {
     `| fan-out deliveries/s to ${fmt(o.connections)} sockets (median) | ${fmt(o.fanout_deliveries_per_s)} | >= 500,000: ${met(o.fanout_deliveries_per_s >= 500_000)} |`,
     `| fan-out deliveries/s (best round) | ${fmt(o.fanout_deliveries_per_s_best)} | |`,
     `| fan-out deliveries/s, batches of ${o.large_batch_size} (median) | ${fmt(o.fanout_deliveries_per_s_large_batches)} | |`,
+    `| connections opened per second (upgrade, auth, join; ${fmt(o.connections)} connections) | ${fmt(o.connect_per_s)} | >= 2,000: ${met(o.connect_per_s >= 2000)} |`,
+    `| **idle RSS per connection (after a plain GC, right after the connect burst)** | ${fmt(o.idle_rss_bytes_per_conn_plain_gc)} B | <= 8 KB: ${met(o.idle_rss_bytes_per_conn_plain_gc <= 8192)} |`,
     `| idle RSS per connection (after a memory-reducing GC) | ${fmt(o.idle_rss_bytes_per_conn)} B | <= 8 KB: ${met(o.idle_rss_bytes_per_conn <= 8192)} |`,
-    `| idle RSS per connection (after a plain GC, right after the connect burst) | ${fmt(o.idle_rss_bytes_per_conn_plain_gc)} B | |`,
     `| live JS heap per idle connection | ${fmt(o.idle_heap_used_bytes_per_conn)} B | |`,
     `| slow-consumer closes during the run | ${o.slow_consumer_closes} | 0 |`,
     "",
@@ -253,14 +243,5 @@ function writeResultsSection(o: typeof out): void {
     "Where the time goes (CPU profile of the gateway process, BENCH_GATEWAY_PROFILE_DIR): about half of it is the",
     "socket write syscall (loopback TCP also does the receiver's kernel work), JS is a few percent: the edge writes",
     "once per socket per batch, so deliveries per second scale with the batch size logic flushes.",
-    end,
-  ].join("\n");
-  const text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, "utf8") : "# Benchmark results\n";
-  const a = text.indexOf(begin);
-  const b = text.indexOf(end);
-  const next =
-    a !== -1 && b > a
-      ? text.slice(0, a) + section + text.slice(b + end.length)
-      : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(RESULTS_MD, next);
+  ];
 }

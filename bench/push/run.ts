@@ -3,10 +3,10 @@
 // process. Writes bench/results/push.json and the push section of
 // bench/RESULTS.md.
 import { fork } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { describeProvenance, type Provenance, startProvenance } from "../provenance/provenance.ts";
+import { writeResult } from "../results-file.ts";
 import {
   connectStreamBaseline,
   grpcStreamBaseline,
@@ -17,7 +17,6 @@ import {
 import { type productionLatency, productionThroughput, startProductionRig } from "./production.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const benchDir = join(here, "..");
 const env = process.env;
 const N = Number(env.PUSH_BENCH_MESSAGES ?? 10_000);
 const SUSTAINED_MS = Number(env.PUSH_BENCH_SUSTAINED_MS ?? 10_000);
@@ -55,7 +54,7 @@ async function startBaselineServer() {
   return { ports, stop: () => child.kill("SIGTERM") };
 }
 
-const load0 = loadavg();
+const provenance = startProvenance("bench/results/push.json");
 const baseline = await startBaselineServer();
 const rig = await startProductionRig();
 try {
@@ -103,7 +102,6 @@ try {
   const drops = [...metricsText.matchAll(/^chatcluster_logic_push_drops_total\{reason="(\w+)"\} (\d+)/gm)]
     .filter((m) => m[2] !== "0")
     .map((m) => `${m[1]}=${m[2]}`);
-  const load1 = loadavg();
   const result = {
     rest_msgs_per_s: rest,
     rest_keepalive_msgs_per_s: restKeepalive,
@@ -134,21 +132,9 @@ try {
       hop_p99_1ms: latency.p99 <= 1,
     },
     config: { messages: N, payload_bytes: PAYLOAD_BYTES, sustained_ms: SUSTAINED_MS, latency_ms: LATENCY_MS },
-    machine: {
-      node: process.version,
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model ?? "unknown",
-      memory_gb: Math.round(totalmem() / 2 ** 30),
-      loadavg_start: load0.map(round1),
-      loadavg_end: load1.map(round1),
-      note: "2-core machine shared with a background Go build and other work; load average above 2 means contended CPU",
-    },
-    at: new Date().toISOString(),
+    provenance: provenance.finish(),
   };
-  mkdirSync(join(benchDir, "results"), { recursive: true });
-  writeFileSync(join(benchDir, "results", "push.json"), `${JSON.stringify(result, null, 2)}\n`);
-  writeResultsSection(result);
-  log("wrote bench/results/push.json and bench/RESULTS.md");
+  writeResult("push", result, resultsSection(result));
 } finally {
   await rig.close();
   baseline.stop();
@@ -158,7 +144,7 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-function writeResultsSection(r: {
+function resultsSection(r: {
   rest_msgs_per_s: number;
   rest_keepalive_msgs_per_s: number;
   grpc_unary_msgs_per_s: number;
@@ -172,18 +158,15 @@ function writeResultsSection(r: {
   sender_event_loop_delay_ms: { p99: number; max: number };
   gateway_event_loop_delay_ms: { p99: number; max: number } | undefined;
   targets: Record<string, boolean>;
-  machine: { node: string; cpus: number; cpu_model: string; loadavg_start: number[]; loadavg_end: number[] };
-  at: string;
-}): void {
+  provenance: Provenance;
+}): string[] {
   const x = (v: number) => `${round1(v / r.rest_msgs_per_s)}x`;
   const ok = (b: boolean | undefined) => (b ? "met" : "**missed**");
-  const section = `<!-- push:begin (written by make bench-push; edit bench/push/run.ts instead) -->
-## Push stream (logic -> gateway), \`make bench-push\`
+  const section = `## Push stream (logic -> gateway), \`make bench-push\`
 
 ${N.toLocaleString("en-US")} sequential messages of ${PAYLOAD_BYTES} B, sender and receiver in separate processes on loopback.
-Run ${r.at}, Node ${r.machine.node}, ${r.machine.cpus} x ${r.machine.cpu_model},
-load average ${r.machine.loadavg_start.join(" / ")} at start and ${r.machine.loadavg_end.join(" / ")} at end
-(the CPU is shared with a background Go build: figures are lower bounds and vary between runs).
+Measured at ${describeProvenance(r.provenance)}
+(a load average near or above the core count means the CPU was shared: figures are then lower bounds).
 
 | protocol | msg/s | vs REST |
 | --- | ---: | ---: |
@@ -209,16 +192,6 @@ loop-delay maxima are enough to set the hop's p99 on a shared CPU.
 | sustained >= 150,000 msg/s | ${ok(r.targets.sustained_150k)} |
 | sustained >= 50x REST (new connection) | ${ok(r.targets.sustained_50x_rest)} |
 | sustained >= 25x REST keep-alive | ${ok(r.targets.sustained_25x_rest_keepalive)} |
-| hop p99 <= 1 ms at 10k msg/s | ${ok(r.targets.hop_p99_1ms)} |
-<!-- push:end -->`;
-  const path = join(benchDir, "RESULTS.md");
-  let doc: string;
-  try {
-    doc = readFileSync(path, "utf8");
-  } catch {
-    doc = "# Benchmark results\n\nEach section is written by its `make bench-*` target.\n";
-  }
-  const re = /<!-- push:begin[\s\S]*?<!-- push:end -->/;
-  doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, doc);
+| hop p99 <= 1 ms at 10k msg/s | ${ok(r.targets.hop_p99_1ms)} |`;
+  return section.split("\n");
 }

@@ -15,7 +15,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import type { V1Deployment, V1Pod, V1Secret, V1Service, V1StatefulSet } from "@kubernetes/client-node";
-import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
+import {
+  type ControlPlane,
+  needsReal,
+  startControlPlane,
+  trackFailures,
+} from "../../testenv/harness/index.ts";
 import { type ChartOperator, runChartOperator, serviceAccountKubeconfig } from "./testing/chart-operator.ts";
 import { CHART, find, helm, parseManifests, pipe, ROOT, template, waitFor } from "./testing/helm.ts";
 import { monitoringCrds } from "./testing/monitoring-crds.ts";
@@ -33,7 +38,9 @@ interface List<T> {
   items: T[];
 }
 
-describe("helm chart against a real control plane", () => {
+describe("helm chart against a real control plane", {
+  skip: needsReal("helm and a control plane (make testenv)"),
+}, () => {
   let cp: ControlPlane;
   let dir: string;
   let operator: ChartOperator | undefined;

@@ -15,6 +15,7 @@ import type {
   V1PodDisruptionBudget,
   V1Service,
 } from "@kubernetes/client-node";
+import { needsReal } from "../../testenv/harness/index.ts";
 import { CHART, find, helm, parseManifests, ROOT, template } from "./testing/helm.ts";
 import { type Monitor, selects } from "./testing/selectors.ts";
 
@@ -34,7 +35,7 @@ function operatorContainer(objects: KubernetesObject[]) {
   return c;
 }
 
-describe("helm chart (rendered)", () => {
+describe("helm chart (rendered)", { skip: needsReal("helm (make testenv)") }, () => {
   for (const values of [undefined, ...CI_VALUES]) {
     it(`helm lint --strict ${values ? values.slice(CHART.length + 1) : "(defaults)"}`, async () => {
       const out = await helm(["lint", "--strict", CHART, ...(values ? ["-f", values] : [])]);

@@ -9,7 +9,7 @@ import type { DevStack } from "../../dev/dev-stack.ts";
 import { signDevToken } from "../../dev/dev-token.ts";
 import { startLoopbackStack } from "../../dev/loopback-stack.ts";
 import type { PresenceChangeFrame, SignalEventFrame } from "../../protocol/presence-frames.ts";
-import { type NatsServer, startNats } from "../../testenv/harness/index.ts";
+import { type NatsServer, needsReal, startNats } from "../../testenv/harness/index.ts";
 import { ChatClient, type ClientErrorEvent, type MessageFrame, type ReadEventFrame } from "./index.ts";
 
 // The whole stack as real processes: two gateways, two logic processes, and
@@ -70,6 +70,7 @@ function stackSuite(store: "sqlite" | "nats"): void {
 
   describe(`presence, signals and read markers through the whole stack (${store})`, {
     timeout: 180_000,
+    skip: store === "nats" && needsReal("nats-server (make testenv)"),
   }, () => {
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), "cc-presence-stack-"));
@@ -130,7 +131,7 @@ function stackSuite(store: "sqlite" | "nats"): void {
         const starts = p.starts();
         process.kill(p.pid() as number, "SIGKILL");
         await until(`${p.spec.name} restarted`, () => p.starts() > starts && p.pid() !== undefined);
-        await stack.ready(30_000);
+        await stack.ready(120_000);
         await new Promise((r) => setTimeout(r, 1500)); // its streams to the gateways open
       }
       const page = await alice.client.presence(room);

@@ -6,6 +6,7 @@ import { type Browser, chromium } from "playwright-core";
 import { startDevWebServer } from "../../dev/dev-web-server.ts";
 import { startTestEdge } from "../../gateway/src/edge/testing/edge-harness.ts";
 import { ReplySchema } from "../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { needsReal } from "../../testenv/harness/index.ts";
 
 // The SDK in real Chromium with the browser's own WebSocket, against a real edge
 // (fake logic). The dev web server serves client/src and protocol/ with types stripped.
@@ -33,6 +34,7 @@ async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 20_
 
 it("runs in Chromium: join, send, ack, and resume after the server closes the socket", {
   timeout: 120_000,
+  skip: needsReal("Chromium (make system-packages)"),
 }, async () => {
   try {
     accessSync(CHROMIUM, constants.X_OK);

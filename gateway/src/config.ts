@@ -87,6 +87,13 @@ export const gatewayFlags = {
     1,
     1_000_000,
   ),
+  listenBacklog: intFlag(
+    "CHATCLUSTER_LISTEN_BACKLOG",
+    d.listenBacklog,
+    "Accept queue of the client port (capped by the kernel's net.core.somaxconn); sized for connect storms.",
+    1,
+    65_535,
+  ),
   maxFrameBytes: intFlag(
     "CHATCLUSTER_MAX_FRAME_BYTES",
     d.maxFrameBytes,
@@ -230,6 +237,7 @@ export function edgeLimitsFrom(config: GatewayConfig, heapLimitBytes: number): P
     maxPendingAuth: config.maxPendingAuth,
     authTimeoutMs: config.authTimeout,
     admissionPerSecond: config.admissionRate,
+    listenBacklog: config.listenBacklog,
     admissionBurst: config.admissionBurst,
     maxFrameBytes: config.maxFrameBytes,
     messagesPerSecond: config.messagesPerSecond,

@@ -10,18 +10,22 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
+import {
+  type ControlPlane,
+  needsReal,
+  startControlPlane,
+  trackFailures,
+} from "../../testenv/harness/index.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
 
 // `make test-unit` opts out explicitly; otherwise a missing testenv fails with "run `make testenv`".
-const UNIT_ONLY = process.env.CHATCLUSTER_UNIT_ONLY === "1";
 const CRD = new URL("../../crds/chatclusters.chatcluster.io.yaml", import.meta.url).pathname;
 const RBAC = new URL("../../docs/examples/operator-rbac.yaml", import.meta.url).pathname;
 const NS = "recovery";
 
 describe("operator recovery", {
   timeout: 600_000,
-  skip: UNIT_ONLY && "CHATCLUSTER_UNIT_ONLY=1: needs a control plane (make testenv)",
+  skip: needsReal("a control plane (make testenv)"),
 }, () => {
   const failed = trackFailures();
   let cp: ControlPlane;

@@ -10,13 +10,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
+import {
+  type ControlPlane,
+  needsReal,
+  startControlPlane,
+  trackFailures,
+} from "../../testenv/harness/index.ts";
 import { KubeApi, resourcePath } from "./kube-api.ts";
 import { clusterHelpers, type Obj } from "./testing/cluster-helpers.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
 
 const NS = "status";
-const UNIT_ONLY = process.env.CHATCLUSTER_UNIT_ONLY === "1";
 
 function manifest(name: string, spec: string[]): string {
   return [
@@ -33,7 +37,7 @@ const NATS = "store: {nats: {url: 'nats://nats:4222'}}";
 
 describe("operator status and data safety on a real control plane", {
   timeout: 600_000,
-  skip: UNIT_ONLY && "CHATCLUSTER_UNIT_ONLY=1: needs a control plane (make testenv)",
+  skip: needsReal("a control plane (make testenv)"),
 }, () => {
   const failed = trackFailures();
   let cp: ControlPlane;

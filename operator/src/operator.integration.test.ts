@@ -8,20 +8,25 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
+import {
+  type ControlPlane,
+  needsReal,
+  startControlPlane,
+  trackFailures,
+} from "../../testenv/harness/index.ts";
 import { clusterHelpers } from "./testing/cluster-helpers.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
 
 const NS = "chat";
 // `make test-unit` opts out explicitly; otherwise a missing testenv fails with "run `make testenv`".
-const UNIT_ONLY = process.env.CHATCLUSTER_UNIT_ONLY === "1";
+const CRD = new URL("../../crds/chatclusters.chatcluster.io.yaml", import.meta.url).pathname;
 const EXAMPLE = new URL("../../docs/examples/chatcluster.yaml", import.meta.url).pathname;
 /** Short lease timings so failover in the test takes seconds, not the production 15s. */
 const LEASE_FLAGS = ["--lease-duration=6s", "--renew-deadline=4s", "--retry-period=500ms"];
 
 describe("operator against a real control plane", {
   timeout: 600_000,
-  skip: UNIT_ONLY && "CHATCLUSTER_UNIT_ONLY=1: needs a control plane (make testenv)",
+  skip: needsReal("a control plane (make testenv)"),
 }, () => {
   const failed = trackFailures();
   let cp: ControlPlane;

@@ -14,7 +14,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
+import {
+  type ControlPlane,
+  needsReal,
+  startControlPlane,
+  trackFailures,
+} from "../../testenv/harness/index.ts";
 import { KubeApi, resourcePath } from "./kube-api.ts";
 import { clusterHelpers } from "./testing/cluster-helpers.ts";
 import { GatewayHold } from "./testing/gateway-hold.ts";
@@ -27,7 +32,6 @@ import {
 import { PodTimeline } from "./testing/pod-timeline.ts";
 
 const NS = "roll";
-const UNIT_ONLY = process.env.CHATCLUSTER_UNIT_ONLY === "1";
 const REPO = "ghcr.io/chatcluster/chatcluster";
 const V1 = `${REPO}:0.1.0`;
 
@@ -45,7 +49,7 @@ const demo = [
 
 describe("gateway rollouts on a real control plane", {
   timeout: 900_000,
-  skip: UNIT_ONLY && "CHATCLUSTER_UNIT_ONLY=1: needs a control plane (make testenv)",
+  skip: needsReal("a control plane (make testenv)"),
 }, () => {
   const failed = trackFailures();
   let cp: ControlPlane;

@@ -10,4 +10,5 @@ export type { NatsOptions, NatsServer } from "./nats.ts";
 export { startNats } from "./nats.ts";
 export type { BinaryName } from "./paths.ts";
 export { BINARY_NAMES, binaryPath, binDir, TestenvBinaryNotFoundError } from "./paths.ts";
+export { needsReal } from "./unit-only.ts";
 export { freePort, trackFailures } from "./util.ts";

@@ -25,6 +25,13 @@ export interface EdgeLimits {
   /** New WebSocket upgrades per second (token bucket refill rate) and burst. */
   readonly admissionPerSecond: number;
   readonly admissionBurst: number;
+  /**
+   * The client port's accept queue (listen backlog; the kernel caps it at
+   * net.core.somaxconn). Node's default of 511 overflowed in connect storms
+   * below the admission rate: the kernel then drops SYNs and clients wait for
+   * their retransmit timers (1 s, 3 s...) instead of getting a 503 with a hint.
+   */
+  readonly listenBacklog: number;
   /** Bytes queued for one socket (ours + the kernel-bound socket buffer) before it is closed as a slow consumer. */
   readonly sendQueueBytes: number;
   /**
@@ -65,6 +72,7 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
   authTimeoutMs: 10_000,
   admissionPerSecond: 1_000,
   admissionBurst: 2_000,
+  listenBacklog: 4_096,
   sendQueueBytes: 1024 * 1024,
   sendBudgetBytes: 256 * 1024 * 1024,
   writeHighWaterBytes: 64 * 1024,

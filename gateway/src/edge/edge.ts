@@ -112,7 +112,7 @@ export function createEdge(opts: EdgeOptions): Edge {
         const fail = (err: Error) =>
           reject(new EdgeError("listen_failed", `client port ${host}:${port}`, err));
         server.once("error", fail);
-        server.listen(port, host, () => {
+        server.listen({ port, host, backlog: limits.listenBacklog }, () => {
           server.off("error", fail);
           resolve();
         });

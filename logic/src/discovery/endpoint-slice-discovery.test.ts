@@ -5,7 +5,12 @@ import { after, before, describe, it } from "node:test";
 import { DiscoveryV1Api, KubeConfig, type V1EndpointSlice } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { createLogger } from "../../../platform/logger.ts";
-import { type ControlPlane, startControlPlane, trackFailures } from "../../../testenv/harness/index.ts";
+import {
+  type ControlPlane,
+  needsReal,
+  startControlPlane,
+  trackFailures,
+} from "../../../testenv/harness/index.ts";
 import type { GatewayEndpoint } from "./discovery.ts";
 import { createDiscoveryMetrics } from "./discovery-metrics.ts";
 import { EndpointSliceDiscovery, servingEndpoints } from "./endpoint-slice-discovery.ts";
@@ -111,7 +116,9 @@ function waitForEndpoints(
 
 const ids = (eps: readonly GatewayEndpoint[]) => eps.map((e) => e.id).join(",");
 
-describe("EndpointSliceDiscovery against a real kube-apiserver", () => {
+describe("EndpointSliceDiscovery against a real kube-apiserver", {
+  skip: needsReal("a control plane (make testenv)"),
+}, () => {
   let cp: ControlPlane;
   let api: DiscoveryV1Api;
   const failed = trackFailures();

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createLogger } from "../../../platform/logger.ts";
-import { type NatsServer, startNats } from "../../../testenv/harness/index.ts";
+import { type NatsServer, needsReal, startNats } from "../../../testenv/harness/index.ts";
 import { JetStreamPresenceTable } from "./jetstream-presence-table.ts";
 import type { PresenceDeparture } from "./presence-table.ts";
 import { presenceContract } from "./testing/presence-contract.ts";
@@ -13,8 +13,9 @@ let nats: NatsServer;
 let k = 0;
 const open: JetStreamPresenceTable[] = [];
 const none = () => false;
+const skip = needsReal("nats-server (make testenv)");
 before(async () => {
-  nats = await startNats({ name: "presence-table" });
+  if (!skip) nats = await startNats({ name: "presence-table" });
 });
 after(async () => {
   await Promise.all(open.map((t) => t.close()));
@@ -35,9 +36,9 @@ async function table(stream: string, logicId = "l0"): Promise<JetStreamPresenceT
   return t;
 }
 
-presenceContract("nats jetstream", () => table(`CC_PRESENCE_${++k}`));
+presenceContract("nats jetstream", () => table(`CC_PRESENCE_${++k}`), skip);
 
-describe("presence table: nats jetstream, several logic processes", () => {
+describe("presence table: nats jetstream, several logic processes", { skip }, () => {
   it("shares one table: a user counts once across processes, each change is announced once", async () => {
     const a = await table("CC_SHARED", "la");
     const b = await table("CC_SHARED", "lb");
@@ -166,19 +167,19 @@ describe("presence table: nats jetstream, several logic processes", () => {
     assert.equal(await a.setOffline("r", "u1", "gw0/e1"), true, "a's own writes are answered again");
   });
 
-  it("a 100,000-member room's exact count and first page", async () => {
+  // The 100,000-member figures are `make bench-presence`'s; this checks the same queries are exact.
+  it("a 10,000-member room's exact count and pages, here and in a process started later", async () => {
     const stream = "CC_BIG";
     const t = await table(stream, "lbig");
-    // Fill through raw publishes (what 100k joins write), 10k of the users on a second gateway too.
+    // Fill through raw publishes (what 10k joins write), 1k of the users on a second gateway too.
     const nc = await connect({ servers: [nats.url] });
     const js = jetstream(nc);
     const hex = (s: string) => `x${Buffer.from(s).toString("hex")}`;
-    const t0 = performance.now();
     await js.publish(`cc_big.presence.l.${hex("gw0/e1")}`, String(Date.now() + 600_000));
     await js.publish(`cc_big.presence.l.${hex("gw1/e1")}`, String(Date.now() + 600_000));
-    for (let i = 0; i < 100_000; i += 2000) {
+    for (let i = 0; i < 10_000; i += 1000) {
       const batch: Promise<unknown>[] = [];
-      for (let j = i; j < i + 2000; j++) {
+      for (let j = i; j < i + 1000; j++) {
         const u = hex(`user-${String(j).padStart(6, "0")}`);
         batch.push(js.publish(`cc_big.presence.e.${hex("big")}.${u}.${hex("gw0/e1")}`, "1"));
         if (j % 10 === 0)
@@ -186,35 +187,17 @@ describe("presence table: nats jetstream, several logic processes", () => {
       }
       await Promise.all(batch);
     }
-    const fillMs = performance.now() - t0;
     await nc.close();
     // The last write, through the table: when it is answered the replica has everything before it.
     assert.equal(await t.setOnline("big", "zz-last", "gw0/e1", 0, 600_000), true);
-    const times: number[] = [];
-    let page = await t.page("big", "", 100);
-    for (let i = 0; i < 5; i++) {
-      const s = performance.now();
-      page = await t.page("big", "", 100);
-      times.push(performance.now() - s);
-    }
-    assert.equal(page.total, 100_001);
+    const page = await t.page("big", "", 100);
+    assert.equal(page.total, 10_001);
     assert.equal(page.users.length, 100);
     assert.equal(page.users[0], "user-000000");
     assert.equal(page.more, true);
-    const s = performance.now();
-    const later = await t.page("big", "user-050000", 100);
-    const laterMs = performance.now() - s;
-    assert.equal(later.users[0], "user-050001");
-    const l0 = performance.now();
+    const later = await t.page("big", "user-005000", 100);
+    assert.equal(later.users[0], "user-005001");
     const late = await table(stream, "lbig2");
-    const loadMs = performance.now() - l0;
-    assert.equal((await late.page("big", "", 1)).total, 100_001);
-    times.sort((x, y) => x - y);
-    console.log(
-      `# presence 100k (jetstream): count+first page median ${times[2]?.toFixed(1)} ms (min ${times[0]?.toFixed(1)}, max ${times[4]?.toFixed(1)}); ` +
-        `page after user-050000 ${laterMs.toFixed(1)} ms; 110k entries published in ${fillMs.toFixed(0)} ms; ` +
-        `a new process loaded them in ${loadMs.toFixed(0)} ms`,
-    );
-    assert.ok((times[2] ?? 0) < 2000);
+    assert.equal((await late.page("big", "", 1)).total, 10_001);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type NatsServer, startNats } from "../../../testenv/harness/index.ts";
+import { type NatsServer, needsReal, startNats } from "../../../testenv/harness/index.ts";
 import { JetStreamStore, type JetStreamStoreOptions } from "./jetstream-store.ts";
 import type { MessageStore } from "./message-store.ts";
 import { StoreError } from "./store-error.ts";
@@ -12,8 +12,7 @@ let options: JetStreamStoreOptions;
 
 messageStoreContract("nats jetstream", {
   durable: true,
-  skip:
-    process.env.CHATCLUSTER_UNIT_ONLY === "1" && "CHATCLUSTER_UNIT_ONLY=1: needs nats-server (make testenv)",
+  skip: needsReal("nats-server (make testenv)"),
   setup: async () => {
     nats = await startNats({ name: "logic-store" });
     options = {
@@ -47,7 +46,7 @@ messageStoreContract("nats jetstream", {
   },
 });
 
-describe("JetStreamStore: one hot room", () => {
+describe("JetStreamStore: one hot room", { skip: needsReal("nats-server (make testenv)") }, () => {
   let server: NatsServer;
   before(async () => {
     server = await startNats({ name: "logic-store-hot-room" });

@@ -17,41 +17,26 @@ let n = 0;
 presenceContract("in-memory", () => new InMemoryPresenceTable());
 presenceContract("sqlite", () => new SqlitePresenceTable({ dataDir: dir, fileName: `p${++n}.db` }));
 
-it("sqlite: a 100,000-member room's exact count and first page without loading the list", async () => {
+// The 100,000-member figures are `make bench-presence`'s; this checks the same queries are exact.
+it("sqlite: a 10,000-member room's exact count and pages without loading the list", async () => {
   const t = new SqlitePresenceTable({ dataDir: dir, fileName: "big.db" });
-  // 100k users on two gateways, 10k of them on both (counted once).
-  const t0 = performance.now();
-  for (let i = 0; i < 100_000; i += 1000) {
+  // 10,000 users on two gateways, 1,000 of them on both (counted once).
+  for (let i = 0; i < 10_000; i += 1000) {
     const batch: Promise<boolean>[] = [];
     for (let j = i; j < i + 1000; j++) {
       const u = `user-${String(j).padStart(6, "0")}`;
-      batch.push(t.setOnline("big", u, "gw0/e1", 0, 60_000));
-      if (j % 10 === 0) batch.push(t.setOnline("big", u, "gw1/e1", 0, 60_000));
+      batch.push(t.setOnline("big", u, "gw0/e1", 0, 600_000));
+      if (j % 10 === 0) batch.push(t.setOnline("big", u, "gw1/e1", 0, 600_000));
     }
     await Promise.all(batch);
   }
-  const fillMs = performance.now() - t0;
-  const times: number[] = [];
-  let page = await t.page("big", "", 100);
-  for (let i = 0; i < 5; i++) {
-    const s = performance.now();
-    page = await t.page("big", "", 100);
-    times.push(performance.now() - s);
-  }
-  assert.equal(page.total, 100_000);
+  const page = await t.page("big", "", 100);
+  assert.equal(page.total, 10_000);
   assert.equal(page.users.length, 100);
   assert.equal(page.users[0], "user-000000");
-  const s = performance.now();
-  const later = await t.page("big", "user-050000", 100);
-  const laterMs = performance.now() - s;
-  assert.equal(later.users[0], "user-050001");
-  times.sort((a, b) => a - b);
-  console.log(
-    `# presence 100k: count+first page median ${times[2]?.toFixed(1)} ms (min ${times[0]?.toFixed(1)}, max ${times[4]?.toFixed(1)}); ` +
-      `page after user-050000 ${laterMs.toFixed(1)} ms; 110k setOnline (1,000 at a time) ${fillMs.toFixed(0)} ms`,
-  );
-  // Generous on a contended 2-core machine; the figure above is the measurement.
-  assert.ok((times[2] ?? 0) < 2000);
+  assert.equal(page.more, true);
+  const later = await t.page("big", "user-005000", 100);
+  assert.equal(later.users[0], "user-005001");
   await t.close();
 });
 

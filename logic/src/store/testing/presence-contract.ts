@@ -3,8 +3,12 @@ import { describe, it } from "node:test";
 import type { PresenceDeparture, PresenceTable } from "../presence-table.ts";
 
 /** What every PresenceTable must do; each test opens a table of its own. */
-export function presenceContract(name: string, open: () => PresenceTable | Promise<PresenceTable>): void {
-  describe(`presence table: ${name}`, () => {
+export function presenceContract(
+  name: string,
+  open: () => PresenceTable | Promise<PresenceTable>,
+  skip: string | false = false,
+): void {
+  describe(`presence table: ${name}`, { skip }, () => {
     it("counts a user once across owners and reports only first arrivals and last departures", async () => {
       const t = await open();
       assert.equal(await t.setOnline("r", "alice", "gw0/e1", 0, 1000), true);
