@@ -33,6 +33,7 @@ lint: setup ## buf lint, generated-code drift, import cycles, type-check, biome
 	@$(WITH_NODE) node monitoring/build-dashboards.ts --check
 	@$(WITH_NODE) node monitoring/build-metrics-doc.ts --check
 	@$(WITH_NODE) node scripts/check-import-cycles.ts
+	@$(WITH_NODE) node scripts/check-import-rules.ts
 	@$(WITH_NODE) npx tsc -p tsconfig.json
 	@$(WITH_NODE) npx biome check .
 
