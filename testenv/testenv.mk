@@ -2,8 +2,8 @@
 # Included by the main Makefile.
 
 .PHONY: testenv
-testenv: ## Build the pinned kube-apiserver/etcd/kwok/helm/nats-server into the user cache (no-op when warm)
-	@testenv/build.sh
+testenv: system-packages ## Build the pinned Kubernetes binaries, etcd, kwok, helm, nats-server, CoreDNS and the pause image into the user cache (no-op when warm)
+	@$(WITH_NODE) testenv/build.sh
 
 .PHONY: cluster-up
 cluster-up: testenv ## Start a local control plane with kwok in the background; last line is KUBECONFIG=<path>
@@ -13,15 +13,20 @@ cluster-up: testenv ## Start a local control plane with kwok in the background; 
 cluster-down: ## Stop the control plane started by cluster-up (every component)
 	@$(WITH_NODE) node testenv/harness/cluster.ts down
 
-# Debian packages some tests need: promtool (package prometheus) and chromium.
-TESTENV_APT_PACKAGES := prometheus:promtool chromium:chromium
+# Debian packages the tests need, as package:command-or-file (installed when the
+# command or file is missing): promtool and prometheus (prometheus), chromium; for
+# the real node containerd, runc, the CNI plugins, nft and iptables; gcc and
+# glibc's static library for the pause image.
+TESTENV_APT_PACKAGES := prometheus:promtool chromium:chromium containerd:containerd runc:runc \
+  containernetworking-plugins:/usr/lib/cni/bridge nftables:nft iptables:iptables gcc:gcc \
+  libc6-dev:/usr/lib/x86_64-linux-gnu/libc.a
 
 .PHONY: system-packages
-system-packages: ## apt-get install prometheus (promtool) and chromium when missing
+system-packages: ## apt-get install the Debian packages the tests need (TESTENV_APT_PACKAGES) when missing
 	@missing=""; \
 	for pair in $(TESTENV_APT_PACKAGES); do \
 	  pkg="$${pair%%:*}"; cmd="$${pair#*:}"; \
-	  if ! command -v "$$cmd" >/dev/null 2>&1 && ! dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q 'install ok installed'; then \
+	  if ! command -v "$$cmd" >/dev/null 2>&1 && [ ! -e "$$cmd" ] && ! dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q 'install ok installed'; then \
 	    missing="$$missing $$pkg"; \
 	  fi; \
 	done; \
