@@ -9,7 +9,7 @@ WITH_NODE := source scripts/node-env.sh &&
 TEST_GLOBS := 'cli/**/*.test.ts' 'platform/**/*.test.ts' 'gateway/**/*.test.ts' 'logic/**/*.test.ts' \
   'operator/**/*.test.ts' 'client/**/*.test.ts' 'testenv/**/*.test.ts' 'bench/**/*.test.ts' 'charts/**/*.test.ts' \
   'protocol/**/*.test.ts' 'dev/**/*.test.ts' 'monitoring/**/*.test.ts' \
-  'reliability/**/*.test.ts'
+  'reliability/**/*.test.ts' 'image/**/*.test.ts'
 TEST_CONCURRENCY ?= 2
 TEST_TIMEOUT_MS ?= 600000
 
@@ -62,7 +62,7 @@ build: setup ## Emit the JavaScript the container image runs into dist/
 	@$(WITH_NODE) rm -rf dist && npx tsc -p tsconfig.build.json && scripts/copy-generated.sh
 
 .PHONY: test
-test: setup testenv system-packages ## Run every test (unit, integration against real components); nothing may skip
+test: setup system-packages testenv image ## Run every test (unit, integration against real components); nothing may skip
 	@tap=$$(mktemp) && rc=0 && \
 	  { $(WITH_NODE) node --test --test-reporter=spec --test-reporter-destination=stdout \
 	    --test-reporter=tap --test-reporter-destination="$$tap" --test-concurrency=$(TEST_CONCURRENCY) \
@@ -83,5 +83,6 @@ dev: setup ## Run the whole stack locally (2 gateways, 2 logic, SQLite; STORE=na
 	@$(WITH_NODE) bin/chatcluster dev $(if $(STORE),--store=$(STORE),)
 
 -include testenv/testenv.mk
+-include image/image.mk
 -include bench/bench.mk
 -include reliability/reliability.mk
