@@ -1,15 +1,17 @@
 // The real node itself: it refuses ranges that overlap this machine's networks;
 // a pod runs from an imported image, reaches the API through the `kubernetes`
 // Service and resolves cluster names only; pod and Service traffic never leaves
-// the machine; and stopping it puts the machine back exactly as it was.
+// the machine; and stopping it, or `make cluster-down` after its owner was
+// killed, puts the machine back exactly as it was.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { imageArchivePath, imageRefPath } from "../../image/build-image.ts";
-import { trackFailures } from "../harness/util.ts";
+import { repoRoot } from "../harness/paths.ts";
+import { trackFailures, waitFor } from "../harness/util.ts";
 import { NODE_NETWORK, TOUCHED_SYSCTLS } from "./network.ts";
 import { FIXED_HOST_PATHS, readNodeState } from "./node-state.ts";
 import { type RealNode, startRealNode } from "./real-node.ts";
@@ -104,9 +106,11 @@ describe("the real node", () => {
   const failed = trackFailures();
   const before = machineSnapshot();
   let node: RealNode | undefined;
+  let owner: ChildProcess | undefined;
 
   after(async () => {
     await node?.stop({ failed: failed() });
+    owner?.kill("SIGKILL");
   });
 
   test("refuses to start when its ranges overlap a network of this machine", async () => {
@@ -177,6 +181,47 @@ describe("the real node", () => {
     await node?.stop();
     node = undefined;
     t.diagnostic(`torn down in ${Date.now() - started} ms`);
+    assert.deepEqual(nodeLeftovers(state), []);
+    assert.deepEqual(machineSnapshot(), before);
+  });
+
+  test("after its owner is killed, `make cluster-down` removes what the node left", async () => {
+    const script = `
+      import { startRealNode } from ${JSON.stringify(join(repoRoot, "testenv/node/real-node.ts"))};
+      const node = await startRealNode({ name: "real-node-owner", images: [${JSON.stringify(imageArchivePath)}] });
+      await node.controlPlane.kubectl(["run", "probe", "--image=" + process.argv[1], "--command", "--", "node", "-e", "setInterval(() => {}, 1e9)"]);
+      await node.controlPlane.kubectl(["wait", "pod/probe", "--for=condition=Ready", "--timeout=60s"]);
+      console.log("ready");
+      setInterval(() => {}, 1e9);
+    `;
+    const image = readFileSync(imageRefPath, "utf8").trim();
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script, image], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    owner = child;
+    let output = "";
+    child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+    await waitFor(
+      "the owner's node with a running pod",
+      async () => (output.includes("ready") ? true : undefined),
+      {
+        timeoutMs: 180_000,
+        intervalMs: 250,
+      },
+    );
+    const state = readNodeState();
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    owner = undefined;
+    const left = nodeLeftovers(state);
+    for (const kind of ["cgroup", "mount", "bridge", "nft table"]) {
+      assert.ok(
+        left.some((l) => l.startsWith(kind)),
+        `a killed owner leaves a ${kind} behind: ${left.join(", ")}`,
+      );
+    }
+
+    sh(process.execPath, [join(repoRoot, "testenv/harness/cluster.ts"), "down"]);
     assert.deepEqual(nodeLeftovers(state), []);
     assert.deepEqual(machineSnapshot(), before);
   });
