@@ -25,6 +25,8 @@ export interface Containerd {
   /** The socket kubelet and ctr talk to. */
   readonly address: string;
   importImage(archive: string): Promise<void>;
+  /** Gives an imported image another reference (`ctr images tag`). */
+  tagImage(source: string, target: string): void;
 }
 
 function config(o: ContainerdOptions, address: string): string {
@@ -103,6 +105,9 @@ export async function startContainerd(o: ContainerdOptions): Promise<Containerd>
         const e = err as Error & { stderr?: string };
         throw new Error(`testenv: ctr images import ${archive} failed: ${(e.stderr ?? e.message).trim()}`);
       }
+    },
+    tagImage(source: string, target: string) {
+      ctr(["images", "tag", "--force", source, target]);
     },
   };
 }

@@ -6,12 +6,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { imageArchivePath, imageRefPath } from "../../image/build-image.ts";
 import { repoRoot } from "../harness/paths.ts";
-import { trackFailures, waitFor } from "../harness/util.ts";
+import { tcpProbe, trackFailures, waitFor } from "../harness/util.ts";
 import { NODE_NETWORK, TOUCHED_SYSCTLS } from "./network.ts";
 import { FIXED_HOST_PATHS, readNodeState } from "./node-state.ts";
 import { type RealNode, startRealNode } from "./real-node.ts";
@@ -60,21 +59,6 @@ function machineSnapshot(): Record<string, string> {
 }
 
 /** Connects from this process; resolves "connected" or the error code (or "timeout"). */
-function tcpFromHost(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port, timeout: 3000 });
-    s.once("connect", () => {
-      s.destroy();
-      resolve("connected");
-    });
-    s.once("timeout", () => {
-      s.destroy();
-      resolve("timeout");
-    });
-    s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
-  });
-}
-
 function dropCounter(comment: string): number {
   const table = sh("nft", ["list", "table", "inet", NODE_NETWORK.nftTable]);
   const line = table.split("\n").find((l) => l.includes(comment)) ?? "";
@@ -171,7 +155,7 @@ describe("the real node", () => {
       "the Service range is routed into the bridge",
     );
     const rejected = dropCounter("this machine sent to a Service address without endpoints");
-    assert.equal(await tcpFromHost("10.96.77.77", 80), "ECONNREFUSED");
+    assert.equal(await tcpProbe("10.96.77.77", 80), "ECONNREFUSED");
     assert.ok(dropCounter("this machine sent to a Service address without endpoints") > rejected);
   });
 

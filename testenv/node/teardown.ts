@@ -263,8 +263,9 @@ export function nodeLeftovers(state: NodeState | undefined): string[] {
     if (OWNED_TABLE.test(t) || !(state?.nftTables ?? [t]).includes(t)) left.push(`nft table ${t}`);
   const routes = run("ip", ["-4", "route", "show", "table", "all"]);
   if (routes.includes(NODE_NETWORK.serviceCidr)) left.push(`route ${NODE_NETWORK.serviceCidr}`);
-  for (const p of FIXED_HOST_PATHS) {
-    const before = state === undefined ? null : state.hostPaths[p];
+  // Without a record nothing says which of the fixed paths the node made.
+  for (const p of state === undefined ? [] : FIXED_HOST_PATHS) {
+    const before = state?.hostPaths[p];
     if (!existsSync(p)) continue;
     if (before === null || before === undefined) left.push(`path ${p}`);
     else for (const n of readdirSync(p)) if (!before.includes(n)) left.push(`path ${join(p, n)}`);
