@@ -25,14 +25,14 @@ export class ChatClusterOnNode {
     this.#discovery = cp.kubeConfig.makeApiClient(DiscoveryV1Api);
   }
 
-  /** The pods of a tier that are not being deleted, by name. */
-  async pods(tier: Tier): Promise<V1Pod[]> {
+  /** The pods of a tier by name; those being deleted (draining, say) only with `terminating`. */
+  async pods(tier: Tier, opts: { terminating?: boolean } = {}): Promise<V1Pod[]> {
     const list = await this.#core.listNamespacedPod({
       namespace: this.namespace,
       labelSelector: `app.kubernetes.io/instance=${this.name},app.kubernetes.io/component=${tier}`,
     });
     return list.items
-      .filter((p) => p.metadata?.deletionTimestamp === undefined)
+      .filter((p) => opts.terminating === true || p.metadata?.deletionTimestamp === undefined)
       .sort((a, b) => (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""));
   }
 

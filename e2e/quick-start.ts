@@ -51,6 +51,22 @@ export function natsExampleImage(): string {
   return m[1];
 }
 
+/** Runs a command from the repository root with the node's kubeconfig and the testenv's helm on PATH. */
+async function runAgainst(node: RealNode, what: string, cmd: string, args: string[]): Promise<string> {
+  const env = {
+    ...process.env,
+    KUBECONFIG: node.controlPlane.kubeconfigPath,
+    PATH: `${dirname(binaryPath("helm"))}:${process.env.PATH ?? ""}`,
+  };
+  try {
+    const { stdout } = await execFileAsync(cmd, args, { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const e = err as Error & { stdout?: string; stderr?: string };
+    throw new Error(`${what} failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+  }
+}
+
 /** Runs the quick start on the node; rejects with the script's output when a command fails. */
 export async function runQuickStart(node: RealNode, image: string): Promise<void> {
   const natsRef = natsExampleImage();
@@ -58,19 +74,10 @@ export async function runQuickStart(node: RealNode, image: string): Promise<void
     node.images.nats,
     natsRef.includes("/") ? natsRef : `docker.io/library/${natsRef}`,
   );
-  const env = {
-    ...process.env,
-    KUBECONFIG: node.controlPlane.kubeconfigPath,
-    PATH: `${dirname(binaryPath("helm"))}:${process.env.PATH ?? ""}`,
-  };
-  try {
-    await execFileAsync("bash", ["-euo", "pipefail", "-c", quickStartScript(image)], {
-      cwd: repoRoot,
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-  } catch (err) {
-    const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`the quick start failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
-  }
+  await runAgainst(node, "the quick start", "bash", ["-euo", "pipefail", "-c", quickStartScript(image)]);
+}
+
+/** `helm <args>` against the node. */
+export function helm(node: RealNode, args: string[]): Promise<string> {
+  return runAgainst(node, `helm ${args.join(" ")}`, binaryPath("helm"), args);
 }

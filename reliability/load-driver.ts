@@ -18,6 +18,12 @@ export interface LoadOptions {
   /** Sends per second over all clients. */
   readonly ratePerSecond: number;
   readonly token: (user: string) => Promise<string>;
+  /**
+   * Source address of client `i`'s sockets. Default: 127.0.0.(2 + i % 200), so
+   * many clients on loopback do not run out of ephemeral ports; `() => undefined`
+   * lets the kernel choose (clients reaching a cluster IP).
+   */
+  readonly localAddress?: (client: number) => string | undefined;
 }
 
 export interface LoadReport {
@@ -88,7 +94,7 @@ export class LoadDriver {
     const { urls } = this.#opts;
     for (let i = 0; i < this.#opts.clients; i++) {
       let attempt = 0;
-      const localAddress = `127.0.0.${2 + (i % 200)}`;
+      const localAddress = (this.#opts.localAddress ?? loopbackSource)(i);
       const Routed = class extends WebSocket {
         constructor(_url: string, protocols: string | string[]) {
           const url = urls[(i + attempt++) % urls.length] as string;
@@ -251,6 +257,10 @@ export class LoadDriver {
     clearTimeout(this.#timer);
     for (const m of this.#members) m.client.close();
   }
+}
+
+function loopbackSource(client: number): string {
+  return `127.0.0.${2 + (client % 200)}`;
 }
 
 export async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
