@@ -3,7 +3,7 @@ import { ChatClient, type MessageFrame } from "../client/src/index.ts";
 
 /**
  * Steady chat load for the chaos scenarios: N SDK clients (each from its own
- * 127.0.0.x source address), every client a member of all M rooms, sends at a
+ * 127.0.0.x source address), every client a member of all M rooms (or of one), sends at a
  * fixed total rate spread round-robin over the clients. It records every ack
  * and every delivered message, so that `verify()` can check that each
  * acknowledged message reached each client exactly once, in order.
@@ -18,6 +18,18 @@ export interface LoadOptions {
   /** Sends per second over all clients. */
   readonly ratePerSecond: number;
   readonly token: (user: string) => Promise<string>;
+  /**
+   * Source address of client `i`'s sockets. Default: 127.0.0.(2 + i % 200), so
+   * many clients on loopback do not run out of ephemeral ports; `() => undefined`
+   * lets the kernel choose (clients reaching a cluster IP).
+   */
+  readonly localAddress?: (client: number) => string | undefined;
+  /**
+   * "all" (default): every client joins every room, so each message reaches
+   * every client. "one": client i joins room i % rooms only and sends there,
+   * which keeps the same clients and send rate with a fan-out of clients/rooms.
+   */
+  readonly membership?: "all" | "one";
 }
 
 export interface LoadReport {
@@ -45,6 +57,8 @@ export interface LoadReport {
 
 interface Member {
   readonly client: ChatClient;
+  /** The rooms this client joins and sends to. */
+  readonly rooms: readonly string[];
   readonly got: Map<string, MessageFrame[]>;
   readonly joined: Set<string>;
 }
@@ -88,7 +102,7 @@ export class LoadDriver {
     const { urls } = this.#opts;
     for (let i = 0; i < this.#opts.clients; i++) {
       let attempt = 0;
-      const localAddress = `127.0.0.${2 + (i % 200)}`;
+      const localAddress = (this.#opts.localAddress ?? loopbackSource)(i);
       const Routed = class extends WebSocket {
         constructor(_url: string, protocols: string | string[]) {
           const url = urls[(i + attempt++) % urls.length] as string;
@@ -104,7 +118,9 @@ export class LoadDriver {
         ackTimeoutMs: 5000,
       });
       const got = new Map<string, MessageFrame[]>();
-      for (const room of this.rooms) got.set(room, []);
+      const rooms =
+        this.#opts.membership === "one" ? [this.rooms[i % this.#opts.rooms] as string] : this.rooms;
+      for (const room of rooms) got.set(room, []);
       let wasOpen = false;
       client.on("state", (s) => {
         if (s.state === "open") wasOpen = true;
@@ -120,9 +136,9 @@ export class LoadDriver {
         this.#errorCodes[e.code] = (this.#errorCodes[e.code] ?? 0) + 1;
         if (e.code === "unavailable" || e.code === "internal" || e.code === "rate_limited") this.#retryable++;
       });
-      for (const room of this.rooms) client.join(room);
+      for (const room of rooms) client.join(room);
       client.connect();
-      this.#members.push({ client, got, joined });
+      this.#members.push({ client, rooms, got, joined });
     }
     await until(
       "every load client open",
@@ -131,7 +147,7 @@ export class LoadDriver {
     );
     await until(
       "every load client joined",
-      () => this.#members.every((m) => m.joined.size === this.#opts.rooms),
+      () => this.#members.every((m) => m.joined.size === m.rooms.length),
       timeoutMs,
     );
   }
@@ -154,7 +170,7 @@ export class LoadDriver {
   #sendOne(): void {
     const n = this.#sent++;
     const member = this.#members[n % this.#members.length];
-    const room = this.rooms[n % this.#opts.rooms];
+    const room = this.#opts.membership === "one" ? member?.rooms[0] : this.rooms[n % this.#opts.rooms];
     if (member === undefined || room === undefined) return;
     const id = `${this.#opts.roomPrefix}-${n}`;
     const p = member.client.send(room, { n }, id).then(
@@ -185,7 +201,8 @@ export class LoadDriver {
     for (const [room, acks] of this.#acks) heads.set(room, Math.max(0, ...acks.values()));
     await until(
       "every client caught up",
-      () => this.#members.every((m) => [...heads].every(([room, head]) => m.client.lastSeq(room) >= head)),
+      () =>
+        this.#members.every((m) => m.rooms.every((room) => m.client.lastSeq(room) >= (heads.get(room) ?? 0))),
       SETTLE_TIMEOUT_MS,
     ).catch(() => undefined);
   }
@@ -197,7 +214,7 @@ export class LoadDriver {
     let duplicates = 0;
     let orderViolations = 0;
     for (const [i, m] of this.#members.entries()) {
-      for (const room of this.rooms) {
+      for (const room of m.rooms) {
         const list = m.got.get(room) ?? [];
         const acks = this.#acks.get(room) ?? new Map<string, number>();
         const ids = new Map<string, number>();
@@ -251,6 +268,10 @@ export class LoadDriver {
     clearTimeout(this.#timer);
     for (const m of this.#members) m.client.close();
   }
+}
+
+function loopbackSource(client: number): string {
+  return `127.0.0.${2 + (client % 200)}`;
 }
 
 export async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {

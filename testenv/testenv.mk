@@ -2,26 +2,42 @@
 # Included by the main Makefile.
 
 .PHONY: testenv
-testenv: ## Build the pinned kube-apiserver/etcd/kwok/helm/nats-server into the user cache (no-op when warm)
-	@testenv/build.sh
+testenv: system-packages ## Build the pinned Kubernetes binaries, etcd, kwok, helm, nats-server, CoreDNS and the pause image into the user cache (no-op when warm)
+	@$(WITH_NODE) testenv/build.sh
 
+# NODE=real: the control plane with a real node (kubelet + containerd) instead of kwok.
+NODE ?= kwok
 .PHONY: cluster-up
-cluster-up: testenv ## Start a local control plane with kwok in the background; last line is KUBECONFIG=<path>
-	@$(WITH_NODE) node testenv/harness/cluster.ts up
+cluster-up: testenv $(if $(filter real,$(NODE)),image,) ## Start a local cluster in the background (NODE=kwok|real); last line is KUBECONFIG=<path>
+	@$(WITH_NODE) node testenv/harness/cluster.ts up --node=$(NODE)
 
 .PHONY: cluster-down
-cluster-down: ## Stop the control plane started by cluster-up (every component)
+cluster-down: ## Stop the cluster started by cluster-up and remove everything a real node made on this machine
 	@$(WITH_NODE) node testenv/harness/cluster.ts down
 
-# Debian packages some tests need: promtool (package prometheus) and chromium.
-TESTENV_APT_PACKAGES := prometheus:promtool chromium:chromium
+# Tests on the real node: one real node per machine (kubelet's port 10250 and
+# fixed host paths), so these files run one after another.
+K8S_TEST_GLOBS := 'testenv/node/**/*.test.ts' 'e2e/**/*.test.ts'
+K8S_TEST_TIMEOUT_MS ?= 1200000
+
+.PHONY: test-k8s
+test-k8s: setup testenv image ## Run the tests on a real node (kubelet + containerd), one file at a time
+	@$(WITH_NODE) scripts/run-tests.sh 1 $(K8S_TEST_TIMEOUT_MS) $(K8S_TEST_GLOBS)
+
+# Debian packages the tests need, as package:command-or-file (installed when the
+# command or file is missing): promtool and prometheus (prometheus), chromium; for
+# the real node containerd, runc, the CNI plugins, nft and iptables; gcc and
+# glibc's static library for the pause image.
+TESTENV_APT_PACKAGES := prometheus:promtool chromium:chromium containerd:containerd runc:runc \
+  containernetworking-plugins:/usr/lib/cni/bridge nftables:nft iptables:iptables gcc:gcc \
+  libc6-dev:/usr/lib/x86_64-linux-gnu/libc.a
 
 .PHONY: system-packages
-system-packages: ## apt-get install prometheus (promtool) and chromium when missing
+system-packages: ## apt-get install the Debian packages the tests need (TESTENV_APT_PACKAGES) when missing
 	@missing=""; \
 	for pair in $(TESTENV_APT_PACKAGES); do \
 	  pkg="$${pair%%:*}"; cmd="$${pair#*:}"; \
-	  if ! command -v "$$cmd" >/dev/null 2>&1 && ! dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q 'install ok installed'; then \
+	  if ! command -v "$$cmd" >/dev/null 2>&1 && [ ! -e "$$cmd" ] && ! dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q 'install ok installed'; then \
 	    missing="$$missing $$pkg"; \
 	  fi; \
 	done; \

@@ -105,12 +105,25 @@ export async function runLogic(config: LogicConfig): Promise<void> {
   });
   await fleet.start();
   let stopping = false;
+  let reachedGateways = false;
   const ops = await startOpsServer({
     host: config.opsListen.host,
     port: config.opsListen.port,
     registry,
-    // Ready means "can take server API traffic": the store is open; gateways may come later.
-    notReadyReason: () => (stopping ? "stopping" : null),
+    // Ready means "can serve": the store is open (start got here) and every gateway
+    // discovered at start has had a first connection attempt, so during a rollout an
+    // old logic pod leaves only once its replacement streams to the gateways. Not
+    // "gateways ready": a gateway turns ready only after a logic stream is up, and
+    // a failed attempt counts, so neither tier waits for the other. Latched: a
+    // gateway discovered later never takes a serving logic pod out of its Service.
+    notReadyReason: () => {
+      if (stopping) return "stopping";
+      if (!reachedGateways) {
+        if (!fleet.settled()) return "connecting to the gateways it discovered";
+        reachedGateways = true;
+      }
+      return null;
+    },
   });
   log.info({ apiPort: api.port, opsPort: ops.port, discovery: config.discovery }, "logic started");
 

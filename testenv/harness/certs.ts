@@ -69,8 +69,14 @@ async function leaf(
   ]);
 }
 
-/** Writes all certificates and keys into dir and returns their paths. */
-export async function generateCerts(dir: string): Promise<ControlPlaneCerts> {
+/**
+ * Writes all certificates and keys into dir and returns their paths. The
+ * serving certificate names loopback, the `kubernetes` Service and extraIps.
+ */
+export async function generateCerts(
+  dir: string,
+  extraIps: readonly string[] = [],
+): Promise<ControlPlaneCerts> {
   const certs: ControlPlaneCerts = {
     caCert: join(dir, "ca.crt"),
     caKey: join(dir, "ca.key"),
@@ -108,6 +114,7 @@ export async function generateCerts(dir: string): Promise<ControlPlaneCerts> {
     "DNS:kubernetes.default",
     "DNS:kubernetes.default.svc",
     "DNS:kubernetes.default.svc.cluster.local",
+    ...extraIps.map((ip) => `IP:${ip}`),
   ].join(",");
   await Promise.all([
     leaf(

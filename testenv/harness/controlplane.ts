@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
-import { adminKubeconfig, type ControlPlaneCerts, generateCerts } from "./certs.ts";
+import { apiserverArgs, SERVICE_CIDR } from "./apiserver-args.ts";
+import { adminKubeconfig, generateCerts } from "./certs.ts";
 import { withPodDeleteAfterFinalizers } from "./kwok-stages.ts";
 import { binaryPath, shareDir } from "./paths.ts";
 import { type ManagedProcess, startProcess } from "./proc.ts";
@@ -22,6 +23,14 @@ export interface ControlPlaneOptions {
   name?: string;
   /** Also run kube-controller-manager, kube-scheduler and kwok with one fake Node. */
   kwok?: boolean;
+  /** Run kube-controller-manager and kube-scheduler (implied by kwok). */
+  controllers?: boolean;
+  /**
+   * The address kube-apiserver binds to and advertises (default 127.0.0.1). A
+   * non-loopback address (the real node's bridge) makes the API reachable from
+   * pods: the `kubernetes` Service's endpoint is kept by the lease reconciler.
+   */
+  address?: string;
   /** Use this directory for state instead of a fresh temp dir (kept on stop). */
   dir?: string;
   /** Startup budget in ms (default 90 000). */
@@ -59,9 +68,7 @@ export interface ControlPlane {
   stop(opts?: { failed?: boolean }): Promise<void>;
 }
 
-const SERVICE_CIDR = "10.96.0.0/16";
 const POD_CIDR = "10.244.0.1/16";
-const SA_ISSUER = "https://kubernetes.default.svc.cluster.local";
 export const FAKE_NODE_NAME = "kwok-node-0";
 
 /** Starts a control plane; see ControlPlaneOptions. Retries once on a port collision. */
@@ -78,13 +85,15 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const started = Date.now();
   const timeoutMs = opts.timeoutMs ?? 90_000;
   const withKwok = opts.kwok === true;
+  const withControllers = withKwok || opts.controllers === true;
+  const address = opts.address ?? "127.0.0.1";
   const name = opts.name ?? "controlplane";
   // Resolve binaries first: a missing build fails before anything starts.
   const bins = {
     etcd: binaryPath("etcd"),
     apiserver: binaryPath("kube-apiserver"),
-    kcm: withKwok ? binaryPath("kube-controller-manager") : "",
-    scheduler: withKwok ? binaryPath("kube-scheduler") : "",
+    kcm: withControllers ? binaryPath("kube-controller-manager") : "",
+    scheduler: withControllers ? binaryPath("kube-scheduler") : "",
     kwok: withKwok ? binaryPath("kwok") : "",
   };
   const builtStagesPath = join(shareDir(), "kwok-stages.yaml");
@@ -135,7 +144,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       number,
       number,
     ];
-    const certs = await generateCerts(pkiDir);
+    const certs = await generateCerts(pkiDir, address === "127.0.0.1" ? [] : [address]);
 
     // etcd
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
@@ -167,11 +176,11 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     );
 
     // kube-apiserver
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${address}:${apiPort}`;
     const apiserver = startProcess({
       name: "kube-apiserver",
       command: bins.apiserver,
-      args: apiserverArgs({ etcdUrl, apiPort, certs, certDir: pkiDir, withKwok }),
+      args: apiserverArgs({ etcdUrl, address, apiPort, certs, certDir: pkiDir, withControllers }),
       logPath: join(logsDir, "kube-apiserver.log"),
     });
     procs.push(apiserver);
@@ -200,7 +209,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(kubeconfigPath);
 
-    if (withKwok) {
+    if (withControllers) {
       const common = [
         `--kubeconfig=${kubeconfigPath}`,
         `--authentication-kubeconfig=${kubeconfigPath}`,
@@ -232,6 +241,9 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
         logPath: join(logsDir, "kube-scheduler.log"),
       });
       procs.push(scheduler);
+    }
+
+    if (withKwok) {
       const kwok = startProcess({
         name: "kwok",
         command: bins.kwok,
@@ -253,7 +265,10 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
         logPath: join(logsDir, "kwok.log"),
       });
       procs.push(kwok);
-      const all = [etcd, apiserver, kcm, scheduler, kwok];
+    }
+
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    if (withControllers) {
       for (const [what, port] of [
         ["kube-controller-manager", kcmPort],
         ["kube-scheduler", schedPort],
@@ -266,10 +281,13 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
             });
             return r.status === 200 ? true : undefined;
           },
-          { timeoutMs: remaining(), intervalMs: 200, watch: all },
+          { timeoutMs: remaining(), intervalMs: 200, watch: procs },
         );
       }
-      const core = kubeConfig.makeApiClient(CoreV1Api);
+    }
+
+    if (withKwok) {
+      const all = [...procs];
       await core.createNode({ body: fakeNode(FAKE_NODE_NAME) });
       // The NodeLifecycle controller removes node.kubernetes.io/not-ready (added
       // by TaintNodesByCondition on create) once kwok reports Ready.
@@ -284,13 +302,15 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
         },
         { timeoutMs: remaining(), intervalMs: 250, watch: all },
       );
+    }
+    if (withControllers) {
       await waitFor(
         "service account default/default",
         async () =>
           (await core.readNamespacedServiceAccount({ name: "default", namespace: "default" }))
             ? true
             : undefined,
-        { timeoutMs: remaining(), intervalMs: 250, watch: all },
+        { timeoutMs: remaining(), intervalMs: 250, watch: procs },
       );
     }
 
@@ -333,47 +353,6 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   } catch (err) {
     return fail(err);
   }
-}
-
-function apiserverArgs(o: {
-  etcdUrl: string;
-  apiPort: number;
-  certs: ControlPlaneCerts;
-  certDir: string;
-  withKwok: boolean;
-}): string[] {
-  const args = [
-    `--etcd-servers=${o.etcdUrl}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
-    `--secure-port=${o.apiPort}`,
-    `--cert-dir=${o.certDir}`,
-    `--tls-cert-file=${o.certs.serverCert}`,
-    `--tls-private-key-file=${o.certs.serverKey}`,
-    `--client-ca-file=${o.certs.caCert}`,
-    `--service-account-key-file=${o.certs.saPublicKey}`,
-    `--service-account-signing-key-file=${o.certs.saPrivateKey}`,
-    `--service-account-issuer=${SA_ISSUER}`,
-    `--service-cluster-ip-range=${SERVICE_CIDR}`,
-    "--authorization-mode=RBAC",
-    // Aggregation layer / request-header authentication, as kubeadm sets it up;
-    // kube-controller-manager and kube-scheduler read this CA for delegated authn.
-    `--requestheader-client-ca-file=${o.certs.caCert}`,
-    "--requestheader-allowed-names=front-proxy-client",
-    "--requestheader-username-headers=X-Remote-User",
-    "--requestheader-group-headers=X-Remote-Group",
-    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-    `--proxy-client-cert-file=${o.certs.proxyClientCert}`,
-    `--proxy-client-key-file=${o.certs.proxyClientKey}`,
-    "--allow-privileged=true",
-    // Loopback addresses are invalid endpoints for the "kubernetes" Service.
-    "--endpoint-reconciler-type=none",
-    "--profiling=false",
-  ];
-  // Without kube-controller-manager nothing creates the "default" ServiceAccount,
-  // so the ServiceAccount admission plugin would reject every Pod.
-  if (!o.withKwok) args.push("--disable-admission-plugins=ServiceAccount");
-  return args;
 }
 
 function fakeNode(name: string): V1Node {

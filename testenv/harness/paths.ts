@@ -1,9 +1,11 @@
-// Where the testenv binaries live. testenv/build.sh builds them into
-// ${XDG_CACHE_HOME:-$HOME/.cache}/chatcluster/testenv/<hash>/bin, where <hash> is
-// the first 16 hex digits of sha256(testenv/versions.env); this file computes the
-// same path so the harness always runs the versions pinned in the checkout.
-import { createHash } from "node:crypto";
-import { accessSync, constants, readFileSync } from "node:fs";
+// Where the testenv binaries live. testenv/build.sh builds each component into
+// its own cache directory and links one set of them into
+// ${XDG_CACHE_HOME:-$HOME/.cache}/chatcluster/testenv/<set>/bin, where <set>
+// hashes the components' keys (their recipes and versions); `build.sh
+// --print-bin-dir` names that directory, so the harness always runs the
+// versions pinned in the checkout.
+import { execFileSync } from "node:child_process";
+import { accessSync, constants, existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +18,9 @@ export const BINARY_NAMES = [
   "kwok",
   "helm",
   "nats-server",
+  "kubelet",
+  "kube-proxy",
+  "coredns",
 ] as const;
 
 export type BinaryName = (typeof BINARY_NAMES)[number];
@@ -35,23 +40,26 @@ export class TestenvBinaryNotFoundError extends Error {
 /** Absolute path of the repository checkout this file belongs to. */
 export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The versions hash: first 16 hex digits of sha256(testenv/versions.env). */
-export function versionsHash(): string {
-  const content = readFileSync(join(repoRoot, "testenv", "versions.env"));
-  return createHash("sha256").update(content).digest("hex").slice(0, 16);
-}
-
 /** Root of the per-user cache for ChatCluster (XDG_CACHE_HOME aware). */
 export function cacheRoot(): string {
   const xdg = process.env.XDG_CACHE_HOME;
   return join(xdg !== undefined && xdg !== "" ? xdg : join(homedir(), ".cache"), "chatcluster");
 }
 
+let resolvedBinDir: string | undefined;
+
 /** Directory holding the built binaries; CHATCLUSTER_TESTENV_BIN_DIR overrides it. */
 export function binDir(): string {
   const override = process.env.CHATCLUSTER_TESTENV_BIN_DIR;
   if (override !== undefined && override !== "") return override;
-  return join(cacheRoot(), "testenv", versionsHash(), "bin");
+  if (resolvedBinDir === undefined) {
+    const script = join(repoRoot, "testenv", "build.sh");
+    // Outside a checkout (the container image ships only the harness) nothing is built.
+    resolvedBinDir = existsSync(script)
+      ? execFileSync("bash", [script, "--print-bin-dir"], { encoding: "utf8" }).trim()
+      : join(cacheRoot(), "testenv", "unbuilt", "bin");
+  }
+  return resolvedBinDir;
 }
 
 /** Data files built alongside the binaries (e.g. kwok stages). */

@@ -2,7 +2,7 @@
 import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -154,4 +154,24 @@ export function trackFailures(): () => boolean {
     if ("passed" in t && !t.passed) failed = true;
   });
   return () => failed;
+}
+
+/**
+ * Opens a TCP connection and closes it at once: resolves "connected", the
+ * error code (ECONNREFUSED, EHOSTUNREACH...) or "timeout". For tests that check
+ * what can reach what.
+ */
+export function tcpProbe(host: string, port: number, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, timeout: timeoutMs });
+    s.once("connect", () => {
+      s.destroy();
+      resolve("connected");
+    });
+    s.once("timeout", () => {
+      s.destroy();
+      resolve("timeout");
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
+  });
 }

@@ -17,7 +17,7 @@ export function createDiscoveryMetrics(registry: Registry): DiscoveryMetrics {
   for (const kind of EVENT_KINDS) events.inc({ kind }, 0);
   const endpoints = new Gauge({
     name: "chatcluster_logic_discovery_endpoints",
-    help: "Gateway endpoints currently discovered as serving.",
+    help: "Gateway endpoints currently discovered: every gateway pod with an address, ready or not.",
     registers: [registry],
   });
   return { events, endpoints };

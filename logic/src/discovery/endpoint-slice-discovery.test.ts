@@ -13,7 +13,7 @@ import {
 } from "../../../testenv/harness/index.ts";
 import type { GatewayEndpoint } from "./discovery.ts";
 import { createDiscoveryMetrics } from "./discovery-metrics.ts";
-import { EndpointSliceDiscovery, servingEndpoints } from "./endpoint-slice-discovery.ts";
+import { EndpointSliceDiscovery, gatewayEndpoints } from "./endpoint-slice-discovery.ts";
 
 const NS = "default";
 const SERVICE = "demo-gateway-internal";
@@ -40,15 +40,19 @@ function slice(name: string, endpoints: ReturnType<typeof endpoint>[]): V1Endpoi
   };
 }
 
-describe("servingEndpoints", () => {
-  it("keeps serving endpoints (also terminating ones) at the named port, one per pod", () => {
-    const got = servingEndpoints(
+describe("gatewayEndpoints", () => {
+  it("keeps every endpoint whatever its conditions (starting, ready, draining) at the named port, one per pod", () => {
+    const got = gatewayEndpoints(
       [
         slice("a", [
           endpoint("gw-1", "10.0.0.2", { ready: true, serving: true }),
           endpoint("gw-0", "10.0.0.1", { ready: false, serving: true, terminating: true }),
           endpoint("gw-2", "10.0.0.3", { ready: false, serving: false, terminating: true }),
           endpoint("gw-3", "10.0.0.4", {}),
+          // A starting gateway: it turns ready only once logic has connected to it.
+          endpoint("gw-4", "10.0.0.5", { ready: false, serving: false }),
+          // The headless Service publishes not-ready addresses: ready, not serving.
+          endpoint("gw-5", "10.0.0.6", { ready: true, serving: false }),
         ]),
       ],
       "grpc-internal",
@@ -56,7 +60,10 @@ describe("servingEndpoints", () => {
     assert.deepEqual(got, [
       { id: "gw-0", address: "10.0.0.1:9090" },
       { id: "gw-1", address: "10.0.0.2:9090" },
+      { id: "gw-2", address: "10.0.0.3:9090" },
       { id: "gw-3", address: "10.0.0.4:9090" },
+      { id: "gw-4", address: "10.0.0.5:9090" },
+      { id: "gw-5", address: "10.0.0.6:9090" },
     ]);
   });
 });
@@ -163,18 +170,7 @@ describe("EndpointSliceDiscovery against a real kube-apiserver", {
       });
       assert.equal(ids(await waitForEndpoints(d, (e) => e.length === 3)), "gw-0,gw-1,gw-2");
 
-      // Draining: terminating but still serving keeps its stream.
-      await api.replaceNamespacedEndpointSlice({
-        name: "gw-a",
-        namespace: NS,
-        body: slice("gw-a", [
-          endpoint("gw-0", "10.0.0.1", { ready: false, serving: true, terminating: true }),
-          endpoint("gw-1", "10.0.0.2", { ready: true, serving: true }),
-        ]),
-      });
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal(ids(d.endpoints()), "gw-0,gw-1,gw-2");
-
+      // Draining: terminating, no longer serving (its /readyz fails), still delivering: kept.
       await api.replaceNamespacedEndpointSlice({
         name: "gw-a",
         namespace: NS,
@@ -183,6 +179,20 @@ describe("EndpointSliceDiscovery against a real kube-apiserver", {
           endpoint("gw-1", "10.0.0.2", { ready: true, serving: true }),
         ]),
       });
+      // Starting: not ready until logic connects: kept.
+      await api.createNamespacedEndpointSlice({
+        namespace: NS,
+        body: slice("gw-s", [endpoint("gw-3", "10.0.0.4", { ready: false, serving: false })]),
+      });
+      assert.equal(ids(await waitForEndpoints(d, (e) => e.length === 4)), "gw-0,gw-1,gw-2,gw-3");
+
+      // Gone from the slice (the pod was deleted): dropped.
+      await api.replaceNamespacedEndpointSlice({
+        name: "gw-a",
+        namespace: NS,
+        body: slice("gw-a", [endpoint("gw-1", "10.0.0.2", { ready: true, serving: true })]),
+      });
+      await api.deleteNamespacedEndpointSlice({ name: "gw-s", namespace: NS });
       assert.equal(ids(await waitForEndpoints(d, (e) => e.length === 2)), "gw-1,gw-2");
 
       await api.deleteNamespacedEndpointSlice({ name: "gw-a", namespace: NS });

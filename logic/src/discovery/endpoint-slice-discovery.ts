@@ -33,9 +33,16 @@ const DEFAULT_MAX_BACKOFF_MS = 30_000;
 /**
  * Gateways from the EndpointSlices of their headless Service.
  *
- * An endpoint counts while its `serving` condition is true, which includes a
- * gateway that is terminating but still draining: logic must keep delivering to
- * its remaining clients until the pod is gone.
+ * Every endpoint with an address counts, whatever its conditions say, until it
+ * leaves the slices (its pod is gone or has no IP): the conditions describe
+ * whether a gateway takes clients, not whether logic should stream to it.
+ *   - not ready (not serving): a starting gateway turns ready only once a logic
+ *     stream is connected, so waiting for `serving` would never connect at all;
+ *   - ready: the usual case;
+ *   - terminating: a draining gateway (no longer serving) still delivers to the
+ *     clients it has until it exits.
+ * The guarantee that clients reach only gateways with a logic stream is the
+ * gateway's readiness (its /readyz needs one), which gates the client Service.
  *
  * Failure handling: the client library's list-watch relists by itself after a
  * 410 Gone and reconnects after its 30 s inactivity timeout (which is also what
@@ -129,7 +136,7 @@ export class EndpointSliceDiscovery extends EventEmitter<DiscoveryEvents> implem
 
   #recompute(): void {
     if (this.#stopped) return;
-    const next = servingEndpoints(this.#informer.list(this.#opts.namespace), this.#opts.portName);
+    const next = gatewayEndpoints(this.#informer.list(this.#opts.namespace), this.#opts.portName);
     this.#opts.metrics.endpoints.set(next.length);
     if (sameEndpoints(this.#current, next)) return;
     this.#current = next;
@@ -137,18 +144,16 @@ export class EndpointSliceDiscovery extends EventEmitter<DiscoveryEvents> implem
   }
 }
 
-/** The serving endpoints of a set of slices, one per pod, addressed at the internal port. */
-export function servingEndpoints(slices: readonly V1EndpointSlice[], portName: string): GatewayEndpoint[] {
+/** Every gateway pod of a set of slices, ready or not, one per pod, addressed at the internal port. */
+export function gatewayEndpoints(slices: readonly V1EndpointSlice[], portName: string): GatewayEndpoint[] {
   const byId = new Map<string, GatewayEndpoint>();
   for (const slice of slices) {
     const ports = slice.ports ?? [];
     const port = (ports.find((p) => p.name === portName) ?? ports[0])?.port;
     if (port === undefined) continue;
     for (const ep of slice.endpoints ?? []) {
-      // Kubernetes: a nil condition means "unknown" and is to be read as true.
-      const serving = ep.conditions?.serving ?? ep.conditions?.ready ?? true;
       const ip = ep.addresses[0];
-      if (!serving || ip === undefined) continue;
+      if (ip === undefined) continue;
       const host = ip.includes(":") ? `[${ip}]` : ip;
       const id = ep.targetRef?.name ?? ep.hostname ?? ip;
       byId.set(id, { id, address: `${host}:${port}` });

@@ -71,6 +71,7 @@ export class GatewayConnection {
   #snapshotSeen = false;
   #running = false;
   #abortSession = false;
+  #attempted = false;
 
   constructor(endpoint: GatewayEndpoint, host: ConnectionHost, log: Logger) {
     this.endpoint = endpoint;
@@ -116,6 +117,11 @@ export class GatewayConnection {
 
   start(): void {
     this.#connect();
+  }
+
+  /** True once a first stream got the gateway's hello or ended (connected or failed). */
+  get attempted(): boolean {
+    return this.#attempted;
   }
 
   /** Closes for good: aborts the stream and the session; the caller drops the queue. */
@@ -220,6 +226,7 @@ export class GatewayConnection {
 
   #ended(error: unknown): void {
     this.#running = false;
+    this.#attempted = true;
     if (this.#abortSession) {
       this.#abortSession = false;
       this.#sessions.abort();
@@ -277,6 +284,7 @@ export class GatewayConnection {
         this.ref = { id: h.gatewayId, epoch: h.epoch };
         this.draining = h.draining;
         this.state = "ready";
+        this.#attempted = true;
         this.#readyAt = performance.now();
         this.#lastPingAt = this.#readyAt;
         this.#host.onReady(this, previousEpoch);

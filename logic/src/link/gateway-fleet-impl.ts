@@ -32,6 +32,12 @@ export interface RunningGatewayFleet extends GatewayFleet {
   stop(): Promise<void>;
   /** Per-gateway queue numbers (not for hot paths). */
   stats(): GatewayQueueStats[];
+  /**
+   * True when every gateway discovered so far has had a first attempt settle:
+   * its stream is up, or the attempt failed (a broken gateway must not hold
+   * logic back). Logic is ready only once this held after start.
+   */
+  settled(): boolean;
 }
 
 /**
@@ -135,6 +141,11 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
 
   connectedGateways(): number {
     return this.#connected;
+  }
+
+  settled(): boolean {
+    for (const c of this.#conns.values()) if (!c.attempted) return false;
+    return true;
   }
 
   stats(): GatewayQueueStats[] {

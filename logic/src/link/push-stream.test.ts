@@ -2,7 +2,9 @@
 // spawned), the real GatewayFleet in this process, loopback HTTP/2.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -305,4 +307,30 @@ test("TLS with a shared secret: the fleet verifies the gateway certificate and a
   fleet.deliverToRoom("t", 1n, checkedPayload(1n, 2000));
   const s = await gw.waitDeliveries(1);
   assert.equal(s.corrupt, 0);
+});
+
+test("settled: each discovered gateway has answered or failed a first attempt", async (t) => {
+  const live = await gateway({ gatewayId: "settled-0" });
+  // A port that accepts and never speaks HTTP/2 (a hung pod), and one that refuses.
+  const silent = createServer(() => {});
+  silent.listen(0, "127.0.0.1");
+  await once(silent, "listening");
+  t.after(() => silent.close());
+  const refused = createServer();
+  refused.listen(0, "127.0.0.1");
+  await once(refused, "listening");
+  const refusedPort = (refused.address() as AddressInfo).port;
+  await new Promise((r) => refused.close(r));
+  const silentPort = (silent.address() as AddressInfo).port;
+  const { fleet } = testFleet(
+    new StaticDiscovery([live.address, `127.0.0.1:${silentPort}`, `127.0.0.1:${refusedPort}`]),
+    "logic-settled",
+    { helloTimeoutMs: 1500 },
+  );
+  t.after(() => fleet.stop());
+  await fleet.start();
+  await waitFor("the live gateway's stream", () => fleet.connectedGateways() === 1);
+  assert.equal(fleet.settled(), false, "the silent gateway's first attempt is still open");
+  await waitFor("the silent gateway's hello timeout", () => fleet.settled(), 10_000);
+  assert.equal(fleet.connectedGateways(), 1);
 });

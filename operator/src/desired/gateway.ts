@@ -34,8 +34,8 @@ export function gatewayTerminationGraceSeconds(spec: ResolvedSpec): number {
 
 /**
  * Headless Service over the gateways' internal gRPC port. Logic pods discover
- * gateways from its EndpointSlices (label kubernetes.io/service-name=<this name>);
- * only ready gateways are listed, so a draining gateway stops getting new streams.
+ * gateways from its EndpointSlices (label kubernetes.io/service-name=<this name>)
+ * and stream to every pod listed, ready or not (see below).
  */
 export function gatewayHeadlessService(cc: ChatCluster, spec: ResolvedSpec, names: ChildNames): V1Service {
   return {
