@@ -53,6 +53,8 @@ export class Connection {
   authInFlight = false;
   /** Saw a pong or a frame since the last sweep. */
   alive = true;
+  /** When the sweep last pinged it (ms since epoch): never judged sooner than an interval after. */
+  pingedAt = 0;
   /** Framed bytes waiting for the next per-tick flush. */
   queue: Buffer[] = [];
   queuedBytes = 0;

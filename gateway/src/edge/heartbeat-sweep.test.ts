@@ -16,6 +16,7 @@ it("spreads pings over the heartbeat interval and pings every connection once pe
       id,
       state: "open",
       alive: true,
+      pingedAt: 0,
       expiresAtMs: 0,
       openedAt: Date.now(),
       ws: {
@@ -62,4 +63,44 @@ it("spreads pings over the heartbeat interval and pings every connection once pe
     Math.min(...counts) >= 2 && Math.max(...counts) <= 3,
     `pings per connection ${Math.min(...counts)}..${Math.max(...counts)}`,
   );
+});
+
+it("pings a lone socket once per interval, so a slow pong within the interval is never a timeout", async () => {
+  // Ticks of 25 ms, interval 400 ms: one socket that answers each ping 300 ms late.
+  const limits = resolveEdgeLimits({ heartbeatMs: 400, closeGraceMs: 100 });
+  const pings: number[] = [];
+  let terminated = false;
+  const c = {
+    id: 1,
+    state: "open",
+    alive: true,
+    pingedAt: 0,
+    expiresAtMs: 0,
+    openedAt: Date.now(),
+    ws: {
+      ping() {
+        pings.push(Date.now());
+        setTimeout(() => {
+          c.alive = true;
+        }, 300);
+      },
+      terminate() {
+        terminated = true;
+      },
+    },
+  };
+  const timer = startHeartbeatSweep({
+    limits,
+    conns: new Map([[1, c as unknown as Connection]]),
+    pending: new Set(),
+    closing: new Set(),
+    closeConn: () => assert.fail("nothing is closed"),
+  });
+  while (pings.length < 4) await new Promise((r) => setTimeout(r, 25));
+  clearInterval(timer);
+  assert.equal(terminated, false, "a pong 300 ms late within a 400 ms interval is not a timeout");
+  for (let i = 1; i < pings.length; i++) {
+    const gap = (pings[i] as number) - (pings[i - 1] as number);
+    assert.ok(gap >= 360, `pings ${gap} ms apart, want about an interval (400 ms)`);
+  }
 });

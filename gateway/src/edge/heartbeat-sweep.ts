@@ -21,7 +21,9 @@ export interface SweepContext {
  * The heartbeat work is spread over the interval: each tick visits the next
  * slice of connections (enough that every one is visited once per interval),
  * so 17,000 sockets are pinged ~500 per tick instead of all in one turn that
- * would delay every delivery behind it.
+ * would delay every delivery behind it. A round never completes faster than
+ * the interval: with few sockets the slices finish early and the next round
+ * waits, so no socket is pinged (or judged) more often than once an interval.
  */
 export function startHeartbeatSweep(ctx: SweepContext): NodeJS.Timeout {
   const { limits, conns, pending, closing } = ctx;
@@ -33,6 +35,8 @@ export function startHeartbeatSweep(ctx: SweepContext): NodeJS.Timeout {
   // A live iterator over the connection map: entries added later are visited
   // in this round, entries deleted are skipped.
   let cursor = conns.values();
+  let roundStart = Date.now();
+  let roundDone = false;
   const timer = setInterval(() => {
     const now = Date.now();
     for (const c of pending) {
@@ -41,13 +45,18 @@ export function startHeartbeatSweep(ctx: SweepContext): NodeJS.Timeout {
     for (const c of closing) {
       if (now - c.closingSince >= limits.closeGraceMs) c.ws.terminate();
     }
+    if (roundDone) {
+      if (now - roundStart < limits.heartbeatMs) return;
+      roundDone = false;
+      roundStart = now;
+      cursor = conns.values();
+    }
     let budget = Math.ceil((conns.size * tickMs) / limits.heartbeatMs);
     while (budget-- > 0) {
-      let next = cursor.next();
+      const next = cursor.next();
       if (next.done) {
-        cursor = conns.values();
-        next = cursor.next();
-        if (next.done) break;
+        roundDone = true;
+        break;
       }
       visit(next.value, now);
     }
@@ -57,6 +66,9 @@ export function startHeartbeatSweep(ctx: SweepContext): NodeJS.Timeout {
 
   function visit(c: Connection, now: number): void {
     if (c.state === "closing" || c.state === "closed") return;
+    // Slices grow with the connection count: after a burst of new connections a
+    // socket can come round sooner than an interval after its ping. Wait for it.
+    if (now - c.pingedAt < limits.heartbeatMs * 0.9) return;
     if (!c.alive) {
       c.closeCode = CLOSE_CODES.heartbeatTimeout.code;
       c.ws.terminate();
@@ -67,6 +79,7 @@ export function startHeartbeatSweep(ctx: SweepContext): NodeJS.Timeout {
       return;
     }
     c.alive = false;
+    c.pingedAt = now;
     c.ws.ping();
   }
 }
