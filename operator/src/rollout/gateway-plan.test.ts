@@ -189,4 +189,20 @@ describe("planGateways", () => {
     assert.equal(p.delete, undefined);
     assert.deepEqual(p.state, { phase: "WaitingForController" });
   });
+
+  it("replaces outdated pods that never became Ready one after the other instead of waiting for them", () => {
+    // A bad template reached gw-2 and gw-3, then the user fixed the image.
+    const pods = [0, 1, 2, 3].map((i) => pod(i, i >= 2 ? { revision: "old", ready: false } : {}));
+    const p = planGateways(input({ pods }));
+    assert.deepEqual(p.state, { phase: "Draining", pod: "demo-gateway-3", reason: "Replace" });
+    assert.deepEqual(p.delete, { pod: "demo-gateway-3", uid: "uid-3" });
+  });
+
+  it("does not step a scale-down while a replacement of the current template is still starting", () => {
+    const pods = [0, 1, 2, 3].map((i) => pod(i, i === 2 ? { ready: false, readySinceMs: undefined } : {}));
+    const p = planGateways(input({ desiredReplicas: 3, pods }));
+    assert.deepEqual(p.state, { phase: "WaitingForPod", pod: "demo-gateway-2", missing: false });
+    assert.equal(p.replicas, 4);
+    assert.equal(p.delete, undefined);
+  });
 });

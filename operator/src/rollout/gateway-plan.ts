@@ -118,6 +118,12 @@ export function planGateways(i: GatewayPlanInput): GatewayPlan {
     const beyond = live.find((p) => p.ordinal >= current);
     if (beyond !== undefined) return plan({ phase: "Draining", pod: beyond.name, reason: "ScaleDown" });
     const victim = live.find((p) => p.ordinal === current - 1);
+    // A pod of the current template still starting (a replacement) holds the
+    // step: draining the victim now would leave two gateways out of service.
+    const starting = live.find(
+      (p) => p !== victim && !p.ready && i.updateRevision !== undefined && p.revision === i.updateRevision,
+    );
+    if (starting !== undefined) return plan({ phase: "WaitingForPod", pod: starting.name, missing: false });
     if (victim !== undefined && wait > 0) {
       return plan({ phase: "WaitingInterval", remainingMs: wait, next: victim.name }, { recheckMs: wait });
     }
@@ -146,8 +152,9 @@ export function planGateways(i: GatewayPlanInput): GatewayPlan {
   // An outdated pod that is not Ready serves no one: replace it first, so a broken pod never blocks the roll.
   const byOrdinalDesc = [...outdated].sort((a, b) => b.ordinal - a.ordinal);
   const candidate = byOrdinalDesc.find((p) => !p.ready) ?? byOrdinalDesc[0]!;
-  // A replacement that is not Ready stops the roll here (as a new template that does not start should).
-  const unready = live.find((p) => p !== candidate && !p.ready);
+  // A replacement that is not Ready stops the roll here (as a new template that does not start should);
+  // other outdated pods that are not Ready are replaced in turn, never waited for.
+  const unready = live.find((p) => p !== candidate && !p.ready && p.revision === i.updateRevision);
   if (unready !== undefined) return plan({ phase: "WaitingForPod", pod: unready.name, missing: false });
   if (candidate.ready && wait > 0) {
     return plan({ phase: "WaitingInterval", remainingMs: wait, next: candidate.name }, { recheckMs: wait });
