@@ -11,6 +11,7 @@ test("endpoints parse as host:port, URL or id=address", () => {
   assert.deepEqual(parseEndpoint(" gw-0 = https://gw-0.gw:7001 "), {
     id: "gw-0",
     address: "https://gw-0.gw:7001",
+    gatewayId: "gw-0",
   });
   assert.deepEqual(parseEndpoint("[::1]:7001")?.address, "[::1]:7001");
   assert.equal(parseEndpoint("# comment"), null);

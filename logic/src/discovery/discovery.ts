@@ -16,6 +16,12 @@ export interface GatewayEndpoint {
   readonly id: string;
   /** `host:port` (h2c or TLS decided by the client) or a full `http://` / `https://` URL. */
   readonly address: string;
+  /**
+   * The gateway id the process at this address must answer with, when the
+   * discovery source names it (the pod's name in an EndpointSlice, `id=` in a
+   * static list). A pod IP reused by another gateway then cannot pass for it.
+   */
+  readonly gatewayId?: string;
 }
 
 export interface DiscoveryEvents {
@@ -56,7 +62,7 @@ export function parseEndpoint(raw: string): GatewayEndpoint | null {
     throw new Error(`gateway endpoint "${line}": want host:port, http(s)://host:port or id=address`);
   }
   if (id === "") throw new Error(`gateway endpoint "${line}": empty id`);
-  return { id, address };
+  return eq === -1 ? { id, address } : { id, address, gatewayId: id };
 }
 
 /** Parses a list of entries, dropping duplicate ids (the last one wins). */

@@ -58,12 +58,12 @@ describe("gatewayEndpoints", () => {
       "grpc-internal",
     );
     assert.deepEqual(got, [
-      { id: "gw-0", address: "10.0.0.1:9090" },
-      { id: "gw-1", address: "10.0.0.2:9090" },
-      { id: "gw-2", address: "10.0.0.3:9090" },
-      { id: "gw-3", address: "10.0.0.4:9090" },
-      { id: "gw-4", address: "10.0.0.5:9090" },
-      { id: "gw-5", address: "10.0.0.6:9090" },
+      { id: "gw-0", address: "10.0.0.1:9090", gatewayId: "gw-0" },
+      { id: "gw-1", address: "10.0.0.2:9090", gatewayId: "gw-1" },
+      { id: "gw-2", address: "10.0.0.3:9090", gatewayId: "gw-2" },
+      { id: "gw-3", address: "10.0.0.4:9090", gatewayId: "gw-3" },
+      { id: "gw-4", address: "10.0.0.5:9090", gatewayId: "gw-4" },
+      { id: "gw-5", address: "10.0.0.6:9090", gatewayId: "gw-5" },
     ]);
   });
 });

@@ -155,8 +155,15 @@ export function gatewayEndpoints(slices: readonly V1EndpointSlice[], portName: s
       const ip = ep.addresses[0];
       if (ip === undefined) continue;
       const host = ip.includes(":") ? `[${ip}]` : ip;
-      const id = ep.targetRef?.name ?? ep.hostname ?? ip;
-      byId.set(id, { id, address: `${host}:${port}` });
+      // A gateway's id is its pod name (the StatefulSet's hostname): that is who must answer here.
+      const named = ep.targetRef?.name ?? ep.hostname;
+      const id = named ?? ip;
+      byId.set(
+        id,
+        named === undefined
+          ? { id, address: `${host}:${port}` }
+          : { id, address: `${host}:${port}`, gatewayId: named },
+      );
     }
   }
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -273,6 +273,17 @@ export class GatewayConnection {
           else this.reset("protocol", false);
           return;
         }
+        const expected = this.endpoint.gatewayId;
+        if (expected !== undefined && h.gatewayId !== expected) {
+          // The pod's IP now belongs to another gateway (or a stale slice): its
+          // replies and interest must never be filed under the wrong gateway.
+          this.#log.warn(
+            { expected, answered: h.gatewayId },
+            "another gateway answered at this endpoint's address",
+          );
+          this.reset("protocol", false);
+          return;
+        }
         if (h.protocolVersion !== PROTOCOL_VERSION) {
           this.#log.error({ version: h.protocolVersion }, "gateway speaks another protocol version");
           this.reset("protocol", false);

@@ -229,6 +229,9 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
     this.#setRooms(c, []);
     if (c.gatewayId !== undefined && this.#byGatewayId.get(c.gatewayId) === c) {
       this.#byGatewayId.delete(c.gatewayId);
+      // Another endpoint still streaming to the same gateway takes over its replies.
+      for (const o of this.#conns.values())
+        if (o.gatewayId === c.gatewayId && o.state === "ready") this.#byGatewayId.set(c.gatewayId, o);
     }
     this.metrics.queueDepth.remove({ gateway: label(c) });
     this.metrics.queueBytes.remove({ gateway: label(c) });

@@ -334,3 +334,22 @@ test("settled: each discovered gateway has answered or failed a first attempt", 
   await waitFor("the silent gateway's hello timeout", () => fleet.settled(), 10_000);
   assert.equal(fleet.connectedGateways(), 1);
 });
+
+test("a gateway answering at another gateway's endpoint (a reused pod IP) is refused, never filed under either", async (t) => {
+  const impostor = await gateway({ gatewayId: "named-b" });
+  const { fleet, registry } = testFleet(new StaticDiscovery([`named-a=${impostor.address}`]), "logic-named");
+  t.after(() => fleet.stop());
+  await fleet.start();
+  await waitFor(
+    "the endpoint reset for answering as another gateway",
+    async () =>
+      metricValue(await registry.metrics(), "chatcluster_logic_push_reconnects_total", 'reason="protocol"') >=
+      1,
+  );
+  assert.equal(fleet.connectedGateways(), 0, "no stream to the endpoint counts as connected");
+  assert.deepEqual(
+    fleet.stats().filter((s) => s.gatewayId === "named-b"),
+    [],
+    "nothing is filed under the impostor's id",
+  );
+});
