@@ -437,10 +437,21 @@ describe("ChatCluster on a real node, as a user runs it", () => {
     const namespaced = (await cp.kubectl(["api-resources", "--verbs=list", "--namespaced", "-o", "name"]))
       .split("\n")
       .filter((r) => r !== "" && !r.startsWith("events"));
-    const left = (await cp.kubectl(["get", namespaced.join(","), "-n", RELEASE_NS, "-o", "name"]))
-      .split("\n")
-      .filter((l) => l !== "" && !["configmap/kube-root-ca.crt", "serviceaccount/default"].includes(l));
-    assert.deepEqual(left, []);
+    // Helm deletes the Deployment with background propagation: its pods terminate
+    // gracefully (the operator releases its Lease) for a few seconds after `--wait` returns.
+    let left: string[] = [];
+    await waitFor(
+      `nothing of the release left in ${RELEASE_NS}`,
+      async () => {
+        left = (await cp.kubectl(["get", namespaced.join(","), "-n", RELEASE_NS, "-o", "name"]))
+          .split("\n")
+          .filter((l) => l !== "" && !["configmap/kube-root-ca.crt", "serviceaccount/default"].includes(l));
+        return left.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 1_000 },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; left: ${left.join(", ")}`);
+    });
     const clusterWide = await cp.kubectl(["get", "clusterroles,clusterrolebindings", "-o", "name"]);
     assert.deepEqual(
       clusterWide.split("\n").filter((l) => l.includes("chatcluster")),
