@@ -214,9 +214,11 @@ export class LinkCore implements LogicLink {
     this.#expire(now);
     for (const s of [...this.#streams]) {
       if (now - s.lastReceivedAt > this.#o.deadAfterMs) {
-        s.end(
-          new LinkError("peer_silent", `no frame from logic for ${Math.round(now - s.lastReceivedAt)} ms`),
+        this.#o.log.warn(
+          { logic: s.id, silentMs: Math.round(now - s.lastReceivedAt) },
+          "no frame from logic: resetting its stream",
         );
+        s.abort();
         this.#close(s, "peer_silent");
         continue;
       }
@@ -249,8 +251,8 @@ export class LinkCore implements LogicLink {
       maxBacklogBytes: this.#o.maxStreamBacklogBytes,
       onBacklogFull: () => {
         if (stream.closed) return;
-        this.#o.log.warn({ logic: stream.id }, "logic stream not read: backlog full, ending it");
-        stream.end(new LinkError("backlog_full", "the stream's unread frames exceeded their bound"));
+        this.#o.log.warn({ logic: stream.id }, "logic stream not read: backlog full, resetting it");
+        stream.abort();
         this.#close(stream, "backlog_full");
       },
       onControlDropped: () => this.#m.drops.inc({ reason: "control_full" }),
@@ -356,8 +358,8 @@ export class LinkCore implements LogicLink {
 
   /**
    * A reply is applied only when it answers an event still pending here: the
-   * same event id, the same connection, this process's epoch, and for an auth
-   * or join result an event of that kind. Anything else (a reply meant for an
+   * same event id, the same connection, this process's epoch, for an auth or
+   * join result an event of that kind, and for an auth event a result or a close. Anything else (a reply meant for an
    * earlier process of this gateway, a buggy or hostile logic) is dropped and
    * counted, and the pending event keeps waiting for its own reply.
    */
@@ -494,5 +496,8 @@ function replyMatches(e: ClientEvent, r: Reply, epoch: string): boolean {
   // Empty only from logic that predates the field (docs/push-stream.md).
   if (r.gatewayEpoch !== "" && r.gatewayEpoch !== epoch) return false;
   const kind = r.kind.case;
+  // An auth event is answered by its result or a close, never by a frame or
+  // done: applying one would leave the connection's auth in flight forever.
+  if (e.kind.case === "auth") return kind === "auth" || kind === "close";
   return (kind !== "auth" && kind !== "join") || e.kind.case === kind;
 }

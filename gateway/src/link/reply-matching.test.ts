@@ -139,3 +139,18 @@ test("event ids start from a random 64-bit value in every process", async (t) =>
   // The chance that a random start lands this low is 2^-32.
   for (const id of firsts) assert.ok((id as bigint) > 0xffff_ffffn, `event id ${id}`);
 });
+
+test("an auth event is answered only by its result or a close, so no auth stays in flight", async (t) => {
+  const g = await startGateway(t);
+  const auth = await g.send({ connectionId: 5, kind: { case: "auth", value: { token: "t" } } });
+  const base = { eventId: auth.eventId, connectionId: 5, gatewayEpoch: EPOCH };
+  g.reply([
+    { ...base, kind: { case: "frame", value: new Uint8Array([1]) } },
+    { ...base, kind: { case: "done", value: {} } },
+  ]);
+  await waitFor("both refused", async () => (await g.dropped("mismatched_reply")) === 2);
+  assert.equal(g.replies.length, 0);
+  g.reply([{ ...base, kind: { case: "close", value: { closeCode: 4001, reason: "bad token" } } }]);
+  await waitFor("the close applied", () => g.replies.length === 1);
+  assert.equal(g.replies[0]?.kind.case, "close");
+});

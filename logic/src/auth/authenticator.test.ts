@@ -64,6 +64,14 @@ describe("authenticator: HS256", async () => {
     });
   });
 
+  it("keeps whole milliseconds of an expiry with a fraction of a second", async () => {
+    const exp = now() + 600.0004567;
+    const id = await auth.verify(await hs256(claims({ iss: "me", aud: "chat", exp })));
+    assert.equal(id.expiresAtMs, Math.floor(exp * 1000));
+    assert.ok(Number.isInteger(id.expiresAtMs));
+    assert.doesNotThrow(() => BigInt(id.expiresAtMs));
+  });
+
   it("refuses bad tokens with stable codes and close codes", async () => {
     const ok = { iss: "me", aud: "chat" };
     await assert.rejects(auth.verify(""), rejectsWith("token_missing", CLOSE_CODES.unauthorized.code));

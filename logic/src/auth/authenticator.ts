@@ -144,7 +144,7 @@ function identityFrom(payload: JWTPayload): Identity {
     read = patterns(r.read, "rooms.read");
     write = patterns(r.write, "rooms.write");
   }
-  return { userId: sub, read, write, expiresAtMs: (payload.exp as number) * 1000 };
+  return { userId: sub, read, write, expiresAtMs: Math.floor((payload.exp as number) * 1000) };
 }
 
 function patterns(value: unknown, claim: string): readonly string[] {
