@@ -93,8 +93,11 @@ describe("the gateway link's bounds", () => {
     assert.equal(link.send(send("f", 3000), "f"), true, "given-up events no longer count");
   });
 
-  it("a stream logic does not read is ended once its backlog passes the bound", async () => {
-    const { server, registry } = await deafLogic(64 * 1024);
+  it("a stream logic does not read is reset once its backlog passes the bound", async () => {
+    const { server, registry, stream } = await deafLogic(64 * 1024);
+    const closed = new Promise<number>((resolve) =>
+      stream.once("close", () => resolve(stream.rstCode ?? -1)),
+    );
     // Interest changes flow to the stream: 10 KB of room names per turn.
     let turns = 0;
     while (server.link.connectedStreams() > 0) {
@@ -103,6 +106,8 @@ describe("the gateway link's bounds", () => {
       await new Promise((r) => setTimeout(r, 1));
     }
     assert.equal(await metric(registry, "chatcluster_gateway_link_streams_closed_total", "backlog_full"), 1);
+    // Reset at once, not ended behind the frames the peer never reads.
+    assert.equal(await closed, http2.constants.NGHTTP2_CANCEL);
   });
 
   it("a stream logic does not read queues a few pongs and counts the rest", async () => {

@@ -10,12 +10,8 @@ export const LINK_ERROR_CODES = {
   hello_timeout: Code.DeadlineExceeded,
   /** A frame that does not decode as a LogicFrame. */
   malformed_frame: Code.InvalidArgument,
-  /** Nothing received (not even a Ping or Pong) within deadAfterMs. */
-  peer_silent: Code.Unavailable,
   /** The gateway is shutting down. */
   shutting_down: Code.Unavailable,
-  /** Logic did not read the stream: what waited for it exceeded its bound. */
-  backlog_full: Code.Unavailable,
 } as const;
 export type LinkErrorCode = keyof typeof LINK_ERROR_CODES;
 

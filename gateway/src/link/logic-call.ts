@@ -1,4 +1,4 @@
-import type * as http2 from "node:http2";
+import * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { EnvelopeReader, WireError } from "../../../protocol/push-stream/index.ts";
@@ -87,6 +87,17 @@ export class LogicCall {
       { ":status": 200, "content-type": GRPC_CONTENT_TYPE, ...statusHeaders(error) },
       { endStream: true },
     );
+  }
+
+  /**
+   * Resets the stream (RST_STREAM CANCEL) without writing what is queued: for
+   * a peer that does not read, a graceful end would wait behind its unread
+   * frames forever and keep them in memory.
+   */
+  abort(): void {
+    this.#ended = true;
+    const s = this.#stream;
+    if (!s.destroyed && !s.closed) s.close(http2.constants.NGHTTP2_CANCEL);
   }
 
   #endInput(err: ConnectError | undefined): void {

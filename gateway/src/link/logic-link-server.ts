@@ -51,8 +51,8 @@ export interface LogicLinkServerOptions {
   pendingEventTimeoutMs?: number;
   /**
    * Bytes one stream may hold while logic does not read it (hellos, interest,
-   * event batches); beyond, the stream ends with UNAVAILABLE backlog_full and
-   * its unanswered events move to other streams. Default 64 MiB (more than an
+   * event batches); beyond, the stream is reset (backlog_full), its backlog
+   * dropped and its unanswered events moved to other streams. Default 64 MiB (more than an
    * interest snapshot of 100,000 rooms).
    */
   maxStreamBacklogBytes?: number;

@@ -149,6 +149,18 @@ export class LogicStream implements RendezvousCandidate {
       this.#call.end(this.#error);
   }
 
+  /** Drops everything queued and resets the call: for a peer that does not read or answer. */
+  abort(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#events = [];
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#pongs = [];
+    this.#ack = undefined;
+    this.#call.abort();
+  }
+
   /** Ends the outbound side once what is queued is written: cleanly, or with the status logic will see. */
   end(error?: ConnectError): void {
     if (this.#ending) return;
