@@ -9,6 +9,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SignJWT } from "jose";
+import { ChatClient } from "../client/src/index.ts";
 import { LogicFrameSchema } from "../gen/chatcluster/v1/gateway_stream_pb.js";
 import { CLOSE_CODES } from "../protocol/close-codes.ts";
 import { SECRET_HEADER } from "../protocol/push-stream/index.ts";
@@ -17,6 +18,7 @@ import {
   RawLogicFrameSchema,
   rawStreamMessages,
 } from "../protocol/push-stream/testing/raw-gateway-service.ts";
+import { until } from "./load-driver.ts";
 import { openRaw } from "./raw-socket.ts";
 import { recordResult } from "./results.ts";
 import { type ReliabilityStack, startReliabilityStack } from "./stack.ts";
@@ -152,6 +154,60 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     carol.ws.close();
     observer.ws.close();
     outcome('join/send outside the token\'s rooms: forbidden; a "from" in the frame is ignored');
+  });
+
+  it("a refreshed token takes its rooms with it: left, and a resume of one is refused", async () => {
+    const both = await sign(rs.jwtSecret, "dana", { read: ["team.a", "team.b"], write: [] });
+    const onlyA = await sign(rs.jwtSecret, "dana", { read: ["team.a"], write: [] });
+    const posterToken = await rs.token("poster");
+    secrets["dana's token for team.a and team.b"] = both;
+    secrets["dana's token for team.a"] = onlyA;
+    secrets["poster's token"] = posterToken;
+    const dana = await openRaw(rs.stack.gatewayUrls[0] as string, { token: both });
+    const poster = await openRaw(rs.stack.gatewayUrls[1] as string, { token: posterToken });
+    dana.ws.send(JSON.stringify({ type: "join", room: "team.a" }));
+    dana.ws.send(JSON.stringify({ type: "join", room: "team.b" }));
+    await dana.next("joined");
+    await dana.next("joined");
+    dana.ws.send(JSON.stringify({ type: "auth", token: onlyA }));
+    await dana.next("welcome");
+    assert.deepEqual(await dana.next("left"), { type: "left", room: "team.b", reason: "forbidden" });
+    dana.ws.send(JSON.stringify({ type: "join", room: "team.b", since: 0 }));
+    const resume = await dana.next("error");
+    assert.deepEqual([resume.code, resume.id], ["forbidden", "team.b"]);
+    poster.ws.send(JSON.stringify({ type: "send", room: "team.b", id: "r1", body: "b" }));
+    poster.ws.send(JSON.stringify({ type: "send", room: "team.a", id: "r2", body: "a" }));
+    await poster.next("ack");
+    await poster.next("ack");
+    assert.equal((await dana.next("message")).room, "team.a");
+    await dana.roundTrip();
+    assert.ok(
+      !dana.frames.some((f) => f.type === "message" && f.room === "team.b"),
+      "nothing of team.b reached the refreshed connection",
+    );
+
+    // The SDK surfaces it as an event and does not join the room again.
+    let token = both;
+    const sdk = new ChatClient({ url: rs.stack.gatewayUrls[0] as string, token: () => token });
+    const joined = new Set<string>();
+    sdk.on("joined", (j) => joined.add(j.room));
+    const left = new Promise<string>((resolve) => sdk.on("left", (f) => resolve(`${f.room} ${f.reason}`)));
+    sdk.join("team.a");
+    sdk.join("team.b");
+    sdk.connect();
+    try {
+      await until("the SDK joined both rooms", () => joined.size === 2);
+      token = onlyA;
+      await sdk.refreshToken();
+      assert.equal(await left, "team.b forbidden");
+    } finally {
+      sdk.close();
+    }
+    dana.ws.close();
+    poster.ws.close();
+    outcome(
+      "token refreshed to one without team.b: left {room team.b, reason forbidden} (also an SDK `left` event); a resume of team.b: forbidden; its messages stopped",
+    );
   });
 
   it("the gateways' internal port refuses streams without the shared secret", async () => {
