@@ -119,6 +119,32 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     outcome(`garbage / foreign-key / expired tokens: closed ${codes.join(" / ")}`);
   });
 
+  it("a token in the URL query is refused and never reaches logic", async () => {
+    const token = await rs.token("urlguest");
+    secrets["token put in a URL"] = token;
+    const logicAddresses = rs.stack.opsTargets.filter((t) => t.role === "logic").map((t) => t.address);
+    const authsBefore = await metricSum(logicAddresses, "chatcluster_logic_events_total", /kind="auth"/);
+    const s = await openRaw(`${rs.stack.gatewayUrls[0]}?token=${token}`);
+    const error = await s.next("error");
+    assert.equal(error.code, "unauthorized");
+    assert.match(String(error.message), /auth frame/);
+    const { code } = await s.closed;
+    assert.equal(code, CLOSE_CODES.unauthorized.code);
+    const gatewayOps = rs.stack.opsTargets.find((t) => t.name === "gateway-0")?.address as string;
+    const refused = (await fetch(`http://${gatewayOps}/metrics`).then((r) => r.text())).match(
+      /^chatcluster_gateway_url_tokens_refused_total (\d+)/m,
+    );
+    assert.equal(refused?.[1], "1");
+    assert.equal(
+      await metricSum(logicAddresses, "chatcluster_logic_events_total", /kind="auth"/),
+      authsBefore,
+      "logic verified nothing",
+    );
+    outcome(
+      `token as ?token= on the WebSocket URL: closed ${code} with an error saying to send an auth frame; logic saw no auth`,
+    );
+  });
+
   it("a token bounds reads and writes, and the sender always comes from the token", async () => {
     const carolToken = await sign(rs.jwtSecret, "carol", { read: ["team.a"], write: ["team.a"] });
     const observerToken = await rs.token("observer");

@@ -58,6 +58,28 @@ describe("ChatClient", () => {
     assert.equal(c.state, "open");
   });
 
+  it("never puts the token in the URL: it goes in the auth frame", async () => {
+    const h = await startTestEdge();
+    harnesses.push(h);
+    const urls: string[] = [];
+    const sent: string[] = [];
+    const Recording = class extends WebSocket {
+      constructor(url: string, protocols: string | string[]) {
+        super(url, protocols);
+        urls.push(url);
+      }
+      override send(data: string): void {
+        sent.push(data);
+        super.send(data);
+      }
+    };
+    const { c } = client(h.url, "ida", { WebSocket: Recording });
+    c.connect();
+    await until("open", () => c.state === "open");
+    assert.deepEqual(urls, [h.url]);
+    assert.deepEqual(JSON.parse(sent[0] as string), { type: "auth", token: "user:ida" });
+  });
+
   it("reconnects after the gateway dies and resumes each room from its last seq", async () => {
     const a = await startTestEdge();
     harnesses.push(a);

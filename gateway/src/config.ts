@@ -218,6 +218,11 @@ export const gatewayFlags = {
     false,
     "Accept compressed client frames (server frames are never compressed).",
   ),
+  allowTokenInUrl: boolFlag(
+    "CHATCLUSTER_ALLOW_TOKEN_IN_URL",
+    false,
+    "Accept the token as ?token= on the WebSocket URL. Off, such connections are closed with 4001: URLs end up in ingress and access logs.",
+  ),
 } as const;
 
 export type GatewayConfig = FlagValues<typeof gatewayFlags>;
@@ -251,6 +256,7 @@ export function edgeLimitsFrom(config: GatewayConfig, heapLimitBytes: number): P
     sendQueueBytes: config.sendQueueBytes,
     heartbeatMs: config.heartbeatInterval,
     perMessageDeflate: config.perMessageDeflate,
+    allowTokenInUrl: config.allowTokenInUrl,
   };
 }
 

@@ -51,6 +51,7 @@ export interface GatewayMetrics {
   readonly drops: Counter<"reason">;
   readonly logicRefusals: Counter;
   readonly roomsRevoked: Counter;
+  readonly urlTokensRefused: Counter;
   readonly drainRemaining: Gauge;
   readonly deliveryLatency: Histogram;
   /** Set by the edge: read at scrape time so the hot path does no metric work for queues. */
@@ -143,6 +144,11 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     roomsRevoked: new Counter({
       name: "chatcluster_gateway_rooms_revoked_total",
       help: "Memberships ended because the connection's token no longer grants read access to the room (after a token refresh); each client got a `left` frame.",
+      registers,
+    }),
+    urlTokensRefused: new Counter({
+      name: "chatcluster_gateway_url_tokens_refused_total",
+      help: "Connections closed with 4001 because their upgrade URL carried a token (allowed only with --allow-token-in-url).",
       registers,
     }),
     drainRemaining: new Gauge({
