@@ -1,13 +1,19 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../platform/config-error.ts";
 import { parseFlags } from "../../platform/flags.ts";
+import { createCa, issueCert } from "../../testenv/harness/certs.ts";
 import {
   edgeLimitsFrom,
   effectiveDrainWindowMs,
   gatewayFlags,
+  internalTlsFrom,
   pendingEventLimitsFrom,
   resolveGatewayId,
+  validateGatewayConfig,
 } from "./config.ts";
 import { DEFAULT_EDGE_LIMITS, resolveEdgeLimits } from "./edge/edge-limits.ts";
 
@@ -58,5 +64,35 @@ describe("gateway config", () => {
     );
     assert.equal(effectiveDrainWindowMs(config), 30_000 - DEFAULT_EDGE_LIMITS.closeGraceMs - 2000);
     assert.throws(() => resolveEdgeLimits({ sendQueueBytes: 0 }), /invalid_limits: sendQueueBytes/);
+  });
+
+  it("secures the internal port with TLS, client certificates and the secret, or refuses to start", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "cc-gateway-tls-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const ca = await createCa(dir, "ca");
+    const mine = await issueCert(dir, "gateway", ca, { dns: ["gateway.internal"], usage: "server" });
+    const parse = (argv: string[]) => parseFlags(gatewayFlags, argv, {});
+    const tls = [`--internal-tls-cert=${mine.cert}`, `--internal-tls-key=${mine.key}`];
+    const secured = [...tls, `--internal-tls-ca=${ca.caCert}`, "--internal-secret=s3cret"];
+    validateGatewayConfig(parse(secured));
+    assert.deepEqual(internalTlsFrom(parse([...secured, "--internal-tls-client-name=logic.internal"])), {
+      certFile: mine.cert,
+      keyFile: mine.key,
+      caFile: ca.caCert,
+      clientName: "logic.internal",
+      reloadIntervalMs: 10_000,
+    });
+    const refused: [string[], RegExp][] = [
+      [[], /--insecure-internal: refusing .* without TLS .* and a shared secret/],
+      [[...tls, "--internal-secret=s"], /without client certificates \(--internal-tls-ca\)/],
+      [[...tls, `--internal-tls-ca=${ca.caCert}`], /without a shared secret/],
+      [[`--internal-tls-cert=${mine.cert}`, "--insecure-internal"], /--internal-tls-key: .* go together/],
+      [["--internal-tls-client-name=x", ...tls, "--insecure-internal"], /--internal-tls-client-name: needs/],
+      [[...secured, `--internal-tls-key=${ca.caKey}`], /--internal-tls-cert: .*key values mismatch/],
+      [[...secured, `--internal-tls-ca=${join(dir, "nope")}`], /--internal-tls-cert: cannot read .*ENOENT/],
+    ];
+    for (const [argv, why] of refused)
+      assert.throws(() => validateGatewayConfig(parse(argv)), why, argv.join(" "));
+    validateGatewayConfig(parse(["--insecure-internal"]));
   });
 });
