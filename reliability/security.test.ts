@@ -5,19 +5,12 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code } from "@connectrpc/connect";
 import { SignJWT } from "jose";
 import { ChatClient } from "../client/src/index.ts";
-import { LogicFrameSchema } from "../gen/chatcluster/v1/gateway_stream_pb.js";
+import { rawHello, rawLogicStream } from "../gateway/src/link/testing/raw-logic-stream.ts";
 import { CLOSE_CODES } from "../protocol/close-codes.ts";
 import { SECRET_HEADER } from "../protocol/push-stream/index.ts";
-import {
-  type RawFrame,
-  RawLogicFrameSchema,
-  rawStreamMessages,
-} from "../protocol/push-stream/testing/raw-gateway-service.ts";
 import { until } from "./load-driver.ts";
 import { openRaw } from "./raw-socket.ts";
 import { recordResult } from "./results.ts";
@@ -239,31 +232,8 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
   it("the gateways' internal port refuses streams without the shared secret", async () => {
     const arg = rs.stack.logic[0]?.spec.args.find((a) => a.startsWith("--discovery-static=")) ?? "";
     const address = arg.split("=")[2]?.split(",")[0] as string;
-    const hello: RawFrame = fromBinary(
-      RawLogicFrameSchema,
-      toBinary(
-        LogicFrameSchema,
-        create(LogicFrameSchema, {
-          kind: { case: "hello", value: { logicId: "intruder", epoch: "e", protocolVersion: 1 } },
-        }),
-      ),
-    );
-    const exchange = async (headers: Record<string, string>) => {
-      const transport = createGrpcTransport({ baseUrl: `http://${address}` });
-      async function* input() {
-        yield hello;
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-      try {
-        const res = await transport.stream(rawStreamMessages, undefined, 10_000, headers, input());
-        for await (const _ of res.message) {
-          // an accepted stream would deliver hello and a snapshot here
-        }
-        return undefined;
-      } catch (err) {
-        return ConnectError.from(err);
-      }
-    };
+    const exchange = (headers: Record<string, string>) =>
+      rawLogicStream(`http://${address}`, [rawHello("intruder")], headers);
     assert.equal((await exchange({}))?.code, Code.Unauthenticated);
     assert.equal((await exchange({ [SECRET_HEADER]: "wrong-secret" }))?.code, Code.Unauthenticated);
     outcome("internal stream without / with a wrong secret: UNAUTHENTICATED");
