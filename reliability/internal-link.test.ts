@@ -133,7 +133,6 @@ describe("the internal link between real processes, TLS both ways", { timeout: 2
     `--client-listen=127.0.0.1:${base + 10 + i}`,
     `--internal-listen=${internal(i)}`,
     `--ops-listen=${ops("gateway", i)}`,
-    `--internal-secret=${SECRET}`,
     `--internal-tls-cert=${volume(`gateway-${i}`)}/tls.crt`,
     `--internal-tls-key=${volume(`gateway-${i}`)}/tls.key`,
     `--internal-tls-ca=${volume(`gateway-${i}`)}/ca.crt`,
@@ -166,7 +165,13 @@ describe("the internal link between real processes, TLS both ways", { timeout: 2
     writeSecretVolume(volume("logic-0"), tls(c["logic-a"] as TestCert, a));
     const node = process.execPath;
     gateways = [0, 1].map((i) =>
-      supervisor.start({ name: `gateway-${i}`, command: node, args: gatewayArgs(i) }),
+      supervisor.start({
+        name: `gateway-${i}`,
+        command: node,
+        args: gatewayArgs(i),
+        // Secrets through the environment, never the command line (visible in `ps`).
+        env: { CHATCLUSTER_INTERNAL_SECRET: SECRET },
+      }),
     );
     supervisor.start({
       name: "logic-0",
@@ -180,7 +185,6 @@ describe("the internal link between real processes, TLS both ways", { timeout: 2
         `--sqlite-data-dir=${join(dir, "sqlite")}`,
         "--discovery=static",
         `--discovery-static=gateway-0=${internal(0)},gateway-1=${internal(1)}`,
-        `--internal-secret=${SECRET}`,
         "--internal-tls",
         `--internal-tls-ca=${volume("logic-0")}/ca.crt`,
         `--internal-tls-cert=${volume("logic-0")}/tls.crt`,
@@ -190,7 +194,7 @@ describe("the internal link between real processes, TLS both ways", { timeout: 2
         `--api-listen=127.0.0.1:${base + 40}`,
         `--ops-listen=${ops("logic", 0)}`,
       ],
-      env: { CHATCLUSTER_JWT_SECRET: JWT_SECRET },
+      env: { CHATCLUSTER_JWT_SECRET: JWT_SECRET, CHATCLUSTER_INTERNAL_SECRET: SECRET },
     });
     await eventually(
       "logic's stream to gateway-0",
@@ -482,5 +486,15 @@ describe("the internal link between real processes, TLS both ways", { timeout: 2
       `picked up by both within ${(pickedUpMs / 1000).toFixed(1)} s (checked every 0.2 s); new handshakes present the new certificate; 40/40 acked and delivered in order; gateway-0's push stream never ended, 0 client disconnects; after the restart logic reconnected with its new client certificate`,
       startedAt,
     );
+  });
+
+  it("no secret or private key appears in what the processes logged", () => {
+    const text = output.join("\n");
+    assert.ok(output.length > 10, `captured ${output.length} lines`);
+    assert.ok(!text.includes(SECRET), "the shared secret was logged");
+    assert.ok(!text.includes("PRIVATE KEY"), "a private key was logged");
+    const keyBody = (k: TestCert) => readFileSync(k.key, "utf8").split("\n")[1] as string;
+    for (const [name, cert] of Object.entries(certs))
+      assert.ok(!text.includes(keyBody(cert)), `${name}'s key was logged`);
   });
 });
