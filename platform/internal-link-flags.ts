@@ -11,15 +11,15 @@ import {
 
 /**
  * The internal link (the push stream between logic and the gateways) carries
- * every user's principal and message. A gateway or logic process secures it
- * with TLS both ways and a shared secret, or refuses to start, unless this
- * flag waives it: for local runs on loopback, where nothing else can reach
- * the ports.
+ * every user's principal and message. It is meant to run with TLS both ways
+ * and the shared secret; a gateway or logic process with neither refuses to
+ * start unless this flag waives it: for local runs on loopback, where nothing
+ * else can reach the ports.
  */
 export const insecureInternalFlag = boolFlag(
   "CHATCLUSTER_INSECURE_INTERNAL",
   false,
-  "Allow the internal link without TLS both ways or without a shared secret (local runs on loopback only). Without it, a process missing either refuses to start.",
+  "Allow the internal link with neither TLS nor a shared secret (local runs on loopback only); without it such a process refuses to start.",
 );
 
 /** How often a gateway or logic process re-reads its internal TLS files. */
@@ -33,13 +33,21 @@ export const tlsReloadIntervalFlag = durationFlag(
 
 /**
  * Throws a ConfigError (one line: what is missing and how to waive it) when
- * `gaps` names anything the link lacks and the flag does not waive it.
+ * the link would have no protection at all, neither TLS nor the shared
+ * secret, and the flag does not waive it. A link with one of them starts;
+ * the process warns about what it lacks (`gaps`, logged by its composition
+ * root), since a cluster may be part way to TLS (certificates not issued
+ * yet) and must keep running meanwhile.
  */
-export function requireSecuredInternalLink(gaps: readonly string[], insecureInternal: boolean): void {
-  if (gaps.length === 0 || insecureInternal) return;
+export function requireProtectedInternalLink(
+  has: { readonly tls: boolean; readonly secret: boolean },
+  tlsFlags: string,
+  insecureInternal: boolean,
+): void {
+  if (has.tls || has.secret || insecureInternal) return;
   throw new ConfigError(
     "insecure-internal",
-    `refusing to run the internal link without ${gaps.join(" and ")}; set them, or pass --insecure-internal (local runs on loopback only)`,
+    `refusing to run the internal link with neither TLS (${tlsFlags}) nor a shared secret (--internal-secret): anything that reaches it would pass for a peer; set them, or pass --insecure-internal (local runs on loopback only)`,
   );
 }
 

@@ -10,6 +10,7 @@ import {
   edgeLimitsFrom,
   effectiveDrainWindowMs,
   gatewayFlags,
+  internalLinkGaps,
   internalTlsFrom,
   pendingEventLimitsFrom,
   resolveGatewayId,
@@ -66,7 +67,7 @@ describe("gateway config", () => {
     assert.throws(() => resolveEdgeLimits({ sendQueueBytes: 0 }), /invalid_limits: sendQueueBytes/);
   });
 
-  it("secures the internal port with TLS, client certificates and the secret, or refuses to start", async (t) => {
+  it("refuses an internal port with neither TLS nor the secret, and names what a partial one lacks", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "cc-gateway-tls-"));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const ca = await createCa(dir, "ca");
@@ -82,10 +83,19 @@ describe("gateway config", () => {
       clientName: "logic.internal",
       reloadIntervalMs: 10_000,
     });
+    assert.deepEqual(internalLinkGaps(parse(secured)), []);
+    // One of the two is enough to start (a cluster part way to TLS); the rest is warned about.
+    const partial: [string[], string[]][] = [
+      [["--internal-secret=s"], ["TLS (--internal-tls-cert, --internal-tls-key, --internal-tls-ca)"]],
+      [[...tls, "--internal-secret=s"], ["client certificates (--internal-tls-ca)"]],
+      [[...tls, `--internal-tls-ca=${ca.caCert}`], ["a shared secret (--internal-secret)"]],
+    ];
+    for (const [argv, gaps] of partial) {
+      validateGatewayConfig(parse(argv));
+      assert.deepEqual(internalLinkGaps(parse(argv)), gaps, argv.join(" "));
+    }
     const refused: [string[], RegExp][] = [
-      [[], /--insecure-internal: refusing .* without TLS .* and a shared secret/],
-      [[...tls, "--internal-secret=s"], /without client certificates \(--internal-tls-ca\)/],
-      [[...tls, `--internal-tls-ca=${ca.caCert}`], /without a shared secret/],
+      [[], /--insecure-internal: refusing to run the internal link with neither TLS .* nor a shared secret/],
       [[`--internal-tls-cert=${mine.cert}`, "--insecure-internal"], /--internal-tls-key: .* go together/],
       [["--internal-tls-client-name=x", ...tls, "--insecure-internal"], /--internal-tls-client-name: needs/],
       [[...secured, `--internal-tls-key=${ca.caKey}`], /--internal-tls-cert: .*key values mismatch/],

@@ -11,7 +11,7 @@ import {
 import {
   checkTlsFiles,
   insecureInternalFlag,
-  requireSecuredInternalLink,
+  requireProtectedInternalLink,
   tlsReloadIntervalFlag,
 } from "../../platform/internal-link-flags.ts";
 import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
@@ -251,8 +251,8 @@ export type GatewayConfig = FlagValues<typeof gatewayFlags>;
 
 /**
  * Checks what single flags cannot: the TLS flags' combinations and files, and
- * that the internal port is secured (TLS with client certificates, and the
- * shared secret) unless --insecure-internal waives it. Throws ConfigError.
+ * that the internal port has TLS or the shared secret at least, unless
+ * --insecure-internal waives it. Throws ConfigError.
  */
 export function validateGatewayConfig(c: GatewayConfig): void {
   if ((c.internalTlsCert === "") !== (c.internalTlsKey === ""))
@@ -264,7 +264,11 @@ export function validateGatewayConfig(c: GatewayConfig): void {
       "internal-tls-client-name",
       "needs --internal-tls-ca (the CA of logic's certificates)",
     );
-  requireSecuredInternalLink(internalLinkGaps(c), c.insecureInternal);
+  requireProtectedInternalLink(
+    { tls: c.internalTlsCert !== "", secret: c.internalSecret !== "" },
+    "--internal-tls-cert, --internal-tls-key, --internal-tls-ca",
+    c.insecureInternal,
+  );
   if (c.internalTlsCert !== "") {
     checkTlsFiles("internal-tls-cert", {
       certFile: c.internalTlsCert,
@@ -274,7 +278,7 @@ export function validateGatewayConfig(c: GatewayConfig): void {
   }
 }
 
-/** What the internal port lacks of TLS with client certificates and a shared secret (empty: nothing). */
+/** What the internal port lacks of TLS with client certificates and the shared secret (empty: nothing), for a startup warning. */
 export function internalLinkGaps(c: GatewayConfig): string[] {
   const gaps: string[] = [];
   if (c.internalTlsCert === "") gaps.push("TLS (--internal-tls-cert, --internal-tls-key, --internal-tls-ca)");

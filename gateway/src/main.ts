@@ -35,7 +35,11 @@ export async function runGateway(config: GatewayConfig): Promise<void> {
   const log = createLogger("gateway", config.logLevel).child({ gatewayId, epoch });
   const registry = createMetricsRegistry("gateway", VERSION);
   const gaps = internalLinkGaps(config);
-  if (gaps.length > 0) log.warn({ missing: gaps }, "internal port not secured (--insecure-internal)");
+  if (gaps.length > 0)
+    log.warn(
+      { missing: gaps, insecureInternal: config.insecureInternal },
+      "internal port not fully secured: it should have TLS both ways and the shared secret",
+    );
 
   // The edge and the link need each other; the link reaches the edge through this late binding.
   let edge: Edge | undefined;

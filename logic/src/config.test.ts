@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { ConfigError } from "../../platform/config-error.ts";
 import { parseFlags } from "../../platform/flags.ts";
 import { createCa, issueCert } from "../../testenv/harness/certs.ts";
-import { logicFlags, redactLogicConfig, validateLogicConfig } from "./config.ts";
+import { internalLinkGaps, logicFlags, redactLogicConfig, validateLogicConfig } from "./config.ts";
 
 const SECRET = "s".repeat(32);
 const parse = (argv: string[], env: Record<string, string> = {}) => parseFlags(logicFlags, argv, env);
@@ -19,7 +19,7 @@ describe("logic config", () => {
     assert.equal(c.maxHistoryPage, 100);
     assert.equal(c.natsDuplicateWindow, 120_000);
     assert.deepEqual(c.apiListen, { host: "0.0.0.0", port: 8081 });
-    assert.throws(() => validateLogicConfig(c), /--insecure-internal: refusing .* without TLS/);
+    assert.throws(() => validateLogicConfig(c), /--insecure-internal: refusing .* neither TLS/);
     validateLogicConfig(
       parse(["--jwt-secret-file=/run/secret", "--discovery-static=h:1", "--insecure-internal"]),
     );
@@ -43,7 +43,7 @@ describe("logic config", () => {
     assert.deepEqual(redactLogicConfig(c).apiKeys, ["[2 redacted]"]);
   });
 
-  it("secures the push stream with TLS, a client certificate and the secret, or refuses to start", async (t) => {
+  it("refuses a push stream with neither TLS nor the secret, and names what a partial one lacks", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "cc-logic-tls-"));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const ca = await createCa(dir, "ca");
@@ -52,10 +52,24 @@ describe("logic config", () => {
     const tls = ["--internal-tls", `--internal-tls-ca=${ca.caCert}`, `--internal-tls-cert=${mine.cert}`];
     const secured = [...base, ...tls, `--internal-tls-key=${mine.key}`, "--internal-secret=s3cret"];
     validateLogicConfig(parse(secured));
+    assert.deepEqual(internalLinkGaps(parse(secured)), []);
+    const partial: [string[], string[]][] = [
+      [[...base, ...tls, `--internal-tls-key=${mine.key}`], ["a shared secret (--internal-secret)"]],
+      [
+        [...base, "--internal-tls", "--internal-secret=s"],
+        ["a client certificate (--internal-tls-cert, --internal-tls-key)"],
+      ],
+      [[...base, "--internal-secret=s"], ["TLS (--internal-tls, --internal-tls-cert, --internal-tls-key)"]],
+    ];
+    for (const [argv, gaps] of partial) {
+      validateLogicConfig(parse(argv));
+      assert.deepEqual(internalLinkGaps(parse(argv)), gaps, argv.join(" "));
+    }
     const refused: [string[], RegExp][] = [
-      [[...base, ...tls, `--internal-tls-key=${mine.key}`], /without a shared secret \(--internal-secret\)/],
-      [[...base, "--internal-tls", "--internal-secret=s"], /without a client certificate/],
-      [[...base, "--internal-secret=s"], /without TLS \(--internal-tls/],
+      [
+        base,
+        /--insecure-internal: refusing to run the internal link with neither TLS .* nor a shared secret/,
+      ],
       [[...base, ...tls, "--internal-secret=s", "--insecure-internal"], /--internal-tls-key: .* go together/],
       [
         [...base, `--internal-tls-ca=${ca.caCert}`, "--insecure-internal"],

@@ -13,7 +13,7 @@ import {
 import {
   checkTlsFiles,
   insecureInternalFlag,
-  requireSecuredInternalLink,
+  requireProtectedInternalLink,
   tlsReloadIntervalFlag,
 } from "../../platform/internal-link-flags.ts";
 import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
@@ -332,7 +332,11 @@ function validateInternalTls(c: LogicConfig): void {
       "discovery=kubernetes reaches gateways by pod IP: name their certificate's DNS name",
     );
   }
-  requireSecuredInternalLink(internalLinkGaps(c), c.insecureInternal);
+  requireProtectedInternalLink(
+    { tls: c.internalTls, secret: c.internalSecret !== "" },
+    "--internal-tls, --internal-tls-cert, --internal-tls-key",
+    c.insecureInternal,
+  );
   if (c.internalTls && (c.internalTlsCa || c.internalTlsCert)) {
     checkTlsFiles(c.internalTlsCert ? "internal-tls-cert" : "internal-tls-ca", {
       certFile: c.internalTlsCert || undefined,
@@ -342,7 +346,7 @@ function validateInternalTls(c: LogicConfig): void {
   }
 }
 
-/** What the push stream lacks of TLS with a client certificate and a shared secret (empty: nothing). */
+/** What the push stream lacks of TLS with a client certificate and the shared secret (empty: nothing), for a startup warning. */
 export function internalLinkGaps(c: LogicConfig): string[] {
   const gaps: string[] = [];
   if (!c.internalTls) gaps.push("TLS (--internal-tls, --internal-tls-cert, --internal-tls-key)");

@@ -48,7 +48,11 @@ export async function runLogic(config: LogicConfig): Promise<void> {
   const log = createLogger("logic", config.logLevel).child({ logicId: config.logicId, epoch });
   log.info({ config: redactLogicConfig(config), version: VERSION }, "starting");
   const gaps = internalLinkGaps(config);
-  if (gaps.length > 0) log.warn({ missing: gaps }, "push stream not secured (--insecure-internal)");
+  if (gaps.length > 0)
+    log.warn(
+      { missing: gaps, insecureInternal: config.insecureInternal },
+      "push stream not fully secured: it should have TLS both ways and the shared secret",
+    );
   const registry = createMetricsRegistry("logic", VERSION);
   const metrics = createLogicMetrics(registry);
 
