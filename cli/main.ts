@@ -55,9 +55,10 @@ async function main(argv: readonly string[]): Promise<number> {
     );
     return 0;
   }
-  let config: ReturnType<typeof parseFlags>;
   try {
-    config = parseFlags(cmd.flags, rest, process.env);
+    // A ConfigError, from parsing or from the checks a command makes before
+    // it starts anything, is one line: what is wrong and what to do.
+    await cmd.run(parseFlags(cmd.flags, rest, process.env));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`chatcluster ${cmd.name}: ${err.message}\n`);
@@ -65,7 +66,6 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
-  await cmd.run(config);
   return -1;
 }
 

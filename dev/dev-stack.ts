@@ -8,10 +8,13 @@ import { ProcessSupervisor, type SupervisedProcess } from "./process-supervisor.
 /**
  * The whole stack on one machine: N gateways and M logic processes of this
  * checkout, static discovery, the embedded SQLite store (or NATS JetStream),
- * and the demo page. Every process is a real `chatcluster` process.
+ * and the demo page. Every process is a real `chatcluster` process. The
+ * internal link is h2c with the shared secret (`--insecure-internal`), its
+ * ports on loopback.
  *
- * Ports, from --base-port B: page B, gateway i client B+10+i, internal B+20+i,
- * ops B+30+i; logic j server API B+40+j, ops B+50+j.
+ * Ports, from --base-port B: page B, gateway i client B+10+i, internal B+20+i
+ * (on 127.0.0.1 whatever the host), ops B+30+i; logic j server API B+40+j,
+ * ops B+50+j.
  */
 export interface DevStackOptions {
   gateways: number;
@@ -55,6 +58,9 @@ const CLI_ENTRY = fileURLToPath(
   new URL(`../cli/main${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url),
 );
 
+/** Where the internal ports listen: every process is on this machine, and the link is not encrypted. */
+const INTERNAL_HOST = "127.0.0.1";
+
 /** How long processes get to drain and exit on Ctrl-C before they are killed. */
 const STOP_GRACE_MS = 8_000;
 
@@ -90,7 +96,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
   const gateways: SupervisedProcess[] = [];
   for (let i = 0; i < opts.gateways; i++) {
     gatewayUrls.push(`ws://${h}:${b + 10 + i}/`);
-    internal.push(`gateway-${i}=${h}:${b + 20 + i}`);
+    internal.push(`gateway-${i}=${INTERNAL_HOST}:${b + 20 + i}`);
     ops.push(`http://${h}:${b + 30 + i}/readyz`);
     opsTargets.push({ role: "gateway", name: `gateway-${i}`, address: `${h}:${b + 30 + i}` });
     gateways.push(
@@ -99,8 +105,10 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
         ...node("gateway", [
           `--gateway-id=gateway-${i}`,
           `--client-listen=${h}:${b + 10 + i}`,
-          `--internal-listen=${h}:${b + 20 + i}`,
+          `--internal-listen=${INTERNAL_HOST}:${b + 20 + i}`,
           `--ops-listen=${h}:${b + 30 + i}`,
+          // The internal port is on loopback whatever --host says: TLS would protect nothing there.
+          `--insecure-internal`,
           `--drain-window=${opts.drainWindow ?? "3s"}`,
           `--log-level=${opts.logLevel}`,
           ...(opts.gatewayArgs ?? []),
@@ -128,6 +136,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           ...store,
           `--discovery=static`,
           `--discovery-static=${internal.join(",")}`,
+          `--insecure-internal`,
           `--api-listen=${h}:${b + 40 + j}`,
           `--ops-listen=${h}:${b + 50 + j}`,
           `--log-level=${opts.logLevel}`,

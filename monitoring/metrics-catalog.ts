@@ -5,6 +5,7 @@ import { createDiscoveryMetrics } from "../logic/src/discovery/discovery-metrics
 import { createLogicMetrics } from "../logic/src/handlers/logic-metrics.ts";
 import { createPushMetrics } from "../logic/src/link/push-metrics.ts";
 import { createOperatorMetrics } from "../operator/src/operator-metrics.ts";
+import { createInternalTlsMetrics } from "../platform/internal-tls.ts";
 
 /** One metric as documented in docs/metrics.md. */
 export interface MetricEntry {
@@ -27,6 +28,7 @@ export async function metricCatalog(): Promise<MetricEntry[]> {
       (r) => {
         createGatewayMetrics(r);
         createGatewayLinkMetrics(r, () => ({ events: 0, bytes: 0 }));
+        createInternalTlsMetrics(r, "chatcluster_gateway_link");
       },
     ],
     [
@@ -34,6 +36,7 @@ export async function metricCatalog(): Promise<MetricEntry[]> {
       (r) => {
         createLogicMetrics(r);
         createPushMetrics(r);
+        createInternalTlsMetrics(r, "chatcluster_logic_push");
         createDiscoveryMetrics(r);
       },
     ],

@@ -128,6 +128,15 @@ export interface ReconnectFrame {
   /** Close and reconnect (to any gateway) after this many milliseconds. */
   after_ms: number;
 }
+/** Why the server ended a membership the client did not leave. */
+export type LeftReason =
+  /** The connection's token (after a refresh) no longer grants read access to the room. */
+  "forbidden";
+export interface LeftFrame {
+  type: "left";
+  room: string;
+  reason: LeftReason;
+}
 export type ServerFrame =
   | WelcomeFrame
   | MessageFrame
@@ -136,6 +145,7 @@ export type ServerFrame =
   | ErrorFrame
   | PongFrame
   | ReconnectFrame
+  | LeftFrame
   | PresencePageFrame
   | PresenceChangeFrame
   | SignalEventFrame
@@ -288,6 +298,10 @@ export function encodeWelcomeFrame(w: Omit<WelcomeFrame, "type">): Uint8Array {
 
 export function encodePongFrame(ts: number | undefined): Uint8Array {
   return utf8.encode(ts === undefined ? `{"type":"pong"}` : `{"type":"pong","ts":${ts}}`);
+}
+
+export function encodeLeftFrame(room: string, reason: LeftReason): Uint8Array {
+  return utf8.encode(`{"type":"left","room":${JSON.stringify(room)},"reason":"${reason}"}`);
 }
 
 export function encodeReconnectFrame(afterMs: number): Uint8Array {

@@ -54,6 +54,8 @@ async function startGateway(): Promise<GatewayProc> {
     "--client-listen=127.0.0.1:0",
     "--internal-listen=127.0.0.1:0",
     "--ops-listen=127.0.0.1:0",
+    // Loopback only; this suite is about epochs, not the link's TLS (internal-link.test.ts).
+    "--insecure-internal",
   ]);
   const l = p.started;
   return {

@@ -44,6 +44,8 @@ async function startLogic(dataDir: string, gateway: string, env: Record<string, 
       "--discovery=static",
       `--discovery-static=${gateway}`,
       `--internal-secret=${LINK_SECRET}`,
+      // Loopback only; this suite is about principals, not the link's TLS (internal-link.test.ts).
+      "--insecure-internal",
       "--api-listen=127.0.0.1:0",
       "--ops-listen=127.0.0.1:0",
     ],

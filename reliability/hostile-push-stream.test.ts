@@ -7,20 +7,16 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, test } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import fc from "fast-check";
 import { GatewayProcess } from "../gateway/src/link/testing/gateway-process.ts";
-import { DeliveryBatchSchema, LogicFrameSchema } from "../gen/chatcluster/v1/gateway_stream_pb.js";
+import { rawHello, rawLogicStream } from "../gateway/src/link/testing/raw-logic-stream.ts";
+import { DeliveryBatchSchema } from "../gen/chatcluster/v1/gateway_stream_pb.js";
 import { StaticDiscovery } from "../logic/src/discovery/index.ts";
 import { testFleet, waitFor } from "../logic/src/link/testing/fleet-harness.ts";
 import { SECRET_HEADER } from "../protocol/push-stream/index.ts";
-import {
-  type RawFrame,
-  RawLogicFrameSchema,
-  rawStreamMessages,
-} from "../protocol/push-stream/testing/raw-gateway-service.ts";
+import { type RawFrame, RawLogicFrameSchema } from "../protocol/push-stream/testing/raw-gateway-service.ts";
 import { recordResult } from "./results.ts";
 
 const SECRET = "reliability-push-secret-0123456789";
@@ -34,15 +30,7 @@ const rss = () => {
   return Number(m?.[1] ?? 0) * 1024;
 };
 
-const hello: RawFrame = fromBinary(
-  RawLogicFrameSchema,
-  toBinary(
-    LogicFrameSchema,
-    create(LogicFrameSchema, {
-      kind: { case: "hello", value: { logicId: "fuzz", epoch: "e", protocolVersion: 1 } },
-    }),
-  ),
-);
+const hello = rawHello("fuzz");
 
 /** A LogicFrame whose `deliveries` field carries these bytes as the DeliveryBatch. */
 function deliveriesFrame(batch: Uint8Array): RawFrame {
@@ -76,28 +64,13 @@ function varint(v: number): number[] {
   return out;
 }
 
-async function exchange(frames: RawFrame[]): Promise<ConnectError | undefined> {
-  const transport = createGrpcTransport({ baseUrl: `http://${gw.address}` });
-  async function* input() {
-    yield hello;
-    yield* frames;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  try {
-    const res = await transport.stream(
-      rawStreamMessages,
-      undefined,
-      10_000,
-      { [SECRET_HEADER]: SECRET },
-      input(),
-    );
-    for await (const _ of res.message) {
-      // hello, snapshot, acks of an accepted stream
-    }
-    return undefined;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
+function exchange(frames: RawFrame[]): Promise<ConnectError | undefined> {
+  return rawLogicStream(
+    `http://${gw.address}`,
+    [hello, ...frames],
+    { [SECRET_HEADER]: SECRET },
+    { holdMs: 250 },
+  );
 }
 
 test("truncated, padded and oversized push-stream frames get their status; the healthy stream never notices", {

@@ -5,18 +5,13 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code } from "@connectrpc/connect";
 import { SignJWT } from "jose";
-import { LogicFrameSchema } from "../gen/chatcluster/v1/gateway_stream_pb.js";
+import { ChatClient } from "../client/src/index.ts";
+import { rawHello, rawLogicStream } from "../gateway/src/link/testing/raw-logic-stream.ts";
 import { CLOSE_CODES } from "../protocol/close-codes.ts";
 import { SECRET_HEADER } from "../protocol/push-stream/index.ts";
-import {
-  type RawFrame,
-  RawLogicFrameSchema,
-  rawStreamMessages,
-} from "../protocol/push-stream/testing/raw-gateway-service.ts";
+import { until } from "./load-driver.ts";
 import { openRaw } from "./raw-socket.ts";
 import { recordResult } from "./results.ts";
 import { type ReliabilityStack, startReliabilityStack } from "./stack.ts";
@@ -117,6 +112,32 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     outcome(`garbage / foreign-key / expired tokens: closed ${codes.join(" / ")}`);
   });
 
+  it("a token in the URL query is refused and never reaches logic", async () => {
+    const token = await rs.token("urlguest");
+    secrets["token put in a URL"] = token;
+    const logicAddresses = rs.stack.opsTargets.filter((t) => t.role === "logic").map((t) => t.address);
+    const authsBefore = await metricSum(logicAddresses, "chatcluster_logic_events_total", /kind="auth"/);
+    const s = await openRaw(`${rs.stack.gatewayUrls[0]}?token=${token}`);
+    const error = await s.next("error");
+    assert.equal(error.code, "unauthorized");
+    assert.match(String(error.message), /auth frame/);
+    const { code } = await s.closed;
+    assert.equal(code, CLOSE_CODES.unauthorized.code);
+    const gatewayOps = rs.stack.opsTargets.find((t) => t.name === "gateway-0")?.address as string;
+    const refused = (await fetch(`http://${gatewayOps}/metrics`).then((r) => r.text())).match(
+      /^chatcluster_gateway_url_tokens_refused_total (\d+)/m,
+    );
+    assert.equal(refused?.[1], "1");
+    assert.equal(
+      await metricSum(logicAddresses, "chatcluster_logic_events_total", /kind="auth"/),
+      authsBefore,
+      "logic verified nothing",
+    );
+    outcome(
+      `token as ?token= on the WebSocket URL: closed ${code} with an error saying to send an auth frame; logic saw no auth`,
+    );
+  });
+
   it("a token bounds reads and writes, and the sender always comes from the token", async () => {
     const carolToken = await sign(rs.jwtSecret, "carol", { read: ["team.a"], write: ["team.a"] });
     const observerToken = await rs.token("observer");
@@ -154,34 +175,65 @@ describe("security against the real processes", { timeout: 180_000 }, () => {
     outcome('join/send outside the token\'s rooms: forbidden; a "from" in the frame is ignored');
   });
 
+  it("a refreshed token takes its rooms with it: left, and a resume of one is refused", async () => {
+    const both = await sign(rs.jwtSecret, "dana", { read: ["team.a", "team.b"], write: [] });
+    const onlyA = await sign(rs.jwtSecret, "dana", { read: ["team.a"], write: [] });
+    const posterToken = await rs.token("poster");
+    secrets["dana's token for team.a and team.b"] = both;
+    secrets["dana's token for team.a"] = onlyA;
+    secrets["poster's token"] = posterToken;
+    const dana = await openRaw(rs.stack.gatewayUrls[0] as string, { token: both });
+    const poster = await openRaw(rs.stack.gatewayUrls[1] as string, { token: posterToken });
+    dana.ws.send(JSON.stringify({ type: "join", room: "team.a" }));
+    dana.ws.send(JSON.stringify({ type: "join", room: "team.b" }));
+    await dana.next("joined");
+    await dana.next("joined");
+    dana.ws.send(JSON.stringify({ type: "auth", token: onlyA }));
+    await dana.next("welcome");
+    assert.deepEqual(await dana.next("left"), { type: "left", room: "team.b", reason: "forbidden" });
+    dana.ws.send(JSON.stringify({ type: "join", room: "team.b", since: 0 }));
+    const resume = await dana.next("error");
+    assert.deepEqual([resume.code, resume.id], ["forbidden", "team.b"]);
+    poster.ws.send(JSON.stringify({ type: "send", room: "team.b", id: "r1", body: "b" }));
+    poster.ws.send(JSON.stringify({ type: "send", room: "team.a", id: "r2", body: "a" }));
+    await poster.next("ack");
+    await poster.next("ack");
+    assert.equal((await dana.next("message")).room, "team.a");
+    await dana.roundTrip();
+    assert.ok(
+      !dana.frames.some((f) => f.type === "message" && f.room === "team.b"),
+      "nothing of team.b reached the refreshed connection",
+    );
+
+    // The SDK surfaces it as an event and does not join the room again.
+    let token = both;
+    const sdk = new ChatClient({ url: rs.stack.gatewayUrls[0] as string, token: () => token });
+    const joined = new Set<string>();
+    sdk.on("joined", (j) => joined.add(j.room));
+    const left = new Promise<string>((resolve) => sdk.on("left", (f) => resolve(`${f.room} ${f.reason}`)));
+    sdk.join("team.a");
+    sdk.join("team.b");
+    sdk.connect();
+    try {
+      await until("the SDK joined both rooms", () => joined.size === 2);
+      token = onlyA;
+      await sdk.refreshToken();
+      assert.equal(await left, "team.b forbidden");
+    } finally {
+      sdk.close();
+    }
+    dana.ws.close();
+    poster.ws.close();
+    outcome(
+      "token refreshed to one without team.b: left {room team.b, reason forbidden} (also an SDK `left` event); a resume of team.b: forbidden; its messages stopped",
+    );
+  });
+
   it("the gateways' internal port refuses streams without the shared secret", async () => {
     const arg = rs.stack.logic[0]?.spec.args.find((a) => a.startsWith("--discovery-static=")) ?? "";
     const address = arg.split("=")[2]?.split(",")[0] as string;
-    const hello: RawFrame = fromBinary(
-      RawLogicFrameSchema,
-      toBinary(
-        LogicFrameSchema,
-        create(LogicFrameSchema, {
-          kind: { case: "hello", value: { logicId: "intruder", epoch: "e", protocolVersion: 1 } },
-        }),
-      ),
-    );
-    const exchange = async (headers: Record<string, string>) => {
-      const transport = createGrpcTransport({ baseUrl: `http://${address}` });
-      async function* input() {
-        yield hello;
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-      try {
-        const res = await transport.stream(rawStreamMessages, undefined, 10_000, headers, input());
-        for await (const _ of res.message) {
-          // an accepted stream would deliver hello and a snapshot here
-        }
-        return undefined;
-      } catch (err) {
-        return ConnectError.from(err);
-      }
-    };
+    const exchange = (headers: Record<string, string>) =>
+      rawLogicStream(`http://${address}`, [rawHello("intruder")], headers);
     assert.equal((await exchange({}))?.code, Code.Unauthenticated);
     assert.equal((await exchange({ [SECRET_HEADER]: "wrong-secret" }))?.code, Code.Unauthenticated);
     outcome("internal stream without / with a wrong secret: UNAUTHENTICATED");

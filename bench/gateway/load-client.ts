@@ -1,6 +1,6 @@
 /**
  * Benchmark load generator: many raw WebSocket client connections from one
- * source address, each authenticated (token in the URL) and joined to one room.
+ * source address, each authenticated (an auth frame after the upgrade) and joined to one room.
  * It only counts the frames it receives (parsing frame headers, skipping
  * payloads) so that it costs far less CPU per delivery than the gateway does.
  *
@@ -49,7 +49,7 @@ function open(i: number): Promise<void> {
     s.setNoDelay(true);
     s.on("connect", () => {
       s.write(
-        `GET /?token=user:load${first + i} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `GET / HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n` +
           `Sec-WebSocket-Protocol: chatcluster.v1\r\n\r\n`,
       );
@@ -82,6 +82,7 @@ function open(i: number): Promise<void> {
           return;
         }
         handshake = false;
+        s.write(clientFrame(JSON.stringify({ type: "auth", token: `user:load${first + i}` })));
         buf = head.subarray(end + 4);
       }
       let o = 0;

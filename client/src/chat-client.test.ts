@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { startTestEdge } from "../../gateway/src/edge/testing/edge-harness.ts";
 import { DeliverySchema } from "../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { encodeMessageFrame } from "../../protocol/client-frames.ts";
-import { ChatClient, type ClientState, type MessageFrame } from "./index.ts";
+import { ChatClient, type ClientState, type MessageFrame, type WebSocketConstructor } from "./index.ts";
 
 type Harness = Awaited<ReturnType<typeof startTestEdge>>;
 const harnesses: Harness[] = [];
@@ -32,6 +32,17 @@ function client(url: string, user: string, extra: Partial<ConstructorParameters<
   return { c, got, states };
 }
 
+/** A load balancer in one line: every new socket goes to the current target. */
+function balancer(first: string) {
+  const lb: { target: string; WebSocket: WebSocketConstructor } = { target: first, WebSocket };
+  lb.WebSocket = class extends WebSocket {
+    constructor(_url: string, protocols: string | string[]) {
+      super(lb.target, protocols);
+    }
+  };
+  return lb;
+}
+
 describe("ChatClient", () => {
   it("connects with the global WebSocket, joins, sends and receives exactly once", async () => {
     const h = await startTestEdge();
@@ -47,17 +58,33 @@ describe("ChatClient", () => {
     assert.equal(c.state, "open");
   });
 
+  it("never puts the token in the URL: it goes in the auth frame", async () => {
+    const h = await startTestEdge();
+    harnesses.push(h);
+    const urls: string[] = [];
+    const sent: string[] = [];
+    const Recording = class extends WebSocket {
+      constructor(url: string, protocols: string | string[]) {
+        super(url, protocols);
+        urls.push(url);
+      }
+      override send(data: string): void {
+        sent.push(data);
+        super.send(data);
+      }
+    };
+    const { c } = client(h.url, "ida", { WebSocket: Recording });
+    c.connect();
+    await until("open", () => c.state === "open");
+    assert.deepEqual(urls, [h.url]);
+    assert.deepEqual(JSON.parse(sent[0] as string), { type: "auth", token: "user:ida" });
+  });
+
   it("reconnects after the gateway dies and resumes each room from its last seq", async () => {
     const a = await startTestEdge();
     harnesses.push(a);
-    let target = a.url;
-    // A load balancer in one line: every new socket goes to the current target.
-    const Balanced = class extends WebSocket {
-      constructor(_url: string, protocols: string | string[]) {
-        super(target, protocols);
-      }
-    };
-    const { c, got, states } = client("ws://balancer/", "bob", { WebSocket: Balanced });
+    const lb = balancer(a.url);
+    const { c, got, states } = client("ws://balancer/", "bob", { WebSocket: lb.WebSocket });
     c.join("r");
     c.connect();
     await until("joined", () => a.link.interest.has("r"));
@@ -66,7 +93,7 @@ describe("ChatClient", () => {
     await a.edge.close();
     const b = await startTestEdge({}, a.link.logic);
     harnesses.push(b);
-    target = b.url;
+    lb.target = b.url;
     for (let i = 4; i <= 6; i++) a.link.publish("r", "sys", `a${i}`, String(i));
     await until("resumed", () => got.length === 6);
     b.link.publish("r", "sys", "a7", "7");
@@ -195,6 +222,41 @@ describe("ChatClient", () => {
     for (let i = 0; i < 30; i++) c.signal("p", "typing");
     assert.equal(overflows.length, 2);
     assert.equal(c.state, "open");
+  });
+
+  it("refreshes its token without a reconnect; a room the new token does not grant is left for good", async () => {
+    const a = await startTestEdge();
+    harnesses.push(a);
+    const lb = balancer(a.url);
+    let token = "reader:gus:team.a,team.b";
+    const { c, states } = client("ws://balancer/", "gus", { WebSocket: lb.WebSocket, token: () => token });
+    const left: { room: string; reason: string }[] = [];
+    const welcomes: string[] = [];
+    c.on("left", (f) => left.push({ room: f.room, reason: f.reason }));
+    c.on("welcome", (w) => welcomes.push(w.connection_id));
+    c.join("team.a");
+    c.join("team.b");
+    c.connect();
+    await until("both joined", () => a.link.interest.has("team.a") && a.link.interest.has("team.b"));
+    const joinsBefore = a.link.counts.join;
+    token = "reader:gus:team.a,team.c";
+    await c.refreshToken();
+    await until("left", () => left.length === 1);
+    assert.deepEqual(left, [{ room: "team.b", reason: "forbidden" }]);
+    assert.equal(welcomes.length, 2);
+    assert.equal(welcomes[0], welcomes[1], "the same connection");
+    assert.equal(a.link.counts.join, joinsBefore, "a refresh re-joins nothing");
+    assert.ok(!states.includes("reconnecting"));
+    // After a reconnect only the room the token grants is joined again.
+    await a.edge.close();
+    const b = await startTestEdge({}, a.link.logic);
+    harnesses.push(b);
+    lb.target = b.url;
+    await until("re-joined", () => b.link.interest.has("team.a"));
+    // Frames leave in order: once a later join is in, a re-join of team.b would be too.
+    c.join("team.c");
+    await until("a later join", () => b.link.interest.has("team.c"));
+    assert.ok(!b.link.interest.has("team.b"));
   });
 
   it("rejects send beyond the outbox bound", async () => {

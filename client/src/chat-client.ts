@@ -3,6 +3,7 @@ import type {
   AckFrame,
   ErrorFrame,
   JoinedFrame,
+  LeftFrame,
   MessageFrame,
   ServerFrame,
   WelcomeFrame,
@@ -183,6 +184,22 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   }
 
   /**
+   * Hands the open connection a fresh token (`token`, else one from the
+   * token function), e.g. before the current one expires, without a
+   * reconnect. Success is a new `welcome` event; rooms the new token no
+   * longer grants are left (a `left` event each); a refused token closes the
+   * connection like a failed auth. Not connected: nothing to do, the next
+   * connection authenticates with a fresh token anyway.
+   */
+  async refreshToken(token?: string): Promise<void> {
+    if (this.current !== "open") return;
+    const ws = this.ws;
+    const fresh = token ?? (await this.freshToken());
+    if (fresh !== undefined && this.ws === ws && this.current === "open")
+      this.pacer.write({ type: "auth", token: fresh });
+  }
+
+  /**
    * Publishes `body` to `room`. Resolves with the ack (its seq) once stored;
    * retried with the same id across reconnects until then. Rejects when the
    * server refuses it for good, when the outbox is full, or on close().
@@ -229,11 +246,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   private async open(): Promise<void> {
     this.setState({ state: "connecting" });
-    let token: string;
-    try {
-      token = typeof this.opts.token === "function" ? await this.opts.token() : this.opts.token;
-    } catch (err) {
-      this.emit("error", { code: "token_provider", message: String(err) });
+    const token = await this.freshToken();
+    if (token === undefined) {
       this.scheduleReconnect(CLOSE_CODES.unauthorized.code);
       return;
     }
@@ -267,6 +281,16 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     };
   }
 
+  /** The token option's value, or the token function's answer; undefined (and an `error` event) when it threw. */
+  private async freshToken(): Promise<string | undefined> {
+    try {
+      return typeof this.opts.token === "function" ? await this.opts.token() : this.opts.token;
+    } catch (err) {
+      this.emit("error", { code: "token_provider", message: String(err) });
+      return undefined;
+    }
+  }
+
   private scheduleReconnect(code: number, hintMs?: number): void {
     this.rooms.connectionLost();
     const next = this.reconnect.next(code, typeof this.opts.token === "function", hintMs);
@@ -287,6 +311,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     switch (f.type) {
       case "welcome":
         this.welcomeInfo = f;
+        if (this.current === "open") {
+          // The answer to refreshToken(): same connection, rooms and sends stay as they are.
+          this.emit("welcome", f);
+          return;
+        }
         // Stay under the server's per-connection rate: a burst of re-joins and outbox resends after a
         // reconnect must not earn rate_limited errors (or a 4008 close).
         this.pacer.reset(f.limits.messages_per_second * 0.9, Math.max(1, f.limits.message_burst - 2));
@@ -308,6 +337,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         return;
       case "error":
         this.onError(f);
+        return;
+      case "left":
+        this.onLeft(f);
         return;
       case "presence":
         this.queries.answer(`presence ${f.room}`, f);
@@ -377,6 +409,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     setTimeout(() => {
       if (this.rooms.get(id) === r && this.current === "open") this.sendJoin(id, r);
     }, e.retry_after_ms ?? 1000);
+  }
+
+  /** The server ended a membership (the token no longer grants the room): it is not re-joined. */
+  private onLeft(f: LeftFrame): void {
+    if (this.rooms.leave(f.room)) this.emit("left", f);
   }
 
   private sendJoin(room: string, r: RoomState): void {

@@ -1,4 +1,4 @@
-import type { JoinedFrame, MessageFrame, WelcomeFrame } from "../../protocol/client-frames.ts";
+import type { JoinedFrame, LeftFrame, MessageFrame, WelcomeFrame } from "../../protocol/client-frames.ts";
 import type {
   PresenceChangeFrame,
   ReadEventFrame,
@@ -32,6 +32,8 @@ export interface ChatClientEvents extends Record<string, unknown> {
   message: MessageFrame;
   state: StateChange;
   joined: JoinedFrame;
+  /** The server ended a membership: `reason` `forbidden` (a refreshed token no longer grants the room). Not re-joined. */
+  left: LeftFrame;
   error: ClientErrorEvent;
   welcome: WelcomeFrame;
   /** Someone joined or left a room this client joined with `presence: true`. */

@@ -5,6 +5,8 @@ export type {
   AckFrame,
   ErrorFrame,
   JoinedFrame,
+  LeftFrame,
+  LeftReason,
   MessageFrame,
   WelcomeFrame,
 } from "../../protocol/client-frames.ts";

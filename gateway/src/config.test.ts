@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../platform/config-error.ts";
 import { parseFlags } from "../../platform/flags.ts";
+import { createCa, issueCert } from "../../testenv/harness/certs.ts";
 import {
   edgeLimitsFrom,
   effectiveDrainWindowMs,
   gatewayFlags,
+  internalLinkGaps,
+  internalTlsFrom,
   pendingEventLimitsFrom,
   resolveGatewayId,
+  validateGatewayConfig,
 } from "./config.ts";
 import { DEFAULT_EDGE_LIMITS, resolveEdgeLimits } from "./edge/edge-limits.ts";
 
@@ -58,5 +65,44 @@ describe("gateway config", () => {
     );
     assert.equal(effectiveDrainWindowMs(config), 30_000 - DEFAULT_EDGE_LIMITS.closeGraceMs - 2000);
     assert.throws(() => resolveEdgeLimits({ sendQueueBytes: 0 }), /invalid_limits: sendQueueBytes/);
+  });
+
+  it("refuses an internal port with neither TLS nor the secret, and names what a partial one lacks", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "cc-gateway-tls-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const ca = await createCa(dir, "ca");
+    const mine = await issueCert(dir, "gateway", ca, { dns: ["gateway.internal"], usage: "server" });
+    const parse = (argv: string[]) => parseFlags(gatewayFlags, argv, {});
+    const tls = [`--internal-tls-cert=${mine.cert}`, `--internal-tls-key=${mine.key}`];
+    const secured = [...tls, `--internal-tls-ca=${ca.caCert}`, "--internal-secret=s3cret"];
+    validateGatewayConfig(parse(secured));
+    assert.deepEqual(internalTlsFrom(parse([...secured, "--internal-tls-client-name=logic.internal"])), {
+      certFile: mine.cert,
+      keyFile: mine.key,
+      caFile: ca.caCert,
+      clientName: "logic.internal",
+      reloadIntervalMs: 10_000,
+    });
+    assert.deepEqual(internalLinkGaps(parse(secured)), []);
+    // One of the two is enough to start (a cluster part way to TLS); the rest is warned about.
+    const partial: [string[], string[]][] = [
+      [["--internal-secret=s"], ["TLS (--internal-tls-cert, --internal-tls-key, --internal-tls-ca)"]],
+      [[...tls, "--internal-secret=s"], ["client certificates (--internal-tls-ca)"]],
+      [[...tls, `--internal-tls-ca=${ca.caCert}`], ["a shared secret (--internal-secret)"]],
+    ];
+    for (const [argv, gaps] of partial) {
+      validateGatewayConfig(parse(argv));
+      assert.deepEqual(internalLinkGaps(parse(argv)), gaps, argv.join(" "));
+    }
+    const refused: [string[], RegExp][] = [
+      [[], /--insecure-internal: refusing to run the internal link with neither TLS .* nor a shared secret/],
+      [[`--internal-tls-cert=${mine.cert}`, "--insecure-internal"], /--internal-tls-key: .* go together/],
+      [["--internal-tls-client-name=x", ...tls, "--insecure-internal"], /--internal-tls-client-name: needs/],
+      [[...secured, `--internal-tls-key=${ca.caKey}`], /--internal-tls-cert: .*key values mismatch/],
+      [[...secured, `--internal-tls-ca=${join(dir, "nope")}`], /--internal-tls-cert: cannot read .*ENOENT/],
+    ];
+    for (const [argv, why] of refused)
+      assert.throws(() => validateGatewayConfig(parse(argv)), why, argv.join(" "));
+    validateGatewayConfig(parse(["--insecure-internal"]));
   });
 });

@@ -1,3 +1,4 @@
+import { ConfigError } from "../../platform/config-error.ts";
 import {
   addressFlag,
   boolFlag,
@@ -7,9 +8,16 @@ import {
   intFlag,
   stringFlag,
 } from "../../platform/flags.ts";
+import {
+  checkTlsFiles,
+  insecureInternalFlag,
+  requireProtectedInternalLink,
+  tlsReloadIntervalFlag,
+} from "../../platform/internal-link-flags.ts";
 import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
 import type { EdgeLimits } from "./edge/edge-limits.ts";
 import { DEFAULT_EDGE_LIMITS } from "./edge/edge-limits.ts";
+import type { InternalTlsServerOptions } from "./link/internal-tls-server.ts";
 
 /**
  * The gateway's flags (each with its CHATCLUSTER_* twin). Parsed once by the
@@ -38,20 +46,34 @@ export const gatewayFlags = {
   internalSecret: stringFlag(
     "CHATCLUSTER_INTERNAL_SECRET",
     "",
-    "Shared secret logic presents on the push stream. Empty disables the check (local runs only).",
+    "Shared secret logic must present on the push stream: a second factor next to its client certificate.",
   ),
   internalTlsCert: stringFlag(
     "CHATCLUSTER_INTERNAL_TLS_CERT",
     "",
-    "PEM certificate file for the internal port; empty serves h2c.",
+    "PEM certificate (chain) the internal port serves; re-read when it changes.",
     "a file path",
   ),
   internalTlsKey: stringFlag(
     "CHATCLUSTER_INTERNAL_TLS_KEY",
     "",
-    "PEM private key file for the internal port.",
+    "PEM private key of that certificate.",
     "a file path",
   ),
+  internalTlsCa: stringFlag(
+    "CHATCLUSTER_INTERNAL_TLS_CA",
+    "",
+    "PEM CA bundle logic's client certificates must chain to; set, logic must present one (mTLS).",
+    "a file path",
+  ),
+  internalTlsClientName: stringFlag(
+    "CHATCLUSTER_INTERNAL_TLS_CLIENT_NAME",
+    "",
+    "Name (DNS subjectAltName) logic's client certificate must carry, e.g. logic.<namespace>.<chatcluster>.chatcluster.internal; empty: any certificate the CA signed.",
+    "a DNS name",
+  ),
+  internalTlsReloadInterval: tlsReloadIntervalFlag,
+  insecureInternal: insecureInternalFlag,
   maxConnections: intFlag(
     "CHATCLUSTER_MAX_CONNECTIONS",
     d.maxConnections,
@@ -218,9 +240,64 @@ export const gatewayFlags = {
     false,
     "Accept compressed client frames (server frames are never compressed).",
   ),
+  allowTokenInUrl: boolFlag(
+    "CHATCLUSTER_ALLOW_TOKEN_IN_URL",
+    false,
+    "Accept the token as ?token= on the WebSocket URL. Off, such connections are closed with 4001: URLs end up in ingress and access logs.",
+  ),
 } as const;
 
 export type GatewayConfig = FlagValues<typeof gatewayFlags>;
+
+/**
+ * Checks what single flags cannot: the TLS flags' combinations and files, and
+ * that the internal port has TLS or the shared secret at least, unless
+ * --insecure-internal waives it. Throws ConfigError.
+ */
+export function validateGatewayConfig(c: GatewayConfig): void {
+  if ((c.internalTlsCert === "") !== (c.internalTlsKey === ""))
+    throw new ConfigError("internal-tls-key", "--internal-tls-cert and --internal-tls-key go together");
+  if (c.internalTlsCa !== "" && c.internalTlsCert === "")
+    throw new ConfigError("internal-tls-ca", "needs --internal-tls-cert and --internal-tls-key");
+  if (c.internalTlsClientName !== "" && c.internalTlsCa === "")
+    throw new ConfigError(
+      "internal-tls-client-name",
+      "needs --internal-tls-ca (the CA of logic's certificates)",
+    );
+  requireProtectedInternalLink(
+    { tls: c.internalTlsCert !== "", secret: c.internalSecret !== "" },
+    "--internal-tls-cert, --internal-tls-key, --internal-tls-ca",
+    c.insecureInternal,
+  );
+  if (c.internalTlsCert !== "") {
+    checkTlsFiles("internal-tls-cert", {
+      certFile: c.internalTlsCert,
+      keyFile: c.internalTlsKey,
+      caFile: c.internalTlsCa || undefined,
+    });
+  }
+}
+
+/** What the internal port lacks of TLS with client certificates and the shared secret (empty: nothing), for a startup warning. */
+export function internalLinkGaps(c: GatewayConfig): string[] {
+  const gaps: string[] = [];
+  if (c.internalTlsCert === "") gaps.push("TLS (--internal-tls-cert, --internal-tls-key, --internal-tls-ca)");
+  else if (c.internalTlsCa === "") gaps.push("client certificates (--internal-tls-ca)");
+  if (c.internalSecret === "") gaps.push("a shared secret (--internal-secret)");
+  return gaps;
+}
+
+/** The push-stream server's TLS options from the parsed flags (undefined: h2c). */
+export function internalTlsFrom(c: GatewayConfig): InternalTlsServerOptions | undefined {
+  if (c.internalTlsCert === "") return undefined;
+  return {
+    certFile: c.internalTlsCert,
+    keyFile: c.internalTlsKey,
+    caFile: c.internalTlsCa || undefined,
+    clientName: c.internalTlsClientName || undefined,
+    reloadIntervalMs: c.internalTlsReloadInterval,
+  };
+}
 
 /** Fraction of the V8 heap limit the send budget defaults to. */
 export const SEND_BUDGET_HEAP_FRACTION = 0.25;
@@ -251,6 +328,7 @@ export function edgeLimitsFrom(config: GatewayConfig, heapLimitBytes: number): P
     sendQueueBytes: config.sendQueueBytes,
     heartbeatMs: config.heartbeatInterval,
     perMessageDeflate: config.perMessageDeflate,
+    allowTokenInUrl: config.allowTokenInUrl,
   };
 }
 

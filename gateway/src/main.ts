@@ -9,8 +9,11 @@ import {
   edgeLimitsFrom,
   effectiveDrainWindowMs,
   type GatewayConfig,
+  internalLinkGaps,
+  internalTlsFrom,
   pendingEventLimitsFrom,
   resolveGatewayId,
+  validateGatewayConfig,
 } from "./config.ts";
 import { createEdge, type Edge } from "./edge/index.ts";
 import { createLogicLinkServer } from "./link/index.ts";
@@ -25,11 +28,18 @@ import { createLogicLinkServer } from "./link/index.ts";
  * the ports.
  */
 export async function runGateway(config: GatewayConfig): Promise<void> {
+  validateGatewayConfig(config);
   const gatewayId = resolveGatewayId(config, process.env);
   // New on every start: logic treats the same id with a new epoch as a restarted gateway.
   const epoch = randomBytes(8).toString("hex");
   const log = createLogger("gateway", config.logLevel).child({ gatewayId, epoch });
   const registry = createMetricsRegistry("gateway", VERSION);
+  const gaps = internalLinkGaps(config);
+  if (gaps.length > 0)
+    log.warn(
+      { missing: gaps, insecureInternal: config.insecureInternal },
+      "internal port not fully secured: it should have TLS both ways and the shared secret",
+    );
 
   // The edge and the link need each other; the link reaches the edge through this late binding.
   let edge: Edge | undefined;
@@ -45,10 +55,7 @@ export async function runGateway(config: GatewayConfig): Promise<void> {
     log,
     host: config.internalListen.host,
     port: config.internalListen.port,
-    tls:
-      config.internalTlsCert !== ""
-        ? { certFile: config.internalTlsCert, keyFile: config.internalTlsKey }
-        : undefined,
+    tls: internalTlsFrom(config),
     secret: config.internalSecret === "" ? undefined : config.internalSecret,
     ...pendingEventLimitsFrom(config),
   });

@@ -10,8 +10,15 @@ import {
   listFlag,
   stringFlag,
 } from "../../platform/flags.ts";
+import {
+  checkTlsFiles,
+  insecureInternalFlag,
+  requireProtectedInternalLink,
+  tlsReloadIntervalFlag,
+} from "../../platform/internal-link-flags.ts";
 import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
 import { MIN_PRINCIPAL_KEY_BYTES } from "./auth/principal-seal.ts";
+import type { GatewayTlsOptions } from "./link/gateway-connector.ts";
 
 /**
  * Every flag of `chatcluster logic`, each with its CHATCLUSTER_* twin. Secrets
@@ -210,7 +217,7 @@ export const logicFlags = {
   internalSecret: stringFlag(
     "CHATCLUSTER_INTERNAL_SECRET",
     "",
-    "Shared secret presented to the gateways' internal port; must match theirs. Empty sends none (local runs only).",
+    "Shared secret presented to the gateways' internal port (must match theirs): a second factor next to the client certificate.",
   ),
   principalKey: stringFlag(
     "CHATCLUSTER_PRINCIPAL_KEY",
@@ -235,9 +242,29 @@ export const logicFlags = {
   internalTlsCa: stringFlag(
     "CHATCLUSTER_INTERNAL_TLS_CA",
     "",
-    "PEM CA bundle that signed the gateways' internal certificates (with --internal-tls); empty: system roots.",
+    "PEM CA bundle that signed the gateways' internal certificates (with --internal-tls); empty: system roots. Re-read when it changes.",
     "a file path",
   ),
+  internalTlsCert: stringFlag(
+    "CHATCLUSTER_INTERNAL_TLS_CERT",
+    "",
+    "PEM client certificate (chain) presented to the gateways (with --internal-tls); re-read when it changes.",
+    "a file path",
+  ),
+  internalTlsKey: stringFlag(
+    "CHATCLUSTER_INTERNAL_TLS_KEY",
+    "",
+    "PEM private key of that certificate.",
+    "a file path",
+  ),
+  internalTlsServerName: stringFlag(
+    "CHATCLUSTER_INTERNAL_TLS_SERVER_NAME",
+    "",
+    "Name (DNS subjectAltName) every gateway's certificate must carry, e.g. gateway.<namespace>.<chatcluster>.chatcluster.internal; empty: the host of its address (needed with discovery=kubernetes, which yields pod IPs).",
+    "a DNS name",
+  ),
+  internalTlsReloadInterval: tlsReloadIntervalFlag,
+  insecureInternal: insecureInternalFlag,
 } as const;
 
 export type LogicConfig = FlagValues<typeof logicFlags>;
@@ -290,6 +317,55 @@ export function validateLogicConfig(c: LogicConfig): void {
   if (c.discovery === "static" && c.discoveryStatic.length === 0) {
     throw new ConfigError("discovery-static", "discovery=static needs at least one gateway address");
   }
+  validateInternalTls(c);
+}
+
+function validateInternalTls(c: LogicConfig): void {
+  if ((c.internalTlsCert === "") !== (c.internalTlsKey === ""))
+    throw new ConfigError("internal-tls-key", "--internal-tls-cert and --internal-tls-key go together");
+  if (!c.internalTls && (c.internalTlsCa || c.internalTlsCert || c.internalTlsServerName))
+    throw new ConfigError("internal-tls", "the --internal-tls-* files and name need --internal-tls");
+  if (c.internalTls && c.discovery === "kubernetes" && c.internalTlsServerName === "") {
+    // Pod IPs change with every restart: no certificate issued ahead of time can name them.
+    throw new ConfigError(
+      "internal-tls-server-name",
+      "discovery=kubernetes reaches gateways by pod IP: name their certificate's DNS name",
+    );
+  }
+  requireProtectedInternalLink(
+    { tls: c.internalTls, secret: c.internalSecret !== "" },
+    "--internal-tls, --internal-tls-cert, --internal-tls-key",
+    c.insecureInternal,
+  );
+  if (c.internalTls && (c.internalTlsCa || c.internalTlsCert)) {
+    checkTlsFiles(c.internalTlsCert ? "internal-tls-cert" : "internal-tls-ca", {
+      certFile: c.internalTlsCert || undefined,
+      keyFile: c.internalTlsKey || undefined,
+      caFile: c.internalTlsCa || undefined,
+    });
+  }
+}
+
+/** What the push stream lacks of TLS with a client certificate and the shared secret (empty: nothing), for a startup warning. */
+export function internalLinkGaps(c: LogicConfig): string[] {
+  const gaps: string[] = [];
+  if (!c.internalTls) gaps.push("TLS (--internal-tls, --internal-tls-cert, --internal-tls-key)");
+  else if (c.internalTlsCert === "")
+    gaps.push("a client certificate (--internal-tls-cert, --internal-tls-key)");
+  if (c.internalSecret === "") gaps.push("a shared secret (--internal-secret)");
+  return gaps;
+}
+
+/** The fleet's TLS options from the parsed flags (undefined: h2c). */
+export function gatewayTlsFrom(c: LogicConfig): GatewayTlsOptions | undefined {
+  if (!c.internalTls) return undefined;
+  return {
+    caFile: c.internalTlsCa || undefined,
+    certFile: c.internalTlsCert || undefined,
+    keyFile: c.internalTlsKey || undefined,
+    serverName: c.internalTlsServerName || undefined,
+    reloadIntervalMs: c.internalTlsReloadInterval,
+  };
 }
 
 /** The config with secrets replaced, for a startup log line. */

@@ -9,7 +9,13 @@ import { onShutdownSignal } from "../../platform/shutdown.ts";
 import { VERSION } from "../../platform/version.ts";
 import { loadApiKeys, startServerApi } from "./api/index.ts";
 import { createAuthenticator, PrincipalSeal } from "./auth/index.ts";
-import { type LogicConfig, redactLogicConfig, validateLogicConfig } from "./config.ts";
+import {
+  gatewayTlsFrom,
+  internalLinkGaps,
+  type LogicConfig,
+  redactLogicConfig,
+  validateLogicConfig,
+} from "./config.ts";
 import { createDiscoveryMetrics } from "./discovery/discovery-metrics.ts";
 import { EndpointSliceDiscovery } from "./discovery/endpoint-slice-discovery.ts";
 import { type Discovery, FileDiscovery, StaticDiscovery } from "./discovery/index.ts";
@@ -41,6 +47,12 @@ export async function runLogic(config: LogicConfig): Promise<void> {
   const epoch = randomBytes(8).toString("hex");
   const log = createLogger("logic", config.logLevel).child({ logicId: config.logicId, epoch });
   log.info({ config: redactLogicConfig(config), version: VERSION }, "starting");
+  const gaps = internalLinkGaps(config);
+  if (gaps.length > 0)
+    log.warn(
+      { missing: gaps, insecureInternal: config.insecureInternal },
+      "push stream not fully secured: it should have TLS both ways and the shared secret",
+    );
   const registry = createMetricsRegistry("logic", VERSION);
   const metrics = createLogicMetrics(registry);
 
@@ -63,11 +75,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     registry,
     log,
     secret: config.internalSecret === "" ? undefined : config.internalSecret,
-    tls: config.internalTls
-      ? config.internalTlsCa === ""
-        ? {}
-        : { caFile: config.internalTlsCa }
-      : undefined,
+    tls: gatewayTlsFrom(config),
   });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };
   const principals = new PrincipalSeal({

@@ -1,4 +1,5 @@
-// Certificates for the control plane, made with the openssl CLI (EC P-256):
+// Certificates made with the openssl CLI (EC P-256): a CA and leaf
+// certificates for tests (createCa, issueCert), and the control plane's set:
 // a CA, the kube-apiserver serving certificate, an admin client certificate in
 // the system:masters group, the front-proxy client certificate, and the
 // service-account signing key pair.
@@ -10,9 +11,7 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-export interface ControlPlaneCerts {
-  caCert: string;
-  caKey: string;
+export interface ControlPlaneCerts extends TestCa {
   serverCert: string;
   serverKey: string;
   adminCert: string;
@@ -37,12 +36,72 @@ async function openssl(args: string[]): Promise<void> {
 
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
+/** A certificate authority: its certificate and key files. */
+export interface TestCa {
+  readonly caCert: string;
+  readonly caKey: string;
+}
+
+/** Writes a self-signed CA (`<name>.crt`, `<name>.key`, subject CN=`cn`) into dir. */
+export async function createCa(dir: string, name: string, cn = name, days = 3650): Promise<TestCa> {
+  const ca = { caCert: join(dir, `${name}.crt`), caKey: join(dir, `${name}.key`) };
+  await openssl([
+    "req",
+    "-x509",
+    ...EC,
+    "-keyout",
+    ca.caKey,
+    "-out",
+    ca.caCert,
+    "-days",
+    String(days),
+    "-subj",
+    `/CN=${cn}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+  ]);
+  return ca;
+}
+
+/** A leaf certificate and its key, as files. */
+export interface TestCert {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * Writes a leaf certificate signed by `ca` (`<name>.crt`, `<name>.key`) with
+ * these DNS names and IP addresses as subjectAltNames, for TLS servers,
+ * clients or both.
+ */
+export async function issueCert(
+  dir: string,
+  name: string,
+  ca: TestCa,
+  o: { dns?: readonly string[]; ips?: readonly string[]; usage: "server" | "client" | "both"; days?: number },
+): Promise<TestCert> {
+  const sans = [...(o.dns ?? []).map((d) => `DNS:${d}`), ...(o.ips ?? []).map((ip) => `IP:${ip}`)];
+  const eku = { server: "serverAuth", client: "clientAuth", both: "serverAuth,clientAuth" }[o.usage];
+  await leaf(
+    dir,
+    name,
+    `/CN=${name}`,
+    [...(sans.length > 0 ? [`subjectAltName=${sans.join(",")}`] : []), `extendedKeyUsage=${eku}`],
+    ca,
+    o.days,
+  );
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+}
+
 async function leaf(
   dir: string,
   name: string,
   subj: string,
   ext: string[],
-  ca: ControlPlaneCerts,
+  ca: TestCa,
+  days = 365,
 ): Promise<void> {
   const exts = ext.flatMap((e) => ["-addext", e]);
   await openssl([
@@ -54,7 +113,7 @@ async function leaf(
     "-out",
     join(dir, `${name}.crt`),
     "-days",
-    "365",
+    String(days),
     "-subj",
     subj,
     "-CA",
@@ -77,9 +136,9 @@ export async function generateCerts(
   dir: string,
   extraIps: readonly string[] = [],
 ): Promise<ControlPlaneCerts> {
+  const ca = await createCa(dir, "ca", "chatcluster-testenv-ca");
   const certs: ControlPlaneCerts = {
-    caCert: join(dir, "ca.crt"),
-    caKey: join(dir, "ca.key"),
+    ...ca,
     serverCert: join(dir, "apiserver.crt"),
     serverKey: join(dir, "apiserver.key"),
     adminCert: join(dir, "admin.crt"),
@@ -89,23 +148,6 @@ export async function generateCerts(
     saPublicKey: join(dir, "sa.pub"),
     saPrivateKey: join(dir, "sa.key"),
   };
-  await openssl([
-    "req",
-    "-x509",
-    ...EC,
-    "-keyout",
-    certs.caKey,
-    "-out",
-    certs.caCert,
-    "-days",
-    "3650",
-    "-subj",
-    "/CN=chatcluster-testenv-ca",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-  ]);
   const sans = [
     "IP:127.0.0.1",
     "DNS:localhost",

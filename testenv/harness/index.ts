@@ -4,6 +4,8 @@
 //
 // See docs/testenv.md. Binaries come from `make testenv`; a missing one throws
 // TestenvBinaryNotFoundError ("<name> not found in <dir>: run `make testenv`").
+export type { TestCa, TestCert } from "./certs.ts";
+export { createCa, issueCert } from "./certs.ts";
 export type { ControlPlane, ControlPlaneOptions } from "./controlplane.ts";
 export { FAKE_NODE_NAME, startControlPlane } from "./controlplane.ts";
 export type { NatsOptions, NatsServer } from "./nats.ts";

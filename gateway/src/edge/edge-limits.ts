@@ -58,6 +58,12 @@ export interface EdgeLimits {
   readonly presenceLeaseMs: number;
   /** Compress client->server frames when the client asks (server frames are pre-framed and never compressed). */
   readonly perMessageDeflate: boolean;
+  /**
+   * Accept a token in the upgrade URL's query (`?token=`). Off, such a
+   * connection is closed with 4001: URLs are written to ingress, proxy and
+   * access logs, so a token there outlives the session it was for.
+   */
+  readonly allowTokenInUrl: boolean;
 }
 
 export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
@@ -84,6 +90,7 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
   presenceGraceMs: 5_000,
   presenceLeaseMs: 2_000,
   perMessageDeflate: false,
+  allowTokenInUrl: false,
 });
 
 /** Defaults overlaid with `partial`; never writes into the caller's object. */

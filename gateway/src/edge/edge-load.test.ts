@@ -30,7 +30,7 @@ interface Peer {
 }
 
 function open(port: number, i: number, user: string): Promise<Peer> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/?token=user:${user}`, ["chatcluster.v1"], {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, ["chatcluster.v1"], {
     localAddress: `127.0.0.${2 + (i % 8)}`,
     perMessageDeflate: false,
   });
@@ -43,6 +43,7 @@ function open(port: number, i: number, user: string): Promise<Peer> {
     }),
   );
   ws.on("error", () => {});
+  ws.once("open", () => ws.send(JSON.stringify({ type: "auth", token: `user:${user}` })));
   return new Promise((resolve, reject) => {
     ws.on("message", (data) => {
       const f = JSON.parse(String(data)) as ServerFrame;

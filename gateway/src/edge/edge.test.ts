@@ -72,11 +72,24 @@ describe("edge: connect and auth", () => {
     c.ws.close();
   });
 
-  it("accepts the token as ?token= on the URL", async () => {
+  it("refuses a token in the URL with 4001 unless allowed, and never hands it to logic", async () => {
     const h = await edge();
-    const c = await TestClient.open(`${h.url}?token=user:bob`);
-    assert.equal((await c.next("welcome")).user, "bob");
-    c.ws.close();
+    const c = await TestClient.open(`${h.url}?room=x&token=user:bob`);
+    const e = await c.next("error");
+    assert.equal(e.code, "unauthorized");
+    assert.match(e.message, /auth frame/);
+    assert.equal(await c.waitClosed(), 4001);
+    assert.equal(h.link.counts.auth, 0, "the token never reached logic");
+    assert.match(await h.registry.metrics(), /chatcluster_gateway_url_tokens_refused_total 1\b/);
+    const other = await TestClient.open(`${h.url}?room=x`);
+    other.send({ type: "auth", token: "user:bob" });
+    assert.equal((await other.next("welcome")).user, "bob", "other query parameters are fine");
+    other.ws.close();
+
+    const allowing = await edge({ allowTokenInUrl: true });
+    const d = await TestClient.open(`${allowing.url}?token=user:bob`);
+    assert.equal((await d.next("welcome")).user, "bob");
+    d.ws.close();
   });
 
   it("refuses a bad token with an error frame and close 4001", async () => {
@@ -133,7 +146,8 @@ describe("edge: connect and auth", () => {
   it("closes with 4013 overloaded when logic cannot take the auth", async () => {
     const h = await edge();
     h.link.accepting = false;
-    const c = await TestClient.open(`${h.url}?token=user:a`);
+    const c = await TestClient.open(h.url);
+    c.send({ type: "auth", token: "user:a" });
     assert.equal(await c.waitClosed(), 4013);
   });
 });

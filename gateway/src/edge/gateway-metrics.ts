@@ -50,6 +50,8 @@ export interface GatewayMetrics {
   readonly admissionRefusals: Counter<"reason">;
   readonly drops: Counter<"reason">;
   readonly logicRefusals: Counter;
+  readonly roomsRevoked: Counter;
+  readonly urlTokensRefused: Counter;
   readonly drainRemaining: Gauge;
   readonly deliveryLatency: Histogram;
   /** Set by the edge: read at scrape time so the hot path does no metric work for queues. */
@@ -137,6 +139,16 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     logicRefusals: new Counter({
       name: "chatcluster_gateway_logic_refusals_total",
       help: "Client events the logic link could not accept (answered with a retryable error).",
+      registers,
+    }),
+    roomsRevoked: new Counter({
+      name: "chatcluster_gateway_rooms_revoked_total",
+      help: "Memberships ended because the connection's token no longer grants read access to the room (after a token refresh); each client got a `left` frame.",
+      registers,
+    }),
+    urlTokensRefused: new Counter({
+      name: "chatcluster_gateway_url_tokens_refused_total",
+      help: "Connections closed with 4001 because their upgrade URL carried a token (allowed only with --allow-token-in-url).",
       registers,
     }),
     drainRemaining: new Gauge({

@@ -5,13 +5,15 @@ import { userInterestKey } from "../../../protocol/presence-frames.ts";
 import type { Connection } from "./connection.ts";
 import type { EdgeCore } from "./edge-core.ts";
 import { dropMembership } from "./inbound-presence.ts";
+import { grantsRead, revokeRoom, revokeUngrantedRooms } from "./room-grants.ts";
 
 /**
  * EdgeSink.reply for one edge: each Reply from logic acts on its connection
- * (if it is still open). An auth result authenticates (welcome) or closes,
- * and is dropped (counted) when the connection has no auth in flight; a
- * join result writes the joined frame, then the live deliveries held while
- * the join was in flight; a frame is written as it is; a close closes.
+ * (if it is still open). An auth result authenticates (welcome) or closes (a
+ * refresh also ends the memberships the new token does not grant), and is
+ * dropped (counted) when the connection has no auth in flight; a join result
+ * writes the joined frame, then the live deliveries held while the join was
+ * in flight; a frame is written as it is; a close closes.
  */
 export function createReplyHandler(core: EdgeCore): (replies: readonly Reply[]) => void {
   const { limits, link, sched } = core;
@@ -27,6 +29,7 @@ export function createReplyHandler(core: EdgeCore): (replies: readonly Reply[]) 
     if (res.ok && res.principal) {
       conn.principal = res.principal;
       conn.expiresAtMs = Number(res.principal.expiresAtMs);
+      const refreshed = conn.state === "open";
       if (conn.state === "authenticating") {
         conn.state = "open";
         core.settleAuth(conn);
@@ -42,6 +45,7 @@ export function createReplyHandler(core: EdgeCore): (replies: readonly Reply[]) 
           limits: wireLimits,
         }),
       );
+      if (refreshed) revokeUngrantedRooms(core, conn);
       return;
     }
     const code = res.errorCode || CLOSE_CODES.unauthorized.name;
@@ -53,15 +57,22 @@ export function createReplyHandler(core: EdgeCore): (replies: readonly Reply[]) 
   }
 
   function onJoinResult(conn: Connection, res: JoinResult): void {
-    if (res.frame.byteLength > 0) core.send(conn, res.frame);
+    // Logic accepted the join for the token the connection had when it asked;
+    // a refresh since may have taken the room away: its page is not written.
+    const granted = grantsRead(conn.principal, res.room);
+    if (res.frame.byteLength > 0 && (granted || !res.ok)) core.send(conn, res.frame);
     const m = conn.membership(res.room);
     if (!m) return;
     const held = m.held;
     m.held = null;
+    if (!granted && (res.ok || m.present)) {
+      revokeRoom(core, conn, res.room);
+      return;
+    }
     if (!res.ok) {
-      // A failed resume of a room logic had already accepted keeps the
-      // membership (the client is still in the room and retries); only a
-      // first join that failed leaves the room.
+      // A failed resume of a room logic had already accepted, and the token
+      // still grants, keeps the membership (the client is still in the room
+      // and retries); a first join that failed leaves the room.
       if (!m.present) {
         dropMembership(core, conn, res.room);
         return;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { RawData, WebSocket } from "ws";
-import { SUBPROTOCOL } from "../../../protocol/client-frames.ts";
+import { encodeErrorFrame, SUBPROTOCOL } from "../../../protocol/client-frames.ts";
 import { CLOSE_CODES } from "../../../protocol/close-codes.ts";
 import { TokenBucket } from "../../../protocol/token-bucket.ts";
 import { Connection, type EdgeSocket } from "./connection.ts";
@@ -10,10 +10,10 @@ import { handleClientMessage } from "./inbound.ts";
 
 /**
  * A connection's life from the upgrade to the socket's close: its Connection
- * is created and registered, the token in the URL (if any) goes to logic, and
- * the socket's events reach the edge. The listeners are created once per
- * edge and find their Connection through the socket, so a connection costs
- * no closures.
+ * is created and registered, a token in the URL is refused (or, where
+ * allowed, goes to logic), and the socket's events reach the edge. The
+ * listeners are created once per edge and find their Connection through the
+ * socket, so a connection costs no closures.
  */
 export function createSocketEvents(
   core: EdgeCore,
@@ -70,9 +70,23 @@ export function createSocketEvents(
       return;
     }
     const q = req.url?.indexOf("?") ?? -1;
-    if (q !== -1) {
-      const token = new URLSearchParams((req.url as string).slice(q + 1)).get("token");
-      if (token) core.startAuth(conn, token, false);
+    if (q === -1) return;
+    const token = new URLSearchParams((req.url as string).slice(q + 1)).get("token");
+    if (token === null) return;
+    if (!limits.allowTokenInUrl) {
+      // Refused loudly rather than ignored, so a client that does it is fixed
+      // before its tokens pile up in access logs. The token is not used or logged.
+      core.metrics.urlTokensRefused.inc();
+      core.send(
+        conn,
+        encodeErrorFrame({
+          code: CLOSE_CODES.unauthorized.name,
+          message: "a token in the URL is refused (URLs are logged): send it in an auth frame",
+        }),
+      );
+      core.closeConn(conn, CLOSE_CODES.unauthorized, "token in URL refused");
+      return;
     }
+    if (token !== "") core.startAuth(conn, token, false);
   };
 }

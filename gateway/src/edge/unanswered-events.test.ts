@@ -48,7 +48,8 @@ describe("events logic does not answer in time", () => {
     const { port } = await edge.listen("127.0.0.1", 0);
     const e = edge;
     cleanups.push(() => e.close());
-    const c = await TestClient.open(`ws://127.0.0.1:${port}/?token=user:alice`);
+    const c = await TestClient.open(`ws://127.0.0.1:${port}/`);
+    c.send({ type: "auth", token: "user:alice" });
     assert.equal(await c.waitClosed(), 4013, "overloaded: the SDK reconnects with backoff");
     assert.ok(Date.now() - started < 10_000, "at the event deadline, not the auth timeout");
     const text = await registry.metrics();

@@ -3,11 +3,10 @@
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import { after, test } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { Registry } from "prom-client";
-import { type LogicFrame, LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { StaticDiscovery } from "../../../logic/src/discovery/index.ts";
 import { metricValue, testFleet, waitFor } from "../../../logic/src/link/testing/fleet-harness.ts";
 import { createLogger } from "../../../platform/logger.ts";
@@ -15,46 +14,22 @@ import { envelope, SECRET_HEADER } from "../../../protocol/push-stream/index.ts"
 import {
   type RawFrame,
   RawLogicFrameSchema,
-  rawStreamMessages,
 } from "../../../protocol/push-stream/testing/raw-gateway-service.ts";
 import { createLogicLinkServer } from "./logic-link-server.ts";
 import { GatewayProcess } from "./testing/gateway-process.ts";
+import { rawFrame, rawHello, rawLogicStream } from "./testing/raw-logic-stream.ts";
 
 const SECRET = "s3cret-for-tests";
 const MAX_FRAME = 64 * 1024;
 const gw = await GatewayProcess.start({ gatewayId: "guard-0", secret: SECRET, maxFrameBytes: MAX_FRAME });
 after(() => gw.dispose());
 
-function raw(frame: LogicFrame): RawFrame {
-  return fromBinary(RawLogicFrameSchema, toBinary(LogicFrameSchema, frame));
-}
-const hello = (version = 1) =>
-  raw(
-    create(LogicFrameSchema, {
-      kind: { case: "hello", value: { logicId: "bad", epoch: "e", protocolVersion: version } },
-    }),
-  );
+const hello = (version = 1) => rawHello("bad", version);
 
 /** Opens a stream, sends frames, reads until the status; resolves with the error (or undefined). */
-async function exchange(
-  frames: RawFrame[],
-  headers: Record<string, string>,
-): Promise<ConnectError | undefined> {
-  const transport = createGrpcTransport({ baseUrl: `http://${gw.address}` });
-  async function* input() {
-    yield* frames;
-    // Keep the request open: the gateway must end the stream, not us.
-    await new Promise((r) => setTimeout(r, 3000));
-  }
-  try {
-    const res = await transport.stream(rawStreamMessages, undefined, 10_000, headers, input());
-    for await (const _ of res.message) {
-      // hello and snapshot of an accepted stream; keep reading until the error.
-    }
-    return undefined;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
+function exchange(frames: RawFrame[], headers: Record<string, string>): Promise<ConnectError | undefined> {
+  // Keep the request open: the gateway must end the stream, not us.
+  return rawLogicStream(`http://${gw.address}`, frames, headers, { holdMs: 3000 });
 }
 
 test("bad streams get a clear status and do not disturb a healthy one", async (t) => {
@@ -73,7 +48,7 @@ test("bad streams get a clear status and do not disturb a healthy one", async (t
   assert.equal(wrongSecret?.code, Code.Unauthenticated);
 
   const noHello = await exchange(
-    [raw(create(LogicFrameSchema, { kind: { case: "ping", value: { nonce: 1n } } }))],
+    [rawFrame(create(LogicFrameSchema, { kind: { case: "ping", value: { nonce: 1n } } }))],
     auth,
   );
   assert.equal(noHello?.code, Code.FailedPrecondition);
@@ -92,7 +67,7 @@ test("bad streams get a clear status and do not disturb a healthy one", async (t
   assert.equal(malformed?.code, Code.InvalidArgument);
   assert.match(malformed?.rawMessage ?? "", /malformed_frame: DeliveryBatch: length past the end/);
 
-  const big = raw(
+  const big = rawFrame(
     create(LogicFrameSchema, {
       kind: {
         case: "deliveries",

@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -7,6 +6,7 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../../../platform/logger.ts";
 import { SECRET_HEADER, STREAM_MESSAGES_PATH } from "../../../protocol/push-stream/index.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
+import { createInternalTlsServer, type InternalTlsServerOptions } from "./internal-tls-server.ts";
 import { LinkCore } from "./link-core.ts";
 import { LinkError } from "./link-error.ts";
 import { createGatewayLinkMetrics, type GatewayLinkMetrics } from "./link-metrics.ts";
@@ -29,12 +29,17 @@ export interface LogicLinkServerOptions {
   host?: string;
   /** Internal port; 0 picks a free one. Default 0. */
   port?: number;
-  /** Serve TLS with these PEM files instead of h2c. */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * Serve TLS with these PEM files instead of h2c; with a CA bundle, logic
+   * must present a client certificate (mTLS). Rotated files apply to new
+   * connections without dropping open streams (internal-tls-server.ts).
+   */
+  tls?: InternalTlsServerOptions;
   /**
    * Shared secret logic must send in the x-chatcluster-link-secret header;
-   * streams without it end with UNAUTHENTICATED. NetworkPolicy alone does not
-   * stop a compromised pod in an allowed namespace. Default: no check.
+   * streams without it end with UNAUTHENTICATED. A second factor next to the
+   * client certificate: a stolen certificate alone, or the secret alone, does
+   * not open a stream. Default: no check.
    */
   secret?: string;
   /** Largest LogicFrame accepted; bigger ones end the stream with RESOURCE_EXHAUSTED. Default 8 MiB. */
@@ -128,6 +133,8 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
   );
   const link = core;
   const secretDigest = opts.secret ? digest(opts.secret) : undefined;
+  const tlsServer =
+    opts.tls === undefined ? undefined : createInternalTlsServer(opts.tls, opts.registry, log);
 
   const maxFrameBytes = opts.maxFrameBytes ?? 8 * MiB;
 
@@ -146,6 +153,12 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") {
       rejectCall(stream, new ConnectError(`unsupported grpc-encoding ${encoding}`, Code.Unimplemented));
+      return;
+    }
+    const wrongClient = tlsServer?.refusal(stream.session as http2.ServerHttp2Session);
+    if (wrongClient !== undefined) {
+      metrics.streamsRejected.inc({ reason: "unauthenticated" });
+      rejectCall(stream, new LinkError("unauthenticated", wrongClient));
       return;
     }
     if (secretDigest !== undefined) {
@@ -167,13 +180,14 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
       maxConcurrentStreams: tuning.maxConcurrentStreams,
     },
   };
-  const server = opts.tls
-    ? http2.createSecureServer({
-        ...serverOptions,
-        cert: readFileSync(opts.tls.certFile),
-        key: readFileSync(opts.tls.keyFile),
-      })
-    : http2.createServer(serverOptions);
+  let server: http2.Http2Server | http2.Http2SecureServer;
+  if (tlsServer !== undefined) {
+    const secure = http2.createSecureServer({ ...serverOptions, ...tlsServer.serverOptions });
+    tlsServer.attach(secure);
+    server = secure;
+  } else {
+    server = http2.createServer(serverOptions);
+  }
   server.on("stream", onStream);
 
   // Frames are already coalesced by the batcher; Nagle would only hold small
@@ -232,7 +246,12 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
           server.off("error", reject);
           const port = (server.address() as AddressInfo).port;
           log.info(
-            { port, tls: opts.tls !== undefined, auth: secretDigest !== undefined },
+            {
+              port,
+              tls: opts.tls !== undefined,
+              clientCertificates: opts.tls?.caFile !== undefined,
+              auth: secretDigest !== undefined,
+            },
             "logic link listening",
           );
           resolve({ port });
@@ -240,6 +259,7 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
       }),
     close: async () => {
       clearInterval(timer);
+      tlsServer?.close();
       link.shutdown();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {

@@ -3,9 +3,9 @@ import { readFileSync, type StatWatcher, unwatchFile, watchFile } from "node:fs"
 import { createLocalJWKSet, type JSONWebKeySet, type JWTPayload, jwtVerify } from "jose";
 import type { Logger } from "../../../platform/logger.ts";
 import { PROTOCOL_BOUNDS } from "../../../protocol/index.ts";
+import { patternProblem } from "../../../protocol/room-pattern.ts";
 import type { LogicConfig } from "../config.ts";
 import { AuthError } from "./auth-error.ts";
-import { patternProblem } from "./room-pattern.ts";
 
 /**
  * Verifies client JWTs and turns their claims into an identity.

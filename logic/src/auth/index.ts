@@ -8,4 +8,3 @@ export {
   type PrincipalSealOptions,
   principalAccepted,
 } from "./principal-seal.ts";
-export { matchesAny, matchRoom, patternProblem } from "./room-pattern.ts";

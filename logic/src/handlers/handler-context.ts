@@ -12,10 +12,10 @@ import {
   PROTOCOL_BOUNDS,
   ROOM_PATTERN,
 } from "../../../protocol/index.ts";
+import { matchesAny } from "../../../protocol/room-pattern.ts";
 import { AuthError } from "../auth/auth-error.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { PrincipalSeal, principalAccepted } from "../auth/principal-seal.ts";
-import { matchesAny } from "../auth/room-pattern.ts";
 import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import type { PresenceTable } from "../store/presence-table.ts";

@@ -5,7 +5,7 @@ import {
   encodeJoinedFrame,
   encodeMessageFrame,
 } from "../../../protocol/index.ts";
-import { matchesAny } from "../auth/room-pattern.ts";
+import { matchesAny } from "../../../protocol/room-pattern.ts";
 import type { GatewayRef } from "../gateway-fleet.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import { StoreError } from "../store/store-error.ts";

@@ -1,6 +1,6 @@
 import type { ClientEvent, Principal, SendRequest } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { ERROR_CODES, encodeAckFrame, encodeMessageFrame, PROTOCOL_BOUNDS } from "../../../protocol/index.ts";
-import { matchesAny } from "../auth/room-pattern.ts";
+import { matchesAny } from "../../../protocol/room-pattern.ts";
 import type { GatewayRef } from "../gateway-fleet.ts";
 import { messageIdProblem } from "../store/input-checks.ts";
 import type { MessageStore } from "../store/message-store.ts";

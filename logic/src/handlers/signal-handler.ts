@@ -5,7 +5,7 @@ import {
   PRESENCE_BOUNDS,
   SIGNAL_KIND_PATTERN,
 } from "../../../protocol/presence-frames.ts";
-import { matchesAny } from "../auth/room-pattern.ts";
+import { matchesAny } from "../../../protocol/room-pattern.ts";
 import type { GatewayRef } from "../gateway-fleet.ts";
 import { type HandlerContext, validRoom } from "./handler-context.ts";
 

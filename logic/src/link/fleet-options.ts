@@ -3,6 +3,7 @@ import type { Logger } from "../../../platform/logger.ts";
 import type { BackoffOptions } from "../../../protocol/backoff.ts";
 import type { Discovery } from "../discovery/discovery.ts";
 import type { EventSink } from "../gateway-fleet.ts";
+import type { GatewayTlsOptions } from "./gateway-connector.ts";
 import type { QueueLimits } from "./outbound-queue.ts";
 
 /** Options of createGatewayFleet. Only the first six are required. */
@@ -20,15 +21,8 @@ export interface GatewayFleetOptions {
   log: Logger;
   /** Shared secret sent in the x-chatcluster-link-secret header; must match the gateways'. */
   secret?: string;
-  /** Connect to gateways over TLS (addresses without a scheme become https://). */
-  tls?: {
-    /** PEM CA bundle to verify gateway certificates; default: the system roots. */
-    caFile?: string;
-    /** Name to verify in the certificate when addresses are IPs. */
-    serverName?: string;
-    /** Default true. Only for tests with self-signed certificates. */
-    rejectUnauthorized?: boolean;
-  };
+  /** Connect to gateways over TLS (addresses without a scheme become https://), optionally with a client certificate. */
+  tls?: GatewayTlsOptions;
   /** Per-gateway bound on deliveries queued or in flight. Default 20,000. */
   maxQueueMessages?: number;
   /** Per-gateway bound on encoded bytes queued or in flight. Default 32 MiB (~27k deliveries of 1.2 KB). */

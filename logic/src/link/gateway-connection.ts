@@ -1,8 +1,4 @@
-import { readFileSync } from "node:fs";
 import type * as http2 from "node:http2";
-import { connect as netConnect } from "node:net";
-import type { Duplex } from "node:stream";
-import { connect as tlsConnect } from "node:tls";
 import { create } from "@bufbuild/protobuf";
 import { Http2SessionManager } from "@connectrpc/connect-node";
 import type { GatewayFrame, InterestDelta } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
@@ -14,6 +10,7 @@ import type { GatewayEndpoint } from "../discovery/discovery.ts";
 import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
 import type { ResolvedFleetOptions } from "./fleet-options.ts";
 import { decodeGatewayFrame, logicFrameEnvelope } from "./frame-codec.ts";
+import type { GatewayConnector } from "./gateway-connector.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
 import type { PushMetrics, ResetReason } from "./push-metrics.ts";
 import { runStreamCall } from "./stream-call.ts";
@@ -33,6 +30,8 @@ export type ConnectionState = "connecting" | "ready" | "backoff" | "closed";
 /** What a connection asks of its fleet. */
 export interface ConnectionHost {
   readonly opts: ResolvedFleetOptions;
+  /** Opens the TCP or TLS socket of a gateway's HTTP/2 session. */
+  readonly connector: GatewayConnector;
   readonly metrics: PushMetrics;
   readonly sink: EventSink;
   onReady(conn: GatewayConnection, previousEpoch: string | undefined): void;
@@ -83,7 +82,7 @@ export class GatewayConnection {
     const nodeOptions: http2.SecureClientSessionOptions = {
       // Frames are already coalesced by the batcher; Nagle would hold small
       // ones back for a delayed ACK (tens of milliseconds on loopback).
-      createConnection: (authority: URL) => connectSocket(authority, o.tls),
+      createConnection: (authority: URL) => host.connector.connect(authority),
       settings: { initialWindowSize: o.http2.initialWindowSize, maxFrameSize: o.http2.maxFrameSize },
       maxSessionMemory: o.http2.maxSessionMemoryMb,
     };
@@ -346,22 +345,6 @@ export class GatewayConnection {
 
 function ping(nonce: bigint) {
   return create(LogicFrameSchema, { kind: { case: "ping", value: { nonce } } });
-}
-
-function connectSocket(authority: URL, tls: ResolvedFleetOptions["tls"]): Duplex {
-  const host = authority.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = Number(authority.port || (authority.protocol === "https:" ? 443 : 80));
-  if (authority.protocol !== "https:") return netConnect({ host, port, noDelay: true });
-  const socket = tlsConnect({
-    host,
-    port,
-    ALPNProtocols: ["h2"],
-    servername: tls?.serverName ?? (/^[\d.:]+$/.test(host) ? undefined : host),
-    ca: tls?.caFile === undefined ? undefined : readFileSync(tls.caFile),
-    rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-  });
-  socket.setNoDelay(true);
-  return socket;
 }
 
 /** host:port becomes http(s)://host:port; a URL is kept as it is. */

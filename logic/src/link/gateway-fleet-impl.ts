@@ -6,6 +6,7 @@ import type { EventSink, GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import { type GatewayFleetOptions, type ResolvedFleetOptions, resolveFleetOptions } from "./fleet-options.ts";
 import { encodeDelivery, encodeReply } from "./frame-codec.ts";
 import { type ConnectionHost, GatewayConnection } from "./gateway-connection.ts";
+import { createGatewayConnector, type GatewayConnector } from "./gateway-connector.ts";
 import { createPushMetrics, type DropReason, type PushMetrics, type QueueReading } from "./push-metrics.ts";
 
 /** Per-gateway numbers, for benchmarks, tests and debugging. */
@@ -57,6 +58,7 @@ export function createGatewayFleet(options: GatewayFleetOptions): RunningGateway
 
 class Fleet implements RunningGatewayFleet, ConnectionHost {
   readonly opts: ResolvedFleetOptions;
+  readonly connector: GatewayConnector;
   readonly metrics: PushMetrics;
   readonly sink: EventSink;
   readonly #discovery: GatewayFleetOptions["discovery"];
@@ -78,6 +80,7 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
     this.sink = options.sink;
     this.#discovery = options.discovery;
     this.#log = options.log.child({ subsystem: "push" });
+    this.connector = createGatewayConnector(opts.tls, options.registry, this.#log);
     this.#dropQueueFull = metrics.drops.labels({ reason: "queue_full" });
   }
 
@@ -106,6 +109,7 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
     while (busy() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     if (this.#timer !== undefined) clearInterval(this.#timer);
     for (const c of [...this.#conns.values()]) this.#remove(c, "gateway_removed");
+    this.connector.close();
   }
 
   /**

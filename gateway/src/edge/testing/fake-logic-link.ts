@@ -18,7 +18,8 @@ import type { EdgeSink, LogicLink } from "../../logic-link.ts";
  * TEST ONLY: an in-process stand-in for logic behind a LogicLink, for edge
  * tests and benchmarks. It plays logic's part of the protocol with an
  * in-memory room log:
- * - auth: token `user:<id>` is accepted (read/write everything); `expiring:<id>:<ms>`
+ * - auth: token `user:<id>` is accepted (read/write everything); `reader:<id>:<patterns>`
+ *   may read only the comma-separated room patterns; `expiring:<id>:<ms>`
  *   is accepted and expires after <ms>; `silent:<id>` is never answered; any
  *   other token is refused with 4001.
  * - join: history after `since` (or the last `limit`), a joined frame, last_seq;
@@ -145,11 +146,12 @@ export class FakeLogicLink implements LogicLink {
         case "auth": {
           this.counts.auth++;
           const token = ev.kind.value.token;
-          const [kind, user, ms] = token.split(":");
+          const [kind, user, arg] = token.split(":");
           if (kind === "silent") break;
-          if ((kind === "user" || kind === "expiring") && user) {
-            const expiresAtMs = kind === "expiring" ? BigInt(Date.now() + Number(ms)) : 0n;
-            const principal = { userId: user, read: [">"], write: [">"], expiresAtMs };
+          if ((kind === "user" || kind === "expiring" || kind === "reader") && user) {
+            const expiresAtMs = kind === "expiring" ? BigInt(Date.now() + Number(arg)) : 0n;
+            const read = kind === "reader" ? (arg ?? "").split(",") : [">"];
+            const principal = { userId: user, read, write: [">"], expiresAtMs };
             replies.push(
               create(ReplySchema, { ...base, kind: { case: "auth", value: { ok: true, principal } } }),
             );
