@@ -91,6 +91,9 @@ function open(c: Conn): void {
   const localAddress = init.localAddresses[c.index % init.localAddresses.length];
   c.state = "connecting";
   c.attempts++;
+  // A gap resume asked of the previous socket gets no answer on this one: the
+  // joins sent at welcome resume every room from its last seq instead.
+  c.resuming.clear();
   const s = connect({ host: g.host, port: g.port, localAddress });
   c.socket = s;
   s.setNoDelay(true);
