@@ -37,6 +37,8 @@ describe("logic config", () => {
 
   it("refuses the in-memory store and bad combinations", () => {
     assert.throws(() => parse(["--store=memory"]), ConfigError);
+    assert.throws(() => parse(["--nats-replicas=7"]), ConfigError);
+    validateLogicConfig(parse([`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=3"]));
     const bad: [string[], RegExp][] = [
       [["--discovery-static=h:1"], /exactly one of/],
       [["--jwt-secret=short", "--discovery-static=h:1"], /32 bytes/],
@@ -47,6 +49,8 @@ describe("logic config", () => {
       [[`--jwt-secret=${SECRET}`], /discovery-static/],
       [[`--jwt-secret=${SECRET}`, "--discovery=file"], /discovery-file/],
       [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-stream=a.b"], /nats-stream/],
+      [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=2"], /1, 3 or 5/],
+      [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=4"], /1, 3 or 5/],
     ];
     for (const [argv, why] of bad) assert.throws(() => validateLogicConfig(parse(argv)), why, argv.join(" "));
     assert.equal(redactLogicConfig(parse([`--jwt-secret=${SECRET}`])).jwtSecret, "[redacted]");

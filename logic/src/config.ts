@@ -71,7 +71,13 @@ export const logicFlags = {
     1000,
     86_400_000,
   ),
-  natsReplicas: intFlag("CHATCLUSTER_NATS_REPLICAS", 1, "Stream replicas when the stream is created.", 1, 5),
+  natsReplicas: intFlag(
+    "CHATCLUSTER_NATS_REPLICAS",
+    1,
+    "Replicas of every stream (messages, read markers, presence): 1, 3 or 5, at most the JetStream servers in the cluster; existing streams are scaled to it.",
+    1,
+    5,
+  ),
   natsMaxAge: durationFlag(
     "CHATCLUSTER_NATS_MAX_AGE",
     0,
@@ -258,6 +264,10 @@ export function validateLogicConfig(c: LogicConfig): void {
   }
   if (c.store === "nats" && c.natsUrls.length === 0) {
     throw new ConfigError("nats-urls", "store=nats needs at least one URL");
+  }
+  if (c.natsReplicas % 2 === 0) {
+    // A quorum of an even group is more than half: 2 survives no loss, 4 no more than 3 does.
+    throw new ConfigError("nats-replicas", "1, 3 or 5: an even count adds a copy but no tolerated failure");
   }
   if (!/^[A-Za-z0-9_-]+$/.test(c.natsStream)) {
     throw new ConfigError("nats-stream", "letters, digits, - and _ only");

@@ -1,13 +1,11 @@
 import {
-  DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
-  RetentionPolicy,
-  StorageType,
 } from "@nats-io/jetstream";
 import { StoreError } from "./store-error.ts";
+import { ensureStream } from "./stream-setup.ts";
 
 /**
  * Read markers in JetStream: a second stream `<stream>_READS` keeping only
@@ -83,21 +81,11 @@ export class JetStreamReadMarkers {
   }
 
   async #create(): Promise<void> {
-    try {
-      await this.#jsm.streams.info(this.#stream);
-      return;
-    } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-    }
-    await this.#jsm.streams.add({
+    await ensureStream(this.#jsm, {
       name: this.#stream,
-      subjects: [`${this.#prefix}.read.>`],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      max_msgs_per_subject: 1,
-      allow_direct: true,
-      num_replicas: this.#replicas,
+      subject: `${this.#prefix}.read.>`,
+      replicas: this.#replicas,
+      settings: { max_msgs_per_subject: 1, allow_direct: true },
     });
   }
 }
