@@ -182,6 +182,20 @@ describe("JetStream store and presence on a 3-node cluster", () => {
       await store.close();
     }
   });
+
+  it("presence keeps its table and takes writes again after a SIGKILL of its stream's leader", async () => {
+    const a = await table("CC_CL_FAIL", "la");
+    const b = await table("CC_CL_FAIL", "lb");
+    assert.equal(await a.setOnline("r", "u1", "gw0/e1", Date.now(), 600_000), true);
+    const leader = await cluster.streamLeader("CC_CL_FAIL_PRESENCE");
+    leader.kill("SIGKILL");
+    assert.equal(await eventually(() => b.setOnline("r", "u2", "gw1/e1", Date.now(), 600_000)), true);
+    await until("a's replica to see u2", async () => (await a.page("r", "", 10)).total === 2);
+    assert.deepEqual(await a.page("r", "", 10), { total: 2, users: ["u1", "u2"], more: false });
+    await leader.start();
+    assert.equal(await a.setOffline("r", "u1", "gw0/e1"), true);
+    assert.equal((await b.page("r", "", 10)).total, 1);
+  });
 });
 
 describe("JetStream store: replicas the servers cannot hold", () => {
