@@ -9,6 +9,7 @@ import { connect } from "@nats-io/transport-node";
 import { createLogger } from "../../../platform/logger.ts";
 import {
   type NatsCluster,
+  type NatsNode,
   type NatsServer,
   startNats,
   startNatsCluster,
@@ -179,6 +180,37 @@ describe("JetStream store and presence on a 3-node cluster", () => {
     } finally {
       stop = true;
       await Promise.allSettled(writers);
+      await store.close();
+    }
+  });
+
+  it("moves off a server that stalls (SIGSTOP) to the others within seconds, not at SIGCONT", async () => {
+    const stalled = cluster.nodes[0] as NatsNode;
+    // Given one URL, the client learns the others from the server (what a Service name gives in Kubernetes).
+    const store = await JetStreamStore.open({
+      ...storeOptions("CC_STALL", "ccstall"),
+      servers: [stalled.url],
+    });
+    try {
+      await store.append("r", { id: "before", from: "u", body: "1" });
+      stalled.pause();
+      const t0 = Date.now();
+      try {
+        // Long enough that a client waiting for SIGCONT (the library default pings every 2 minutes) fails.
+        await eventually(() => store.append("r", { id: "during", from: "u", body: "2" }), {
+          timeoutMs: 30_000,
+          intervalMs: 200,
+        });
+        console.log(`# stalled server left after ${Date.now() - t0} ms`);
+      } finally {
+        stalled.resume();
+      }
+      const page = await store.read("r", { since: 0, limit: 10 });
+      assert.deepEqual(
+        page.messages.map((m) => m.id),
+        ["before", "during"],
+      );
+    } finally {
       await store.close();
     }
   });
