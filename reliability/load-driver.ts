@@ -1,12 +1,15 @@
 import WebSocket from "ws";
 import { ChatClient, type MessageFrame } from "../client/src/index.ts";
+import { SendTimeline } from "./send-timeline.ts";
 
 /**
  * Steady chat load for the chaos scenarios: N SDK clients (each from its own
- * 127.0.0.x source address), every client a member of all M rooms, sends at a
- * fixed total rate spread round-robin over the clients. It records every ack
- * and every delivered message, so that `verify()` can check that each
- * acknowledged message reached each client exactly once, in order.
+ * 127.0.0.x source address) spread over M rooms (client i is a member of room
+ * i mod M), sends at a fixed total rate, round-robin over the rooms and within
+ * a room over its members. It records every ack and every delivered message,
+ * so that `verify()` can check that each acknowledged message reached each
+ * member of its room exactly once, in order, and when each send was due and
+ * acknowledged (`timeline`).
  */
 export interface LoadOptions {
   /** Gateway URLs; a client starts on `urls[i % n]` and moves to the next one on every reconnect. */
@@ -32,11 +35,11 @@ export interface LoadReport {
   readonly retryableErrors: number;
   /** Every `error` event code the clients saw, with counts. */
   readonly errorCodes: Readonly<Record<string, number>>;
-  /** (acked message, client) pairs where the client never got the message. */
+  /** (acked message, member of its room) pairs where the member never got the message. */
   readonly lost: number;
   /** Messages a client got twice. */
   readonly duplicates: number;
-  /** Rooms of clients whose seq chain was not 1, 2, 3, ... */
+  /** Clients whose room's seq chain was not 1, 2, 3, ... */
   readonly orderViolations: number;
   /** Times a client left the `open` state. */
   readonly disconnects: number;
@@ -45,8 +48,9 @@ export interface LoadReport {
 
 interface Member {
   readonly client: ChatClient;
-  readonly got: Map<string, MessageFrame[]>;
-  readonly joined: Set<string>;
+  readonly room: string;
+  readonly got: MessageFrame[];
+  joined: boolean;
 }
 
 const SETTLE_TIMEOUT_MS = 45_000;
@@ -54,6 +58,9 @@ const SETTLE_TIMEOUT_MS = 45_000;
 export class LoadDriver {
   readonly #opts: LoadOptions;
   readonly #members: Member[] = [];
+  /** Members of each room, by room index. */
+  readonly #byRoom: Member[][] = [];
+  readonly timeline = new SendTimeline();
   /** room -> client message id -> acked seq */
   readonly #acks = new Map<string, Map<string, number>>();
   readonly #pending = new Set<Promise<void>>();
@@ -103,8 +110,8 @@ export class LoadDriver {
         backoff: { initialMs: 100, maxMs: 1000 },
         ackTimeoutMs: 5000,
       });
-      const got = new Map<string, MessageFrame[]>();
-      for (const room of this.rooms) got.set(room, []);
+      const room = this.rooms[i % this.#opts.rooms] as string;
+      const member: Member = { client, room, got: [], joined: false };
       let wasOpen = false;
       client.on("state", (s) => {
         if (s.state === "open") wasOpen = true;
@@ -113,27 +120,30 @@ export class LoadDriver {
           wasOpen = false;
         }
       });
-      const joined = new Set<string>();
-      client.on("joined", (j) => joined.add(j.room));
-      client.on("message", (m) => got.get(m.room)?.push(m));
+      client.on("joined", (j) => {
+        if (j.room === room) member.joined = true;
+      });
+      client.on("message", (m) => {
+        if (m.room === room) member.got.push(m);
+      });
       client.on("error", (e) => {
         this.#errorCodes[e.code] = (this.#errorCodes[e.code] ?? 0) + 1;
         if (e.code === "unavailable" || e.code === "internal" || e.code === "rate_limited") this.#retryable++;
+        if (e.id !== undefined && e.id !== room) this.timeline.failed(Date.now());
       });
-      for (const room of this.rooms) client.join(room);
+      client.join(room);
       client.connect();
-      this.#members.push({ client, got, joined });
+      this.#members.push(member);
+      const k = i % this.#opts.rooms;
+      this.#byRoom[k] ??= [];
+      this.#byRoom[k].push(member);
     }
     await until(
       "every load client open",
       () => this.#members.every((m) => m.client.state === "open"),
       timeoutMs,
     );
-    await until(
-      "every load client joined",
-      () => this.#members.every((m) => m.joined.size === this.#opts.rooms),
-      timeoutMs,
-    );
+    await until("every load client joined", () => this.#members.every((m) => m.joined), timeoutMs);
   }
 
   /** Starts sending at the configured rate. */
@@ -143,7 +153,7 @@ export class LoadDriver {
     const tick = () => {
       const now = Date.now();
       while (next <= now) {
-        this.#sendOne();
+        this.#sendOne(next);
         next += period;
       }
       this.#timer = setTimeout(tick, Math.max(1, next - Date.now()));
@@ -151,14 +161,18 @@ export class LoadDriver {
     tick();
   }
 
-  #sendOne(): void {
+  /** Sends the next message, which was due at `dueAt`. */
+  #sendOne(dueAt: number): void {
     const n = this.#sent++;
-    const member = this.#members[n % this.#members.length];
-    const room = this.rooms[n % this.#opts.rooms];
+    const k = n % this.#opts.rooms;
+    const members = this.#byRoom[k] ?? [];
+    const member = members[Math.floor(n / this.#opts.rooms) % members.length];
+    const room = this.rooms[k];
     if (member === undefined || room === undefined) return;
     const id = `${this.#opts.roomPrefix}-${n}`;
     const p = member.client.send(room, { n }, id).then(
       (ack) => {
+        this.timeline.acked(dueAt, Date.now());
         let acks = this.#acks.get(ack.room);
         if (acks === undefined) {
           acks = new Map();
@@ -185,7 +199,7 @@ export class LoadDriver {
     for (const [room, acks] of this.#acks) heads.set(room, Math.max(0, ...acks.values()));
     await until(
       "every client caught up",
-      () => this.#members.every((m) => [...heads].every(([room, head]) => m.client.lastSeq(room) >= head)),
+      () => this.#members.every((m) => m.client.lastSeq(m.room) >= (heads.get(m.room) ?? 0)),
       SETTLE_TIMEOUT_MS,
     ).catch(() => undefined);
   }
@@ -197,36 +211,35 @@ export class LoadDriver {
     let duplicates = 0;
     let orderViolations = 0;
     for (const [i, m] of this.#members.entries()) {
-      for (const room of this.rooms) {
-        const list = m.got.get(room) ?? [];
-        const acks = this.#acks.get(room) ?? new Map<string, number>();
-        const ids = new Map<string, number>();
-        for (const msg of list) {
-          if (ids.has(msg.id)) duplicates++;
-          ids.set(msg.id, msg.seq);
-        }
-        const contiguous = list.every((msg, k) => msg.seq === k + 1 && msg.prev === k);
-        if (!contiguous) {
+      const room = m.room;
+      const list = m.got;
+      const acks = this.#acks.get(room) ?? new Map<string, number>();
+      const ids = new Map<string, number>();
+      for (const msg of list) {
+        if (ids.has(msg.id)) duplicates++;
+        ids.set(msg.id, msg.seq);
+      }
+      const contiguous = list.every((msg, k) => msg.seq === k + 1 && msg.prev === k);
+      if (!contiguous) {
+        orderViolations++;
+        if (problems.length < 20)
+          problems.push(
+            `client ${i} ${room}: seqs ${list
+              .map((x) => x.seq)
+              .join(",")
+              .slice(0, 200)}`,
+          );
+      }
+      for (const [id, seq] of acks) {
+        const got = ids.get(id);
+        if (got === undefined) {
+          lost++;
+          if (problems.length < 20)
+            problems.push(`client ${i} ${room}: acked ${id} (seq ${seq}) never arrived`);
+        } else if (got !== seq) {
           orderViolations++;
           if (problems.length < 20)
-            problems.push(
-              `client ${i} ${room}: seqs ${list
-                .map((x) => x.seq)
-                .join(",")
-                .slice(0, 200)}`,
-            );
-        }
-        for (const [id, seq] of acks) {
-          const got = ids.get(id);
-          if (got === undefined) {
-            lost++;
-            if (problems.length < 20)
-              problems.push(`client ${i} ${room}: acked ${id} (seq ${seq}) never arrived`);
-          } else if (got !== seq) {
-            orderViolations++;
-            if (problems.length < 20)
-              problems.push(`client ${i} ${room}: ${id} acked as ${seq}, delivered as ${got}`);
-          }
+            problems.push(`client ${i} ${room}: ${id} acked as ${seq}, delivered as ${got}`);
         }
       }
     }
