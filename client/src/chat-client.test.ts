@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { startTestEdge } from "../../gateway/src/edge/testing/edge-harness.ts";
 import { DeliverySchema } from "../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { encodeMessageFrame } from "../../protocol/client-frames.ts";
-import { ChatClient, type ClientState, type MessageFrame } from "./index.ts";
+import { ChatClient, ChatClientError, type ClientState, type MessageFrame } from "./index.ts";
 
 type Harness = Awaited<ReturnType<typeof startTestEdge>>;
 const harnesses: Harness[] = [];
@@ -32,6 +32,19 @@ function client(url: string, user: string, extra: Partial<ConstructorParameters<
   return { c, got, states };
 }
 
+/** A load balancer in a few lines: every new socket goes to the current target. */
+function balancer(target: string) {
+  const lb = {
+    target,
+    Socket: class extends WebSocket {
+      constructor(_url: string, protocols: string | string[]) {
+        super(lb.target, protocols);
+      }
+    },
+  };
+  return lb;
+}
+
 describe("ChatClient", () => {
   it("connects with the global WebSocket, joins, sends and receives exactly once", async () => {
     const h = await startTestEdge();
@@ -50,14 +63,8 @@ describe("ChatClient", () => {
   it("reconnects after the gateway dies and resumes each room from its last seq", async () => {
     const a = await startTestEdge();
     harnesses.push(a);
-    let target = a.url;
-    // A load balancer in one line: every new socket goes to the current target.
-    const Balanced = class extends WebSocket {
-      constructor(_url: string, protocols: string | string[]) {
-        super(target, protocols);
-      }
-    };
-    const { c, got, states } = client("ws://balancer/", "bob", { WebSocket: Balanced });
+    const lb = balancer(a.url);
+    const { c, got, states } = client("ws://balancer/", "bob", { WebSocket: lb.Socket });
     c.join("r");
     c.connect();
     await until("joined", () => a.link.interest.has("r"));
@@ -66,7 +73,7 @@ describe("ChatClient", () => {
     await a.edge.close();
     const b = await startTestEdge({}, a.link.logic);
     harnesses.push(b);
-    target = b.url;
+    lb.target = b.url;
     for (let i = 4; i <= 6; i++) a.link.publish("r", "sys", `a${i}`, String(i));
     await until("resumed", () => got.length === 6);
     b.link.publish("r", "sys", "a7", "7");
@@ -128,6 +135,70 @@ describe("ChatClient", () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(got.length, 1, "delivered exactly once");
     assert.equal(h.link.logic.headSeq("s"), 1);
+  });
+
+  it("stops resending a send at its retry horizon and rejects it as expired", async () => {
+    const h = await startTestEdge();
+    harnesses.push(h);
+    const { c } = client(h.url, "faye", { ackTimeoutMs: 200, retryHorizonMs: 2500 });
+    const attempts: number[] = [];
+    c.on("error", (e) => {
+      if (e.id === "h-1") attempts.push(Date.now());
+    });
+    c.connect();
+    await until("open", () => c.state === "open");
+    h.link.accepting = false; // every attempt is answered with a retryable error
+    const t0 = Date.now();
+    const err = await c.send("h", "late", "h-1").catch((e: unknown) => e);
+    const tookMs = Date.now() - t0;
+    assert.ok(err instanceof ChatClientError && err.code === "expired", String(err));
+    // The horizon counts from the first transmission; the check runs on every resend and once a second.
+    assert.ok(tookMs >= 2500 && tookMs < 4000, `rejected after ${tookMs} ms`);
+    assert.ok(attempts.length >= 2, `retried before the horizon (${attempts.length} attempts)`);
+    assert.ok(
+      attempts.every((t) => t - t0 < 2500 + 100),
+      "no attempt after the horizon",
+    );
+    // Nothing is resent later, even once the server takes sends again.
+    h.link.accepting = true;
+    const seen = attempts.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(attempts.length, seen);
+    assert.equal(h.link.headSeq("h"), 0);
+    assert.equal(c.outboxSize, 0);
+  });
+
+  it("expires a send while offline and does not resend it on reconnect", async () => {
+    const a = await startTestEdge();
+    harnesses.push(a);
+    const lb = balancer(a.url);
+    const { c } = client("ws://balancer/", "gus", {
+      WebSocket: lb.Socket,
+      retryHorizonMs: 1000,
+      ackTimeoutMs: 5000,
+    });
+    c.connect();
+    await until("open", () => c.state === "open");
+    a.link.accepting = false;
+    const p = c.send("o", "stale", "o-1").catch((e: unknown) => e);
+    await until("first attempt refused", () => a.link.counts.send === 0 && c.outboxSize === 1);
+    await a.edge.close(); // offline with the send unacknowledged
+    lb.target = "ws://127.0.0.1:9/"; // nothing listens: the client stays offline
+    const err = await p;
+    assert.ok(err instanceof ChatClientError && err.code === "expired", String(err));
+    assert.equal(c.state === "open", false, "expired while offline");
+    const b = await startTestEdge({}, a.link.logic);
+    harnesses.push(b);
+    lb.target = b.url;
+    await until("back", () => c.state === "open", 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(b.link.counts.send, 0, "the expired send was not resent");
+    assert.equal(b.link.headSeq("o"), 0);
+  });
+
+  it("refuses a retry horizon that is not a positive number of ms", () => {
+    for (const retryHorizonMs of [0, -1, Number.NaN])
+      assert.throws(() => new ChatClient({ url: "ws://x/", token: "t", retryHorizonMs }), /retryHorizonMs/);
   });
 
   it("stops on a refusal retrying cannot fix (bad token) and rejects pending sends", async () => {

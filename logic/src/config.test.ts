@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../platform/config-error.ts";
 import { parseFlags } from "../../platform/flags.ts";
-import { logicFlags, redactLogicConfig, validateLogicConfig } from "./config.ts";
+import { logicConfigWarnings, logicFlags, redactLogicConfig, validateLogicConfig } from "./config.ts";
 
 const SECRET = "s".repeat(32);
 const parse = (argv: string[], env: Record<string, string> = {}) => parseFlags(logicFlags, argv, env);
@@ -54,5 +54,21 @@ describe("logic config", () => {
     ];
     for (const [argv, why] of bad) assert.throws(() => validateLogicConfig(parse(argv)), why, argv.join(" "));
     assert.equal(redactLogicConfig(parse([`--jwt-secret=${SECRET}`])).jwtSecret, "[redacted]");
+  });
+
+  it("warns when the duplicate window is shorter than the SDK's retry horizon plus the store timeout", () => {
+    const base = [`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--store=nats"];
+    assert.deepEqual(
+      logicConfigWarnings(parse(base)),
+      [],
+      "defaults: 120 s window, 60 s horizon, 5 s timeout",
+    );
+    assert.deepEqual(
+      logicConfigWarnings(parse([...base.slice(0, 2), "--nats-duplicate-window=10s"])),
+      [],
+      "sqlite",
+    );
+    const [w] = logicConfigWarnings(parse([...base, "--nats-duplicate-window=30s"]));
+    assert.match(w ?? "", /retryHorizonMs below 25000 ms/);
   });
 });

@@ -11,6 +11,7 @@ import {
   stringFlag,
 } from "../../platform/flags.ts";
 import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
+import { DEFAULT_RETRY_HORIZON_MS } from "../../protocol/client-frames.ts";
 import { MIN_PRINCIPAL_KEY_BYTES } from "./auth/principal-seal.ts";
 
 /**
@@ -300,6 +301,23 @@ export function validateLogicConfig(c: LogicConfig): void {
   if (c.discovery === "static" && c.discoveryStatic.length === 0) {
     throw new ConfigError("discovery-static", "discovery=static needs at least one gateway address");
   }
+}
+
+/**
+ * Settings that work but break a promise in some deployments; logged as
+ * warnings at startup. A duplicate window shorter than the SDK's retry
+ * horizon plus the store timeout lets a client that retries to its horizon
+ * (by default) store a message twice.
+ */
+export function logicConfigWarnings(c: LogicConfig): string[] {
+  const out: string[] = [];
+  const needed = DEFAULT_RETRY_HORIZON_MS + c.storeTimeout;
+  if (c.store === "nats" && c.natsDuplicateWindow < needed) {
+    out.push(
+      `--nats-duplicate-window ${c.natsDuplicateWindow} ms is shorter than the SDK's default retry horizon plus --store-timeout (${needed} ms): give clients a retryHorizonMs below ${c.natsDuplicateWindow - c.storeTimeout} ms, or a resend after the window is stored twice`,
+    );
+  }
+  return out;
 }
 
 /** The config with secrets replaced, for a startup log line. */

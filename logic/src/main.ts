@@ -9,7 +9,7 @@ import { onShutdownSignal } from "../../platform/shutdown.ts";
 import { VERSION } from "../../platform/version.ts";
 import { loadApiKeys, startServerApi } from "./api/index.ts";
 import { createAuthenticator, PrincipalSeal } from "./auth/index.ts";
-import { type LogicConfig, redactLogicConfig, validateLogicConfig } from "./config.ts";
+import { type LogicConfig, logicConfigWarnings, redactLogicConfig, validateLogicConfig } from "./config.ts";
 import { createDiscoveryMetrics } from "./discovery/discovery-metrics.ts";
 import { EndpointSliceDiscovery } from "./discovery/endpoint-slice-discovery.ts";
 import { type Discovery, FileDiscovery, StaticDiscovery } from "./discovery/index.ts";
@@ -41,6 +41,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
   const epoch = randomBytes(8).toString("hex");
   const log = createLogger("logic", config.logLevel).child({ logicId: config.logicId, epoch });
   log.info({ config: redactLogicConfig(config), version: VERSION }, "starting");
+  for (const warning of logicConfigWarnings(config)) log.warn(warning);
   const registry = createMetricsRegistry("logic", VERSION);
   const metrics = createLogicMetrics(registry);
 

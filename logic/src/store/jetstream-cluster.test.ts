@@ -73,6 +73,11 @@ messageStoreContract("nats jetstream cluster (R3)", {
     count,
     concurrency: 8,
   }),
+  shortWindow: {
+    windowMs: 1000,
+    open: () =>
+      JetStreamStore.open({ ...storeOptions("CC_CLUSTER_WINDOW", "ccclwin"), duplicateWindowMs: 1000 }),
+  },
   outage: {
     // Quorum lost: two of three nodes gone (the stream's leader among them).
     async begin() {

@@ -18,6 +18,13 @@ export interface StoreFixture {
    * notices), then brings it back with its data.
    */
   outage?: { begin(): Promise<void>; end(): Promise<void> };
+  /**
+   * A store whose idempotency window is shortened to windowMs, for the
+   * guarantee every store gives: a resend within the window is stored once.
+   * (JetStream: its stream's duplicate window; SQLite keeps every id as long
+   * as the message, which holds for any window.)
+   */
+  shortWindow?: { readonly windowMs: number; open(): Promise<MessageStore> };
   /** Whether data outlives the handle (false only for the in-memory test store). */
   readonly durable: boolean;
   /** A reason to report the suite as skipped (only `make test-unit` for external components). */
@@ -78,6 +85,23 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
       assert.equal(page.headSeq, 2);
       assert.equal(page.messages[0]?.body, body(1));
     });
+
+    const shortWindow = fixture.shortWindow;
+    if (shortWindow !== undefined) {
+      it("stores a resend within the idempotency window once, however late in the window", async () => {
+        const s = await shortWindow.open();
+        try {
+          const room = freshRoom("window");
+          const orig = await s.append(room, { id: "w", from: "u1", body: body(1) });
+          await new Promise((r) => setTimeout(r, shortWindow.windowMs * 0.6));
+          const dup = await s.append(room, { id: "w", from: "u1", body: body(1) });
+          assert.deepEqual(dup, { ...orig, duplicate: true });
+          assert.equal((await s.read(room, { limit: 10 })).headSeq, 1);
+        } finally {
+          await s.close();
+        }
+      });
+    }
 
     it("pages history by since/limit and reports complete and headSeq", async () => {
       const room = freshRoom("history");
