@@ -7,6 +7,7 @@ import { PresenceFollower } from "./presence-follower.ts";
 import { PresenceSubjects } from "./presence-subjects.ts";
 import type { DepartureSink, PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
 import { backendFailure, StoreError } from "./store-error.ts";
+import { storeStreamNames } from "./stream-names.ts";
 import { ensureStream } from "./stream-setup.ts";
 
 export interface JetStreamPresenceTableOptions {
@@ -74,7 +75,7 @@ export class JetStreamPresenceTable implements PresenceTable {
     this.#nc = nc;
     this.#jsm = jsm;
     this.#js = jetstream(nc, { timeout: opts.requestTimeoutMs });
-    this.#stream = `${opts.stream}_PRESENCE`;
+    this.#stream = storeStreamNames(opts.stream).presence;
     this.#subjects = new PresenceSubjects(opts.subjectPrefix);
     this.#log = opts.log;
     this.#f = new PresenceFollower({
@@ -91,19 +92,15 @@ export class JetStreamPresenceTable implements PresenceTable {
   /** Connects, creates the stream if needed and returns once the replica holds the whole table. */
   static async open(opts: JetStreamPresenceTableOptions): Promise<JetStreamPresenceTable> {
     const nc = await connectToNats(opts.servers, `${opts.connectionName}-presence`, opts.requestTimeoutMs);
+    const stream = storeStreamNames(opts.stream).presence;
     let table: JetStreamPresenceTable;
     try {
       const jsm = await jetstreamManager(nc, { timeout: opts.requestTimeoutMs });
-      await ensurePresenceStream(
-        jsm,
-        `${opts.stream}_PRESENCE`,
-        `${opts.subjectPrefix}.presence.>`,
-        opts.replicas,
-      );
+      await ensurePresenceStream(jsm, stream, `${opts.subjectPrefix}.presence.>`, opts.replicas);
       table = new JetStreamPresenceTable(nc, jsm, opts);
     } catch (err) {
       await nc.close().catch(() => {});
-      throw backendFailure("nats", err, `cannot set up stream ${opts.stream}_PRESENCE`);
+      throw backendFailure("nats", err, `cannot set up stream ${stream}`);
     }
     try {
       await table.#f.whenReady(Math.max(MIN_LOAD_TIMEOUT_MS, opts.requestTimeoutMs * 10));

@@ -5,6 +5,7 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import { StoreError } from "./store-error.ts";
+import { storeStreamNames } from "./stream-names.ts";
 import { ensureStream } from "./stream-setup.ts";
 
 /**
@@ -25,7 +26,7 @@ export class JetStreamReadMarkers {
   constructor(js: JetStreamClient, jsm: JetStreamManager, stream: string, prefix: string, replicas: number) {
     this.#js = js;
     this.#jsm = jsm;
-    this.#stream = `${stream}_READS`;
+    this.#stream = storeStreamNames(stream).readMarkers;
     this.#prefix = prefix;
     this.#replicas = replicas;
   }
