@@ -138,9 +138,9 @@ async function logicConnections(node: NatsNode): Promise<number> {
 }
 
 async function leaderOtherThan(cluster: NatsCluster, old: NatsNode): Promise<NatsNode> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
-    const n = await cluster.streamLeader(MESSAGES, 5_000).catch(() => undefined);
+    const n = await cluster.streamLeader(MESSAGES, 10_000).catch(() => undefined);
     if (n !== undefined && n !== old) return n;
     if (Date.now() > deadline) throw new Error(`no leader of ${MESSAGES} other than ${old.serverName}`);
     await new Promise((r) => setTimeout(r, 50));

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import WebSocket from "ws";
 import { ChatClient, type MessageFrame } from "../client/src/index.ts";
 import { SendTimeline } from "./send-timeline.ts";
@@ -43,6 +44,13 @@ export interface LoadReport {
   readonly orderViolations: number;
   /** Times a client left the `open` state. */
   readonly disconnects: number;
+  /**
+   * How late the driver's own event loop ran while sending (p99 and max, ms):
+   * when it is high the driver, not the system, was short of CPU, and
+   * latencies measured meanwhile are inflated.
+   */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
   readonly problems: readonly string[];
 }
 
@@ -61,6 +69,7 @@ export class LoadDriver {
   /** Members of each room, by room index. */
   readonly #byRoom: Member[][] = [];
   readonly timeline = new SendTimeline();
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** room -> client message id -> acked seq */
   readonly #acks = new Map<string, Map<string, number>>();
   readonly #pending = new Set<Promise<void>>();
@@ -148,6 +157,7 @@ export class LoadDriver {
 
   /** Starts sending at the configured rate. */
   start(): void {
+    this.#loopDelay.enable();
     const period = 1000 / this.#opts.ratePerSecond;
     let next = Date.now();
     const tick = () => {
@@ -192,6 +202,7 @@ export class LoadDriver {
   /** Stops sending, waits until every send settled and every client has every acked message. */
   async stop(): Promise<void> {
     clearTimeout(this.#timer);
+    this.#loopDelay.disable();
     await until("every send settled", () => this.#pending.size === 0, SETTLE_TIMEOUT_MS).catch(
       () => undefined,
     );
@@ -256,12 +267,15 @@ export class LoadDriver {
       duplicates,
       orderViolations,
       disconnects: this.#disconnects,
+      loopDelayP99Ms: Math.round(this.#loopDelay.percentile(99) / 1e6),
+      loopDelayMaxMs: Math.round(this.#loopDelay.max / 1e6),
       problems: [...problems, ...this.rejections.slice(0, 5)],
     };
   }
 
   close(): void {
     clearTimeout(this.#timer);
+    this.#loopDelay.disable();
     for (const m of this.#members) m.client.close();
   }
 }

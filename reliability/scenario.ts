@@ -73,7 +73,7 @@ export async function runScenario(rs: ReliabilityStack, s: Scenario): Promise<Lo
     recordResult({
       id: s.id,
       kind: "chaos",
-      load: `${LOAD.clients} SDK clients in ${LOAD.rooms} rooms of ${LOAD.clients / LOAD.rooms}, ${LOAD.ratePerSecond} msg/s offered (${report.sent} sent in ${sendSeconds.toFixed(1)} s: ${Math.round(report.sent / sendSeconds)}/s; ${report.acked} acked)`,
+      load: `${LOAD.clients} SDK clients in ${LOAD.rooms} rooms of ${LOAD.clients / LOAD.rooms}, ${LOAD.ratePerSecond} msg/s offered (${report.sent} sent in ${sendSeconds.toFixed(1)} s: ${Math.round(report.sent / sendSeconds)}/s; ${report.acked} acked; driver event-loop delay p99 ${report.loopDelayP99Ms} ms)`,
       fault: s.fault,
       outcome: s.measureImpact ? `${outcome}; ${describeImpact(impact)}` : outcome,
       lost: report.lost,

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { launchNats, safeName } from "./nats-process.ts";
 import { binaryPath } from "./paths.ts";
@@ -73,6 +73,8 @@ export interface NatsCluster {
 
 /** Short ping so a request through a paused node fails over in about a second, not minutes. */
 const PROBE_PING_MS = 500;
+/** Per request; generous, because the test process may be busy driving load. */
+const PROBE_TIMEOUT_MS = 5000;
 
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
   const bin = binaryPath("nats-server");
@@ -109,7 +111,8 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
   }
 
   let probe: Promise<NatsConnection> | undefined;
-  const connection = (): Promise<NatsConnection> => {
+  let manager: Promise<JetStreamManager> | undefined;
+  const jsm = (): Promise<JetStreamManager> => {
     probe ??= connect({
       servers: nodes.map((n) => n.url),
       name: `testenv-${name}`,
@@ -119,12 +122,11 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
       maxPingOut: 2,
       timeout: 5000,
     });
-    return probe;
+    // No API check: it would cost a round trip, and fail while an election runs.
+    manager ??= probe.then((nc) => jetstreamManager(nc, { timeout: PROBE_TIMEOUT_MS, checkAPI: false }));
+    return manager;
   };
-  const streamInfo = async (stream: string): Promise<StreamInfo> => {
-    const jsm = await jetstreamManager(await connection(), { timeout: 2000 });
-    return jsm.streams.info(stream);
-  };
+  const streamInfo = async (stream: string): Promise<StreamInfo> => (await jsm()).streams.info(stream);
   const byName = (serverName: string): NatsNode => {
     const n = nodes.find((x) => x.serverName === serverName);
     if (n === undefined) throw new Error(`testenv: no node named ${serverName} in ${name}`);
