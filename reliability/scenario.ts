@@ -55,7 +55,8 @@ export async function runScenario(rs: ReliabilityStack, s: Scenario): Promise<Lo
     },
   });
   try {
-    await driver.connect();
+    // 500 clients connect and join on a shared CPU: allow for it.
+    await driver.connect(120_000);
     const resentBefore = await gatewayResent(rs);
     driver.start();
     const loadStart = Date.now();
