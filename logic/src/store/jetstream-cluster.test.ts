@@ -210,6 +210,8 @@ describe("JetStream store and presence on a 3-node cluster", () => {
       } finally {
         stalled.resume();
       }
+      // The woken node may call an election on its return: let the cluster settle for the next test.
+      await cluster.waitStreamCurrent("CC_STALL");
       const page = await store.read("r", { since: 0, limit: 10 });
       assert.deepEqual(
         page.messages.map((m) => m.id),
@@ -221,8 +223,9 @@ describe("JetStream store and presence on a 3-node cluster", () => {
   });
 
   it("presence keeps its table and takes writes again after a SIGKILL of its stream's leader", async () => {
-    const a = await table("CC_CL_FAIL", "la");
-    const b = await table("CC_CL_FAIL", "lb");
+    // Opening needs the JetStream API, which answers 503 while an election from an earlier test runs.
+    const a = await eventually(() => table("CC_CL_FAIL", "la"));
+    const b = await eventually(() => table("CC_CL_FAIL", "lb"));
     assert.equal(await a.setOnline("r", "u1", "gw0/e1", Date.now(), 600_000), true);
     const leader = await cluster.streamLeader("CC_CL_FAIL_PRESENCE");
     leader.kill("SIGKILL");
