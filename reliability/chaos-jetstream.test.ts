@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import {
   type NatsCluster,
   type NatsNode,
+  needsReal,
   startNatsCluster,
   trackFailures,
 } from "../testenv/harness/index.ts";
@@ -20,7 +21,10 @@ const MESSAGES = "CHATCLUSTER";
 const STREAMS = [MESSAGES, `${MESSAGES}_READS`, `${MESSAGES}_PRESENCE`];
 const STALL_MS = 10_000;
 
-describe("chaos under load (store=nats, 3-node JetStream cluster, replicas 3)", { timeout: 600_000 }, () => {
+describe("chaos under load (store=nats, 3-node JetStream cluster, replicas 3)", {
+  timeout: 600_000,
+  skip: needsReal("nats-server (make testenv)"),
+}, () => {
   let cluster: NatsCluster;
   let rs: ReliabilityStack;
   const failed = trackFailures();

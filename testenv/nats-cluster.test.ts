@@ -6,12 +6,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type NatsCluster, startNatsCluster, trackFailures } from "./harness/index.ts";
+import { type NatsCluster, needsReal, startNatsCluster, trackFailures } from "./harness/index.ts";
 
-const unitOnly = process.env.CHATCLUSTER_UNIT_ONLY === "1";
 const STREAM = "REPLICATED";
 
-describe("testenv nats cluster", { skip: unitOnly && "CHATCLUSTER_UNIT_ONLY=1: needs nats-server" }, () => {
+describe("testenv nats cluster", { skip: needsReal("nats-server (make testenv)") }, () => {
   let cluster: NatsCluster;
   let nc: NatsConnection;
   const failed = trackFailures();

@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import type { DevStack } from "../../dev/dev-stack.ts";
 import { signDevToken } from "../../dev/dev-token.ts";
 import { startLoopbackStack } from "../../dev/loopback-stack.ts";
-import { type NatsServer, startNats } from "../../testenv/harness/index.ts";
+import { type NatsServer, needsReal, startNats } from "../../testenv/harness/index.ts";
 import { ChatClient, ChatClientError, type MessageFrame, type WebSocketLike } from "./index.ts";
 
 // The idempotency guarantee end to end, the same for both stores: a send
@@ -80,7 +80,10 @@ class LossyNetwork {
 }
 
 function idempotencySuite(store: "sqlite" | "nats"): void {
-  describe(`idempotency window through the whole stack (${store})`, { timeout: 120_000 }, () => {
+  describe(`idempotency window through the whole stack (${store})`, {
+    timeout: 120_000,
+    skip: store === "nats" && needsReal("nats-server (make testenv)"),
+  }, () => {
     let stack: DevStack;
     let dir: string;
     let secret: string;

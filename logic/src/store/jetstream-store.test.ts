@@ -82,7 +82,9 @@ describe("JetStreamStore: one hot room", { skip: needsReal("nats-server (make te
   });
 });
 
-describe("JetStreamStore: after the duplicate window", () => {
+describe("JetStreamStore: after the duplicate window", {
+  skip: needsReal("nats-server (make testenv)"),
+}, () => {
   let server: NatsServer;
   before(async () => {
     server = await startNats({ name: "logic-store-window" });

@@ -9,6 +9,7 @@ import { createLogger } from "../../../platform/logger.ts";
 import {
   type NatsCluster,
   type NatsNode,
+  needsReal,
   startNatsCluster,
   trackFailures,
 } from "../../../testenv/harness/index.ts";
@@ -102,7 +103,7 @@ describe("assessStream", () => {
   });
 });
 
-describe("StoreHealthProbe on a 3-node cluster", () => {
+describe("StoreHealthProbe on a 3-node cluster", { skip: needsReal("nats-server (make testenv)") }, () => {
   let cluster: NatsCluster;
   let probe: StoreHealthProbe;
   let store: JetStreamStore;
