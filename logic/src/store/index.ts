@@ -14,17 +14,3 @@ export type { StoreConfig } from "./open-store.ts";
 export { openStore } from "./open-store.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.ts";
 export { STORE_ERROR_CODES, StoreError, type StoreErrorCode } from "./store-error.ts";
-// JetStream replica health, for a status condition (e.g. the operator's StoreDegraded).
-export {
-  assessStream,
-  checkStoreHealth,
-  type HealthThresholds,
-  type ReplicaHealth,
-  type StoreHealth,
-  StoreHealthProbe,
-  type StoreHealthProbeOptions,
-  type StreamHealth,
-  type StreamHealthReason,
-  summarise,
-} from "./stream-health.ts";
-export { type StoreStreamNames, storeStreamNames } from "./stream-names.ts";

@@ -1,13 +1,13 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../../platform/logger.ts";
+import { storeStreamNames } from "../../../platform/store-streams.ts";
 import { isWrongLastSequence } from "./jetstream-store.ts";
 import { connectToNats } from "./nats-connection.ts";
 import { PresenceFollower } from "./presence-follower.ts";
 import { PresenceSubjects } from "./presence-subjects.ts";
 import type { DepartureSink, PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
 import { backendFailure, StoreError } from "./store-error.ts";
-import { storeStreamNames } from "./stream-names.ts";
 import { ensureStream } from "./stream-setup.ts";
 
 export interface JetStreamPresenceTableOptions {

@@ -4,8 +4,8 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
+import { storeStreamNames } from "../../../platform/store-streams.ts";
 import { StoreError } from "./store-error.ts";
-import { storeStreamNames } from "./stream-names.ts";
 import { ensureStream } from "./stream-setup.ts";
 
 /**

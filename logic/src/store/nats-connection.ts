@@ -1,29 +1,12 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { natsConnectionOptions } from "../../../platform/nats-connection-options.ts";
 import { backendFailure } from "./store-error.ts";
 
 /**
- * How often the client pings its server, and how many pings may go
- * unanswered before it gives the server up and moves to the next URL. A
- * server that stalls without closing its sockets (SIGSTOP, a frozen VM, a
- * partition) is left after 4-6 s instead of the client default of minutes,
- * during which every request through it would time out.
- */
-const PING_INTERVAL_MS = 2000;
-const MAX_PINGS_OUT = 2;
-/**
- * Longest wait for a server's INFO when (re)connecting. A stalled server
- * still accepts TCP connections (its kernel does), so without a short bound a
- * reconnect that tries it first waits out the whole request timeout before
- * moving to a healthy one. A live server answers in well under a millisecond
- * on a LAN.
- */
-const MAX_CONNECT_TIMEOUT_MS = 2000;
-
-/**
- * A connection for the JetStream store and presence table: it reconnects
- * forever (a NATS outage must not end the logic process), moves off a
- * stalled server within seconds, and fails as `store_unavailable` when no
- * server answers at first.
+ * A connection for the JetStream store and presence table (reconnecting
+ * forever, leaving a stalled server within seconds: platform/
+ * nats-connection-options.ts); fails as `store_unavailable` when no server
+ * answers at first.
  */
 export async function connectToNats(
   servers: readonly string[],
@@ -31,15 +14,7 @@ export async function connectToNats(
   timeoutMs: number,
 ): Promise<NatsConnection> {
   try {
-    return await connect({
-      servers: [...servers],
-      name,
-      timeout: Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS),
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      pingInterval: PING_INTERVAL_MS,
-      maxPingOut: MAX_PINGS_OUT,
-    });
+    return await connect(natsConnectionOptions(servers, name, timeoutMs));
   } catch (err) {
     throw backendFailure("nats", err, `cannot connect to ${servers.join(",")}`);
   }

@@ -5,18 +5,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { StreamInfo } from "@nats-io/jetstream";
-import { createLogger } from "../../../platform/logger.ts";
+import { JetStreamPresenceTable } from "../logic/src/store/jetstream-presence-table.ts";
+import { JetStreamStore } from "../logic/src/store/jetstream-store.ts";
+import { until } from "../logic/src/store/testing/eventually.ts";
 import {
   type NatsCluster,
   type NatsNode,
   needsReal,
   startNatsCluster,
   trackFailures,
-} from "../../../testenv/harness/index.ts";
-import { JetStreamPresenceTable } from "./jetstream-presence-table.ts";
-import { JetStreamStore } from "./jetstream-store.ts";
-import { assessStream, type StoreHealth, StoreHealthProbe, summarise } from "./stream-health.ts";
-import { until } from "./testing/eventually.ts";
+} from "../testenv/harness/index.ts";
+import { assessStream, type StoreHealth, StoreHealthProbe, summarise } from "./jetstream-health.ts";
+import { createLogger } from "./logger.ts";
 
 const S = 1e9; // nanoseconds
 

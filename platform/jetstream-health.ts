@@ -5,15 +5,16 @@ import {
   jetstreamManager,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { connectToNats } from "./nats-connection.ts";
-import { storeStreamNames } from "./stream-names.ts";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { natsConnectionOptions } from "./nats-connection-options.ts";
+import { storeStreamNames } from "./store-streams.ts";
 
 /**
  * The replica health of the store's JetStream streams, from the JetStream
  * API (`$JS.API.STREAM.INFO`): which server leads each stream, and which
  * replicas are offline, silent or behind. For a status condition such as
- * `StoreDegraded` on the ChatCluster; logic does not need it to run.
+ * `StoreDegraded` on the ChatCluster; it lives in platform/ so the operator
+ * may import it (the workloads never import each other).
  *
  *   const probe = await StoreHealthProbe.open({ servers, stream: "CHATCLUSTER" });
  *   const health = await probe.check(); // every ~30 s
@@ -226,10 +227,10 @@ export class StoreHealthProbe {
     this.#o = o;
   }
 
-  /** Connects; rejects with StoreError (`store_unavailable`) when no server answers within the timeout. */
+  /** Connects; rejects (the client's error) when no server answers within the timeout. */
   static async open(o: StoreHealthProbeOptions): Promise<StoreHealthProbe> {
     const timeout = o.timeoutMs ?? 5000;
-    const nc = await connectToNats(o.servers, o.name ?? "chatcluster-store-health", timeout);
+    const nc = await connect(natsConnectionOptions(o.servers, o.name ?? "chatcluster-store-health", timeout));
     try {
       return new StoreHealthProbe(nc, await jetstreamManager(nc, { timeout }), o);
     } catch (err) {

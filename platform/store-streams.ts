@@ -1,4 +1,8 @@
-/** The JetStream streams of one ChatCluster, named after its message stream (`--nats-stream`). */
+/**
+ * The JetStream streams of one ChatCluster, named after its message stream
+ * (`--nats-stream`, `spec.store.nats.stream.name`): logic creates them, the
+ * replica-health probe (jetstream-health.ts) reads them.
+ */
 export interface StoreStreamNames {
   /** Every room's messages. */
   readonly messages: string;
