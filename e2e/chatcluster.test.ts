@@ -25,7 +25,7 @@ const { name: NAME, releaseNamespace: RELEASE_NS } = QUICK_START;
  * Steady load: 120 clients, 100 messages per second, ten clients per room (each
  * room's members spread over the gateways, so every message crosses gateways).
  */
-const LOAD = { clients: 120, rooms: 12, ratePerSecond: 100, membership: "one" } as const;
+const LOAD = { clients: 120, rooms: 12, ratePerSecond: 100 } as const;
 
 const names = (pods: readonly V1Pod[]) => pods.map((p) => p.metadata?.name ?? "");
 const uids = (pods: readonly V1Pod[]) => pods.map((p) => p.metadata?.uid ?? "");
@@ -49,7 +49,7 @@ describe("ChatCluster on a real node, as a user runs it", () => {
   /** Connects a load of SDK clients through the gateway Service's cluster IP. */
   async function load(
     roomPrefix: string,
-    shape: { clients: number; rooms: number; ratePerSecond: number; membership?: "all" | "one" },
+    shape: { clients: number; rooms: number; ratePerSecond: number },
   ): Promise<LoadDriver> {
     const url = await chat.gatewayUrl();
     const driver = new LoadDriver({

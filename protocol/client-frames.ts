@@ -199,6 +199,14 @@ export const PROTOCOL_BOUNDS = Object.freeze({
 /** Room names: segments of [A-Za-z0-9_-:@] separated by single dots. No wildcards. */
 export const ROOM_PATTERN = /^[A-Za-z0-9_\-:@]+(\.[A-Za-z0-9_\-:@]+)*$/;
 
+/**
+ * How long a client resends one `send` by default before it gives the send
+ * up (the SDK's `retryHorizonMs`, counted from the first transmission). The
+ * server stores a resent id once only within its idempotency window, which
+ * must therefore exceed this plus the server's store timeout.
+ */
+export const DEFAULT_RETRY_HORIZON_MS = 60_000;
+
 export const DEFAULT_WIRE_LIMITS: Readonly<WireLimits> = Object.freeze({
   max_frame_bytes: 64 * 1024,
   messages_per_second: 20,

@@ -1,12 +1,16 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import WebSocket from "ws";
 import { ChatClient, type MessageFrame } from "../client/src/index.ts";
+import { SendTimeline } from "./send-timeline.ts";
 
 /**
  * Steady chat load for the chaos scenarios: N SDK clients (each from its own
- * 127.0.0.x source address), every client a member of all M rooms (or of one), sends at a
- * fixed total rate spread round-robin over the clients. It records every ack
- * and every delivered message, so that `verify()` can check that each
- * acknowledged message reached each client exactly once, in order.
+ * 127.0.0.x source address) spread over M rooms (client i is a member of room
+ * i mod M), sends at a fixed total rate, round-robin over the rooms and within
+ * a room over its members. It records every ack and every delivered message,
+ * so that `verify()` can check that each acknowledged message reached each
+ * member of its room exactly once, in order, and when each send was due and
+ * acknowledged (`timeline`).
  */
 export interface LoadOptions {
   /** Gateway URLs; a client starts on `urls[i % n]` and moves to the next one on every reconnect. */
@@ -24,12 +28,6 @@ export interface LoadOptions {
    * lets the kernel choose (clients reaching a cluster IP).
    */
   readonly localAddress?: (client: number) => string | undefined;
-  /**
-   * "all" (default): every client joins every room, so each message reaches
-   * every client. "one": client i joins room i % rooms only and sends there,
-   * which keeps the same clients and send rate with a fan-out of clients/rooms.
-   */
-  readonly membership?: "all" | "one";
 }
 
 export interface LoadReport {
@@ -44,23 +42,29 @@ export interface LoadReport {
   readonly retryableErrors: number;
   /** Every `error` event code the clients saw, with counts. */
   readonly errorCodes: Readonly<Record<string, number>>;
-  /** (acked message, client) pairs where the client never got the message. */
+  /** (acked message, member of its room) pairs where the member never got the message. */
   readonly lost: number;
   /** Messages a client got twice. */
   readonly duplicates: number;
-  /** Rooms of clients whose seq chain was not 1, 2, 3, ... */
+  /** Clients whose room's seq chain was not 1, 2, 3, ... */
   readonly orderViolations: number;
   /** Times a client left the `open` state. */
   readonly disconnects: number;
+  /**
+   * How late the driver's own event loop ran while sending (p99 and max, ms):
+   * when it is high the driver, not the system, was short of CPU, and
+   * latencies measured meanwhile are inflated.
+   */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
   readonly problems: readonly string[];
 }
 
 interface Member {
   readonly client: ChatClient;
-  /** The rooms this client joins and sends to. */
-  readonly rooms: readonly string[];
-  readonly got: Map<string, MessageFrame[]>;
-  readonly joined: Set<string>;
+  readonly room: string;
+  readonly got: MessageFrame[];
+  joined: boolean;
 }
 
 const SETTLE_TIMEOUT_MS = 45_000;
@@ -68,6 +72,10 @@ const SETTLE_TIMEOUT_MS = 45_000;
 export class LoadDriver {
   readonly #opts: LoadOptions;
   readonly #members: Member[] = [];
+  /** Members of each room, by room index. */
+  readonly #byRoom: Member[][] = [];
+  readonly timeline = new SendTimeline();
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** room -> client message id -> acked seq */
   readonly #acks = new Map<string, Map<string, number>>();
   readonly #pending = new Set<Promise<void>>();
@@ -117,10 +125,8 @@ export class LoadDriver {
         backoff: { initialMs: 100, maxMs: 1000 },
         ackTimeoutMs: 5000,
       });
-      const got = new Map<string, MessageFrame[]>();
-      const rooms =
-        this.#opts.membership === "one" ? [this.rooms[i % this.#opts.rooms] as string] : this.rooms;
-      for (const room of rooms) got.set(room, []);
+      const room = this.rooms[i % this.#opts.rooms] as string;
+      const member: Member = { client, room, got: [], joined: false };
       let wasOpen = false;
       client.on("state", (s) => {
         if (s.state === "open") wasOpen = true;
@@ -129,37 +135,41 @@ export class LoadDriver {
           wasOpen = false;
         }
       });
-      const joined = new Set<string>();
-      client.on("joined", (j) => joined.add(j.room));
-      client.on("message", (m) => got.get(m.room)?.push(m));
+      client.on("joined", (j) => {
+        if (j.room === room) member.joined = true;
+      });
+      client.on("message", (m) => {
+        if (m.room === room) member.got.push(m);
+      });
       client.on("error", (e) => {
         this.#errorCodes[e.code] = (this.#errorCodes[e.code] ?? 0) + 1;
         if (e.code === "unavailable" || e.code === "internal" || e.code === "rate_limited") this.#retryable++;
+        if (e.id !== undefined && e.id !== room) this.timeline.failed(Date.now());
       });
-      for (const room of rooms) client.join(room);
+      client.join(room);
       client.connect();
-      this.#members.push({ client, rooms, got, joined });
+      this.#members.push(member);
+      const k = i % this.#opts.rooms;
+      this.#byRoom[k] ??= [];
+      this.#byRoom[k].push(member);
     }
     await until(
       "every load client open",
       () => this.#members.every((m) => m.client.state === "open"),
       timeoutMs,
     );
-    await until(
-      "every load client joined",
-      () => this.#members.every((m) => m.joined.size === m.rooms.length),
-      timeoutMs,
-    );
+    await until("every load client joined", () => this.#members.every((m) => m.joined), timeoutMs);
   }
 
   /** Starts sending at the configured rate. */
   start(): void {
+    this.#loopDelay.enable();
     const period = 1000 / this.#opts.ratePerSecond;
     let next = Date.now();
     const tick = () => {
       const now = Date.now();
       while (next <= now) {
-        this.#sendOne();
+        this.#sendOne(next);
         next += period;
       }
       this.#timer = setTimeout(tick, Math.max(1, next - Date.now()));
@@ -167,14 +177,18 @@ export class LoadDriver {
     tick();
   }
 
-  #sendOne(): void {
+  /** Sends the next message, which was due at `dueAt`. */
+  #sendOne(dueAt: number): void {
     const n = this.#sent++;
-    const member = this.#members[n % this.#members.length];
-    const room = this.#opts.membership === "one" ? member?.rooms[0] : this.rooms[n % this.#opts.rooms];
+    const k = n % this.#opts.rooms;
+    const members = this.#byRoom[k] ?? [];
+    const member = members[Math.floor(n / this.#opts.rooms) % members.length];
+    const room = this.rooms[k];
     if (member === undefined || room === undefined) return;
     const id = `${this.#opts.roomPrefix}-${n}`;
     const p = member.client.send(room, { n }, id).then(
       (ack) => {
+        this.timeline.acked(dueAt, Date.now());
         let acks = this.#acks.get(ack.room);
         if (acks === undefined) {
           acks = new Map();
@@ -194,6 +208,7 @@ export class LoadDriver {
   /** Stops sending, waits until every send settled and every client has every acked message. */
   async stop(): Promise<void> {
     clearTimeout(this.#timer);
+    this.#loopDelay.disable();
     await until("every send settled", () => this.#pending.size === 0, SETTLE_TIMEOUT_MS).catch(
       () => undefined,
     );
@@ -201,8 +216,7 @@ export class LoadDriver {
     for (const [room, acks] of this.#acks) heads.set(room, Math.max(0, ...acks.values()));
     await until(
       "every client caught up",
-      () =>
-        this.#members.every((m) => m.rooms.every((room) => m.client.lastSeq(room) >= (heads.get(room) ?? 0))),
+      () => this.#members.every((m) => m.client.lastSeq(m.room) >= (heads.get(m.room) ?? 0)),
       SETTLE_TIMEOUT_MS,
     ).catch(() => undefined);
   }
@@ -214,36 +228,35 @@ export class LoadDriver {
     let duplicates = 0;
     let orderViolations = 0;
     for (const [i, m] of this.#members.entries()) {
-      for (const room of m.rooms) {
-        const list = m.got.get(room) ?? [];
-        const acks = this.#acks.get(room) ?? new Map<string, number>();
-        const ids = new Map<string, number>();
-        for (const msg of list) {
-          if (ids.has(msg.id)) duplicates++;
-          ids.set(msg.id, msg.seq);
-        }
-        const contiguous = list.every((msg, k) => msg.seq === k + 1 && msg.prev === k);
-        if (!contiguous) {
+      const room = m.room;
+      const list = m.got;
+      const acks = this.#acks.get(room) ?? new Map<string, number>();
+      const ids = new Map<string, number>();
+      for (const msg of list) {
+        if (ids.has(msg.id)) duplicates++;
+        ids.set(msg.id, msg.seq);
+      }
+      const contiguous = list.every((msg, k) => msg.seq === k + 1 && msg.prev === k);
+      if (!contiguous) {
+        orderViolations++;
+        if (problems.length < 20)
+          problems.push(
+            `client ${i} ${room}: seqs ${list
+              .map((x) => x.seq)
+              .join(",")
+              .slice(0, 200)}`,
+          );
+      }
+      for (const [id, seq] of acks) {
+        const got = ids.get(id);
+        if (got === undefined) {
+          lost++;
+          if (problems.length < 20)
+            problems.push(`client ${i} ${room}: acked ${id} (seq ${seq}) never arrived`);
+        } else if (got !== seq) {
           orderViolations++;
           if (problems.length < 20)
-            problems.push(
-              `client ${i} ${room}: seqs ${list
-                .map((x) => x.seq)
-                .join(",")
-                .slice(0, 200)}`,
-            );
-        }
-        for (const [id, seq] of acks) {
-          const got = ids.get(id);
-          if (got === undefined) {
-            lost++;
-            if (problems.length < 20)
-              problems.push(`client ${i} ${room}: acked ${id} (seq ${seq}) never arrived`);
-          } else if (got !== seq) {
-            orderViolations++;
-            if (problems.length < 20)
-              problems.push(`client ${i} ${room}: ${id} acked as ${seq}, delivered as ${got}`);
-          }
+            problems.push(`client ${i} ${room}: ${id} acked as ${seq}, delivered as ${got}`);
         }
       }
     }
@@ -260,12 +273,15 @@ export class LoadDriver {
       duplicates,
       orderViolations,
       disconnects: this.#disconnects,
+      loopDelayP99Ms: Math.round(this.#loopDelay.percentile(99) / 1e6),
+      loopDelayMaxMs: Math.round(this.#loopDelay.max / 1e6),
       problems: [...problems, ...this.rejections.slice(0, 5)],
     };
   }
 
   close(): void {
     clearTimeout(this.#timer);
+    this.#loopDelay.disable();
     for (const m of this.#members) m.client.close();
   }
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { FaultImpact } from "./send-timeline.ts";
 
 /** One row of the table in docs/reliability.md: a scenario or an input class, as measured. */
 export interface ResultRow {
@@ -12,6 +13,8 @@ export interface ResultRow {
   /** Acknowledged messages some subscriber never got (goal 0); null where no chat load ran. */
   readonly lost: number | null;
   readonly durationMs: number;
+  /** What the fault did to the senders: the window during which sends failed and the added p99 latency. */
+  readonly impact?: FaultImpact;
 }
 
 /**

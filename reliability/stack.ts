@@ -34,8 +34,11 @@ export interface ReliabilityStack {
 
 export async function startReliabilityStack(opts: {
   store?: "sqlite" | "nats";
+  /** NATS URL(s), comma-separated (every node of a cluster). */
   natsUrl?: string;
   logLevel?: string;
+  /** More `chatcluster logic` flags (e.g. `--nats-replicas=3`). */
+  logicArgs?: readonly string[];
 }): Promise<ReliabilityStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "cc-reliability-"));
   const output: string[] = [];
@@ -47,6 +50,7 @@ export async function startReliabilityStack(opts: {
         store: opts.store ?? "sqlite",
         natsUrl: opts.natsUrl ?? "",
         logLevel: opts.logLevel ?? "info",
+        logicArgs: opts.logicArgs ?? [],
       },
       (line) => output.push(line),
     );

@@ -4,7 +4,13 @@ import { create } from "@bufbuild/protobuf";
 import { startTestEdge } from "../../gateway/src/edge/testing/edge-harness.ts";
 import { DeliverySchema } from "../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { encodeMessageFrame } from "../../protocol/client-frames.ts";
-import { ChatClient, type ClientState, type MessageFrame, type WebSocketConstructor } from "./index.ts";
+import {
+  ChatClient,
+  ChatClientError,
+  type ClientState,
+  type MessageFrame,
+  type WebSocketConstructor,
+} from "./index.ts";
 
 type Harness = Awaited<ReturnType<typeof startTestEdge>>;
 const harnesses: Harness[] = [];
@@ -155,6 +161,70 @@ describe("ChatClient", () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(got.length, 1, "delivered exactly once");
     assert.equal(h.link.logic.headSeq("s"), 1);
+  });
+
+  it("stops resending a send at its retry horizon and rejects it as expired", async () => {
+    const h = await startTestEdge();
+    harnesses.push(h);
+    const { c } = client(h.url, "faye", { ackTimeoutMs: 200, retryHorizonMs: 2500 });
+    const attempts: number[] = [];
+    c.on("error", (e) => {
+      if (e.id === "h-1") attempts.push(Date.now());
+    });
+    c.connect();
+    await until("open", () => c.state === "open");
+    h.link.accepting = false; // every attempt is answered with a retryable error
+    const t0 = Date.now();
+    const err = await c.send("h", "late", "h-1").catch((e: unknown) => e);
+    const tookMs = Date.now() - t0;
+    assert.ok(err instanceof ChatClientError && err.code === "expired", String(err));
+    // The horizon counts from the first transmission; the check runs on every resend and once a second.
+    assert.ok(tookMs >= 2500 && tookMs < 4000, `rejected after ${tookMs} ms`);
+    assert.ok(attempts.length >= 2, `retried before the horizon (${attempts.length} attempts)`);
+    assert.ok(
+      attempts.every((t) => t - t0 < 2500 + 100),
+      "no attempt after the horizon",
+    );
+    // Nothing is resent later, even once the server takes sends again.
+    h.link.accepting = true;
+    const seen = attempts.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(attempts.length, seen);
+    assert.equal(h.link.headSeq("h"), 0);
+    assert.equal(c.outboxSize, 0);
+  });
+
+  it("expires a send while offline and does not resend it on reconnect", async () => {
+    const a = await startTestEdge();
+    harnesses.push(a);
+    const lb = balancer(a.url);
+    const { c } = client("ws://balancer/", "gus", {
+      WebSocket: lb.WebSocket,
+      retryHorizonMs: 1000,
+      ackTimeoutMs: 5000,
+    });
+    c.connect();
+    await until("open", () => c.state === "open");
+    a.link.accepting = false;
+    const p = c.send("o", "stale", "o-1").catch((e: unknown) => e);
+    await until("first attempt refused", () => a.link.counts.send === 0 && c.outboxSize === 1);
+    await a.edge.close(); // offline with the send unacknowledged
+    lb.target = "ws://127.0.0.1:9/"; // nothing listens: the client stays offline
+    const err = await p;
+    assert.ok(err instanceof ChatClientError && err.code === "expired", String(err));
+    assert.equal(c.state === "open", false, "expired while offline");
+    const b = await startTestEdge({}, a.link.logic);
+    harnesses.push(b);
+    lb.target = b.url;
+    await until("back", () => c.state === "open", 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(b.link.counts.send, 0, "the expired send was not resent");
+    assert.equal(b.link.headSeq("o"), 0);
+  });
+
+  it("refuses a retry horizon that is not a positive number of ms", () => {
+    for (const retryHorizonMs of [0, -1, Number.NaN])
+      assert.throws(() => new ChatClient({ url: "ws://x/", token: "t", retryHorizonMs }), /retryHorizonMs/);
   });
 
   it("stops on a refusal retrying cannot fix (bad token) and rejects pending sends", async () => {

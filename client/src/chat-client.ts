@@ -8,7 +8,7 @@ import type {
   ServerFrame,
   WelcomeFrame,
 } from "../../protocol/client-frames.ts";
-import { isRetryableError, SUBPROTOCOL } from "../../protocol/client-frames.ts";
+import { DEFAULT_RETRY_HORIZON_MS, isRetryableError, SUBPROTOCOL } from "../../protocol/client-frames.ts";
 import { CLOSE_CODES } from "../../protocol/close-codes.ts";
 import type { PresencePageFrame, ReadsPageFrame } from "../../protocol/presence-frames.ts";
 import { ChatClientError } from "./client-error.ts";
@@ -34,6 +34,14 @@ export interface ChatClientOptions {
   outboxLimit?: number;
   /** Resend an unacknowledged message after this long on the same connection (default 10 000 ms). */
   ackTimeoutMs?: number;
+  /**
+   * Stop resending a send this long after it first went on the wire and
+   * reject it with `expired` (default 60 000 ms). The server stores a
+   * resent id once only within its idempotency window (120 s by default);
+   * keep this below that window minus the server's store timeout, so no
+   * resend can arrive after the server forgot the id and store it twice.
+   */
+  retryHorizonMs?: number;
   /**
    * Frames other than sends (joins, leaves, signals, read markers, queries)
    * that may wait for the pacer (default 1000). Beyond it they are dropped
@@ -94,7 +102,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.random = opts.random ?? Math.random;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
     this.reconnect = new ReconnectPolicy({ ...DEFAULT_BACKOFF, ...opts.backoff }, this.random);
-    this.outbox = new Outbox(opts.outboxLimit ?? 1000, this.ackTimeoutMs);
+    const retryHorizonMs = opts.retryHorizonMs ?? DEFAULT_RETRY_HORIZON_MS;
+    if (!(retryHorizonMs > 0)) throw new Error("retryHorizonMs must be a positive number of ms");
+    this.outbox = new Outbox(opts.outboxLimit ?? 1000, this.ackTimeoutMs, retryHorizonMs);
     this.queries = new QueryTable(this.ackTimeoutMs);
     this.pacer = new Pacer(
       () => this.ws,
@@ -201,8 +211,10 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   /**
    * Publishes `body` to `room`. Resolves with the ack (its seq) once stored;
-   * retried with the same id across reconnects until then. Rejects when the
-   * server refuses it for good, when the outbox is full, or on close().
+   * retried with the same id across reconnects until then, for at most
+   * `retryHorizonMs` after its first transmission. Rejects when the server
+   * refuses it for good, when the horizon passes (`expired`), when the
+   * outbox is full, or on close().
    */
   send(room: string, body: unknown, id?: string): Promise<AckFrame> {
     const msgId = id ?? `${this.idPrefix}-${++this.idCounter}`;
@@ -423,14 +435,22 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   }
 
   private sendPending(id: string, p: Pending): void {
-    p.sentAt = Date.now();
-    this.pacer.write({ type: "send", room: p.room, id, body: p.body }, p);
+    const now = Date.now();
+    // Past its horizon the store may have forgotten the id: reject, never resend.
+    if (p.expiresAt > 0 && now >= p.expiresAt) {
+      this.outbox.expire(now);
+      return;
+    }
+    const written = this.pacer.write({ type: "send", room: p.room, id, body: p.body }, p);
+    if (written === "written" || written === "queued") this.outbox.transmitted(p, now);
   }
 
-  /** One timer per client: heartbeat pings, dead-connection detection, ack timeouts. */
+  /** One timer per client: heartbeat pings, dead-connection detection, ack timeouts, retry horizons. */
   private tick(): void {
-    if (this.current !== "open" || !this.ws) return;
     const now = Date.now();
+    // Also while disconnected: a send past its horizon fails now, not when the client is back.
+    this.outbox.expire(now);
+    if (this.current !== "open" || !this.ws) return;
     if (now - this.lastHeard > 2 * this.heartbeatMs) {
       const ws = this.ws;
       this.ws = null;

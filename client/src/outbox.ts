@@ -8,6 +8,11 @@ export interface Pending {
   readonly body: unknown;
   /** When it last went on the wire (0: not yet). */
   sentAt: number;
+  /**
+   * When the retry horizon ends (0: never handed to the socket yet). It counts
+   * from the first transmission; past it the send is never written again.
+   */
+  expiresAt: number;
   /** Waiting in the pacer's backlog (not on the wire yet): no ack timeout runs. */
   queued: boolean;
   readonly resolve: (ack: AckFrame) => void;
@@ -17,16 +22,20 @@ export interface Pending {
 /**
  * Sends waiting for their ack, by message id, at most `limit` of them. A send
  * stays here across errors and reconnects and is resent with the same id
- * (the store deduplicates on it) until its ack or a refusal for good.
+ * (the store deduplicates on it) until its ack, a refusal for good, or the
+ * end of its retry horizon: the store deduplicates only within its window,
+ * so a resend must never come later than `retryHorizonMs` after the first.
  */
 export class Outbox {
   readonly #entries = new Map<string, Pending>();
   readonly #limit: number;
   readonly #ackTimeoutMs: number;
+  readonly #retryHorizonMs: number;
 
-  constructor(limit: number, ackTimeoutMs: number) {
+  constructor(limit: number, ackTimeoutMs: number, retryHorizonMs: number) {
     this.#limit = limit;
     this.#ackTimeoutMs = ackTimeoutMs;
+    this.#retryHorizonMs = retryHorizonMs;
   }
 
   get size(): number {
@@ -38,7 +47,7 @@ export class Outbox {
     if (this.#entries.size >= this.#limit)
       return Promise.reject(new ChatClientError("outbox_full", `${this.#limit} unacknowledged sends`));
     return new Promise<AckFrame>((resolve, reject) => {
-      this.#entries.set(id, { room, body, sentAt: 0, queued: false, resolve, reject });
+      this.#entries.set(id, { room, body, sentAt: 0, expiresAt: 0, queued: false, resolve, reject });
     });
   }
 
@@ -72,6 +81,26 @@ export class Outbox {
       p.reject(new ChatClientError("rejected", `${e.code}: ${e.message}`));
     }
     return true;
+  }
+
+  /** The send was handed to the socket (written or queued in the pacer): its horizon starts, once. */
+  transmitted(p: Pending, now: number): void {
+    p.sentAt = now;
+    if (p.expiresAt === 0) p.expiresAt = now + this.#retryHorizonMs;
+  }
+
+  /** Rejects (as `expired`) and forgets every send whose horizon has passed, online or not. */
+  expire(now: number): void {
+    for (const [id, p] of this.#entries) {
+      if (p.expiresAt === 0 || now < p.expiresAt) continue;
+      this.#entries.delete(id);
+      p.reject(
+        new ChatClientError(
+          "expired",
+          `${id}: not acknowledged within ${this.#retryHorizonMs} ms of its first transmission; it may have been stored and will not be resent`,
+        ),
+      );
+    }
   }
 
   /** Sends on the wire without an ack for ackTimeoutMs: the caller resends them. */

@@ -116,6 +116,8 @@ export class Pacer {
         const b = this.#backlog.shift() as Queued;
         if (b.pending) {
           b.pending.queued = false;
+          // Past its retry horizon while it waited: never on the wire again (the outbox rejects it).
+          if (b.pending.expiresAt > 0 && now >= b.pending.expiresAt) continue;
           b.pending.sentAt = now;
         } else {
           this.#others--;

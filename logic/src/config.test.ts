@@ -6,7 +6,13 @@ import { describe, it } from "node:test";
 import { ConfigError } from "../../platform/config-error.ts";
 import { parseFlags } from "../../platform/flags.ts";
 import { createCa, issueCert } from "../../testenv/harness/certs.ts";
-import { internalLinkGaps, logicFlags, redactLogicConfig, validateLogicConfig } from "./config.ts";
+import {
+  internalLinkGaps,
+  logicConfigWarnings,
+  logicFlags,
+  redactLogicConfig,
+  validateLogicConfig,
+} from "./config.ts";
 
 const SECRET = "s".repeat(32);
 const parse = (argv: string[], env: Record<string, string> = {}) => parseFlags(logicFlags, argv, env);
@@ -96,6 +102,8 @@ describe("logic config", () => {
 
   it("refuses the in-memory store and bad combinations", () => {
     assert.throws(() => parse(["--store=memory"]), ConfigError);
+    assert.throws(() => parse(["--nats-replicas=7"]), ConfigError);
+    validateLogicConfig(parse([`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=3"]));
     const bad: [string[], RegExp][] = [
       [["--discovery-static=h:1"], /exactly one of/],
       [["--jwt-secret=short", "--discovery-static=h:1"], /32 bytes/],
@@ -106,8 +114,26 @@ describe("logic config", () => {
       [[`--jwt-secret=${SECRET}`], /discovery-static/],
       [[`--jwt-secret=${SECRET}`, "--discovery=file"], /discovery-file/],
       [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-stream=a.b"], /nats-stream/],
+      [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=2"], /1, 3 or 5/],
+      [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=4"], /1, 3 or 5/],
     ];
     for (const [argv, why] of bad) assert.throws(() => validateLogicConfig(parse(argv)), why, argv.join(" "));
     assert.equal(redactLogicConfig(parse([`--jwt-secret=${SECRET}`])).jwtSecret, "[redacted]");
+  });
+
+  it("warns when the duplicate window is shorter than the SDK's retry horizon plus the store timeout", () => {
+    const base = [`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--store=nats"];
+    assert.deepEqual(
+      logicConfigWarnings(parse(base)),
+      [],
+      "defaults: 120 s window, 60 s horizon, 5 s timeout",
+    );
+    assert.deepEqual(
+      logicConfigWarnings(parse([...base.slice(0, 2), "--nats-duplicate-window=10s"])),
+      [],
+      "sqlite",
+    );
+    const [w] = logicConfigWarnings(parse([...base, "--nats-duplicate-window=30s"]));
+    assert.match(w ?? "", /retryHorizonMs below 25000 ms/);
   });
 });

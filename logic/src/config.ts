@@ -17,6 +17,7 @@ import {
   tlsReloadIntervalFlag,
 } from "../../platform/internal-link-flags.ts";
 import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
+import { DEFAULT_RETRY_HORIZON_MS } from "../../protocol/client-frames.ts";
 import { MIN_PRINCIPAL_KEY_BYTES } from "./auth/principal-seal.ts";
 import type { GatewayTlsOptions } from "./link/gateway-connector.ts";
 
@@ -78,7 +79,13 @@ export const logicFlags = {
     1000,
     86_400_000,
   ),
-  natsReplicas: intFlag("CHATCLUSTER_NATS_REPLICAS", 1, "Stream replicas when the stream is created.", 1, 5),
+  natsReplicas: intFlag(
+    "CHATCLUSTER_NATS_REPLICAS",
+    1,
+    "Replicas of every stream (messages, read markers, presence): 1, 3 or 5, at most the JetStream servers in the cluster; existing streams are scaled to it.",
+    1,
+    5,
+  ),
   natsMaxAge: durationFlag(
     "CHATCLUSTER_NATS_MAX_AGE",
     0,
@@ -286,6 +293,10 @@ export function validateLogicConfig(c: LogicConfig): void {
   if (c.store === "nats" && c.natsUrls.length === 0) {
     throw new ConfigError("nats-urls", "store=nats needs at least one URL");
   }
+  if (c.natsReplicas % 2 === 0) {
+    // A quorum of an even group is more than half: 2 survives no loss, 4 no more than 3 does.
+    throw new ConfigError("nats-replicas", "1, 3 or 5: an even count adds a copy but no tolerated failure");
+  }
   if (!/^[A-Za-z0-9_-]+$/.test(c.natsStream)) {
     throw new ConfigError("nats-stream", "letters, digits, - and _ only");
   }
@@ -366,6 +377,23 @@ export function gatewayTlsFrom(c: LogicConfig): GatewayTlsOptions | undefined {
     serverName: c.internalTlsServerName || undefined,
     reloadIntervalMs: c.internalTlsReloadInterval,
   };
+}
+
+/**
+ * Settings that work but break a promise in some deployments; logged as
+ * warnings at startup. A duplicate window shorter than the SDK's retry
+ * horizon plus the store timeout lets a client that retries to its horizon
+ * (by default) store a message twice.
+ */
+export function logicConfigWarnings(c: LogicConfig): string[] {
+  const out: string[] = [];
+  const needed = DEFAULT_RETRY_HORIZON_MS + c.storeTimeout;
+  if (c.store === "nats" && c.natsDuplicateWindow < needed) {
+    out.push(
+      `--nats-duplicate-window ${c.natsDuplicateWindow} ms is shorter than the SDK's default retry horizon plus --store-timeout (${needed} ms): give clients a retryHorizonMs below ${c.natsDuplicateWindow - c.storeTimeout} ms, or a resend after the window is stored twice`,
+    );
+  }
+  return out;
 }
 
 /** The config with secrets replaced, for a startup log line. */

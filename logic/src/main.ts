@@ -13,6 +13,7 @@ import {
   gatewayTlsFrom,
   internalLinkGaps,
   type LogicConfig,
+  logicConfigWarnings,
   redactLogicConfig,
   validateLogicConfig,
 } from "./config.ts";
@@ -53,6 +54,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
       { missing: gaps, insecureInternal: config.insecureInternal },
       "push stream not fully secured: it should have TLS both ways and the shared secret",
     );
+  for (const warning of logicConfigWarnings(config)) log.warn(warning);
   const registry = createMetricsRegistry("logic", VERSION);
   const metrics = createLogicMetrics(registry);
 

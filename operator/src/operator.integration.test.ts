@@ -93,6 +93,16 @@ describe("operator against a real control plane", {
       applyYaml("noauth.yaml", bad("noauth", "  store: {nats: {url: 'nats://n:4222'}}\n")),
       /auth: Required value/,
     );
+    await assert.rejects(
+      applyYaml(
+        "r2.yaml",
+        bad(
+          "r2",
+          "  store: {nats: {url: 'nats://n:4222', stream: {replicas: 2}}}\n  auth: {jwt: {secretKeyRef: {name: chat-auth}}}\n",
+        ),
+      ),
+      /stream\.replicas: Unsupported value: 2: supported values: "1", "3", "5"/,
+    );
   });
 
   it("creates every child with a controller owner reference and the right spec", async () => {

@@ -3,9 +3,10 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { launchNats, safeName } from "./nats-process.ts";
 import { binaryPath } from "./paths.ts";
-import { type ManagedProcess, startProcess } from "./proc.ts";
-import { freePorts, keepLogs, request, StartupError, waitFor } from "./util.ts";
+import type { ManagedProcess } from "./proc.ts";
+import { freePorts, keepLogs, StartupError } from "./util.ts";
 
 export interface NatsOptions {
   /** Names the temp dir and the artifacts dir (test-artifacts/testenv/<name>/). */
@@ -36,7 +37,7 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
   const bin = binaryPath("nats-server");
   const name = opts.name ?? "nats";
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const dir = mkdtempSync(join(tmpdir(), `chatcluster-testenv-${name.replace(/[^A-Za-z0-9_-]+/g, "_")}-`));
+  const dir = mkdtempSync(join(tmpdir(), `chatcluster-testenv-${safeName(name)}-`));
   const logsDir = join(dir, "logs");
   const storeDir = join(dir, "jetstream");
   mkdirSync(logsDir, { recursive: true });
@@ -46,7 +47,7 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
   const monitorUrl = `http://127.0.0.1:${monitorPort}`;
   const args = [
     "--name",
-    name.replace(/[^A-Za-z0-9_-]+/g, "_"),
+    safeName(name),
     "--addr",
     "127.0.0.1",
     "--port",
@@ -62,21 +63,7 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
   let stopped = false;
 
   const launch = async (): Promise<void> => {
-    proc = startProcess({
-      name: "nats-server",
-      command: bin,
-      args,
-      logPath: join(logsDir, "nats-server.log"),
-    });
-    const p = proc;
-    await waitFor(
-      "nats-server /healthz",
-      async () => {
-        const r = await request(`${monitorUrl}/healthz`);
-        return r.status === 200 ? true : undefined;
-      },
-      { timeoutMs, intervalMs: 50, watch: [p] },
-    );
+    proc = await launchNats({ bin, args, logsDir, monitorUrl, timeoutMs });
   };
 
   try {

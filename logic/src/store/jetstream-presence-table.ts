@@ -1,22 +1,14 @@
-import {
-  DiscardPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstream,
-  jetstreamManager,
-  RetentionPolicy,
-  StorageType,
-} from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../../platform/logger.ts";
+import { storeStreamNames } from "../../../platform/store-streams.ts";
 import { isWrongLastSequence } from "./jetstream-store.ts";
 import { connectToNats } from "./nats-connection.ts";
 import { PresenceFollower } from "./presence-follower.ts";
 import { PresenceSubjects } from "./presence-subjects.ts";
 import type { DepartureSink, PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
 import { backendFailure, StoreError } from "./store-error.ts";
+import { ensureStream } from "./stream-setup.ts";
 
 export interface JetStreamPresenceTableOptions {
   readonly servers: readonly string[];
@@ -83,7 +75,7 @@ export class JetStreamPresenceTable implements PresenceTable {
     this.#nc = nc;
     this.#jsm = jsm;
     this.#js = jetstream(nc, { timeout: opts.requestTimeoutMs });
-    this.#stream = `${opts.stream}_PRESENCE`;
+    this.#stream = storeStreamNames(opts.stream).presence;
     this.#subjects = new PresenceSubjects(opts.subjectPrefix);
     this.#log = opts.log;
     this.#f = new PresenceFollower({
@@ -100,14 +92,15 @@ export class JetStreamPresenceTable implements PresenceTable {
   /** Connects, creates the stream if needed and returns once the replica holds the whole table. */
   static async open(opts: JetStreamPresenceTableOptions): Promise<JetStreamPresenceTable> {
     const nc = await connectToNats(opts.servers, `${opts.connectionName}-presence`, opts.requestTimeoutMs);
+    const stream = storeStreamNames(opts.stream).presence;
     let table: JetStreamPresenceTable;
     try {
       const jsm = await jetstreamManager(nc, { timeout: opts.requestTimeoutMs });
-      await ensureStream(jsm, `${opts.stream}_PRESENCE`, `${opts.subjectPrefix}.presence.>`, opts.replicas);
+      await ensurePresenceStream(jsm, stream, `${opts.subjectPrefix}.presence.>`, opts.replicas);
       table = new JetStreamPresenceTable(nc, jsm, opts);
     } catch (err) {
       await nc.close().catch(() => {});
-      throw backendFailure("nats", err, `cannot set up stream ${opts.stream}_PRESENCE`);
+      throw backendFailure("nats", err, `cannot set up stream ${stream}`);
     }
     try {
       await table.#f.whenReady(Math.max(MIN_LOAD_TIMEOUT_MS, opts.requestTimeoutMs * 10));
@@ -354,38 +347,20 @@ export class JetStreamPresenceTable implements PresenceTable {
   }
 }
 
-async function ensureStream(
+/** The presence stream: the last message per entry or lease, removals aging out by TTL. */
+async function ensurePresenceStream(
   jsm: JetStreamManager,
   name: string,
   subject: string,
   replicas: number,
 ): Promise<void> {
-  let info: Awaited<ReturnType<JetStreamManager["streams"]["info"]>>;
-  try {
-    info = await jsm.streams.info(name);
-    if (info.config.allow_msg_ttl !== true) info = await jsm.streams.update(name, { allow_msg_ttl: true });
-  } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-    try {
-      info = await jsm.streams.add({
-        name,
-        subjects: [subject],
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
-        discard: DiscardPolicy.Old,
-        max_msgs_per_subject: 1,
-        allow_direct: true,
-        // Removals carry a TTL so the stream does not keep one per entry ever seen.
-        allow_msg_ttl: true,
-        num_replicas: replicas,
-      });
-    } catch (addErr) {
-      // Another logic process may have created it a moment ago.
-      info = await jsm.streams.info(name).catch(() => {
-        throw addErr;
-      });
-    }
-  }
+  const info = await ensureStream(jsm, {
+    name,
+    subject,
+    replicas,
+    // Removals carry a TTL so the stream does not keep one per entry ever seen.
+    settings: { max_msgs_per_subject: 1, allow_direct: true, allow_msg_ttl: true },
+  });
   // A server before 2.11 may take the stream without the setting it does not know.
   if (info.config.allow_msg_ttl !== true)
     throw new StoreError(

@@ -1,13 +1,12 @@
 import {
-  DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
-  RetentionPolicy,
-  StorageType,
 } from "@nats-io/jetstream";
+import { storeStreamNames } from "../../../platform/store-streams.ts";
 import { StoreError } from "./store-error.ts";
+import { ensureStream } from "./stream-setup.ts";
 
 /**
  * Read markers in JetStream: a second stream `<stream>_READS` keeping only
@@ -27,7 +26,7 @@ export class JetStreamReadMarkers {
   constructor(js: JetStreamClient, jsm: JetStreamManager, stream: string, prefix: string, replicas: number) {
     this.#js = js;
     this.#jsm = jsm;
-    this.#stream = `${stream}_READS`;
+    this.#stream = storeStreamNames(stream).readMarkers;
     this.#prefix = prefix;
     this.#replicas = replicas;
   }
@@ -83,21 +82,11 @@ export class JetStreamReadMarkers {
   }
 
   async #create(): Promise<void> {
-    try {
-      await this.#jsm.streams.info(this.#stream);
-      return;
-    } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-    }
-    await this.#jsm.streams.add({
+    await ensureStream(this.#jsm, {
       name: this.#stream,
-      subjects: [`${this.#prefix}.read.>`],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      max_msgs_per_subject: 1,
-      allow_direct: true,
-      num_replicas: this.#replicas,
+      subject: `${this.#prefix}.read.>`,
+      replicas: this.#replicas,
+      settings: { max_msgs_per_subject: 1, allow_direct: true },
     });
   }
 }

@@ -1,13 +1,10 @@
 import {
-  DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
   jetstreamManager,
-  RetentionPolicy,
-  StorageType,
   type StoredMsg,
 } from "@nats-io/jetstream";
 import { headers, type NatsConnection, nanos } from "@nats-io/transport-node";
@@ -23,6 +20,7 @@ import type {
 } from "./message-store.ts";
 import { connectToNats } from "./nats-connection.ts";
 import { backendFailure, StoreError } from "./store-error.ts";
+import { ensureStream, type StreamSpec } from "./stream-setup.ts";
 
 /**
  * The clustered store: one JetStream stream per ChatCluster, one subject per
@@ -60,7 +58,11 @@ export interface JetStreamStoreOptions {
   readonly duplicateWindowMs: number;
   /** Timeout of every JetStream request and publish. */
   readonly requestTimeoutMs: number;
-  /** Stream replicas when the stream is created (1 for a single server, 3 in clusters). */
+  /**
+   * Replicas of every stream the store uses (messages and read markers): 1 on a
+   * single server, 3 or 5 on a JetStream cluster of at least that many servers.
+   * An existing stream is scaled to it on open.
+   */
   readonly replicas: number;
   /** Message retention; 0 keeps messages forever. Applied on creation and kept in sync on start. */
   readonly maxAgeMs?: number;
@@ -124,12 +126,12 @@ export class JetStreamStore implements MessageStore {
     void this.#watchStatus();
   }
 
-  /** Connects, creates the stream (or updates its duplicate window) and returns the store. */
+  /** Connects, creates the stream (or brings its replicas and settings to the options) and returns the store. */
   static async open(opts: JetStreamStoreOptions): Promise<JetStreamStore> {
     const nc = await connectToNats(opts.servers, opts.connectionName, opts.requestTimeoutMs);
     try {
       const jsm = await jetstreamManager(nc, { timeout: opts.requestTimeoutMs });
-      await ensureStream(jsm, opts);
+      await ensureStream(jsm, messageStream(opts));
       return new JetStreamStore(nc, jsm, opts);
     } catch (err) {
       await nc.close().catch(() => {});
@@ -344,42 +346,18 @@ export class JetStreamStore implements MessageStore {
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, opts: JetStreamStoreOptions): Promise<void> {
-  const subjects = [`${opts.subjectPrefix}.room.>`];
-  const duplicateWindow = nanos(opts.duplicateWindowMs);
-  const maxAge = nanos(opts.maxAgeMs ?? 0);
-  let info: Awaited<ReturnType<JetStreamManager["streams"]["info"]>> | undefined;
-  try {
-    info = await jsm.streams.info(opts.stream);
-  } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-  }
-  if (info === undefined) {
-    await jsm.streams.add({
-      name: opts.stream,
-      subjects,
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      duplicate_window: duplicateWindow,
+/** The message stream: every room's messages, deduplicated by client id within the window. */
+function messageStream(opts: JetStreamStoreOptions): StreamSpec {
+  return {
+    name: opts.stream,
+    subject: `${opts.subjectPrefix}.room.>`,
+    replicas: opts.replicas,
+    settings: {
+      duplicate_window: nanos(opts.duplicateWindowMs),
       allow_direct: true,
-      num_replicas: opts.replicas,
-      max_age: maxAge,
-    });
-    return;
-  }
-  const c = info.config;
-  if (!c.subjects?.includes(subjects[0] as string)) {
-    throw new StoreError("invalid_argument", `stream ${opts.stream} exists without subject ${subjects[0]}`);
-  }
-  if (c.duplicate_window !== duplicateWindow || !c.allow_direct || c.max_age !== maxAge) {
-    await jsm.streams.update(opts.stream, {
-      ...c,
-      duplicate_window: duplicateWindow,
-      allow_direct: true,
-      max_age: maxAge,
-    });
-  }
+      max_age: nanos(opts.maxAgeMs ?? 0),
+    },
+  };
 }
 
 function toStored(room: string, sm: StoredMsg): StoredMessage {

@@ -1,10 +1,12 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { natsConnectionOptions } from "../../../platform/nats-connection-options.ts";
 import { backendFailure } from "./store-error.ts";
 
 /**
- * A connection for the JetStream store and presence table: it reconnects
- * forever (a NATS outage must not end the logic process) and fails as
- * `store_unavailable` when no server answers at first.
+ * A connection for the JetStream store and presence table (reconnecting
+ * forever, leaving a stalled server within seconds: platform/
+ * nats-connection-options.ts); fails as `store_unavailable` when no server
+ * answers at first.
  */
 export async function connectToNats(
   servers: readonly string[],
@@ -12,13 +14,7 @@ export async function connectToNats(
   timeoutMs: number,
 ): Promise<NatsConnection> {
   try {
-    return await connect({
-      servers: [...servers],
-      name,
-      timeout: timeoutMs,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-    });
+    return await connect(natsConnectionOptions(servers, name, timeoutMs));
   } catch (err) {
     throw backendFailure("nats", err, `cannot connect to ${servers.join(",")}`);
   }

@@ -6,6 +6,7 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import type { Logger } from "../../../platform/logger.ts";
+import { FORGET_REMOVAL_AFTER_MS, PresenceRemovals } from "./presence-removals.ts";
 import { PresenceReplica } from "./presence-replica.ts";
 import type { PresenceSubjects } from "./presence-subjects.ts";
 import { StoreError } from "./store-error.ts";
@@ -27,10 +28,20 @@ interface Waiter {
 
 /** Longest a read waits for the replica to catch up with the stream. */
 const CATCH_UP_MAX_MS = 1000;
+/**
+ * The consumer's pull window. Its server sends a heartbeat every half of it,
+ * and the client notices a consumer that went quiet after two missed ones.
+ */
+const PULL_EXPIRES_MS = 4000;
+/**
+ * Nothing applied for this long while a write waits for its echo (or a read
+ * found the stream ahead of the replica): the consumer is suspected stuck,
+ * e.g. it lived on a cluster node that died, and is replaced if the stream
+ * has moved on.
+ */
+const STALL_MS = 2000;
 /** Transitions kept for a publish whose ack arrives after its echo was applied. */
 const RECENT_RESULTS = 16_384;
-/** A tombstone's sequence is forgotten this long after it was applied (it has aged out of the stream by then). */
-const FORGET_TOMBSTONE_AFTER_MS = 11 * 60_000;
 const ONLINE = 0x31; // "1"
 const decoder = new TextDecoder();
 
@@ -49,15 +60,8 @@ const decoder = new TextDecoder();
 export class PresenceFollower {
   readonly replica = new PresenceReplica();
   readonly leases = new Map<string, Lease>();
-  /**
-   * Sequences of removed entries (`room \0 user \0 owner`), until their
-   * removal has aged out of the stream; a present entry's sequence is its
-   * tag in the replica.
-   */
-  readonly #removedSeq = new Map<string, number>();
-  /** Removals applied, oldest first, for forgetting their sequences. */
-  #tombstones: { key: string; seq: number; at: number }[] = [];
-  #tombstoneHead = 0;
+  /** Sequences of removed entries, until their removal has aged out of the stream. */
+  readonly #removed = new PresenceRemovals();
   readonly #waiters = new Map<number, Waiter>();
   readonly #results = new Map<number, boolean>();
   readonly #catchUps: { seq: number; resolve: () => void }[] = [];
@@ -68,6 +72,13 @@ export class PresenceFollower {
   #markReady!: () => void;
   #consumer: Consumer | undefined;
   #messages: ConsumerMessages | undefined;
+  /** When the last message was applied (performance.now()). */
+  #progressAt = 0;
+  /** A read found the stream ahead of the replica: check the consumer on the next housekeeping. */
+  #behind = false;
+  /** Replace the consumer and go on from the last applied sequence, keeping the replica. */
+  #resume = false;
+  #checking = false;
   #closed = false;
   readonly #timer: NodeJS.Timeout;
 
@@ -104,14 +115,13 @@ export class PresenceFollower {
 
   /** Last sequence applied for an entry (0: none or aged out), for a conditional write. */
   entrySeq(room: string, user: string, owner: string): number {
-    return this.replica.tagOf(room, user, owner) ?? this.#removedSeq.get(removedKey(room, user, owner)) ?? 0;
+    return this.replica.tagOf(room, user, owner) ?? this.#removed.seqOf(room, user, owner) ?? 0;
   }
 
   /** Overrides entrySeq after a direct read showed the stream's current message for the entry. */
   setEntrySeq(room: string, user: string, owner: string, seq: number): void {
     if (this.replica.has(room, user, owner)) this.replica.add(room, user, owner, seq);
-    else if (seq === 0) this.#removedSeq.delete(removedKey(room, user, owner));
-    else this.#removedSeq.set(removedKey(room, user, owner), seq);
+    else this.#removed.set(room, user, owner, seq);
   }
 
   get applied(): number {
@@ -194,6 +204,7 @@ export class PresenceFollower {
         }
       }
       if (target > this.#applied) await this.#waitApplied(target, deadline - performance.now());
+      if (target > this.#applied) this.#behind = true;
       if (pending === 0) return;
     }
   }
@@ -230,12 +241,10 @@ export class PresenceFollower {
     if (s?.kind === "entry") {
       if (data.length === 1 && data[0] === ONLINE) {
         changed = this.replica.add(s.room, s.user, s.owner, seq);
-        if (this.#removedSeq.size > 0) this.#removedSeq.delete(removedKey(s.room, s.user, s.owner));
+        this.#removed.delete(s.room, s.user, s.owner);
       } else {
         changed = this.replica.remove(s.room, s.user, s.owner);
-        const key = removedKey(s.room, s.user, s.owner);
-        this.#removedSeq.set(key, seq);
-        this.#tombstones.push({ key, seq, at: Date.now() });
+        this.#removed.removed(s.room, s.user, s.owner, seq, Date.now());
       }
     } else if (s?.kind === "lease") {
       this.leases.set(s.owner, { expiresAt: Number(decoder.decode(data)) || 0, seq, seenAt: Date.now() });
@@ -249,6 +258,7 @@ export class PresenceFollower {
           w.resolve(false);
         }
     this.#applied = seq;
+    this.#progressAt = performance.now();
     if (this.#catchUps.length > 0) {
       let keep = 0;
       for (const c of this.#catchUps) {
@@ -268,20 +278,32 @@ export class PresenceFollower {
     }
   }
 
-  /** Follows the stream from its current state (last message per subject); reloads from scratch when it ends. */
+  /**
+   * Follows the stream from its current state (last message per subject);
+   * reloads from scratch when the consumer ends, or, when the stall check
+   * replaced a stuck consumer, goes on after the last applied sequence.
+   */
   async #follow(): Promise<void> {
     while (!this.#closed) {
-      this.#reset();
+      const resumeAt = this.#resume && this.#live ? this.#applied + 1 : 0;
+      this.#resume = false;
+      if (resumeAt === 0) this.#reset();
       try {
-        const info = await this.jsm.streams.info(this.stream);
-        if (info.state.messages === 0) this.#setLive();
+        if (resumeAt === 0) {
+          const info = await this.jsm.streams.info(this.stream);
+          if (info.state.messages === 0) this.#setLive();
+        }
         const consumer = await this.js.consumers.get(this.stream, {
           filter_subjects: [`${this.subjects.base}.>`],
-          deliver_policy: DeliverPolicy.LastPerSubject,
+          ...(resumeAt === 0
+            ? { deliver_policy: DeliverPolicy.LastPerSubject }
+            : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeAt }),
         });
         this.#consumer = consumer;
-        const messages = await consumer.consume({ max_messages: 4096 });
+        const messages = await consumer.consume({ max_messages: 4096, expires: PULL_EXPIRES_MS });
         this.#messages = messages;
+        this.#progressAt = performance.now();
+        if (resumeAt > 0) this.log.info({ from: resumeAt }, "presence: following the table again");
         void this.#goLiveWhenDrained(consumer, messages);
         for await (const m of messages) {
           this.#apply(m.subject, m.data, m.seq);
@@ -291,7 +313,44 @@ export class PresenceFollower {
         if (!this.#closed)
           this.log.warn({ err: String(err) }, "presence: following the table failed; reloading");
       }
-      if (!this.#closed) await new Promise((r) => setTimeout(r, 500));
+      if (!this.#closed && !this.#resume) await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /**
+   * The stall check: a consumer on a cluster node that died keeps the client
+   * waiting (its info requests go unanswered, so the client library never
+   * learns it is gone). When nothing was applied for STALL_MS while a write
+   * waits for its echo or a read found the replica behind, and the stream
+   * (asked through its leader) has moved past what was applied, the consumer
+   * is dropped and a new one starts after the last applied sequence: the
+   * replica stays, and so do the writes waiting for their outcome.
+   */
+  async #checkStall(): Promise<void> {
+    const waiting = this.#waiters.size > 0 || this.#behind;
+    if (!this.#live || this.#checking || !waiting || performance.now() - this.#progressAt < STALL_MS) return;
+    this.#checking = true;
+    this.#behind = false;
+    try {
+      const last = (await this.jsm.streams.info(this.stream)).state.last_seq;
+      const messages = this.#messages;
+      if (
+        last > this.#applied &&
+        messages !== undefined &&
+        performance.now() - this.#progressAt >= STALL_MS
+      ) {
+        this.log.warn(
+          { applied: this.#applied, streamLast: last },
+          "presence: the table's consumer stalled; replacing it",
+        );
+        this.#resume = true;
+        this.#messages = undefined;
+        void messages.close().catch(() => {});
+      }
+    } catch {
+      // No leader to ask right now (an election): the next tick asks again.
+    } finally {
+      this.#checking = false;
     }
   }
 
@@ -312,9 +371,7 @@ export class PresenceFollower {
   #reset(): void {
     this.replica.clear();
     this.leases.clear();
-    this.#removedSeq.clear();
-    this.#tombstones = [];
-    this.#tombstoneHead = 0;
+    this.#removed.clear();
     this.#results.clear();
     this.#applied = 0;
     this.#consumer = undefined;
@@ -338,6 +395,7 @@ export class PresenceFollower {
   }
 
   #housekeeping(): void {
+    void this.#checkStall();
     const now = performance.now();
     for (const [seq, w] of this.#waiters)
       if (w.deadline <= now) {
@@ -346,20 +404,6 @@ export class PresenceFollower {
           new StoreError("store_unavailable", `presence: write ${seq} not seen by the consumer in time`),
         );
       }
-    const forgetBefore = Date.now() - FORGET_TOMBSTONE_AFTER_MS;
-    const t = this.#tombstones;
-    while (this.#tombstoneHead < t.length && (t[this.#tombstoneHead]?.at ?? 0) < forgetBefore) {
-      const old = t[this.#tombstoneHead++] as { key: string; seq: number };
-      if (this.#removedSeq.get(old.key) === old.seq) this.#removedSeq.delete(old.key);
-    }
-    if (this.#tombstoneHead > 4096 && this.#tombstoneHead * 2 > t.length) {
-      this.#tombstones = t.slice(this.#tombstoneHead);
-      this.#tombstoneHead = 0;
-    }
+    this.#removed.forget(Date.now() - FORGET_REMOVAL_AFTER_MS);
   }
-}
-
-function removedKey(room: string, user: string, owner: string): string {
-  // Room names and user ids never contain NUL.
-  return `${room}\0${user}\0${owner}`;
 }

@@ -6,14 +6,25 @@ import { fileURLToPath } from "node:url";
 import type { MessageStore } from "../message-store.ts";
 import { StoreError } from "../store-error.ts";
 import type { WriterSpec } from "./append-writer.ts";
+import { eventually, until } from "./eventually.ts";
 
 export interface StoreFixture {
   /** A new handle on the same backing data (reopening it is the durability test). */
   open(): Promise<MessageStore>;
   /** Data dir or connection for child writers; absent: the store is private to one handle. */
   writerSpec?(room: string, writer: string, count: number): WriterSpec;
-  /** Makes the backend unreachable, then brings it back with its data. */
-  outage?: { begin(store: MessageStore): Promise<void>; end(): Promise<void> };
+  /**
+   * Makes the backend unreachable (the contract then waits until the store
+   * notices), then brings it back with its data.
+   */
+  outage?: { begin(): Promise<void>; end(): Promise<void> };
+  /**
+   * A store whose idempotency window is shortened to windowMs, for the
+   * guarantee every store gives: a resend within the window is stored once.
+   * (JetStream: its stream's duplicate window; SQLite keeps every id as long
+   * as the message, which holds for any window.)
+   */
+  shortWindow?: { readonly windowMs: number; open(): Promise<MessageStore> };
   /** Whether data outlives the handle (false only for the in-memory test store). */
   readonly durable: boolean;
   /** A reason to report the suite as skipped (only `make test-unit` for external components). */
@@ -74,6 +85,23 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
       assert.equal(page.headSeq, 2);
       assert.equal(page.messages[0]?.body, body(1));
     });
+
+    const shortWindow = fixture.shortWindow;
+    if (shortWindow !== undefined) {
+      it("stores a resend within the idempotency window once, however late in the window", async () => {
+        const s = await shortWindow.open();
+        try {
+          const room = freshRoom("window");
+          const orig = await s.append(room, { id: "w", from: "u1", body: body(1) });
+          await new Promise((r) => setTimeout(r, shortWindow.windowMs * 0.6));
+          const dup = await s.append(room, { id: "w", from: "u1", body: body(1) });
+          assert.deepEqual(dup, { ...orig, duplicate: true });
+          assert.equal((await s.read(room, { limit: 10 })).headSeq, 1);
+        } finally {
+          await s.close();
+        }
+      });
+    }
 
     it("pages history by since/limit and reports complete and headSeq", async () => {
       const room = freshRoom("history");
@@ -224,7 +252,14 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
           await store.append(room, { id: `o${i}`, from: "u", body: body(i) });
           acked.push(`o${i}`);
         }
-        await outage.begin(store);
+        await outage.begin();
+        // Until the client notices, an append may still meet the backend.
+        await until("the store to notice the outage", () =>
+          store.read("probe", { limit: 1 }).then(
+            () => false,
+            () => true,
+          ),
+        );
         let failure: unknown;
         try {
           await store.append(room, { id: "during", from: "u", body: body(0) });
@@ -236,7 +271,9 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
         assert.equal(failure.retryable, true);
         await assert.rejects(store.read(room, { limit: 10 }), isStoreError("store_unavailable"));
         await outage.end();
-        const after = await retry(() => store.append(room, { id: "o6", from: "u", body: body(6) }));
+        const after = await eventually(() => store.append(room, { id: "o6", from: "u", body: body(6) }), {
+          retryIf: (err) => err instanceof StoreError && err.retryable,
+        });
         acked.push("o6");
         // Deduplication survives the restart: a resend of an acked message gets its original seq.
         const resent = await store.append(room, { id: "o2", from: "u", body: body(2) });
@@ -256,18 +293,6 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
 
 function isStoreError(code: string): (err: unknown) => boolean {
   return (err) => err instanceof StoreError && err.code === code;
-}
-
-/** Retries while the store is still coming back (reconnect takes a moment). */
-async function retry<T>(fn: () => Promise<T>, attempts = 100): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!(err instanceof StoreError && err.retryable) || i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 function runChild(spec: WriterSpec): Promise<{ results: { id: string; seq: number }[] }> {
