@@ -11,8 +11,8 @@ import {
 import { metricValue, waitFor } from "../../../logic/src/link/testing/fleet-harness.ts";
 import { createLogger } from "../../../platform/logger.ts";
 import { envelope, STREAM_MESSAGES_PATH } from "../../../protocol/push-stream/index.ts";
-import { estimateEventBytes } from "./event-size.ts";
-import { LinkCore } from "./link-core.ts";
+import { encodeClientEvent } from "./event-encoder.ts";
+import { LinkCore, PENDING_OVERHEAD_BYTES } from "./link-core.ts";
 import { createGatewayLinkMetrics } from "./link-metrics.ts";
 import { createLogicLinkServer } from "./logic-link-server.ts";
 
@@ -68,7 +68,10 @@ describe("the gateway link's bounds", () => {
     const secondAt = performance.now();
     const rest = [send("b", 3000), send("c", 3000)];
     for (const [i, e] of rest.entries()) assert.equal(link.send(e, `k${i}`), true);
-    const held = [first, ...rest].reduce((n, e) => n + estimateEventBytes(e), 0);
+    const held = [first, ...rest].reduce(
+      (n, e) => n + encodeClientEvent(e).byteLength + PENDING_OVERHEAD_BYTES,
+      0,
+    );
     assert.equal(link.pendingBytes, held);
     assert.ok(held > 9000 && held <= 10_000, `three sends of 3000 bytes fit (${held})`);
     assert.equal(link.send(send("d", 3000), "d"), false, "a fourth does not: the bytes are at the bound");

@@ -1,7 +1,5 @@
-import { create } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
-import { type ClientEvent, GatewayFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { gatewayFrameEnvelope } from "./frame-codec.ts";
+import { eventBatchFrame } from "./event-encoder.ts";
 import type { LogicCall } from "./logic-call.ts";
 import { hashString, type RendezvousCandidate } from "./rendezvous.ts";
 
@@ -45,7 +43,8 @@ export class LogicStream implements RendezvousCandidate {
   closed = false;
   readonly #call: LogicCall;
   readonly #backlog: StreamBacklog;
-  #events: ClientEvent[] = [];
+  /** Encoded ClientEvents of this tick. */
+  #events: Uint8Array[] = [];
   #out: Uint8Array[] = [];
   #outBytes = 0;
   #overflowed = false;
@@ -72,8 +71,8 @@ export class LogicStream implements RendezvousCandidate {
     return this.#events.length > 0;
   }
 
-  queueEvent(event: ClientEvent): void {
-    this.#events.push(event);
+  queueEvent(encoded: Uint8Array): void {
+    this.#events.push(encoded);
   }
 
   /** Moves the tick's events into one frame; returns how many. */
@@ -81,9 +80,7 @@ export class LogicStream implements RendezvousCandidate {
     const events = this.#events;
     if (events.length === 0) return 0;
     this.#events = [];
-    this.push(
-      gatewayFrameEnvelope(create(GatewayFrameSchema, { kind: { case: "events", value: { events } } })),
-    );
+    this.push(eventBatchFrame(events));
     return events.length;
   }
 
