@@ -24,6 +24,8 @@ import {
   writeBigVarint,
   writeVarint,
 } from "../../../protocol/push-stream/index.ts";
+import { decodeClientEventBatch } from "./event-decoder.ts";
+import type { PrincipalMemo } from "./principal-memo.ts";
 
 /**
  * Logic's side of the wire: hand-written encoders for the hot frames
@@ -103,9 +105,48 @@ export function encodeDelivery(room: string, seq: bigint, payload: Uint8Array, a
   return entry(buf, payload.byteLength > 0 ? payload : EMPTY, trail);
 }
 
-/** One chatcluster.v1.Reply, encoded once when the handler answers. */
+const REPLY_FRAME_TAG = (12 << 3) | WIRE_LEN;
+const REPLY_DONE = new Uint8Array([(14 << 3) | WIRE_LEN, 0]);
+
+/**
+ * One chatcluster.v1.Reply, encoded once when the handler answers. The two
+ * kinds nearly every event gets, a client frame (acks, errors) and done, are
+ * written directly, the frame referenced rather than copied; the others go
+ * through the generated encoder. Equal to toBinary (frame-codec.test.ts).
+ */
 export function encodeReply(reply: Reply): Entry {
-  return entry(toBinary(ReplySchema, reply), EMPTY);
+  const k = reply.kind;
+  if (k.case !== "frame" && k.case !== "done") return entry(toBinary(ReplySchema, reply), EMPTY);
+  const epochLen = Buffer.byteLength(reply.gatewayEpoch, "utf8");
+  let size = 0;
+  if (reply.eventId !== 0n) size += 1 + bigVarintSize(reply.eventId);
+  if (reply.connectionId !== 0) size += 1 + varintSize(reply.connectionId);
+  if (epochLen > 0) size += 1 + varintSize(epochLen) + epochLen;
+  const frame = k.case === "frame" ? k.value : undefined;
+  if (frame !== undefined) size += 1 + varintSize(frame.byteLength);
+  else size += REPLY_DONE.byteLength;
+  const buf = Buffer.allocUnsafe(size);
+  let pos = 0;
+  if (reply.eventId !== 0n) {
+    buf[pos++] = 0x08;
+    pos = writeBigVarint(buf, pos, reply.eventId);
+  }
+  if (reply.connectionId !== 0) {
+    buf[pos++] = 0x10;
+    pos = writeVarint(buf, pos, reply.connectionId);
+  }
+  if (epochLen > 0) {
+    buf[pos++] = 0x1a;
+    pos = writeVarint(buf, pos, epochLen);
+    pos += buf.write(reply.gatewayEpoch, pos, "utf8");
+  }
+  if (frame === undefined) {
+    buf.set(REPLY_DONE, pos);
+    return entry(buf, EMPTY);
+  }
+  buf[pos++] = REPLY_FRAME_TAG;
+  writeVarint(buf, pos, frame.byteLength);
+  return entry(buf, frame);
 }
 
 /**
@@ -170,12 +211,16 @@ export function logicFrameEnvelope(frame: LogicFrame): Buffer {
   return envelope(toBinary(LogicFrameSchema, frame));
 }
 
+const EVENT_BATCH_TYPE = "chatcluster.v1.ClientEventBatch" as const;
+
 /**
- * Decodes a serialized GatewayFrame, one top-level field at a time. A oneof
+ * Decodes a serialized GatewayFrame, one top-level field at a time. Event
+ * batches go through the hand-written decoder with `memo` (event-decoder.ts);
+ * without one, through the generated schema. A oneof
  * seen twice keeps the last value, as protobuf does; unknown field numbers are
  * ignored for forward compatibility. Throws WireError on malformed bytes.
  */
-export function decodeGatewayFrame(bytes: Uint8Array): GatewayFrame["kind"] {
+export function decodeGatewayFrame(bytes: Uint8Array, memo?: PrincipalMemo): GatewayFrame["kind"] {
   let kind: GatewayFrame["kind"] = { case: undefined };
   const r = new WireReader(bytes, "GatewayFrame");
   while (r.pos < r.end) {
@@ -192,8 +237,15 @@ export function decodeGatewayFrame(bytes: Uint8Array): GatewayFrame["kind"] {
     const body = r.buf.subarray(r.pos, end);
     r.pos = end;
     try {
-      kind = decodeKind(no, body);
+      kind =
+        no === 4 && memo !== undefined
+          ? {
+              case: "events",
+              value: { $typeName: EVENT_BATCH_TYPE, events: decodeClientEventBatch(body, memo) },
+            }
+          : decodeKind(no, body);
     } catch (err) {
+      if (err instanceof WireError) throw err;
       throw new WireError("invalid_message", "GatewayFrame", `field ${no}: ${(err as Error).message}`, {
         cause: err,
       });

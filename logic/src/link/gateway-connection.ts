@@ -15,6 +15,7 @@ import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
 import type { ResolvedFleetOptions } from "./fleet-options.ts";
 import { decodeGatewayFrame, logicFrameEnvelope } from "./frame-codec.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
+import type { PrincipalMemo } from "./principal-memo.ts";
 import type { PushMetrics, ResetReason } from "./push-metrics.ts";
 import { runStreamCall } from "./stream-call.ts";
 
@@ -35,6 +36,8 @@ export interface ConnectionHost {
   readonly opts: ResolvedFleetOptions;
   readonly metrics: PushMetrics;
   readonly sink: EventSink;
+  /** Decoded principals shared by every gateway's events. */
+  readonly principals: PrincipalMemo;
   onReady(conn: GatewayConnection, previousEpoch: string | undefined): void;
   onDown(conn: GatewayConnection): void;
   onSnapshot(conn: GatewayConnection, rooms: readonly string[]): void;
@@ -209,7 +212,7 @@ export class GatewayConnection {
         signal: ac.signal,
         onMessage: (frame) => {
           this.#lastReceivedAt = performance.now();
-          this.#onFrame(decodeGatewayFrame(frame));
+          this.#onFrame(decodeGatewayFrame(frame, this.#host.principals));
         },
       });
     } catch (err) {

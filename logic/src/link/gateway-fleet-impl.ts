@@ -6,6 +6,7 @@ import type { EventSink, GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import { type GatewayFleetOptions, type ResolvedFleetOptions, resolveFleetOptions } from "./fleet-options.ts";
 import { encodeDelivery, encodeReply } from "./frame-codec.ts";
 import { type ConnectionHost, GatewayConnection } from "./gateway-connection.ts";
+import { PrincipalMemo } from "./principal-memo.ts";
 import { createPushMetrics, type DropReason, type PushMetrics, type QueueReading } from "./push-metrics.ts";
 
 /** Per-gateway numbers, for benchmarks, tests and debugging. */
@@ -53,6 +54,7 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
   readonly opts: ResolvedFleetOptions;
   readonly metrics: PushMetrics;
   readonly sink: EventSink;
+  readonly principals = new PrincipalMemo();
   readonly #discovery: GatewayFleetOptions["discovery"];
   readonly #log: Logger;
   /** By discovery endpoint id. */
