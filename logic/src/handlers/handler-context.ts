@@ -1,7 +1,11 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Counter } from "prom-client";
 import {
   type ClientEvent,
+  type Done,
+  DoneSchema,
   type Principal,
+  type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
@@ -14,7 +18,7 @@ import {
 } from "../../../protocol/index.ts";
 import { AuthError } from "../auth/auth-error.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
-import { PrincipalSeal, principalAccepted } from "../auth/principal-seal.ts";
+import { type PrincipalCheck, PrincipalSeal, principalAccepted } from "../auth/principal-seal.ts";
 import { matchesAny } from "../auth/room-pattern.ts";
 import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import type { MessageStore } from "../store/message-store.ts";
@@ -52,6 +56,8 @@ export interface HandlerDeps {
 }
 
 export type ReplyKind = NonNullable<MessageInitShape<typeof ReplySchema>["kind"]>;
+const REPLY_TYPE = "chatcluster.v1.Reply" as const;
+const DONE: Done = create(DoneSchema);
 
 /** Client-visible hint for retryable errors: long enough for a reconnect or a store failover. */
 export const RETRY_AFTER_MS = 1000;
@@ -71,6 +77,8 @@ export class HandlerContext {
   readonly presence: PresenceTable;
   readonly principals: PrincipalSeal;
   readonly now: () => number;
+  readonly #eventCounters = new Map<string, Counter.Internal>();
+  readonly #principalChecks = new Map<PrincipalCheck, Counter.Internal>();
 
   constructor(deps: HandlerDeps, presence: PresenceTable) {
     this.store = deps.store;
@@ -86,22 +94,40 @@ export class HandlerContext {
   }
 
   count(kind: EventKind, result: EventResult): void {
-    this.metrics.events.inc({ kind, result });
+    // One per event: the labelled child is looked up once, not hashed from labels each time.
+    const key = `${kind}/${result}`;
+    let c = this.#eventCounters.get(key);
+    if (c === undefined) {
+      c = this.metrics.events.labels({ kind, result });
+      this.#eventCounters.set(key, c);
+    }
+    c.inc();
   }
 
   reply(from: GatewayRef, ev: ClientEvent, kind: ReplyKind): void {
     this.fleet.reply(from, create(ReplySchema, { eventId: ev.eventId, connectionId: ev.connectionId, kind }));
   }
 
+  /** A frame or done reply: nearly every event gets one, so a literal rather than create(). */
+  #plainReply(from: GatewayRef, ev: ClientEvent, kind: Reply["kind"]): void {
+    this.fleet.reply(from, {
+      $typeName: REPLY_TYPE,
+      eventId: ev.eventId,
+      connectionId: ev.connectionId,
+      gatewayEpoch: "",
+      kind,
+    });
+  }
+
   /** Answers with a client frame to write to the event's connection. */
   frame(from: GatewayRef, ev: ClientEvent, frame: Uint8Array): void {
-    this.reply(from, ev, { case: "frame", value: frame });
+    this.#plainReply(from, ev, { case: "frame", value: frame });
   }
 
   /** Counts the outcome and answers with no client-visible frame. */
   done(from: GatewayRef, ev: ClientEvent, kind: EventKind, result: EventResult): void {
     this.count(kind, result);
-    this.reply(from, ev, { case: "done", value: {} });
+    this.#plainReply(from, ev, { case: "done", value: DONE });
   }
 
   /** Counts the outcome and answers with an error frame naming `id` (a room or a message id). */
@@ -138,7 +164,12 @@ export class HandlerContext {
    */
   sealed(from: GatewayRef, ev: ClientEvent, p: Principal): boolean {
     const check = this.principals.verify(p, from, ev.connectionId);
-    this.metrics.principalChecks.inc({ result: check });
+    let c = this.#principalChecks.get(check);
+    if (c === undefined) {
+      c = this.metrics.principalChecks.labels({ result: check });
+      this.#principalChecks.set(check, c);
+    }
+    c.inc();
     if (principalAccepted(check)) return true;
     this.count(ev.kind.case ?? "unknown", "denied");
     this.log.warn(
