@@ -73,7 +73,7 @@ export function handleClientMessage(
     return;
   }
   const frame = parsed.frame;
-  metrics.framesIn.inc({ type: frame.type });
+  (metrics.framesInByType.get(frame.type) ?? metrics.framesIn.labels({ type: frame.type })).inc();
   if (frame.type === "ping") {
     ctx.send(conn, encodePongFrame(frame.ts));
     return;
