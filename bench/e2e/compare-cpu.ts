@@ -5,12 +5,13 @@
 // the machine's load.
 //
 //   git worktree add /tmp/cc-base <commit> && ln -s "$PWD/node_modules" /tmp/cc-base/node_modules
-//   node bench/e2e/compare-cpu.ts /tmp/cc-base [rounds] [rate] [seconds]
+//   node bench/e2e/compare-cpu.ts /tmp/cc-base [slices] [rate] [seconds]
 //
-// Each round starts each checkout's `make dev` topology (SQLite, or
-// COMPARE_STORE=nats), connects the same load as bench-e2e, offers `rate`
-// sends/s, and reads the CPU time of its gateway and logic processes from
-// /proc over `seconds`. Prints each round and the medians; writes nothing.
+// Both checkouts' `make dev` topology (SQLite, or COMPARE_STORE=nats) run
+// side by side with the same load as bench-e2e connected; slice by slice,
+// one of them is offered `rate` sends/s for `seconds` while the other idles,
+// and the CPU time of its gateway and logic processes is read from /proc.
+// Prints each slice and the medians; writes nothing.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -27,9 +28,9 @@ if (baseArg === undefined) {
   );
   process.exit(2);
 }
-const ROUNDS = Number(roundsArg ?? 3);
-const RATE = Number(rateArg ?? 1000);
-const SECONDS = Number(secondsArg ?? 15);
+const ROUNDS = Number(roundsArg ?? 10);
+const RATE = Number(rateArg ?? 300);
+const SECONDS = Number(secondsArg ?? 5);
 const CONNECTIONS = Number(process.env.COMPARE_CONNECTIONS ?? 2000);
 const STORE = (process.env.COMPARE_STORE ?? "sqlite") as "sqlite" | "nats";
 const here = resolve(import.meta.dirname, "../..");
@@ -37,21 +38,32 @@ const trees = { baseline: resolve(baseArg), this: here };
 const log = (m: string) => process.stderr.write(`compare-cpu: ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Round {
+interface Slice {
   readonly us_per_send: number;
   readonly acked_per_s: number;
-  readonly by_process: Record<string, number>;
 }
 
-async function round(tree: string): Promise<Round> {
+interface Running {
+  measure(): Promise<Slice>;
+  stop(): Promise<void>;
+}
+
+/** One checkout's stack with its load connected and idle. */
+async function start(tree: string): Promise<Running> {
   const { startLoopbackStack } = (await import(pathToFileURL(join(tree, "dev/loopback-stack.ts")).href)) as {
     startLoopbackStack: typeof StartStack;
   };
   const dataDir = mkdtempSync(join(tmpdir(), "cc-compare-cpu-"));
   const nats = STORE === "nats" ? await startNats({ name: "compare-cpu" }) : undefined;
   const stack = await startLoopbackStack({ dataDir, store: STORE, natsUrl: nats?.url }, () => {});
+  const stop = async () => {
+    await stack.stop();
+    await nats?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  let fleet: LoadFleet;
   try {
-    const fleet = await LoadFleet.start(
+    fleet = await LoadFleet.start(
       {
         gateways: stack.gatewayUrls.map((u) => ({
           host: new URL(u).hostname,
@@ -69,50 +81,52 @@ async function round(tree: string): Promise<Round> {
       },
       180_000,
     );
-    try {
-      const pids = new Map<string, number>();
-      for (const [i, g] of stack.gateways.entries()) pids.set(`gateway-${i}`, g.pid() as number);
-      for (const [i, l] of stack.logic.entries()) pids.set(`logic-${i}`, l.pid() as number);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const pids = [...stack.gateways, ...stack.logic].map((p) => p.pid() as number);
+  return {
+    async measure() {
       fleet.setRate(RATE);
-      await sleep(3000);
+      await sleep(1000);
       await fleet.stats(true);
-      const start = new Map([...pids].map(([n, p]) => [n, cpuSeconds(p)]));
+      const before = pids.reduce((n, p) => n + cpuSeconds(p), 0);
       await sleep(SECONDS * 1000);
+      const used = pids.reduce((n, p) => n + cpuSeconds(p), 0) - before;
       const s = await fleet.stats(true);
       fleet.setRate(0);
-      const by: Record<string, number> = {};
-      let total = 0;
-      for (const [n, p] of pids) {
-        const used = cpuSeconds(p) - (start.get(n) ?? 0);
-        by[n] = Math.round((used * 1e7) / Math.max(1, s.acked)) / 10;
-        total += used;
-      }
+      // Let what is queued drain before the other checkout's slice.
+      await sleep(500);
       return {
-        us_per_send: Math.round((total * 1e7) / Math.max(1, s.acked)) / 10,
+        us_per_send: Math.round((used * 1e7) / Math.max(1, s.acked)) / 10,
         acked_per_s: Math.round(s.acked / SECONDS),
-        by_process: by,
       };
-    } finally {
+    },
+    async stop() {
       await fleet.stop();
-    }
-  } finally {
-    await stack.stop();
-    await nats?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+      await stop();
+    },
+  };
 }
 
-const results: Record<string, Round[]> = { baseline: [], this: [] };
-for (let r = 0; r < ROUNDS; r++) {
-  // Alternate which goes first, so a trend in the machine's load favours neither.
-  const order = r % 2 === 0 ? (["baseline", "this"] as const) : (["this", "baseline"] as const);
-  for (const name of order) {
-    const x = await round(trees[name]);
-    results[name]?.push(x);
-    log(
-      `round ${r + 1} ${name}: ${x.us_per_send} us/send at ${x.acked_per_s} acked/s ${JSON.stringify(x.by_process)}`,
-    );
+const running = { baseline: await start(trees.baseline), this: await start(trees.this) };
+const results: Record<string, Slice[]> = { baseline: [], this: [] };
+try {
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternate which goes first, so a trend in the machine's load favours neither.
+    const order = r % 2 === 0 ? (["baseline", "this"] as const) : (["this", "baseline"] as const);
+    const line: string[] = [];
+    for (const name of order) {
+      const x = await running[name].measure();
+      results[name]?.push(x);
+      line.push(`${name} ${x.us_per_send} us/send (${x.acked_per_s}/s)`);
+    }
+    log(`slice ${r + 1}: ${line.join(", ")}`);
   }
+} finally {
+  await running.baseline.stop();
+  await running.this.stop();
 }
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
