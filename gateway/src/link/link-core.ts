@@ -471,18 +471,21 @@ export class LinkCore implements LogicLink {
 
   #flush(): void {
     this.#tickScheduled = false;
+    // A turn's interest delta, delivery ack and events leave each stream as one write.
+    for (const s of this.#streams) s.cork();
     this.#flushInterest();
     for (const s of this.#streams) {
+      if (s.ackDue) {
+        s.ackDue = false;
+        s.pushControl(deliveryAckFrame(s.ackThrough), "ack");
+      }
       if (s.hasEvents) {
         const n = s.flushEvents();
         this.#m.eventBatchesSent.inc();
         this.#m.eventsSent.inc(n);
       }
-      if (s.ackDue) {
-        s.ackDue = false;
-        s.pushControl(deliveryAckFrame(s.ackThrough), "ack");
-      }
     }
+    for (const s of this.#streams) s.uncork();
   }
 
   #flushInterest(): void {

@@ -5,6 +5,8 @@ import { hashString, type RendezvousCandidate } from "./rendezvous.ts";
 
 /** Pongs queued behind a stream logic does not read; more are dropped (logic pings one at a time). */
 const MAX_QUEUED_PONGS = 4;
+/** Frames ready together are joined into one write of at most about this many bytes. */
+const MAX_JOINED_WRITE_BYTES = 256 * 1024;
 
 /** Bounds of a stream's outbound side and what happens at them. */
 export interface StreamBacklog {
@@ -51,6 +53,7 @@ export class LogicStream implements RendezvousCandidate {
   #ack: Uint8Array | undefined;
   #pongs: Uint8Array[] = [];
   #blocked = false;
+  #corked = 0;
   #error: ConnectError | undefined;
   #ending = false;
 
@@ -130,10 +133,36 @@ export class LogicStream implements RendezvousCandidate {
     return frame;
   }
 
+  /**
+   * Until uncork(), frames only queue: the link corks a stream while it
+   * flushes a turn's events and delivery ack, so they leave as one write.
+   */
+  cork(): void {
+    this.#corked++;
+  }
+
+  uncork(): void {
+    if (this.#corked > 0 && --this.#corked === 0) this.#pump();
+  }
+
   #pump(): void {
+    if (this.#corked > 0) return;
     while (!this.#blocked) {
-      const frame = this.#nextQueued();
-      if (frame === undefined) break;
+      const first = this.#nextQueued();
+      if (first === undefined) break;
+      let frame = first;
+      let next = this.#nextQueued();
+      if (next !== undefined) {
+        // Frames ready together go out as one write (one HTTP/2 DATA frame, one read in logic).
+        const parts = [first];
+        let bytes = first.byteLength;
+        while (next !== undefined) {
+          parts.push(next);
+          bytes += next.byteLength;
+          next = bytes < MAX_JOINED_WRITE_BYTES ? this.#nextQueued() : undefined;
+        }
+        frame = Buffer.concat(parts, bytes);
+      }
       if (!this.#call.write(frame)) this.#blocked = true;
     }
     if (

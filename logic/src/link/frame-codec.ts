@@ -149,14 +149,22 @@ export function encodeReply(reply: Reply): Entry {
   return entry(buf, frame);
 }
 
+/** The enveloped size of batchFrame's frame for `bodySize` bytes of entries (their wireSize). */
+export function batchFrameSize(
+  field: typeof FIELD_DELIVERIES | typeof FIELD_REPLIES,
+  batchSeq: number,
+  bodySize: number,
+): number {
+  const seqSize = field === FIELD_DELIVERIES && batchSeq > 0 ? 1 + varintSize(batchSeq) : 0;
+  const msgSize = seqSize + bodySize;
+  return ENVELOPE_HEADER_BYTES + 1 + varintSize(msgSize) + msgSize;
+}
+
 /**
  * A LogicFrame carrying a DeliveryBatch (field 2) or a ReplyBatch (field 3)
  * made of `entries[start, end)`, in its gRPC envelope, ready to write;
  * `bodySize` is the sum of their wireSize. batchSeq is written only for
  * deliveries (field 1 of DeliveryBatch).
- *
- * With `scratch`, the frame is built in scratch.buf (grown as needed) instead
- * of a new buffer: valid only until the next call with the same scratch.
  */
 export function batchFrame(
   field: typeof FIELD_DELIVERIES | typeof FIELD_REPLIES,
@@ -165,45 +173,52 @@ export function batchFrame(
   start: number,
   end: number,
   bodySize: number,
-  scratch?: { buf: Buffer },
 ): Buffer {
+  const out = Buffer.allocUnsafe(batchFrameSize(field, batchSeq, bodySize));
+  writeBatchFrame(out, 0, field, batchSeq, entries, start, end, bodySize);
+  return out;
+}
+
+/** batchFrame's bytes written into `out` at `at` (room for batchFrameSize); returns the position after them. */
+export function writeBatchFrame(
+  out: Buffer,
+  at: number,
+  field: typeof FIELD_DELIVERIES | typeof FIELD_REPLIES,
+  batchSeq: number,
+  entries: readonly Entry[],
+  start: number,
+  end: number,
+  bodySize: number,
+): number {
   // DeliveryBatch.deliveries is field 2, ReplyBatch.replies is field 1.
   const entryTag = field === FIELD_DELIVERIES ? 0x12 : 0x0a;
   const seqSize = field === FIELD_DELIVERIES && batchSeq > 0 ? 1 + varintSize(batchSeq) : 0;
   const msgSize = seqSize + bodySize;
   const frameSize = 1 + varintSize(msgSize) + msgSize;
-  const total = ENVELOPE_HEADER_BYTES + frameSize;
-  let data: Buffer;
-  if (scratch === undefined) {
-    data = Buffer.allocUnsafe(total);
-  } else {
-    if (scratch.buf.length < total) scratch.buf = Buffer.allocUnsafe(Math.max(total, 2 * scratch.buf.length));
-    data = scratch.buf.subarray(0, total);
-  }
-  data[0] = 0;
-  data.writeUInt32BE(frameSize, 1);
-  data[ENVELOPE_HEADER_BYTES] = (field << 3) | WIRE_LEN;
-  let pos = writeVarint(data, ENVELOPE_HEADER_BYTES + 1, msgSize);
+  out[at] = 0;
+  out.writeUInt32BE(frameSize, at + 1);
+  out[at + ENVELOPE_HEADER_BYTES] = (field << 3) | WIRE_LEN;
+  let pos = writeVarint(out, at + ENVELOPE_HEADER_BYTES + 1, msgSize);
   if (seqSize > 0) {
-    data[pos++] = 0x08;
-    pos = writeVarint(data, pos, batchSeq);
+    out[pos++] = 0x08;
+    pos = writeVarint(out, pos, batchSeq);
   }
   for (let i = start; i < end; i++) {
     const e = entries[i] as Entry;
-    data[pos++] = entryTag;
-    pos = writeVarint(data, pos, e.size);
-    data.set(e.head, pos);
+    out[pos++] = entryTag;
+    pos = writeVarint(out, pos, e.size);
+    out.set(e.head, pos);
     pos += e.head.byteLength;
     if (e.tail.byteLength > 0) {
-      data.set(e.tail, pos);
+      out.set(e.tail, pos);
       pos += e.tail.byteLength;
     }
     if (e.trail.byteLength > 0) {
-      data.set(e.trail, pos);
+      out.set(e.trail, pos);
       pos += e.trail.byteLength;
     }
   }
-  return data;
+  return pos;
 }
 
 /** Any other LogicFrame (hello, ping, pong) through the generated schema, in its envelope. */
