@@ -292,6 +292,27 @@ describe("edge: rooms and messages", () => {
     a.ws.close();
   });
 
+  it("hints a retry that grows with logic's backlog, jittered so that refused clients spread out", async () => {
+    const h = await edge();
+    const a = await authed(h.url);
+    h.link.accepting = false;
+    const hints = async (backlogMs: number) => {
+      h.link.backlog = backlogMs;
+      const out: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        a.send({ type: "send", room: "r", id: `b${backlogMs}-${i}`, body: 1 });
+        out.push((await a.next("error")).retry_after_ms ?? 0);
+      }
+      return out;
+    };
+    const calm = await hints(0);
+    const backed = await hints(3000);
+    // Twice the backlog (at least 500 ms of it), over [0.5, 1.5) of that.
+    for (const x of calm) assert.ok(x >= 500 && x < 1500, `hint ${x} with no backlog`);
+    for (const x of backed) assert.ok(x >= 3000 && x < 9000, `hint ${x} with 3 s of backlog`);
+    assert.ok(new Set(backed).size > 6, `hints differ: ${backed.join(",")}`);
+    a.ws.close();
+  });
 });
 
 describe("edge: bad input", () => {

@@ -64,7 +64,9 @@ describe("the gateway link's bounds", () => {
     // No logic stream: the events wait for one, counted against the bounds.
     const first = send("a", 3000);
     assert.equal(link.send(first, "a"), true);
+    assert.equal(link.backlogMs() < 30, true);
     await new Promise((r) => setTimeout(r, 30));
+    assert.ok(link.backlogMs() >= 29, `the oldest unanswered event's age: ${link.backlogMs()} ms`);
     const secondAt = performance.now();
     const rest = [send("b", 3000), send("c", 3000)];
     for (const [i, e] of rest.entries()) assert.equal(link.send(e, `k${i}`), true);
@@ -92,6 +94,7 @@ describe("the gateway link's bounds", () => {
     assert.deepEqual(rooms, ["b", "c", "e"]);
     assert.equal(link.pendingCount, 0);
     assert.equal(link.pendingBytes, 0);
+    assert.equal(link.backlogMs(), 0);
     assert.equal(await metric(registry, "chatcluster_gateway_link_drops_total", "deadline"), 4);
     assert.equal(link.send(send("f", 3000), "f"), true, "given-up events no longer count");
   });

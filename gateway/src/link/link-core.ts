@@ -151,6 +151,13 @@ export class LinkCore implements LogicLink {
     return this.#streams.size;
   }
 
+  backlogMs(): number {
+    // The pending map keeps events in the order they were sent, each with the same timeout.
+    for (const p of this.#pending.values())
+      return Math.max(0, performance.now() - (p.deadline - this.#o.pendingEventTimeoutMs));
+    return 0;
+  }
+
   setDraining(draining: boolean): void {
     if (this.#draining === draining) return;
     this.#draining = draining;
