@@ -24,7 +24,9 @@ import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import type { PresenceTable } from "../store/presence-table.ts";
 import { StoreError } from "../store/store-error.ts";
+import { AppendAdmission } from "./append-admission.ts";
 import type { EventKind, EventResult, LogicMetrics } from "./logic-metrics.ts";
+import { RecentSends } from "./recent-sends.ts";
 
 export interface HandlerLimits {
   /** Largest message body in bytes (JSON text). */
@@ -53,14 +55,16 @@ export interface HandlerDeps {
    * process, exact only while it is the only logic process.
    */
   readonly presence?: PresenceTable;
+  /** Admission of sends by their appends' queue delay. Default: a 50 ms target. */
+  readonly admission?: AppendAdmission;
 }
 
 export type ReplyKind = NonNullable<MessageInitShape<typeof ReplySchema>["kind"]>;
 const REPLY_TYPE = "chatcluster.v1.Reply" as const;
 const DONE: Done = create(DoneSchema);
 
-/** Client-visible hint for retryable errors: long enough for a reconnect or a store failover. */
-export const RETRY_AFTER_MS = 1000;
+/** Retry hint of a store that cannot be reached (about a reconnect or a failover), before jitter. */
+export const STORE_UNAVAILABLE_RETRY_MS = 1000;
 
 /**
  * What every handler uses: its dependencies, and the ways to answer an event
@@ -76,6 +80,8 @@ export class HandlerContext {
   readonly limits: HandlerLimits;
   readonly presence: PresenceTable;
   readonly principals: PrincipalSeal;
+  readonly admission: AppendAdmission;
+  readonly recent = new RecentSends();
   readonly now: () => number;
   readonly #eventCounters = new Map<string, Counter.Internal>();
   readonly #principalChecks = new Map<PrincipalCheck, Counter.Internal>();
@@ -91,6 +97,7 @@ export class HandlerContext {
     this.now = deps.now ?? Date.now;
     this.principals =
       deps.principals ?? new PrincipalSeal({ key: "", previousKey: "", acceptUnsigned: false });
+    this.admission = deps.admission ?? new AppendAdmission({ targetMs: 50 });
   }
 
   count(kind: EventKind, result: EventResult): void {
@@ -211,7 +218,7 @@ export class HandlerContext {
     if (err.code !== "overloaded" && err.code !== "invalid_argument") {
       this.log.warn({ code: err.code, err: err.message }, "store operation failed");
     }
-    this.frame(from, ev, storeErrorFrame(err, id));
+    this.frame(from, ev, storeErrorFrame(err, id, this.admission));
   }
 
   /** A handler threw (a bug): the event still gets its one reply. */
@@ -231,10 +238,16 @@ export function validRoom(room: string): boolean {
  * frame after retry_after_ms; the store deduplicates); the message names the
  * cause without internals.
  */
-export function storeErrorFrame(err: StoreError, id: string): Uint8Array {
+export function storeErrorFrame(err: StoreError, id: string, admission: AppendAdmission): Uint8Array {
   if (!err.retryable) {
     return encodeErrorFrame({ code: ERROR_CODES.invalidField.code, message: "rejected by the store", id });
   }
-  const message = err.code === "overloaded" ? "server overloaded, retry" : "store unavailable, retry";
-  return encodeErrorFrame({ code: ERROR_CODES.unavailable.code, message, id, retryAfterMs: RETRY_AFTER_MS });
+  // An overloaded process hints after its measured backlog; an unreachable store after about a failover.
+  const overloaded = err.code === "overloaded";
+  return encodeErrorFrame({
+    code: ERROR_CODES.unavailable.code,
+    message: overloaded ? "server overloaded, retry" : "store unavailable, retry",
+    id,
+    retryAfterMs: overloaded ? admission.hint() : admission.hint(STORE_UNAVAILABLE_RETRY_MS / 2),
+  });
 }
