@@ -16,6 +16,8 @@ import { Outbox, type Pending } from "./outbox.ts";
 import { Pacer } from "./pacer.ts";
 import { QueryTable } from "./query-table.ts";
 import { ReconnectPolicy } from "./reconnect-policy.ts";
+import { Resender } from "./resender.ts";
+import type { RetryBudgetOptions } from "./retry-budget.ts";
 import { type RoomState, RoomTracker } from "./room-tracker.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
 import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./websocket-like.ts";
@@ -33,6 +35,12 @@ export interface ChatClientOptions {
   outboxLimit?: number;
   /** Resend an unacknowledged message after this long on the same connection (default 10 000 ms). */
   ackTimeoutMs?: number;
+  /**
+   * How many resends (of refused or unanswered sends) the client may make:
+   * `ratio` per first send plus `minPerSecond`, at most `max` saved up
+   * (default 0.2, 1 and 20). Resends beyond it wait, they are not dropped.
+   */
+  retryBudget?: Partial<RetryBudgetOptions>;
   /**
    * Frames other than sends (joins, leaves, signals, read markers, queries)
    * that may wait for the pacer (default 1000). Beyond it they are dropped
@@ -71,6 +79,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private readonly reconnect: ReconnectPolicy;
   private readonly rooms = new RoomTracker();
   private readonly outbox: Outbox;
+  private readonly resender: Resender;
   private readonly queries: QueryTable;
   private readonly pacer: Pacer;
   private ws: WebSocketLike | null = null;
@@ -93,7 +102,12 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.random = opts.random ?? Math.random;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
     this.reconnect = new ReconnectPolicy({ ...DEFAULT_BACKOFF, ...opts.backoff }, this.random);
-    this.outbox = new Outbox(opts.outboxLimit ?? 1000, this.ackTimeoutMs);
+    this.outbox = new Outbox(opts.outboxLimit ?? 1000, this.ackTimeoutMs, this.random);
+    this.resender = new Resender(this.outbox, opts.retryBudget ?? {}, this.random, (id, p) => {
+      if (this.current !== "open" || !this.ws) return false;
+      this.sendPending(id, p);
+      return true;
+    });
     this.queries = new QueryTable(this.ackTimeoutMs);
     this.pacer = new Pacer(
       () => this.ws,
@@ -191,6 +205,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const msgId = id ?? `${this.idPrefix}-${++this.idCounter}`;
     const acked = this.outbox.add(msgId, room, body);
     const p = this.outbox.get(msgId);
+    if (p !== undefined) this.resender.earn();
     if (p !== undefined && this.current === "open") this.sendPending(msgId, p);
     return acked;
   }
@@ -202,6 +217,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.reconnectTimer = null;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    this.resender.stop();
     this.pacer.stop();
     const ws = this.ws;
     this.ws = null;
@@ -370,8 +386,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.emit("error", e.id === undefined ? { code: e.code, message: e.message } : e);
     if (e.id === undefined) return;
     const id = e.id;
-    // Resent by the tick once a retryable refusal's hint passed.
-    if (this.outbox.refuse({ ...e, id }, Date.now())) return;
+    // Resent once its hint and jitter passed, within the retry budget.
+    if (this.outbox.refuse({ ...e, id }, Date.now())) {
+      this.resender.refused();
+      return;
+    }
     const r = this.rooms.joinRefused(id, isRetryableError(e.code));
     if (r === undefined) return;
     setTimeout(() => {
@@ -387,6 +406,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   private sendPending(id: string, p: Pending): void {
     p.sentAt = Date.now();
+    p.retryAt = 0;
     this.pacer.write({ type: "send", room: p.room, id, body: p.body }, p);
   }
 
@@ -402,6 +422,6 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       return;
     }
     if (now - this.lastHeard > this.heartbeatMs / 2) this.pacer.write({ type: "ping", ts: now });
-    for (const [id, p] of this.outbox.overdue(now)) this.sendPending(id, p);
+    this.resender.resendDue();
   }
 }
