@@ -31,6 +31,8 @@ export interface DevStackOptions {
   logicArgs?: readonly string[];
   /** Gateways' drain window (default 3s: quick Ctrl-C locally). */
   drainWindow?: string;
+  /** Node.js flags for every gateway and logic process (benchmarks: --perf-basic-prof). */
+  nodeArgs?: readonly string[];
 }
 
 export interface DevStack {
@@ -74,7 +76,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
   const supervisor = new ProcessSupervisor(write);
   const node = (role: string, args: string[]) => ({
     command: process.execPath,
-    args: ["--disable-warning=ExperimentalWarning", CLI_ENTRY, role, ...args],
+    args: [...(opts.nodeArgs ?? []), "--disable-warning=ExperimentalWarning", CLI_ENTRY, role, ...args],
   });
   const stopExtra: (() => Promise<void>)[] = [];
 

@@ -24,6 +24,7 @@ export async function startLoopbackStack(
     gatewayArgs?: readonly string[];
     logicArgs?: readonly string[];
     drainWindow?: string;
+    nodeArgs?: readonly string[];
   },
   write: (line: string) => void,
 ): Promise<DevStack> {
@@ -41,6 +42,7 @@ export async function startLoopbackStack(
         gatewayArgs: opts.gatewayArgs,
         logicArgs: opts.logicArgs,
         drainWindow: opts.drainWindow,
+        nodeArgs: opts.nodeArgs,
       },
       write,
     );

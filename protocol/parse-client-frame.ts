@@ -36,7 +36,12 @@ export function parseClientFrame(text: string): ParseResult {
     case "auth": {
       const t = o.token;
       if (typeof t !== "string" || t.length === 0 || t.length > PROTOCOL_BOUNDS.maxTokenLength)
-        return reject(ERROR_CODES.invalidField.code, "auth.token must be a non-empty string");
+        return {
+          kind: "reject",
+          code: ERROR_CODES.invalidField.code,
+          message: "auth.token must be a non-empty string",
+          type: "auth",
+        };
       return { kind: "frame", frame: { type: "auth", token: t } };
     }
     case "join": {

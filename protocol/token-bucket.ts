@@ -30,6 +30,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Adds `n` tokens (up to `burst`): a bucket that also earns tokens by events, like a retry budget. */
+  add(n: number, now: number): void {
+    this.refill(now);
+    this.tokens = Math.min(this.burst, this.tokens + n);
+  }
+
   /** Milliseconds until one token is available (0 when one is). */
   waitMs(now: number): number {
     this.refill(now);

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startLoopbackStack } from "../../dev/loopback-stack.ts";
 import { startNats } from "../../testenv/harness/index.ts";
+import { perfAvailable, recordStages, type StageReport } from "../load/cpu-stages.ts";
 import { type FleetStats, LoadFleet } from "../load/load-fleet.ts";
 import type { ConnectionSpec } from "../load/load-protocol.ts";
 import { CpuMeter, pidsMatching } from "../load/process-cpu.ts";
@@ -31,6 +32,13 @@ const RATES = (env.BENCH_E2E_RATES ?? "500,1000,1500,2000,2500,3000,3500,4000,50
   .split(",")
   .map(Number);
 const SYSTEMS = (env.BENCH_E2E_SYSTEMS ?? "ceiling,sqlite,jetstream").split(",");
+/**
+ * The offered rate at which each system's server processes are sampled with
+ * perf for the CPU-per-stage table (0: none). perf counts on-CPU time only, so
+ * the table holds on a machine busy with other work; without perf it is skipped.
+ */
+const PROFILE_RATE = Number(env.BENCH_E2E_PROFILE_RATE ?? 1000);
+const profiling = PROFILE_RATE > 0 && perfAvailable();
 const provenance = startProvenance("bench/results/e2e.json");
 const log = (m: string) => process.stderr.write(`bench-e2e: ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,6 +61,8 @@ interface Step {
   disconnects: number;
   /** Cores each process used on average during the step. */
   cpu: Record<string, number>;
+  /** CPU milliseconds the server processes (not the load generators) used per acknowledged send. */
+  server_cpu_ms_per_send: number;
   /** Everything sent was acked and delivered to the whole room (within 3%), no errors. */
   kept_up: boolean;
 }
@@ -76,9 +86,14 @@ function connections(gateways: number): ConnectionSpec[] {
 }
 
 async function startCeiling(): Promise<System> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL("./ceiling-server.ts", import.meta.url))], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(profiling ? ["--perf-basic-prof"] : []),
+      fileURLToPath(new URL("./ceiling-server.ts", import.meta.url)),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once("data", (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
     child.once("exit", (code) => reject(new Error(`ceiling server exited (${code})`)));
@@ -97,7 +112,11 @@ async function startChatCluster(store: "sqlite" | "nats"): Promise<System> {
   const dataDir = mkdtempSync(join(tmpdir(), `cc-bench-e2e-${store}-`));
   const nats = store === "nats" ? await startNats({ name: "bench-e2e" }) : undefined;
   const output: string[] = [];
-  const stack = await startLoopbackStack({ dataDir, store, natsUrl: nats?.url }, (l) => output.push(l));
+  const stack = await startLoopbackStack(
+    // JavaScript frames get names in perf's samples.
+    { dataDir, store, natsUrl: nats?.url, nodeArgs: profiling ? ["--perf-basic-prof"] : [] },
+    (l) => output.push(l),
+  );
   const pids = new Map<string, number>();
   for (const [i, g] of stack.gateways.entries()) pids.set(`gateway-${i}`, g.pid() as number);
   for (const [i, l] of stack.logic.entries()) pids.set(`logic-${i}`, l.pid() as number);
@@ -121,6 +140,9 @@ async function startChatCluster(store: "sqlite" | "nats"): Promise<System> {
 
 function toStep(offered: number, s: FleetStats, seconds: number, cpu: Record<string, number>): Step {
   const expectedDeliveries = s.acked * ROOM_SIZE;
+  const serverCores = Object.entries(cpu)
+    .filter(([name]) => !name.startsWith("load-"))
+    .reduce((sum, [, cores]) => sum + cores, 0);
   const errorCount = Object.values(s.errors).reduce((a, b) => a + b, 0);
   return {
     offered_per_s: offered,
@@ -138,6 +160,7 @@ function toStep(offered: number, s: FleetStats, seconds: number, cpu: Record<str
     duplicates: s.duplicates,
     disconnects: s.disconnects,
     cpu,
+    server_cpu_ms_per_send: s.acked > 0 ? Math.round(((serverCores * seconds) / s.acked) * 1e5) / 100 : 0,
     kept_up:
       errorCount === 0 &&
       s.sent >= 0.97 * offered * seconds &&
@@ -146,7 +169,7 @@ function toStep(offered: number, s: FleetStats, seconds: number, cpu: Record<str
   };
 }
 
-async function measure(name: string, sys: System): Promise<Step[]> {
+async function measure(name: string, sys: System): Promise<{ steps: Step[]; stages?: StageReport }> {
   const fleet = await LoadFleet.start(
     {
       gateways: sys.gateways,
@@ -160,6 +183,7 @@ async function measure(name: string, sys: System): Promise<Step[]> {
   for (const [i, pid] of fleet.pids.entries()) pids.set(`load-${i}`, pid);
   const cpu = new CpuMeter(pids);
   const steps: Step[] = [];
+  let stages: StageReport | undefined;
   try {
     log(`${name}: ${CONNECTIONS} connections ready; warming up`);
     fleet.setRate(500);
@@ -170,7 +194,16 @@ async function measure(name: string, sys: System): Promise<Step[]> {
       await sleep(WARM_MS);
       await fleet.stats(true);
       cpu.reset();
-      await sleep(STEP_MS);
+      if (profiling && rate === PROFILE_RATE) {
+        // Sampled for all but the step's last second; sends counted over the same window.
+        const seconds = Math.max(1, Math.floor(STEP_MS / 1000) - 1);
+        const acked0 = (await fleet.stats(false)).acked;
+        stages = await recordStages(sys.pids, seconds, async () => (await fleet.stats(false)).acked - acked0);
+        log(`${name}: ${stages.total_us_per_send} us of server CPU per send (perf, ${seconds} s)`);
+        await sleep(Math.max(0, STEP_MS - seconds * 1000 - 300));
+      } else {
+        await sleep(STEP_MS);
+      }
       const used = cpu.read();
       const s = await fleet.stats(true);
       const step = toStep(rate, s, STEP_MS / 1000, used);
@@ -187,7 +220,7 @@ async function measure(name: string, sys: System): Promise<Step[]> {
   } finally {
     await fleet.stop();
   }
-  return steps;
+  return { steps, stages };
 }
 
 /** The highest offered rate that was kept up with p99 under `limitMs` (0 when none was). */
@@ -198,6 +231,7 @@ function best(steps: readonly Step[], limitMs: number): number {
 }
 
 const runs: Record<string, Step[]> = {};
+const stageReports: Record<string, StageReport> = {};
 for (const name of SYSTEMS) {
   log(`starting ${name}`);
   const sys =
@@ -205,7 +239,9 @@ for (const name of SYSTEMS) {
       ? await startCeiling()
       : await startChatCluster(name === "jetstream" ? "nats" : "sqlite");
   try {
-    runs[name] = await measure(name, sys);
+    const m = await measure(name, sys);
+    runs[name] = m.steps;
+    if (m.stages !== undefined) stageReports[name] = m.stages;
   } finally {
     await sys.stop();
   }
@@ -239,9 +275,55 @@ const result = {
     sqlite_40pct_of_ceiling: ratio(best(steps("sqlite"), 100)) >= 0.4,
     jetstream_40pct_of_ceiling: ratio(best(steps("jetstream"), 100)) >= 0.4,
   },
+  /** perf's on-CPU samples at PROFILE_RATE, by process and stage (absent without perf). */
+  cpu_stages: stageReports,
   steps: runs,
   provenance: prov,
 };
+
+/** Microseconds of server CPU per send by stage, one column per system. */
+function stageTable(reports: Record<string, StageReport>): string[] {
+  const systems = Object.keys(reports);
+  if (systems.length === 0) return [];
+  const stages = new Map<string, number>();
+  for (const r of Object.values(reports))
+    for (const [stage, us] of Object.entries(r.stages_us_per_send))
+      stages.set(stage, Math.max(stages.get(stage) ?? 0, us));
+  const cell = (n: string, stage: string) => {
+    const us = reports[n]?.stages_us_per_send[stage];
+    return us === undefined ? "" : String(us);
+  };
+  const perProcess = (n: string, p: string) => {
+    const r = reports[n];
+    const ps = r?.processes[p];
+    return ps === undefined || r === undefined
+      ? ""
+      : String(Math.round((ps.cpu_s * 1e7) / Math.max(1, r.sends)) / 10);
+  };
+  return [
+    "",
+    `### Where the CPU of a send goes (at ${PROFILE_RATE.toLocaleString("en-US")} sends/s offered)`,
+    "",
+    "On-CPU samples of every server process (`perf record -e cpu-clock`, 997 Hz, JavaScript frames named",
+    "with `--perf-basic-prof`) over one step, each sample put in the stage of the innermost frame a rule of",
+    "bench/load/cpu-stages.ts names, divided by the sends acknowledged in the same window. Time a process",
+    "spent waiting for a core does not count, so the table holds on a machine busy with other work; per-send",
+    "costs fall as the rate rises (more events per push-stream frame, more appends per SQLite transaction).",
+    "",
+    `| stage (µs of CPU per send) | ${systems.join(" | ")} |`,
+    `| --- |${systems.map(() => " ---: |").join("")}`,
+    `| **all server processes** | ${systems.map((n) => `**${reports[n]?.total_us_per_send}**`).join(" | ")} |`,
+    ...[...stages]
+      .sort((a, b) => b[1] - a[1])
+      .map(([stage]) => `| ${stage} | ${systems.map((n) => cell(n, stage)).join(" | ")} |`),
+    "",
+    `| process (µs of CPU per send) | ${systems.join(" | ")} |`,
+    `| --- |${systems.map(() => " ---: |").join("")}`,
+    ...[...new Set(systems.flatMap((n) => Object.keys(reports[n]?.processes ?? {})))]
+      .sort()
+      .map((p) => `| ${p} | ${systems.map((n) => perProcess(n, p)).join(" | ")} |`),
+  ];
+}
 
 const ok = (b: boolean) => (b ? "met" : "**missed**");
 const row = (n: string, label: string) =>
@@ -269,6 +351,7 @@ writeResult("e2e", result, [
   `| SQLite >= 40% of the ceiling | ${ok(result.targets.sqlite_40pct_of_ceiling)} |`,
   `| JetStream >= 40% of the ceiling | ${ok(result.targets.jetstream_40pct_of_ceiling)} |`,
   "",
-  "Each step's figures (ack p99, CPU per process in cores, errors) are in `bench/results/e2e.json`.",
+  "Each step's figures (ack p99, CPU per process in cores, server CPU per send, errors) are in `bench/results/e2e.json`.",
+  ...stageTable(stageReports),
 ]);
 process.exit(0);

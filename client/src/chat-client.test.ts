@@ -227,6 +227,28 @@ describe("ChatClient", () => {
       assert.throws(() => new ChatClient({ url: "ws://x/", token: "t", retryHorizonMs }), /retryHorizonMs/);
   });
 
+  it("resends refused sends within its retry budget, not all of them at each hint", async () => {
+    const h = await startTestEdge();
+    harnesses.push(h);
+    // No retries earned by sending; one saved up, one more a second.
+    const { c } = client(h.url, "gil", { retryBudget: { ratio: 0, minPerSecond: 1, max: 1 } });
+    c.connect();
+    await until("open", () => c.state === "open");
+    h.link.accepting = false;
+    const attempts = async () =>
+      Number(
+        /chatcluster_gateway_frames_in_total\{type="send"\} (\d+)/.exec(await h.registry.metrics())?.[1] ?? 0,
+      );
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) void c.send("s", i, `gil-${i}`).catch(() => {});
+    await new Promise((r) => setTimeout(r, 3000));
+    const seconds = (Date.now() - t0) / 1000;
+    // Ten refused sends with hints under 1.5 s would be resent at least 20 times in 3 s without a budget.
+    const n = await attempts();
+    assert.ok(n >= 10 && n <= 10 + 1 + Math.ceil(seconds), `${n} send frames in ${seconds} s`);
+    assert.equal(c.outboxSize, 10, "nothing was dropped: the rest waits for the budget");
+  });
+
   it("stops on a refusal retrying cannot fix (bad token) and rejects pending sends", async () => {
     const h = await startTestEdge();
     harnesses.push(h);

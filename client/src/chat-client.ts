@@ -17,6 +17,8 @@ import { Outbox, type Pending } from "./outbox.ts";
 import { Pacer } from "./pacer.ts";
 import { QueryTable } from "./query-table.ts";
 import { ReconnectPolicy } from "./reconnect-policy.ts";
+import { Resender } from "./resender.ts";
+import type { RetryBudgetOptions } from "./retry-budget.ts";
 import { type RoomState, RoomTracker } from "./room-tracker.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
 import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./websocket-like.ts";
@@ -42,6 +44,12 @@ export interface ChatClientOptions {
    * resend can arrive after the server forgot the id and store it twice.
    */
   retryHorizonMs?: number;
+  /**
+   * How many resends (of refused or unanswered sends) the client may make:
+   * `ratio` per first send plus `minPerSecond`, at most `max` saved up
+   * (default 0.2, 1 and 20). Resends beyond it wait, they are not dropped.
+   */
+  retryBudget?: Partial<RetryBudgetOptions>;
   /**
    * Frames other than sends (joins, leaves, signals, read markers, queries)
    * that may wait for the pacer (default 1000). Beyond it they are dropped
@@ -80,6 +88,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private readonly reconnect: ReconnectPolicy;
   private readonly rooms = new RoomTracker();
   private readonly outbox: Outbox;
+  private readonly resender: Resender;
   private readonly queries: QueryTable;
   private readonly pacer: Pacer;
   private ws: WebSocketLike | null = null;
@@ -104,7 +113,12 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.reconnect = new ReconnectPolicy({ ...DEFAULT_BACKOFF, ...opts.backoff }, this.random);
     const retryHorizonMs = opts.retryHorizonMs ?? DEFAULT_RETRY_HORIZON_MS;
     if (!(retryHorizonMs > 0)) throw new Error("retryHorizonMs must be a positive number of ms");
-    this.outbox = new Outbox(opts.outboxLimit ?? 1000, this.ackTimeoutMs, retryHorizonMs);
+    this.outbox = new Outbox(opts.outboxLimit ?? 1000, this.ackTimeoutMs, retryHorizonMs, this.random);
+    this.resender = new Resender(this.outbox, opts.retryBudget ?? {}, this.random, (id, p) => {
+      if (this.current !== "open" || !this.ws) return false;
+      this.sendPending(id, p);
+      return true;
+    });
     this.queries = new QueryTable(this.ackTimeoutMs);
     this.pacer = new Pacer(
       () => this.ws,
@@ -220,6 +234,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     const msgId = id ?? `${this.idPrefix}-${++this.idCounter}`;
     const acked = this.outbox.add(msgId, room, body);
     const p = this.outbox.get(msgId);
+    if (p !== undefined) this.resender.earn();
     if (p !== undefined && this.current === "open") this.sendPending(msgId, p);
     return acked;
   }
@@ -231,6 +246,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.reconnectTimer = null;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    this.resender.stop();
     this.pacer.stop();
     const ws = this.ws;
     this.ws = null;
@@ -414,8 +430,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.emit("error", e.id === undefined ? { code: e.code, message: e.message } : e);
     if (e.id === undefined) return;
     const id = e.id;
-    // Resent by the tick once a retryable refusal's hint passed.
-    if (this.outbox.refuse({ ...e, id }, Date.now())) return;
+    // Resent once its hint and jitter passed, within the retry budget.
+    if (this.outbox.refuse({ ...e, id }, Date.now())) {
+      this.resender.refused();
+      return;
+    }
     const r = this.rooms.joinRefused(id, isRetryableError(e.code));
     if (r === undefined) return;
     setTimeout(() => {
@@ -441,6 +460,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       this.outbox.expire(now);
       return;
     }
+    p.retryAt = 0;
     const written = this.pacer.write({ type: "send", room: p.room, id, body: p.body }, p);
     if (written === "written" || written === "queued") this.outbox.transmitted(p, now);
   }
@@ -459,6 +479,6 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       return;
     }
     if (now - this.lastHeard > this.heartbeatMs / 2) this.pacer.write({ type: "ping", ts: now });
-    for (const [id, p] of this.outbox.overdue(now)) this.sendPending(id, p);
+    this.resender.resendDue();
   }
 }

@@ -1,6 +1,12 @@
+import { type BackoffOptions, backoffDelayMs } from "../../protocol/backoff.ts";
 import type { AckFrame, ErrorFrame } from "../../protocol/client-frames.ts";
 import { isRetryableError } from "../../protocol/client-frames.ts";
 import { ChatClientError } from "./client-error.ts";
+
+/** A refusal without a hint is retried after about this long (plus the jitter). */
+const DEFAULT_HINT_MS = 1000;
+/** The jitter added to a refused send's hint: full jitter over a ceiling that doubles with its refusals. */
+const RETRY_JITTER: BackoffOptions = Object.freeze({ initialMs: 250, maxMs: 15_000 });
 
 /** One unacknowledged send. */
 export interface Pending {
@@ -15,6 +21,10 @@ export interface Pending {
   expiresAt: number;
   /** Waiting in the pacer's backlog (not on the wire yet): no ack timeout runs. */
   queued: boolean;
+  /** Retryable refusals so far. */
+  refusals: number;
+  /** When a refused send may go again (0: not refused; the ack timeout applies). */
+  retryAt: number;
   readonly resolve: (ack: AckFrame) => void;
   readonly reject: (err: Error) => void;
 }
@@ -31,11 +41,18 @@ export class Outbox {
   readonly #limit: number;
   readonly #ackTimeoutMs: number;
   readonly #retryHorizonMs: number;
+  readonly #random: () => number;
 
-  constructor(limit: number, ackTimeoutMs: number, retryHorizonMs: number) {
+  constructor(
+    limit: number,
+    ackTimeoutMs: number,
+    retryHorizonMs: number,
+    random: () => number = Math.random,
+  ) {
     this.#limit = limit;
     this.#ackTimeoutMs = ackTimeoutMs;
     this.#retryHorizonMs = retryHorizonMs;
+    this.#random = random;
   }
 
   get size(): number {
@@ -47,7 +64,17 @@ export class Outbox {
     if (this.#entries.size >= this.#limit)
       return Promise.reject(new ChatClientError("outbox_full", `${this.#limit} unacknowledged sends`));
     return new Promise<AckFrame>((resolve, reject) => {
-      this.#entries.set(id, { room, body, sentAt: 0, expiresAt: 0, queued: false, resolve, reject });
+      this.#entries.set(id, {
+        room,
+        body,
+        sentAt: 0,
+        expiresAt: 0,
+        queued: false,
+        refusals: 0,
+        retryAt: 0,
+        resolve,
+        reject,
+      });
     });
   }
 
@@ -67,15 +94,18 @@ export class Outbox {
   }
 
   /**
-   * An error frame naming one of our sends: a retryable one is resent once
-   * its hint passed (by the caller's ack-timeout check), any other rejects the
-   * send. False when the id is not a send of ours.
+   * An error frame naming one of our sends: a retryable one is due again
+   * after the server's hint plus full jitter over a ceiling that doubles with
+   * each refusal of that send (so clients refused together come back spread
+   * out, and a send refused again and again backs off); any other rejects
+   * the send. False when the id is not a send of ours.
    */
   refuse(e: ErrorFrame & { id: string }, now: number): boolean {
     const p = this.#entries.get(e.id);
     if (!p) return false;
     if (isRetryableError(e.code)) {
-      p.sentAt = now - this.#ackTimeoutMs + (e.retry_after_ms ?? 1000);
+      const hint = e.retry_after_ms ?? DEFAULT_HINT_MS;
+      p.retryAt = now + hint + backoffDelayMs(p.refusals++, RETRY_JITTER, this.#random);
     } else {
       this.#entries.delete(e.id);
       p.reject(new ChatClientError("rejected", `${e.code}: ${e.message}`));
@@ -103,12 +133,29 @@ export class Outbox {
     }
   }
 
-  /** Sends on the wire without an ack for ackTimeoutMs: the caller resends them. */
+  /**
+   * Sends due again: refused ones whose retry time came, and ones on the wire
+   * without an ack for ackTimeoutMs. The caller resends them (within its
+   * retry budget) or puts them off with later().
+   */
   *overdue(now: number): Generator<[string, Pending]> {
     for (const entry of this.#entries) {
       const p = entry[1];
-      if (!p.queued && now - p.sentAt >= this.#ackTimeoutMs) yield entry;
+      if (p.queued) continue;
+      if (p.retryAt !== 0 ? p.retryAt <= now : now - p.sentAt >= this.#ackTimeoutMs) yield entry;
     }
+  }
+
+  /** Puts a due send off until `at` (the retry budget is empty). */
+  later(p: Pending, at: number): void {
+    p.retryAt = at;
+  }
+
+  /** The earliest time a refused send is due (Infinity when none is). */
+  nextRetryAt(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const p of this.#entries.values()) if (p.retryAt !== 0 && p.retryAt < next) next = p.retryAt;
+    return next;
   }
 
   rejectAll(err: Error): void {

@@ -22,6 +22,11 @@ export interface LogicLink {
   roomAdded(room: string): void;
   /** The room lost its last local member. */
   roomRemoved(room: string): void;
+  /**
+   * How long the oldest event still waiting for logic's answer has waited, ms
+   * (0 when none waits): the backlog the edge's retry hints grow with.
+   */
+  backlogMs(): number;
   /** Logic streams currently connected (the gateway is ready only with at least one). */
   connectedStreams(): number;
   /** Tells logic the gateway drains; deliveries to existing connections continue. */

@@ -114,6 +114,13 @@ export const logicFlags = {
     0,
     1_000_000,
   ),
+  admissionTarget: durationFlag(
+    "CHATCLUSTER_ADMISSION_TARGET",
+    50,
+    "Queue delay of appends this process aims to stay under: past it for 4x as long, sends get a retryable `unavailable` with a jittered hint; a room's sends too once its oldest append is 5x as old. 0 turns it off.",
+    0,
+    60_000,
+  ),
   maxHistoryPage: intFlag(
     "CHATCLUSTER_MAX_HISTORY_PAGE",
     100,

@@ -21,7 +21,7 @@ import { createDiscoveryMetrics } from "./discovery/discovery-metrics.ts";
 import { EndpointSliceDiscovery } from "./discovery/endpoint-slice-discovery.ts";
 import { type Discovery, FileDiscovery, StaticDiscovery } from "./discovery/index.ts";
 import type { EventSink } from "./gateway-fleet.ts";
-import { boundStore, createHandlers, createLogicMetrics } from "./handlers/index.ts";
+import { AppendAdmission, boundStore, createHandlers, createLogicMetrics } from "./handlers/index.ts";
 import { ownerOf } from "./handlers/presence-handlers.ts";
 import { startPresenceSweep } from "./handlers/presence-sweep.ts";
 import { createGatewayFleet } from "./link/index.ts";
@@ -89,7 +89,8 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     log.warn(
       "no --principal-key: principals are not signed, so a gateway could make up an identity (local runs only)",
     );
-  handlers = createHandlers({ store, fleet, auth, metrics, log, limits, presence, principals });
+  const admission = new AppendAdmission({ targetMs: config.admissionTarget });
+  handlers = createHandlers({ store, fleet, auth, metrics, log, limits, presence, principals, admission });
   const stopPresenceSweep = startPresenceSweep(
     presence,
     fleet,

@@ -36,9 +36,11 @@ export class ManagedProcess {
   /** Resolves when the group leader exits. */
   readonly exited: Promise<ExitInfo>;
   #exit: ExitInfo | undefined;
+  readonly #child: ChildProcess;
 
   constructor(child: ChildProcess, name: string, logPath: string) {
     if (child.pid === undefined) throw new Error(`testenv: could not start ${name}`);
+    this.#child = child;
     this.name = name;
     this.pid = child.pid;
     this.logPath = logPath;
@@ -67,6 +69,10 @@ export class ManagedProcess {
 
   /** SIGTERM to the group, SIGKILL after graceMs, resolves when the group is gone. */
   async stop(graceMs = 10_000): Promise<void> {
+    // The child is unref'd (a forgotten stop must not keep a test alive); a
+    // stop that is awaited must keep the caller alive until the exit arrives,
+    // or a script whose last work is this stop ends with the await unsettled.
+    this.#child.ref();
     if (groupAlive(this.pid)) {
       signalGroup(this.pid, "SIGCONT"); // a stopped (SIGSTOP) process cannot handle SIGTERM
       signalGroup(this.pid, "SIGTERM");

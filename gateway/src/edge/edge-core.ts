@@ -9,6 +9,7 @@ import type { Logger } from "../../../platform/logger.ts";
 import { ERROR_CODES, encodeErrorFrame } from "../../../protocol/client-frames.ts";
 import { CLOSE_CODES, type CloseCode, closeCodeName } from "../../../protocol/close-codes.ts";
 import { userInterestKey } from "../../../protocol/presence-frames.ts";
+import { retryHintMs } from "../../../protocol/retry-hint.ts";
 import type { LogicLink } from "../logic-link.ts";
 import type { Connection } from "./connection.ts";
 import type { EdgeLimits } from "./edge-limits.ts";
@@ -39,8 +40,8 @@ export interface EdgeCoreOptions {
   readonly gatewayId: string;
 }
 
-/** Retry hint of `unavailable` errors: about a reconnect of logic or a failover of its store. */
-const RETRY_UNAVAILABLE_MS = 1000;
+/** The least backlog `unavailable` hints assume: about a reconnect of logic or a failover of its store. */
+const MIN_UNAVAILABLE_BACKLOG_MS = 500;
 
 /** Close reasons are limited to 123 bytes of UTF-8 (RFC 6455 5.5). */
 function truncateReason(reason: string): string {
@@ -168,6 +169,11 @@ export class EdgeCore implements InboundContext {
     conn.authInFlight = true;
   }
 
+  /** The hint of a retryable refusal: grows with the events logic has not answered yet, jittered. */
+  retryHintMs(): number {
+    return retryHintMs(Math.max(MIN_UNAVAILABLE_BACKLOG_MS, this.link.backlogMs()));
+  }
+
   unavailable(conn: Connection, id?: string): void {
     this.send(
       conn,
@@ -175,7 +181,7 @@ export class EdgeCore implements InboundContext {
         code: ERROR_CODES.unavailable.code,
         message: "logic unavailable; retry",
         id,
-        retryAfterMs: RETRY_UNAVAILABLE_MS,
+        retryAfterMs: this.retryHintMs(),
       }),
     );
   }

@@ -100,6 +100,17 @@ describe("edge: connect and auth", () => {
     assert.equal(await c.waitClosed(), 4001);
   });
 
+  it("closes 4001 at once on an auth frame without a usable token (empty, missing, not a string)", async () => {
+    // A long auth timeout: the close must come from the token, not from the timer.
+    const h = await edge({ authTimeoutMs: 60_000 });
+    for (const auth of [{ type: "auth", token: "" }, { type: "auth" }, { type: "auth", token: 7 }]) {
+      const c = await TestClient.open(h.url);
+      c.send(auth);
+      assert.equal((await c.next("error")).code, "invalid_field");
+      assert.equal(await c.waitClosed(), 4001, JSON.stringify(auth));
+    }
+  });
+
   it("closes with 4004 auth_timeout when no auth answer comes in time", async () => {
     const h = await edge({ authTimeoutMs: 300 });
     const idle = await TestClient.open(h.url);
@@ -294,6 +305,28 @@ describe("edge: rooms and messages", () => {
     assert.ok((e.retry_after_ms ?? 0) > 0);
     a.ws.close();
   });
+
+  it("hints a retry that grows with logic's backlog, jittered so that refused clients spread out", async () => {
+    const h = await edge();
+    const a = await authed(h.url);
+    h.link.accepting = false;
+    const hints = async (backlogMs: number) => {
+      h.link.backlog = backlogMs;
+      const out: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        a.send({ type: "send", room: "r", id: `b${backlogMs}-${i}`, body: 1 });
+        out.push((await a.next("error")).retry_after_ms ?? 0);
+      }
+      return out;
+    };
+    const calm = await hints(0);
+    const backed = await hints(3000);
+    // Twice the backlog (at least 500 ms of it), over [0.5, 1.5) of that.
+    for (const x of calm) assert.ok(x >= 500 && x < 1500, `hint ${x} with no backlog`);
+    for (const x of backed) assert.ok(x >= 3000 && x < 9000, `hint ${x} with 3 s of backlog`);
+    assert.ok(new Set(backed).size > 6, `hints differ: ${backed.join(",")}`);
+    a.ws.close();
+  });
 });
 
 describe("edge: bad input", () => {
@@ -360,9 +393,20 @@ describe("edge: bad input", () => {
     const h = await edge({ messagesPerSecond: 5, messageBurst: 5, rateStrikes: 10 });
     const a = await authed(h.url);
     for (let i = 0; i < 7; i++) a.send({ type: "ping" });
-    const e = await a.next("error");
-    assert.equal(e.code, "rate_limited");
-    assert.ok((e.retry_after_ms ?? 0) > 0);
+    // Refused frames are named, so a client knows which send or join to retry.
+    a.send({ type: "send", room: "r", id: "over-1", body: 1 });
+    a.send({ type: "join", room: "over.room" });
+    const named: [string, string | undefined][] = [];
+    while (named.length < 2) {
+      const e = await a.next("error");
+      assert.equal(e.code, "rate_limited");
+      assert.ok((e.retry_after_ms ?? 0) > 0);
+      if (e.id !== undefined) named.push([e.code, e.id]);
+    }
+    assert.deepEqual(named, [
+      ["rate_limited", "over-1"],
+      ["rate_limited", "over.room"],
+    ]);
     for (let i = 0; i < 30; i++) a.send({ type: "ping" });
     assert.equal(await a.waitClosed(), 4008);
   });

@@ -4,7 +4,12 @@ import {
   LeaveRequestSchema,
   SendRequestSchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { ERROR_CODES, encodeErrorFrame, encodePongFrame } from "../../../protocol/client-frames.ts";
+import {
+  type ClientFrame,
+  ERROR_CODES,
+  encodeErrorFrame,
+  encodePongFrame,
+} from "../../../protocol/client-frames.ts";
 import { CLOSE_CODES } from "../../../protocol/close-codes.ts";
 import { parseClientFrame } from "../../../protocol/parse-client-frame.ts";
 import { presenceInterestKey } from "../../../protocol/presence-frames.ts";
@@ -29,6 +34,12 @@ function error(
   retryAfterMs?: number,
 ) {
   ctx.send(conn, encodeErrorFrame({ code, message, id, retryAfterMs }));
+}
+
+/** What an error about `f` names: a send's id, the room of the others, nothing for auth and ping. */
+function frameId(f: ClientFrame): string | undefined {
+  if (f.type === "send") return f.id;
+  return "room" in f && typeof f.room === "string" ? f.room : undefined;
 }
 
 /** Rate limit, parse and dispatch one client frame. Bad input never throws past here. */
@@ -58,7 +69,17 @@ export function handleClientMessage(
       ctx.closeConn(conn, CLOSE_CODES.rateLimited, "rate limit exceeded repeatedly");
       return;
     }
-    error(ctx, conn, ERROR_CODES.rateLimited.code, "too many frames", undefined, conn.rate.waitMs(now));
+    // The refused frame's id (a send's id, a room), so the client knows what to retry:
+    // parsing it costs little next to the strikes' close.
+    const refused = parseClientFrame(data.toString("utf8"));
+    error(
+      ctx,
+      conn,
+      ERROR_CODES.rateLimited.code,
+      "too many frames",
+      refused.kind === "frame" ? frameId(refused.frame) : refused.kind === "reject" ? refused.id : undefined,
+      conn.rate.waitMs(now),
+    );
     return;
   }
   const parsed = parseClientFrame(data.toString("utf8"));
@@ -70,10 +91,12 @@ export function handleClientMessage(
   if (parsed.kind === "reject") {
     metrics.framesIn.inc({ type: "invalid" });
     error(ctx, conn, parsed.code, parsed.message, parsed.id);
+    // No usable token (empty, not a string, too long): refused like a bad one, at once.
+    if (parsed.type === "auth") ctx.closeConn(conn, CLOSE_CODES.unauthorized, "auth.token is not usable");
     return;
   }
   const frame = parsed.frame;
-  metrics.framesIn.inc({ type: frame.type });
+  (metrics.framesInByType.get(frame.type) ?? metrics.framesIn.labels({ type: frame.type })).inc();
   if (frame.type === "ping") {
     ctx.send(conn, encodePongFrame(frame.ts));
     return;

@@ -42,7 +42,7 @@ export function createExpiryHandler(
             code: ERROR_CODES.unavailable.code,
             message: "logic did not answer; retry",
             id: k.value.room,
-            retryAfterMs: 1000,
+            retryAfterMs: core.retryHintMs(),
           });
           const value = create(JoinResultSchema, { ok: false, room: k.value.room, frame });
           joins.push(

@@ -7,8 +7,11 @@ import {
   DeliverySchema,
   GatewayFrameSchema,
   LogicFrameSchema,
+  ReplyBatchSchema,
+  ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { decodeDeliveryBatch, decodeLogicFrame, deliveryAckFrame } from "./frame-codec.ts";
+import { reply } from "../../../protocol/push-stream/testing/arbitrary-frames.ts";
+import { decodeDeliveryBatch, decodeLogicFrame, decodeReplyBatch, deliveryAckFrame } from "./frame-codec.ts";
 import { isLinkError } from "./link-error.ts";
 
 const delivery = fc.record({
@@ -107,4 +110,15 @@ test("deliveryAckFrame serializes like toBinary(GatewayFrame)", () => {
     );
     assert.deepEqual(Buffer.from(mine), Buffer.from(theirs), `through ${n}`);
   }
+});
+
+test("decodeReplyBatch equals fromBinary(ReplyBatch) for every kind of reply", () => {
+  fc.assert(
+    fc.property(fc.array(reply, { maxLength: 10 }), (replies) => {
+      const bytes = toBinary(ReplyBatchSchema, create(ReplyBatchSchema, { replies }));
+      assert.deepEqual(decodeReplyBatch(bytes), fromBinary(ReplyBatchSchema, bytes).replies);
+    }),
+    { numRuns: 400 },
+  );
+  assert.throws(() => decodeReplyBatch(new Uint8Array([0x0a, 9, 0x08])), isLinkError);
 });

@@ -1,13 +1,16 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   type Delivery,
+  type Done,
+  DoneSchema,
   type GatewayFrame,
   GatewayFrameSchema,
   type LogicFrame,
   LogicHelloSchema,
   PingSchema,
   PongSchema,
-  ReplyBatchSchema,
+  type Reply,
+  ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import {
   bigVarintSize,
@@ -98,6 +101,76 @@ function readDelivery(r: WireReader, end: number): Delivery {
 }
 
 const EMPTY = new Uint8Array(0);
+const REPLY_TYPE = "chatcluster.v1.Reply" as const;
+const REPLY_BATCH_TYPE = "chatcluster.v1.ReplyBatch" as const;
+const DONE: Done = create(DoneSchema);
+
+/** Decodes a ReplyBatch body; equal to fromBinary (frame-codec.test.ts). Throws WireError or the generated decoder's Error. */
+export function decodeReplyBatch(bytes: Uint8Array): Reply[] {
+  try {
+    return readReplyBatch(bytes);
+  } catch (err) {
+    throw asLinkError(err, "ReplyBatch");
+  }
+}
+
+function readReplyBatch(bytes: Uint8Array): Reply[] {
+  const r = new WireReader(bytes, "ReplyBatch");
+  const replies: Reply[] = [];
+  while (r.pos < r.end) {
+    const tag = r.u32();
+    if (tag === 0x0a) {
+      const end = r.lengthDelimitedEnd();
+      replies.push(readReply(r, end));
+      r.pos = end;
+    } else if (tag >>> 3 === 1) {
+      throw r.error("wire_type", `ReplyBatch field 1 has wire type ${tag & 7}`);
+    } else {
+      r.skip(tag & 7);
+    }
+  }
+  return replies;
+}
+
+/**
+ * One Reply. The kinds nearly every event gets, a client frame (a view into
+ * the received bytes, not a copy) and done, are read here; anything else (an
+ * auth or join result, a close, a field protobuf would merge) goes through the
+ * generated decoder.
+ */
+function readReply(r: WireReader, end: number): Reply {
+  const start = r.pos;
+  const outerEnd = r.end;
+  r.end = end;
+  let eventId = 0n;
+  let connectionId = 0;
+  let gatewayEpoch = "";
+  let kind: Reply["kind"] = { case: undefined };
+  let generic = false;
+  while (r.pos < end && !generic) {
+    const tag = r.u32();
+    if (tag === 0x08) eventId = r.u64();
+    else if (tag === 0x10) connectionId = r.u32();
+    else if (tag === 0x1a) {
+      const e = r.lengthDelimitedEnd();
+      gatewayEpoch = r.buf.toString("utf8", r.pos, e);
+      r.pos = e;
+    } else if (tag === 0x62) {
+      const e = r.lengthDelimitedEnd();
+      kind = { case: "frame", value: new Uint8Array(r.buf.buffer, r.buf.byteOffset + r.pos, e - r.pos) };
+      r.pos = e;
+    } else if (tag === 0x72 && r.pos < end && r.buf[r.pos] === 0) {
+      r.pos++;
+      kind = { case: "done", value: DONE };
+    } else {
+      generic = true;
+    }
+  }
+  r.end = outerEnd;
+  if (generic)
+    return fromBinary(ReplySchema, new Uint8Array(r.buf.buffer, r.buf.byteOffset + start, end - start));
+  return { $typeName: REPLY_TYPE, eventId, connectionId, gatewayEpoch, kind };
+}
 
 /**
  * Decodes a serialized LogicFrame. A oneof seen twice keeps the last value, as
@@ -128,7 +201,7 @@ export function decodeLogicFrame(bytes: Uint8Array): DecodedLogicFrame {
           kind = { case: "deliveries", ...readDeliveryBatch(body) };
           break;
         case 3:
-          kind = { case: "replies", value: fromBinary(ReplyBatchSchema, body) };
+          kind = { case: "replies", value: { $typeName: REPLY_BATCH_TYPE, replies: readReplyBatch(body) } };
           break;
         case 4:
           kind = { case: "ping", value: fromBinary(PingSchema, body) };

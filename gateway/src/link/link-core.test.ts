@@ -11,8 +11,8 @@ import {
 import { metricValue, waitFor } from "../../../logic/src/link/testing/fleet-harness.ts";
 import { createLogger } from "../../../platform/logger.ts";
 import { envelope, STREAM_MESSAGES_PATH } from "../../../protocol/push-stream/index.ts";
-import { estimateEventBytes } from "./event-size.ts";
-import { LinkCore } from "./link-core.ts";
+import { encodeClientEvent } from "./event-encoder.ts";
+import { LinkCore, PENDING_OVERHEAD_BYTES } from "./link-core.ts";
 import { createGatewayLinkMetrics } from "./link-metrics.ts";
 import { createLogicLinkServer } from "./logic-link-server.ts";
 
@@ -64,11 +64,16 @@ describe("the gateway link's bounds", () => {
     // No logic stream: the events wait for one, counted against the bounds.
     const first = send("a", 3000);
     assert.equal(link.send(first, "a"), true);
+    assert.equal(link.backlogMs() < 30, true);
     await new Promise((r) => setTimeout(r, 30));
+    assert.ok(link.backlogMs() >= 29, `the oldest unanswered event's age: ${link.backlogMs()} ms`);
     const secondAt = performance.now();
     const rest = [send("b", 3000), send("c", 3000)];
     for (const [i, e] of rest.entries()) assert.equal(link.send(e, `k${i}`), true);
-    const held = [first, ...rest].reduce((n, e) => n + estimateEventBytes(e), 0);
+    const held = [first, ...rest].reduce(
+      (n, e) => n + encodeClientEvent(e).byteLength + PENDING_OVERHEAD_BYTES,
+      0,
+    );
     assert.equal(link.pendingBytes, held);
     assert.ok(held > 9000 && held <= 10_000, `three sends of 3000 bytes fit (${held})`);
     assert.equal(link.send(send("d", 3000), "d"), false, "a fourth does not: the bytes are at the bound");
@@ -89,6 +94,7 @@ describe("the gateway link's bounds", () => {
     assert.deepEqual(rooms, ["b", "c", "e"]);
     assert.equal(link.pendingCount, 0);
     assert.equal(link.pendingBytes, 0);
+    assert.equal(link.backlogMs(), 0);
     assert.equal(await metric(registry, "chatcluster_gateway_link_drops_total", "deadline"), 4);
     assert.equal(link.send(send("f", 3000), "f"), true, "given-up events no longer count");
   });

@@ -10,7 +10,7 @@ import {
 import type { Logger } from "../../../platform/logger.ts";
 import { PROTOCOL_VERSION } from "../../../protocol/push-stream/index.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
-import { estimateEventBytes } from "./event-size.ts";
+import { encodeClientEvent } from "./event-encoder.ts";
 import { decodeLogicFrame, deliveryAckFrame, gatewayFrameEnvelope } from "./frame-codec.ts";
 import { InterestTracker } from "./interest-tracker.ts";
 import { isLinkError, LinkError } from "./link-error.ts";
@@ -19,10 +19,15 @@ import type { LogicCall } from "./logic-call.ts";
 import { LogicStream } from "./logic-stream.ts";
 import { rendezvousPick } from "./rendezvous.ts";
 
+/** Memory of a pending event besides its encoding (its entry, the event object), counted with it. */
+export const PENDING_OVERHEAD_BYTES = 96;
+
 interface Pending {
   readonly event: ClientEvent;
+  /** The event's bytes, encoded once: written to a stream, again to another on a resend. */
+  readonly encoded: Uint8Array;
   readonly key: string;
-  /** estimateEventBytes(event), counted against maxPendingEventBytes. */
+  /** The encoding's length plus PENDING_OVERHEAD_BYTES, counted against maxPendingEventBytes. */
   readonly bytes: number;
   /** performance.now() after which the edge is told logic did not answer. */
   readonly deadline: number;
@@ -36,7 +41,7 @@ export interface LinkCoreOptions {
   readonly log: Logger;
   /** Events sent (or waiting for a stream) and not yet answered; send() refuses beyond it. */
   readonly maxPendingEvents: number;
-  /** The same in estimated bytes (event-size.ts). */
+  /** The same in bytes (each event's encoding and its bookkeeping). */
   readonly maxPendingEventBytes: number;
   /** An event unanswered this long is given up: the edge answers its client with a retryable error. */
   readonly pendingEventTimeoutMs: number;
@@ -105,27 +110,29 @@ export class LinkCore implements LogicLink {
     // cleanup (presence expires with the gateway's lease).
     const kind = event.kind.case;
     const share = kind === "closed" || kind === "leave" ? 0.5 : 1;
-    const bytes = estimateEventBytes(event);
     if (this.#shuttingDown || this.#pending.size >= this.#o.maxPendingEvents * share) {
       this.#m.drops.inc({ reason: "pending_full" });
       return false;
     }
+    // An id refused below is simply never used: ids need not be contiguous.
+    const id = this.#nextEventId();
+    event.eventId = id;
+    const encoded = encodeClientEvent(event);
+    const bytes = encoded.byteLength + PENDING_OVERHEAD_BYTES;
     if (this.#pendingBytes + bytes > this.#o.maxPendingEventBytes * share) {
       this.#m.drops.inc({ reason: "pending_bytes_full" });
       return false;
     }
-    const id = this.#nextEventId();
-    event.eventId = id;
     const stream = rendezvousPick(routingKey, this.#byLogic.values());
     const deadline = performance.now() + this.#o.pendingEventTimeoutMs;
-    this.#pending.set(id, { event, key: routingKey, bytes, deadline, stream });
+    this.#pending.set(id, { event, encoded, key: routingKey, bytes, deadline, stream });
     this.#pendingBytes += bytes;
     if (stream === undefined) {
       this.#unassigned.add(id);
       return true;
     }
     stream.assigned.add(id);
-    stream.queueEvent(event);
+    stream.queueEvent(encoded);
     this.#schedule();
     return true;
   }
@@ -142,6 +149,13 @@ export class LinkCore implements LogicLink {
 
   connectedStreams(): number {
     return this.#streams.size;
+  }
+
+  backlogMs(): number {
+    // The pending map keeps events in the order they were sent, each with the same timeout.
+    for (const p of this.#pending.values())
+      return Math.max(0, performance.now() - (p.deadline - this.#o.pendingEventTimeoutMs));
+    return 0;
   }
 
   setDraining(draining: boolean): void {
@@ -308,7 +322,7 @@ export class LinkCore implements LogicLink {
       return;
     }
     s.assigned.add(id);
-    s.queueEvent(p.event);
+    s.queueEvent(p.encoded);
     if (resend) this.#m.eventsResent.inc();
   }
 
@@ -466,18 +480,21 @@ export class LinkCore implements LogicLink {
 
   #flush(): void {
     this.#tickScheduled = false;
+    // A turn's interest delta, delivery ack and events leave each stream as one write.
+    for (const s of this.#streams) s.cork();
     this.#flushInterest();
     for (const s of this.#streams) {
+      if (s.ackDue) {
+        s.ackDue = false;
+        s.pushControl(deliveryAckFrame(s.ackThrough), "ack");
+      }
       if (s.hasEvents) {
         const n = s.flushEvents();
         this.#m.eventBatchesSent.inc();
         this.#m.eventsSent.inc(n);
       }
-      if (s.ackDue) {
-        s.ackDue = false;
-        s.pushControl(deliveryAckFrame(s.ackThrough), "ack");
-      }
     }
+    for (const s of this.#streams) s.uncork();
   }
 
   #flushInterest(): void {

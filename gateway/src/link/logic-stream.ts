@@ -1,12 +1,12 @@
-import { create } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
-import { type ClientEvent, GatewayFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { gatewayFrameEnvelope } from "./frame-codec.ts";
+import { eventBatchFrame } from "./event-encoder.ts";
 import type { LogicCall } from "./logic-call.ts";
 import { hashString, type RendezvousCandidate } from "./rendezvous.ts";
 
 /** Pongs queued behind a stream logic does not read; more are dropped (logic pings one at a time). */
 const MAX_QUEUED_PONGS = 4;
+/** Frames ready together are joined into one write of at most about this many bytes. */
+const MAX_JOINED_WRITE_BYTES = 256 * 1024;
 
 /** Bounds of a stream's outbound side and what happens at them. */
 export interface StreamBacklog {
@@ -45,13 +45,15 @@ export class LogicStream implements RendezvousCandidate {
   closed = false;
   readonly #call: LogicCall;
   readonly #backlog: StreamBacklog;
-  #events: ClientEvent[] = [];
+  /** Encoded ClientEvents of this tick. */
+  #events: Uint8Array[] = [];
   #out: Uint8Array[] = [];
   #outBytes = 0;
   #overflowed = false;
   #ack: Uint8Array | undefined;
   #pongs: Uint8Array[] = [];
   #blocked = false;
+  #corked = 0;
   #error: ConnectError | undefined;
   #ending = false;
 
@@ -72,8 +74,8 @@ export class LogicStream implements RendezvousCandidate {
     return this.#events.length > 0;
   }
 
-  queueEvent(event: ClientEvent): void {
-    this.#events.push(event);
+  queueEvent(encoded: Uint8Array): void {
+    this.#events.push(encoded);
   }
 
   /** Moves the tick's events into one frame; returns how many. */
@@ -81,9 +83,7 @@ export class LogicStream implements RendezvousCandidate {
     const events = this.#events;
     if (events.length === 0) return 0;
     this.#events = [];
-    this.push(
-      gatewayFrameEnvelope(create(GatewayFrameSchema, { kind: { case: "events", value: { events } } })),
-    );
+    this.push(eventBatchFrame(events));
     return events.length;
   }
 
@@ -133,10 +133,36 @@ export class LogicStream implements RendezvousCandidate {
     return frame;
   }
 
+  /**
+   * Until uncork(), frames only queue: the link corks a stream while it
+   * flushes a turn's events and delivery ack, so they leave as one write.
+   */
+  cork(): void {
+    this.#corked++;
+  }
+
+  uncork(): void {
+    if (this.#corked > 0 && --this.#corked === 0) this.#pump();
+  }
+
   #pump(): void {
+    if (this.#corked > 0) return;
     while (!this.#blocked) {
-      const frame = this.#nextQueued();
-      if (frame === undefined) break;
+      const first = this.#nextQueued();
+      if (first === undefined) break;
+      let frame = first;
+      let next = this.#nextQueued();
+      if (next !== undefined) {
+        // Frames ready together go out as one write (one HTTP/2 DATA frame, one read in logic).
+        const parts = [first];
+        let bytes = first.byteLength;
+        while (next !== undefined) {
+          parts.push(next);
+          bytes += next.byteLength;
+          next = bytes < MAX_JOINED_WRITE_BYTES ? this.#nextQueued() : undefined;
+        }
+        frame = Buffer.concat(parts, bytes);
+      }
       if (!this.#call.write(frame)) this.#blocked = true;
     }
     if (

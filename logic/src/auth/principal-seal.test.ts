@@ -101,3 +101,22 @@ test("short keys and a previous key without a key are refused", () => {
   assert.throws(() => seal("", K1), /need a key/);
   assert.throws(() => seal("", "", true), /need a key/);
 });
+
+test("a frozen principal's accepted check is remembered for its connection only; others are checked each time", () => {
+  const s = seal(K1);
+  const p = alice();
+  s.sign(p, GW, 7);
+  const frozen = Object.freeze({
+    ...p,
+    read: Object.freeze([...p.read]),
+    write: Object.freeze([...p.write]),
+  });
+  assert.equal(s.verify(frozen as Principal, GW, 7), "ok");
+  assert.equal(s.verify(frozen as Principal, GW, 7), "ok", "remembered");
+  assert.equal(s.verify(frozen as Principal, GW, 8), "bad_signature", "another connection is checked anew");
+  assert.equal(s.verify(frozen as Principal, { ...GW, epoch: "e2" }, 7), "bad_signature");
+  // A principal that can still change is never remembered.
+  assert.equal(s.verify(p, GW, 7), "ok");
+  p.userId = "mallory";
+  assert.equal(s.verify(p, GW, 7), "bad_signature");
+});

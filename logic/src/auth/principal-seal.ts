@@ -54,6 +54,18 @@ export class PrincipalSeal {
   readonly #key: KeyObject | undefined;
   readonly #previous: KeyObject | undefined;
   readonly #acceptUnsigned: boolean;
+  /**
+   * The accepted check of a frozen principal object, with the connection it
+   * was checked for. The link decodes every event's principal through a memo
+   * keyed by its exact bytes and freezes it (logic/src/link/principal-memo.ts),
+   * so one object stands for one encoding that cannot change: the HMAC runs
+   * once per principal and connection instead of once per event. Weak: an
+   * entry lives as long as the memo keeps its principal.
+   */
+  readonly #accepted = new WeakMap<
+    Principal,
+    { gateway: string; epoch: string; connectionId: number; check: PrincipalCheck }
+  >();
 
   constructor(o: PrincipalSealOptions) {
     for (const [name, k] of [
@@ -84,8 +96,24 @@ export class PrincipalSeal {
   /** Checks the principal an event of connection `connectionId` carried from gateway process `from`. */
   verify(p: Principal, from: GatewayRef, connectionId: number): PrincipalCheck {
     if (this.#key === undefined) return "unchecked";
+    const seen = this.#accepted.get(p);
+    if (
+      seen !== undefined &&
+      seen.connectionId === connectionId &&
+      seen.gateway === from.id &&
+      seen.epoch === from.epoch
+    )
+      return seen.check;
+    const check = this.#check(p, from, connectionId);
+    if (principalAccepted(check) && Object.isFrozen(p))
+      this.#accepted.set(p, { gateway: from.id, epoch: from.epoch, connectionId, check });
+    return check;
+  }
+
+  #check(p: Principal, from: GatewayRef, connectionId: number): PrincipalCheck {
+    const key = this.#key as KeyObject;
     if (p.signature.byteLength === 0) return this.#acceptUnsigned ? "unsigned_accepted" : "missing_signature";
-    if (same(p.signature, mac(this.#key, p, from, connectionId))) return "ok";
+    if (same(p.signature, mac(key, p, from, connectionId))) return "ok";
     if (this.#previous !== undefined && same(p.signature, mac(this.#previous, p, from, connectionId)))
       return "ok_previous_key";
     return "bad_signature";

@@ -47,6 +47,12 @@ export function boundStore(store: MessageStore, bounds: StoreBounds, metrics: Lo
     }
   };
 
+  const durations = {
+    append: metrics.storeDuration.labels({ op: "append" }),
+    read: metrics.storeDuration.labels({ op: "read" }),
+    read_marker: metrics.storeDuration.labels({ op: "read_marker" }),
+  } satisfies Record<StoreOp, unknown>;
+
   const run = <T>(op: StoreOp, fn: () => Promise<T>): Promise<T> => {
     const start = (): Promise<T> => {
       inFlight++;
@@ -54,7 +60,7 @@ export function boundStore(store: MessageStore, bounds: StoreBounds, metrics: Lo
       const t0 = performance.now();
       return fn().then(
         (v) => {
-          metrics.storeDuration.observe({ op }, (performance.now() - t0) / 1000);
+          durations[op].observe((performance.now() - t0) / 1000);
           release();
           return v;
         },

@@ -1,7 +1,11 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Counter } from "prom-client";
 import {
   type ClientEvent,
+  type Done,
+  DoneSchema,
   type Principal,
+  type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
@@ -15,12 +19,14 @@ import {
 import { matchesAny } from "../../../protocol/room-pattern.ts";
 import { AuthError } from "../auth/auth-error.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
-import { PrincipalSeal, principalAccepted } from "../auth/principal-seal.ts";
+import { type PrincipalCheck, PrincipalSeal, principalAccepted } from "../auth/principal-seal.ts";
 import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import type { PresenceTable } from "../store/presence-table.ts";
 import { StoreError } from "../store/store-error.ts";
+import { AppendAdmission } from "./append-admission.ts";
 import type { EventKind, EventResult, LogicMetrics } from "./logic-metrics.ts";
+import { RecentSends } from "./recent-sends.ts";
 
 export interface HandlerLimits {
   /** Largest message body in bytes (JSON text). */
@@ -49,12 +55,16 @@ export interface HandlerDeps {
    * process, exact only while it is the only logic process.
    */
   readonly presence?: PresenceTable;
+  /** Admission of sends by their appends' queue delay. Default: a 50 ms target. */
+  readonly admission?: AppendAdmission;
 }
 
 export type ReplyKind = NonNullable<MessageInitShape<typeof ReplySchema>["kind"]>;
+const REPLY_TYPE = "chatcluster.v1.Reply" as const;
+const DONE: Done = create(DoneSchema);
 
-/** Client-visible hint for retryable errors: long enough for a reconnect or a store failover. */
-export const RETRY_AFTER_MS = 1000;
+/** Retry hint of a store that cannot be reached (about a reconnect or a failover), before jitter. */
+export const STORE_UNAVAILABLE_RETRY_MS = 1000;
 
 /**
  * What every handler uses: its dependencies, and the ways to answer an event
@@ -70,7 +80,11 @@ export class HandlerContext {
   readonly limits: HandlerLimits;
   readonly presence: PresenceTable;
   readonly principals: PrincipalSeal;
+  readonly admission: AppendAdmission;
+  readonly recent = new RecentSends();
   readonly now: () => number;
+  readonly #eventCounters = new Map<string, Counter.Internal>();
+  readonly #principalChecks = new Map<PrincipalCheck, Counter.Internal>();
 
   constructor(deps: HandlerDeps, presence: PresenceTable) {
     this.store = deps.store;
@@ -83,25 +97,44 @@ export class HandlerContext {
     this.now = deps.now ?? Date.now;
     this.principals =
       deps.principals ?? new PrincipalSeal({ key: "", previousKey: "", acceptUnsigned: false });
+    this.admission = deps.admission ?? new AppendAdmission({ targetMs: 50 });
   }
 
   count(kind: EventKind, result: EventResult): void {
-    this.metrics.events.inc({ kind, result });
+    // One per event: the labelled child is looked up once, not hashed from labels each time.
+    const key = `${kind}/${result}`;
+    let c = this.#eventCounters.get(key);
+    if (c === undefined) {
+      c = this.metrics.events.labels({ kind, result });
+      this.#eventCounters.set(key, c);
+    }
+    c.inc();
   }
 
   reply(from: GatewayRef, ev: ClientEvent, kind: ReplyKind): void {
     this.fleet.reply(from, create(ReplySchema, { eventId: ev.eventId, connectionId: ev.connectionId, kind }));
   }
 
+  /** A frame or done reply: nearly every event gets one, so a literal rather than create(). */
+  #plainReply(from: GatewayRef, ev: ClientEvent, kind: Reply["kind"]): void {
+    this.fleet.reply(from, {
+      $typeName: REPLY_TYPE,
+      eventId: ev.eventId,
+      connectionId: ev.connectionId,
+      gatewayEpoch: "",
+      kind,
+    });
+  }
+
   /** Answers with a client frame to write to the event's connection. */
   frame(from: GatewayRef, ev: ClientEvent, frame: Uint8Array): void {
-    this.reply(from, ev, { case: "frame", value: frame });
+    this.#plainReply(from, ev, { case: "frame", value: frame });
   }
 
   /** Counts the outcome and answers with no client-visible frame. */
   done(from: GatewayRef, ev: ClientEvent, kind: EventKind, result: EventResult): void {
     this.count(kind, result);
-    this.reply(from, ev, { case: "done", value: {} });
+    this.#plainReply(from, ev, { case: "done", value: DONE });
   }
 
   /** Counts the outcome and answers with an error frame naming `id` (a room or a message id). */
@@ -138,7 +171,12 @@ export class HandlerContext {
    */
   sealed(from: GatewayRef, ev: ClientEvent, p: Principal): boolean {
     const check = this.principals.verify(p, from, ev.connectionId);
-    this.metrics.principalChecks.inc({ result: check });
+    let c = this.#principalChecks.get(check);
+    if (c === undefined) {
+      c = this.metrics.principalChecks.labels({ result: check });
+      this.#principalChecks.set(check, c);
+    }
+    c.inc();
     if (principalAccepted(check)) return true;
     this.count(ev.kind.case ?? "unknown", "denied");
     this.log.warn(
@@ -180,7 +218,7 @@ export class HandlerContext {
     if (err.code !== "overloaded" && err.code !== "invalid_argument") {
       this.log.warn({ code: err.code, err: err.message }, "store operation failed");
     }
-    this.frame(from, ev, storeErrorFrame(err, id));
+    this.frame(from, ev, storeErrorFrame(err, id, this.admission));
   }
 
   /** A handler threw (a bug): the event still gets its one reply. */
@@ -200,10 +238,16 @@ export function validRoom(room: string): boolean {
  * frame after retry_after_ms; the store deduplicates); the message names the
  * cause without internals.
  */
-export function storeErrorFrame(err: StoreError, id: string): Uint8Array {
+export function storeErrorFrame(err: StoreError, id: string, admission: AppendAdmission): Uint8Array {
   if (!err.retryable) {
     return encodeErrorFrame({ code: ERROR_CODES.invalidField.code, message: "rejected by the store", id });
   }
-  const message = err.code === "overloaded" ? "server overloaded, retry" : "store unavailable, retry";
-  return encodeErrorFrame({ code: ERROR_CODES.unavailable.code, message, id, retryAfterMs: RETRY_AFTER_MS });
+  // An overloaded process hints after its measured backlog; an unreachable store after about a failover.
+  const overloaded = err.code === "overloaded";
+  return encodeErrorFrame({
+    code: ERROR_CODES.unavailable.code,
+    message: overloaded ? "server overloaded, retry" : "store unavailable, retry",
+    id,
+    retryAfterMs: overloaded ? admission.hint() : admission.hint(STORE_UNAVAILABLE_RETRY_MS / 2),
+  });
 }

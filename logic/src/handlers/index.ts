@@ -1,3 +1,4 @@
+export { type AdmissionOptions, AppendAdmission } from "./append-admission.ts";
 export { boundStore, type StoreBounds } from "./bounded-store.ts";
 export { createHandlers } from "./create-handlers.ts";
 export type { HandlerDeps, HandlerLimits } from "./handler-context.ts";

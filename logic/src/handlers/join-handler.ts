@@ -45,7 +45,7 @@ export async function handleJoin(
     page = await h.store.read(room, since === undefined ? { limit } : { since, limit });
   } catch (err) {
     if (!(err instanceof StoreError)) throw err;
-    return refuse(err.retryable ? "unavailable" : "invalid", storeErrorFrame(err, room));
+    return refuse(err.retryable ? "unavailable" : "invalid", storeErrorFrame(err, room, h.admission));
   }
   // The page is also bounded in bytes: a page of large messages would
   // otherwise exceed the joiner's send queue (a slow-consumer close on join)

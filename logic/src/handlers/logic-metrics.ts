@@ -71,6 +71,9 @@ export interface LogicMetrics {
   readonly apiRequests: Counter<"method" | "result">;
   readonly presenceEntries: Gauge;
   readonly presenceAnnounced: Counter<"change" | "cause">;
+  readonly sendsShed: Counter<"scope">;
+  readonly sendsFromRecent: Counter;
+  readonly appendQueueDelay: Gauge;
 }
 
 /** Why a presence change was announced: a gateway's report, a gateway's release (drain), a lease expiry (crash). */
@@ -159,7 +162,24 @@ export function createLogicMetrics(registry: Registry): LogicMetrics {
       labelNames: ["change", "cause"] as const,
       registers,
     }),
+    sendsShed: new Counter({
+      name: "chatcluster_logic_sends_shed_total",
+      help: "Sends refused (retryable, with a jittered hint) before their append, by scope: process (its appends' queue delay stayed above the target) or room (the room's oldest append is too old).",
+      labelNames: ["scope"] as const,
+      registers,
+    }),
+    sendsFromRecent: new Counter({
+      name: "chatcluster_logic_sends_answered_from_recent_total",
+      help: "Resends of a message this process had stored, acknowledged from its recent sends without a store call.",
+      registers,
+    }),
+    appendQueueDelay: new Gauge({
+      name: "chatcluster_logic_append_queue_delay_seconds",
+      help: "The last append's sojourn (call to answer): the queue delay admission compares with its target.",
+      registers,
+    }),
   };
+  for (const scope of ["process", "room"]) m.sendsShed.inc({ scope }, 0);
   m.authResults.inc({ result: "ok", reason: "ok" }, 0);
   for (const reason of AUTH_ERROR_CODES) m.authResults.inc({ result: "error", reason }, 0);
   for (const result of PRINCIPAL_CHECKS) m.principalChecks.inc({ result }, 0);

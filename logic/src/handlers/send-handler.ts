@@ -1,5 +1,11 @@
 import type { ClientEvent, Principal, SendRequest } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import { ERROR_CODES, encodeAckFrame, encodeMessageFrame, PROTOCOL_BOUNDS } from "../../../protocol/index.ts";
+import {
+  ERROR_CODES,
+  encodeAckFrame,
+  encodeErrorFrame,
+  encodeMessageFrame,
+  PROTOCOL_BOUNDS,
+} from "../../../protocol/index.ts";
 import { matchesAny } from "../../../protocol/room-pattern.ts";
 import type { GatewayRef } from "../gateway-fleet.ts";
 import { messageIdProblem } from "../store/input-checks.ts";
@@ -47,13 +53,43 @@ export async function handleSend(
   } catch {
     return invalid("body is not UTF-8");
   }
+  // A resend of what this process stored and delivered: acked again, no store call.
+  const stored = h.recent.get(room, id);
+  if (stored !== undefined && stored.from === p.userId) {
+    h.metrics.sendsFromRecent.inc();
+    h.count("send", "duplicate");
+    h.frame(from, ev, encodeAckFrame({ id, room, seq: stored.seq }));
+    return;
+  }
+  const now = performance.now();
+  const shed = h.admission.admit(room, now);
+  if (shed !== undefined) {
+    h.metrics.sendsShed.labels({ scope: shed.scope }).inc();
+    h.count("send", "unavailable");
+    h.frame(
+      from,
+      ev,
+      encodeErrorFrame({
+        code: ERROR_CODES.unavailable.code,
+        message: "server overloaded, retry",
+        id,
+        retryAfterMs: shed.retryAfterMs,
+      }),
+    );
+    return;
+  }
   // Delivery latency (docs/metrics.md) is measured from here: the store's time counts.
-  const acceptedAtMs = performance.timeOrigin + performance.now();
+  const acceptedAtMs = performance.timeOrigin + now;
   let r: Awaited<ReturnType<MessageStore["append"]>>;
+  h.admission.begin(room, now);
   try {
     r = await h.store.append(room, { id, from: p.userId, body: bodyText });
   } catch (err) {
     return h.storeFailure(from, ev, "send", err, id);
+  } finally {
+    const end = performance.now();
+    h.admission.end(room, now, end);
+    h.metrics.appendQueueDelay.set((end - now) / 1000);
   }
   // Ids are unique per sender; another user's message with this id must not be acked as ours.
   if (r.duplicate && r.from !== p.userId) return invalid("id already used in this room by another sender");
@@ -87,6 +123,7 @@ export async function handleSend(
     bodyJson,
   });
   h.fleet.deliverToRoom(room, BigInt(r.seq), frame, acceptedAtMs);
+  h.recent.remember(room, id, { seq: r.seq, from: r.from });
   h.metrics.messagesDelivered.inc();
   if (r.duplicate) h.metrics.duplicates.inc();
   h.count("send", r.duplicate ? "duplicate" : "ok");

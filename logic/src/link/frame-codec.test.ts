@@ -9,6 +9,7 @@ import {
   type Reply,
   ReplySchema,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { reply } from "../../../protocol/push-stream/testing/arbitrary-frames.ts";
 import {
   batchFrame,
   decodeGatewayFrame,
@@ -120,4 +121,16 @@ test("decodeGatewayFrame equals fromBinary(GatewayFrame) and skips unknown field
     assert.deepEqual(decodeGatewayFrame(extended), fromBinary(GatewayFrameSchema, bytes).kind);
   }
   assert.throws(() => decodeGatewayFrame(new Uint8Array([0x2a, 5, 1])), /past the end/);
+});
+
+test("encodeReply produces toBinary's bytes for frame and done replies (written by hand) and the others", () => {
+  fc.assert(
+    fc.property(reply, (r) => {
+      const e = encodeReply(r);
+      const bytes = Buffer.concat([e.head, e.tail, e.trail]);
+      assert.deepEqual(bytes, Buffer.from(toBinary(ReplySchema, r)));
+      assert.equal(e.size, bytes.byteLength);
+    }),
+    { numRuns: 500 },
+  );
 });

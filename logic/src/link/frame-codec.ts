@@ -24,6 +24,8 @@ import {
   writeBigVarint,
   writeVarint,
 } from "../../../protocol/push-stream/index.ts";
+import { decodeClientEventBatch } from "./event-decoder.ts";
+import type { PrincipalMemo } from "./principal-memo.ts";
 
 /**
  * Logic's side of the wire: hand-written encoders for the hot frames
@@ -103,9 +105,59 @@ export function encodeDelivery(room: string, seq: bigint, payload: Uint8Array, a
   return entry(buf, payload.byteLength > 0 ? payload : EMPTY, trail);
 }
 
-/** One chatcluster.v1.Reply, encoded once when the handler answers. */
+const REPLY_FRAME_TAG = (12 << 3) | WIRE_LEN;
+const REPLY_DONE = new Uint8Array([(14 << 3) | WIRE_LEN, 0]);
+
+/**
+ * One chatcluster.v1.Reply, encoded once when the handler answers. The two
+ * kinds nearly every event gets, a client frame (acks, errors) and done, are
+ * written directly, the frame referenced rather than copied; the others go
+ * through the generated encoder. Equal to toBinary (frame-codec.test.ts).
+ */
 export function encodeReply(reply: Reply): Entry {
-  return entry(toBinary(ReplySchema, reply), EMPTY);
+  const k = reply.kind;
+  if (k.case !== "frame" && k.case !== "done") return entry(toBinary(ReplySchema, reply), EMPTY);
+  const epochLen = Buffer.byteLength(reply.gatewayEpoch, "utf8");
+  let size = 0;
+  if (reply.eventId !== 0n) size += 1 + bigVarintSize(reply.eventId);
+  if (reply.connectionId !== 0) size += 1 + varintSize(reply.connectionId);
+  if (epochLen > 0) size += 1 + varintSize(epochLen) + epochLen;
+  const frame = k.case === "frame" ? k.value : undefined;
+  if (frame !== undefined) size += 1 + varintSize(frame.byteLength);
+  else size += REPLY_DONE.byteLength;
+  const buf = Buffer.allocUnsafe(size);
+  let pos = 0;
+  if (reply.eventId !== 0n) {
+    buf[pos++] = 0x08;
+    pos = writeBigVarint(buf, pos, reply.eventId);
+  }
+  if (reply.connectionId !== 0) {
+    buf[pos++] = 0x10;
+    pos = writeVarint(buf, pos, reply.connectionId);
+  }
+  if (epochLen > 0) {
+    buf[pos++] = 0x1a;
+    pos = writeVarint(buf, pos, epochLen);
+    pos += buf.write(reply.gatewayEpoch, pos, "utf8");
+  }
+  if (frame === undefined) {
+    buf.set(REPLY_DONE, pos);
+    return entry(buf, EMPTY);
+  }
+  buf[pos++] = REPLY_FRAME_TAG;
+  writeVarint(buf, pos, frame.byteLength);
+  return entry(buf, frame);
+}
+
+/** The enveloped size of batchFrame's frame for `bodySize` bytes of entries (their wireSize). */
+export function batchFrameSize(
+  field: typeof FIELD_DELIVERIES | typeof FIELD_REPLIES,
+  batchSeq: number,
+  bodySize: number,
+): number {
+  const seqSize = field === FIELD_DELIVERIES && batchSeq > 0 ? 1 + varintSize(batchSeq) : 0;
+  const msgSize = seqSize + bodySize;
+  return ENVELOPE_HEADER_BYTES + 1 + varintSize(msgSize) + msgSize;
 }
 
 /**
@@ -113,9 +165,6 @@ export function encodeReply(reply: Reply): Entry {
  * made of `entries[start, end)`, in its gRPC envelope, ready to write;
  * `bodySize` is the sum of their wireSize. batchSeq is written only for
  * deliveries (field 1 of DeliveryBatch).
- *
- * With `scratch`, the frame is built in scratch.buf (grown as needed) instead
- * of a new buffer: valid only until the next call with the same scratch.
  */
 export function batchFrame(
   field: typeof FIELD_DELIVERIES | typeof FIELD_REPLIES,
@@ -124,45 +173,52 @@ export function batchFrame(
   start: number,
   end: number,
   bodySize: number,
-  scratch?: { buf: Buffer },
 ): Buffer {
+  const out = Buffer.allocUnsafe(batchFrameSize(field, batchSeq, bodySize));
+  writeBatchFrame(out, 0, field, batchSeq, entries, start, end, bodySize);
+  return out;
+}
+
+/** batchFrame's bytes written into `out` at `at` (room for batchFrameSize); returns the position after them. */
+export function writeBatchFrame(
+  out: Buffer,
+  at: number,
+  field: typeof FIELD_DELIVERIES | typeof FIELD_REPLIES,
+  batchSeq: number,
+  entries: readonly Entry[],
+  start: number,
+  end: number,
+  bodySize: number,
+): number {
   // DeliveryBatch.deliveries is field 2, ReplyBatch.replies is field 1.
   const entryTag = field === FIELD_DELIVERIES ? 0x12 : 0x0a;
   const seqSize = field === FIELD_DELIVERIES && batchSeq > 0 ? 1 + varintSize(batchSeq) : 0;
   const msgSize = seqSize + bodySize;
   const frameSize = 1 + varintSize(msgSize) + msgSize;
-  const total = ENVELOPE_HEADER_BYTES + frameSize;
-  let data: Buffer;
-  if (scratch === undefined) {
-    data = Buffer.allocUnsafe(total);
-  } else {
-    if (scratch.buf.length < total) scratch.buf = Buffer.allocUnsafe(Math.max(total, 2 * scratch.buf.length));
-    data = scratch.buf.subarray(0, total);
-  }
-  data[0] = 0;
-  data.writeUInt32BE(frameSize, 1);
-  data[ENVELOPE_HEADER_BYTES] = (field << 3) | WIRE_LEN;
-  let pos = writeVarint(data, ENVELOPE_HEADER_BYTES + 1, msgSize);
+  out[at] = 0;
+  out.writeUInt32BE(frameSize, at + 1);
+  out[at + ENVELOPE_HEADER_BYTES] = (field << 3) | WIRE_LEN;
+  let pos = writeVarint(out, at + ENVELOPE_HEADER_BYTES + 1, msgSize);
   if (seqSize > 0) {
-    data[pos++] = 0x08;
-    pos = writeVarint(data, pos, batchSeq);
+    out[pos++] = 0x08;
+    pos = writeVarint(out, pos, batchSeq);
   }
   for (let i = start; i < end; i++) {
     const e = entries[i] as Entry;
-    data[pos++] = entryTag;
-    pos = writeVarint(data, pos, e.size);
-    data.set(e.head, pos);
+    out[pos++] = entryTag;
+    pos = writeVarint(out, pos, e.size);
+    out.set(e.head, pos);
     pos += e.head.byteLength;
     if (e.tail.byteLength > 0) {
-      data.set(e.tail, pos);
+      out.set(e.tail, pos);
       pos += e.tail.byteLength;
     }
     if (e.trail.byteLength > 0) {
-      data.set(e.trail, pos);
+      out.set(e.trail, pos);
       pos += e.trail.byteLength;
     }
   }
-  return data;
+  return pos;
 }
 
 /** Any other LogicFrame (hello, ping, pong) through the generated schema, in its envelope. */
@@ -170,12 +226,16 @@ export function logicFrameEnvelope(frame: LogicFrame): Buffer {
   return envelope(toBinary(LogicFrameSchema, frame));
 }
 
+const EVENT_BATCH_TYPE = "chatcluster.v1.ClientEventBatch" as const;
+
 /**
- * Decodes a serialized GatewayFrame, one top-level field at a time. A oneof
+ * Decodes a serialized GatewayFrame, one top-level field at a time. Event
+ * batches go through the hand-written decoder with `memo` (event-decoder.ts);
+ * without one, through the generated schema. A oneof
  * seen twice keeps the last value, as protobuf does; unknown field numbers are
  * ignored for forward compatibility. Throws WireError on malformed bytes.
  */
-export function decodeGatewayFrame(bytes: Uint8Array): GatewayFrame["kind"] {
+export function decodeGatewayFrame(bytes: Uint8Array, memo?: PrincipalMemo): GatewayFrame["kind"] {
   let kind: GatewayFrame["kind"] = { case: undefined };
   const r = new WireReader(bytes, "GatewayFrame");
   while (r.pos < r.end) {
@@ -192,8 +252,15 @@ export function decodeGatewayFrame(bytes: Uint8Array): GatewayFrame["kind"] {
     const body = r.buf.subarray(r.pos, end);
     r.pos = end;
     try {
-      kind = decodeKind(no, body);
+      kind =
+        no === 4 && memo !== undefined
+          ? {
+              case: "events",
+              value: { $typeName: EVENT_BATCH_TYPE, events: decodeClientEventBatch(body, memo) },
+            }
+          : decodeKind(no, body);
     } catch (err) {
+      if (err instanceof WireError) throw err;
       throw new WireError("invalid_message", "GatewayFrame", `field ${no}: ${(err as Error).message}`, {
         cause: err,
       });

@@ -12,6 +12,7 @@ import type { ResolvedFleetOptions } from "./fleet-options.ts";
 import { decodeGatewayFrame, logicFrameEnvelope } from "./frame-codec.ts";
 import type { GatewayConnector } from "./gateway-connector.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
+import type { PrincipalMemo } from "./principal-memo.ts";
 import type { PushMetrics, ResetReason } from "./push-metrics.ts";
 import { runStreamCall } from "./stream-call.ts";
 
@@ -34,6 +35,8 @@ export interface ConnectionHost {
   readonly connector: GatewayConnector;
   readonly metrics: PushMetrics;
   readonly sink: EventSink;
+  /** Decoded principals shared by every gateway's events. */
+  readonly principals: PrincipalMemo;
   onReady(conn: GatewayConnection, previousEpoch: string | undefined): void;
   onDown(conn: GatewayConnection): void;
   onSnapshot(conn: GatewayConnection, rooms: readonly string[]): void;
@@ -214,7 +217,7 @@ export class GatewayConnection {
         signal: ac.signal,
         onMessage: (frame) => {
           this.#lastReceivedAt = performance.now();
-          this.#onFrame(decodeGatewayFrame(frame));
+          this.#onFrame(decodeGatewayFrame(frame, this.#host.principals));
         },
       });
     } catch (err) {

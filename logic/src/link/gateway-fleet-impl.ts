@@ -7,6 +7,7 @@ import { type GatewayFleetOptions, type ResolvedFleetOptions, resolveFleetOption
 import { encodeDelivery, encodeReply } from "./frame-codec.ts";
 import { type ConnectionHost, GatewayConnection } from "./gateway-connection.ts";
 import { createGatewayConnector, type GatewayConnector } from "./gateway-connector.ts";
+import { PrincipalMemo } from "./principal-memo.ts";
 import { createPushMetrics, type DropReason, type PushMetrics, type QueueReading } from "./push-metrics.ts";
 
 /** Per-gateway numbers, for benchmarks, tests and debugging. */
@@ -61,6 +62,7 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
   readonly connector: GatewayConnector;
   readonly metrics: PushMetrics;
   readonly sink: EventSink;
+  readonly principals = new PrincipalMemo();
   readonly #discovery: GatewayFleetOptions["discovery"];
   readonly #log: Logger;
   /** By discovery endpoint id. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { LogicFrameSchema, ReplySchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import { envelope } from "../../../protocol/push-stream/index.ts";
 import { encodeDelivery, encodeReply } from "./frame-codec.ts";
 import { MAX_CONTROL_FRAMES, OutboundQueue } from "./outbound-queue.ts";
 
@@ -21,44 +22,73 @@ function next(q: OutboundQueue): Promise<Uint8Array> {
   return new Promise((resolve) => q.pull((f) => resolve(Uint8Array.from(f))));
 }
 
-/** A pulled frame (in its gRPC envelope) decoded with the generated schema. */
-function decode(frame: Uint8Array) {
-  return fromBinary(LogicFrameSchema, frame.subarray(5));
+/** The frames of one pulled write (each in its gRPC envelope), decoded with the generated schema. */
+function frames(write: Uint8Array) {
+  const out = [];
+  const b = Buffer.from(write.buffer, write.byteOffset, write.byteLength);
+  for (let at = 0; at < b.length; ) {
+    const len = b.readUInt32BE(at + 1);
+    out.push(fromBinary(LogicFrameSchema, b.subarray(at + 5, at + 5 + len)));
+    at += 5 + len;
+  }
+  return out;
 }
 
-/** The next frame of a stream, decoded. */
+/** A write that holds exactly one frame, decoded. */
+function decode(write: Uint8Array) {
+  const fs = frames(write);
+  assert.equal(fs.length, 1, "one frame in the write");
+  return fs[0] as ReturnType<typeof frames>[number];
+}
+
+/** The next write of a stream, its frames decoded. */
 async function pull(q: OutboundQueue) {
-  return decode(await next(q));
+  return frames(await next(q));
 }
 
-test("frames take runs of one kind, in order, up to maxBatchMessages", async () => {
+test("a write holds frames of one kind each, in queue order, up to maxBatchMessages per frame", async () => {
   const q = new OutboundQueue(limits);
   for (let i = 1; i <= 6; i++) assert.ok(q.offerDelivery(d(i)));
   assert.ok(q.offerReply(r(1)));
   assert.ok(q.offerDelivery(d(7)));
-  const f1 = await pull(q);
-  assert.equal(f1.kind.case, "deliveries");
-  assert.deepEqual(f1.kind.case === "deliveries" && f1.kind.value.deliveries.map((x) => x.seq), [
+  const [f1, f2, f3, f4, ...rest] = await pull(q);
+  assert.equal(rest.length, 0);
+  assert.equal(f1?.kind.case, "deliveries");
+  assert.deepEqual(f1?.kind.case === "deliveries" && f1.kind.value.deliveries.map((x) => x.seq), [
     1n,
     2n,
     3n,
     4n,
   ]);
-  assert.equal(f1.kind.case === "deliveries" && f1.kind.value.batchSeq, 1n);
-  const f2 = await pull(q);
-  assert.equal(f2.kind.case === "deliveries" && f2.kind.value.deliveries.length, 2);
-  const f3 = await pull(q);
-  assert.equal(f3.kind.case, "replies");
-  q.ack(2);
-  const f4 = await pull(q);
-  assert.equal(f4.kind.case === "deliveries" && f4.kind.value.batchSeq, 3n);
+  assert.equal(f1?.kind.case === "deliveries" && f1.kind.value.batchSeq, 1n);
+  assert.equal(f2?.kind.case === "deliveries" && f2.kind.value.deliveries.length, 2);
+  assert.equal(f2?.kind.case === "deliveries" && f2.kind.value.batchSeq, 2n);
+  assert.equal(f3?.kind.case, "replies", "the reply keeps its place between the deliveries");
+  assert.equal(f4?.kind.case === "deliveries" && f4.kind.value.batchSeq, 3n);
+});
+
+test("a write stops at maxBatchBytes; the first entry goes even when larger", async () => {
+  const q = new OutboundQueue({ ...limits, maxMessages: 100, maxBytes: 100_000, maxBatchBytes: 250 });
+  assert.ok(q.offerDelivery(d(1, 500)));
+  for (let i = 2; i <= 5; i++) assert.ok(q.offerDelivery(d(i)));
+  const first = await pull(q);
+  assert.deepEqual(
+    first.flatMap((f) => (f.kind.case === "deliveries" ? f.kind.value.deliveries.map((x) => x.seq) : [])),
+    [1n],
+  );
+  const second = await pull(q);
+  assert.deepEqual(
+    second.flatMap((f) => (f.kind.case === "deliveries" ? f.kind.value.deliveries.map((x) => x.seq) : [])),
+    [2n, 3n],
+    "two 100-byte entries fit in 250 bytes with their headers, three do not",
+  );
 });
 
 test("partial delivery batches wait for an ack only while 4 are unacknowledged; full ones never", async () => {
   const q = new OutboundQueue({ ...limits, maxMessages: 100, maxBytes: 100_000 });
   for (let i = 1; i <= 4; i++) {
     q.offerDelivery(d(i));
-    const f = await pull(q);
+    const f = decode(await next(q));
     assert.equal(f.kind.case === "deliveries" && f.kind.value.batchSeq, BigInt(i), "partial batch held back");
   }
   q.offerDelivery(d(5));
@@ -84,7 +114,7 @@ test("the bound counts queued plus unacknowledged entries; replies get a reserve
   assert.equal(q.offerDelivery(d(11)), false, "over maxMessages");
   assert.notEqual(q.overflowSince, 0);
   assert.ok(q.offerReply(r(1)), "replies are not bound by maxMessages");
-  await pull(q); // 4 deliveries now in flight, still counted
+  await pull(q); // the 10 deliveries (batches 1-3) now in flight, still counted
   assert.equal(q.offerDelivery(d(12)), false);
   q.ack(1);
   assert.ok(q.offerDelivery(d(13)), "acknowledged batches free room");
@@ -105,8 +135,7 @@ test("the bound counts queued plus unacknowledged entries; replies get a reserve
 test("resetStream forgets in-flight batches and cancels the pull; clear drops the rest", async () => {
   const q = new OutboundQueue(limits);
   for (let i = 1; i <= 6; i++) q.offerDelivery(d(i));
-  await pull(q);
-  await pull(q);
+  assert.equal((await pull(q)).length, 2, "two batches in one write");
   let pulled = false;
   q.pull(() => {
     pulled = true;
@@ -150,15 +179,12 @@ test("control frames are bounded: beyond MAX_CONTROL_FRAMES a pong is refused, a
   const q = new OutboundQueue(limits);
   const pong = (n: number) =>
     Uint8Array.from(
-      Buffer.concat([
-        Buffer.from([0, 0, 0, 0, 0]),
-        Buffer.from(
-          toBinary(
-            LogicFrameSchema,
-            create(LogicFrameSchema, { kind: { case: "pong", value: { nonce: BigInt(n) } } }),
-          ),
+      envelope(
+        toBinary(
+          LogicFrameSchema,
+          create(LogicFrameSchema, { kind: { case: "pong", value: { nonce: BigInt(n) } } }),
         ),
-      ]),
+      ),
     );
   for (let i = 1; i <= MAX_CONTROL_FRAMES; i++) assert.equal(q.pushControl(pong(i)), true);
   assert.equal(
@@ -166,7 +192,7 @@ test("control frames are bounded: beyond MAX_CONTROL_FRAMES a pong is refused, a
     false,
     "a gateway pinging a stream nobody writes gets no more pongs queued",
   );
-  const first = await pull(q);
+  const first = decode(await next(q));
   assert.equal(first.kind.case === "pong" && first.kind.value.nonce, 1n, "control frames go first, in order");
   assert.equal(q.pushControl(pong(100)), true, "room again once one is written");
   q.resetStream();
@@ -180,7 +206,7 @@ test("a held queue gives a stream only control frames until it is released", asy
   assert.ok(q.offerReply(r(1)));
   assert.ok(q.offerDelivery(d(1)));
   q.pushControl(Uint8Array.from([0, 0, 0, 0, 2, 0x22, 0])); // LogicFrame{ping{}}
-  assert.equal((await pull(q)).kind.case, "ping");
+  assert.equal(decode(await next(q)).kind.case, "ping");
   let got: Uint8Array | undefined;
   q.pull((f) => {
     got = Uint8Array.from(f);
@@ -189,6 +215,5 @@ test("a held queue gives a stream only control frames until it is released", asy
   assert.equal(got, undefined, "entries wait while held");
   q.release();
   await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(got && decode(got).kind.case, "replies");
-  assert.equal((await pull(q)).kind.case, "deliveries");
+  assert.deepEqual(got && frames(got).map((f) => f.kind.case), ["replies", "deliveries"]);
 });

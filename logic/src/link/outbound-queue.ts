@@ -1,4 +1,10 @@
-import { batchFrame, type Entry, FIELD_DELIVERIES, FIELD_REPLIES } from "./frame-codec.ts";
+import {
+  batchFrameSize,
+  type Entry,
+  FIELD_DELIVERIES,
+  FIELD_REPLIES,
+  writeBatchFrame,
+} from "./frame-codec.ts";
 
 /** Bounds of one gateway's queue; see GatewayFleetOptions for the meaning of each. */
 export interface QueueLimits {
@@ -33,6 +39,15 @@ const EMPTY: Entry = {
   size: 0,
   wireSize: 0,
 };
+
+/** One frame of a write being planned: entries [start, end) of one kind. */
+interface Run {
+  field: typeof FIELD_DELIVERIES | typeof FIELD_REPLIES;
+  start: number;
+  end: number;
+  bytes: number;
+  batchSeq: number;
+}
 
 interface InFlight {
   batchSeq: number;
@@ -89,6 +104,8 @@ export class OutboundQueue {
    * every stream gets a buffer of its own (resetStream).
    */
   #scratch = { buf: Buffer.allocUnsafe(0) };
+  /** The frames of the write being built (reused). */
+  readonly #runs: Run[] = [];
   /** performance.now() of the first refusal since the queue last had room; 0 when it has room. */
   overflowSince = 0;
   /** Called for each frame built, for metrics. */
@@ -238,45 +255,75 @@ export class OutboundQueue {
     );
   }
 
+  /**
+   * The next write: control frames one at a time, else every entry that may
+   * go now, as consecutive frames of one kind each in queue order (so a reply
+   * never overtakes a delivery queued before it), together at most
+   * maxBatchBytes (a first entry alone may be larger). Deliveries and the
+   * acks of the sends that caused them thus reach a gateway in one write, and
+   * are handled there in one turn.
+   */
   #take(): Uint8Array | undefined {
     const control = this.#control.shift();
     if (control !== undefined) return control;
     if (this.#queuedMessages === 0 || this.#held) return undefined;
-    const start = this.#head;
-    const kind = this.#kinds[start] as number;
-    if (kind === KIND_DELIVERY && this.#inflight.length >= PARTIAL_BATCH_WINDOW && !this.#fullBatchQueued()) {
-      // Nagle at the frame level, only once the gateway lags: while this
-      // many delivery batches await their ack, only full batches go out and
-      // the rest leaves with the next ack. A gateway that keeps up (acks
-      // within a round trip) gets every partial batch at once, so a message
-      // waits for its own hop only, not for the previous batch's ack too.
-      return undefined;
+    const runs = this.#runs;
+    runs.length = 0;
+    const { maxBatchBytes, maxBatchMessages } = this.#limits;
+    let at = this.#head;
+    let total = 0;
+    let deliveryRuns = 0;
+    while (at < this.#entries.length && total < maxBatchBytes) {
+      const kind = this.#kinds[at] as number;
+      if (
+        kind === KIND_DELIVERY &&
+        this.#inflight.length + deliveryRuns >= PARTIAL_BATCH_WINDOW &&
+        !this.#fullBatchQueued()
+      ) {
+        // Nagle at the frame level, only once the gateway lags: while this
+        // many delivery batches await their ack, only full batches go out and
+        // the rest leaves with the next ack. A gateway that keeps up (acks
+        // within a round trip) gets every partial batch at once, so a message
+        // waits for its own hop only, not for the previous batch's ack too.
+        break;
+      }
+      const limit = Math.min(this.#entries.length, at + maxBatchMessages);
+      let end = at;
+      let bytes = 0;
+      while (end < limit && this.#kinds[end] === kind) {
+        const size = (this.#entries[end] as Entry).wireSize;
+        if ((runs.length > 0 || end > at) && total + bytes + size > maxBatchBytes) break;
+        bytes += size;
+        end++;
+      }
+      if (end === at) break;
+      const field = kind === KIND_DELIVERY ? FIELD_DELIVERIES : FIELD_REPLIES;
+      const batchSeq = kind === KIND_DELIVERY ? this.#batchSeq + 1 + deliveryRuns++ : 0;
+      runs.push({ field, start: at, end, bytes, batchSeq });
+      total += batchFrameSize(field, batchSeq, bytes);
+      at = end;
     }
-    const limit = Math.min(this.#entries.length, start + this.#limits.maxBatchMessages);
-    let end = start;
-    let bytes = 0;
-    while (end < limit && this.#kinds[end] === kind) {
-      const size = (this.#entries[end] as Entry).wireSize;
-      if (end > start && bytes + size > this.#limits.maxBatchBytes) break;
-      bytes += size;
-      end++;
+    if (runs.length === 0) return undefined;
+    if (this.#scratch.buf.length < total)
+      this.#scratch.buf = Buffer.allocUnsafe(Math.max(total, 2 * this.#scratch.buf.length));
+    const out = this.#scratch.buf;
+    let pos = 0;
+    for (const r of runs) {
+      pos = writeBatchFrame(out, pos, r.field, r.batchSeq, this.#entries, r.start, r.end, r.bytes);
+      const count = r.end - r.start;
+      if (r.field === FIELD_DELIVERIES) {
+        this.#batchSeq = r.batchSeq;
+        this.#inflight.push({ batchSeq: r.batchSeq, messages: count, bytes: r.bytes });
+        this.#inflightMessages += count;
+        this.#inflightBytes += r.bytes;
+      }
+      // Release consumed entries now; the array itself is compacted below.
+      for (let i = r.start; i < r.end; i++) this.#entries[i] = EMPTY;
+      this.#queuedMessages -= count;
+      this.#queuedBytes -= r.bytes;
+      this.onFrame?.(r.field === FIELD_DELIVERIES ? "deliveries" : "replies", count);
     }
-    const count = end - start;
-    let frame: Uint8Array;
-    if (kind === KIND_DELIVERY) {
-      const batchSeq = ++this.#batchSeq;
-      frame = batchFrame(FIELD_DELIVERIES, batchSeq, this.#entries, start, end, bytes, this.#scratch);
-      this.#inflight.push({ batchSeq, messages: count, bytes });
-      this.#inflightMessages += count;
-      this.#inflightBytes += bytes;
-    } else {
-      frame = batchFrame(FIELD_REPLIES, 0, this.#entries, start, end, bytes, this.#scratch);
-    }
-    // Release consumed entries now; the array itself is compacted below.
-    for (let i = start; i < end; i++) this.#entries[i] = EMPTY;
-    this.#queuedMessages -= count;
-    this.#queuedBytes -= bytes;
-    this.#head = end;
+    this.#head = at;
     if (this.#head === this.#entries.length) {
       this.#entries = [];
       this.#kinds = [];
@@ -288,7 +335,6 @@ export class OutboundQueue {
     }
     if (this.bytes < this.#limits.maxBytes && this.messages < this.#limits.maxMessages)
       this.overflowSince = 0;
-    this.onFrame?.(kind === KIND_DELIVERY ? "deliveries" : "replies", count);
-    return frame;
+    return out.subarray(0, pos);
   }
 }

@@ -10,6 +10,7 @@ import type {
   ReadResult,
   StoredMessage,
 } from "./message-store.ts";
+import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { backendFailure, StoreError } from "./store-error.ts";
 
 /**
@@ -19,9 +20,14 @@ import { backendFailure, StoreError } from "./store-error.ts";
  * (`INSERT … SELECT max(seq)+1`) inside a `BEGIN IMMEDIATE` transaction, which
  * takes SQLite's single write lock; `PRIMARY KEY (room, seq)` and
  * `UNIQUE (room, id)` make a gap or duplicate impossible even if that reasoning
- * were wrong. Several processes may share the file: a writer waiting for the
- * lock retries for up to `busyTimeoutMs` (blocking its event loop meanwhile,
- * which stays short because write transactions here are short).
+ * were wrong. Several processes may share the file (`make dev` runs two logic
+ * processes on one): appends use a connection of their own that never waits
+ * inside SQLite for the lock. SQLite's busy handler sleeps in the calling
+ * thread (1, 2, 5, 10 ... 100 ms between tries, and a process that keeps
+ * taking the lock back starves the other), which stopped the whole event loop
+ * of the waiting process for up to seconds under load; here a batch that
+ * finds the lock taken tries again on the next turns of the event loop while
+ * new appends join it, and fails retryable after `busyTimeoutMs`.
  *
  * Layout: an ordinary rowid table, so rows (bodies up to the body limit)
  * append at the end of the file, with (room, seq) and (room, id) as the two
@@ -31,6 +37,9 @@ import { backendFailure, StoreError } from "./store-error.ts";
  * Group commit: appends arriving in the same event-loop turn (up to `maxBatch`)
  * share one transaction, so the commit cost (and the fsync with
  * `synchronous: "full"`) is paid once per batch, not once per message.
+ *
+ * Checkpoints run in a worker thread (sqlite-checkpointer.ts), not inside a
+ * commit on the event loop.
  *
  * Durability: with `synchronous: "normal"` (the default) a committed append
  * survives a crash or kill of any process; a power loss or OS crash may lose
@@ -53,6 +62,13 @@ export interface SqliteStoreOptions {
 export const DEFAULT_SQLITE_FILE = "chatcluster.db";
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 const DEFAULT_MAX_BATCH = 256;
+/** WAL size at which the checkpoint thread copies it into the database (SQLite's own mark is 1,000 pages). */
+const CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024;
+/** SQLite's own checkpoint, inside a commit, only past this many pages (64 MiB): the backstop. */
+const BACKSTOP_AUTOCHECKPOINT_PAGES = 16_384;
+/** Tries of a busy write lock on the next turns of the event loop before waiting a millisecond between tries. */
+const BUSY_IMMEDIATE_TRIES = 8;
+const SQLITE_BUSY = 5;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages (
@@ -92,6 +108,10 @@ export class SqliteStore implements MessageStore {
   /** The database file, for logs. */
   readonly path: string;
   readonly #db: DatabaseSync;
+  /** Appends only: busy timeout 0, so a taken write lock is an answer, not a sleep. */
+  readonly #writer: DatabaseSync;
+  readonly #checkpointer: SqliteCheckpointer;
+  readonly #busyTimeoutMs: number;
   readonly #maxBatch: number;
   readonly #findById: StatementSync;
   readonly #insert: StatementSync;
@@ -101,23 +121,33 @@ export class SqliteStore implements MessageStore {
   readonly #getRead: StatementSync;
   #pending: PendingAppend[] = [];
   #flushScheduled = false;
+  /** performance.now() when the waiting batch first found the write lock taken; 0 when not waiting. */
+  #busySince = 0;
+  #busyTries = 0;
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     this.path = join(options.dataDir, options.fileName ?? DEFAULT_SQLITE_FILE);
     this.#maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    const synchronous = `PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`;
     try {
-      this.#db = new DatabaseSync(this.path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+      this.#db = new DatabaseSync(this.path, { timeout: this.#busyTimeoutMs });
       this.#db.exec("PRAGMA journal_mode = WAL");
-      this.#db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      this.#db.exec(synchronous);
       this.#db.exec(SCHEMA);
-      this.#findById = this.#db.prepare(
+      this.#writer = new DatabaseSync(this.path, { timeout: 0 });
+      this.#writer.exec(synchronous);
+      this.#writer.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+      this.#findById = this.#writer.prepare(
         "SELECT seq, ts, sender FROM messages WHERE room = $room AND id = $id",
       );
-      this.#insert = this.#db.prepare(
+      // A resend (the id is stored already) inserts nothing and returns no row.
+      this.#insert = this.#writer.prepare(
         `INSERT INTO messages (room, seq, id, sender, ts, body)
          SELECT $room, coalesce(max(seq), 0) + 1, $id, $sender, $ts, $body FROM messages WHERE room = $room
+         ON CONFLICT (room, id) DO NOTHING
          RETURNING seq`,
       );
       this.#head = this.#db.prepare("SELECT coalesce(max(seq), 0) AS head FROM messages WHERE room = $room");
@@ -132,6 +162,11 @@ export class SqliteStore implements MessageStore {
     } catch (err) {
       throw backendFailure("sqlite", err, `cannot open ${this.path}`);
     }
+    this.#checkpointer = new SqliteCheckpointer({
+      path: this.path,
+      walBytes: CHECKPOINT_WAL_BYTES,
+      intervalMs: 20,
+    });
   }
 
   append(room: string, input: AppendInput): Promise<AppendResult> {
@@ -143,10 +178,10 @@ export class SqliteStore implements MessageStore {
     }
     return new Promise<AppendResult>((resolve, reject) => {
       this.#pending.push({ room, input, resolve, reject });
-      if (this.#pending.length >= this.#maxBatch) this.#flush();
+      if (this.#pending.length >= this.#maxBatch && this.#busySince === 0) this.#flush();
       else if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
+        setImmediate(this.#flushNow);
       }
     });
   }
@@ -209,52 +244,66 @@ export class SqliteStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     // Commit everything already accepted before the file goes away.
-    while (this.#pending.length > 0) this.#flush();
+    while (this.#pending.length > 0) {
+      if (this.#busySince !== 0) await new Promise((r) => setTimeout(r, 1));
+      this.#flush();
+    }
     this.#closed = true;
+    await this.#checkpointer.close();
+    this.#writer.close();
     this.#db.close();
   }
+
+  readonly #flushNow = (): void => this.#flush();
 
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#pending.length === 0) return;
+    try {
+      this.#writer.exec("BEGIN IMMEDIATE");
+    } catch (err) {
+      if ((err as { errcode?: number }).errcode === SQLITE_BUSY) {
+        this.#retryBusy();
+        return;
+      }
+      this.#failPending(backendFailure("sqlite", err, "cannot start a write transaction"));
+      return;
+    }
+    this.#busySince = 0;
+    this.#busyTries = 0;
     const batch = this.#pending.splice(0, this.#maxBatch);
     if (this.#pending.length > 0 && !this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
+      setImmediate(this.#flushNow);
     }
     const results: AppendResult[] = [];
     try {
-      this.#db.exec("BEGIN IMMEDIATE");
-    } catch (err) {
-      const e = backendFailure("sqlite", err, "cannot start a write transaction");
-      for (const p of batch) p.reject(e);
-      return;
-    }
-    try {
       const ts = Date.now();
       for (const { room, input } of batch) {
-        const found = this.#findById.get({ room, id: input.id }) as
-          | { seq: number; ts: number; sender: string }
+        const row = this.#insert.get({ room, id: input.id, sender: input.from, ts, body: input.body }) as
+          | { seq: number }
           | undefined;
-        if (found !== undefined) {
-          results.push({
-            seq: found.seq,
-            prev: found.seq - 1,
-            ts: found.ts,
-            duplicate: true,
-            from: found.sender,
-          });
+        if (row !== undefined) {
+          results.push({ seq: row.seq, prev: row.seq - 1, ts, duplicate: false, from: input.from });
           continue;
         }
-        const row = this.#insert.get({ room, id: input.id, sender: input.from, ts, body: input.body }) as {
+        const found = this.#findById.get({ room, id: input.id }) as {
           seq: number;
+          ts: number;
+          sender: string;
         };
-        results.push({ seq: row.seq, prev: row.seq - 1, ts, duplicate: false, from: input.from });
+        results.push({
+          seq: found.seq,
+          prev: found.seq - 1,
+          ts: found.ts,
+          duplicate: true,
+          from: found.sender,
+        });
       }
-      this.#db.exec("COMMIT");
+      this.#writer.exec("COMMIT");
     } catch (err) {
       try {
-        this.#db.exec("ROLLBACK");
+        this.#writer.exec("ROLLBACK");
       } catch {
         // The transaction may already be gone (SQLite rolls back on some errors itself).
       }
@@ -263,5 +312,31 @@ export class SqliteStore implements MessageStore {
       return;
     }
     for (let i = 0; i < batch.length; i++) (batch[i] as PendingAppend).resolve(results[i] as AppendResult);
+  }
+
+  /** The write lock is another process's: try again soon, or give up on what waits after busyTimeoutMs. */
+  #retryBusy(): void {
+    const now = performance.now();
+    if (this.#busySince === 0) this.#busySince = now;
+    if (now - this.#busySince > this.#busyTimeoutMs) {
+      this.#busySince = 0;
+      this.#busyTries = 0;
+      this.#failPending(
+        new StoreError(
+          "store_unavailable",
+          `sqlite: write lock held elsewhere for ${this.#busyTimeoutMs} ms`,
+        ),
+      );
+      return;
+    }
+    this.#flushScheduled = true;
+    if (++this.#busyTries <= BUSY_IMMEDIATE_TRIES) setImmediate(this.#flushNow);
+    else setTimeout(this.#flushNow, 1);
+  }
+
+  #failPending(e: StoreError): void {
+    const failed = this.#pending;
+    this.#pending = [];
+    for (const p of failed) p.reject(e);
   }
 }

@@ -115,6 +115,13 @@ export class FakeLogicLink implements LogicLink {
   roomRemoved(room: string): void {
     this.interest.delete(room);
   }
+  /** What backlogMs() answers. */
+  backlog = 0;
+
+  backlogMs(): number {
+    return this.backlog;
+  }
+
   connectedStreams(): number {
     return this.streams;
   }
