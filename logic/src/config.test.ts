@@ -103,7 +103,9 @@ describe("logic config", () => {
   it("refuses the in-memory store and bad combinations", () => {
     assert.throws(() => parse(["--store=memory"]), ConfigError);
     assert.throws(() => parse(["--nats-replicas=7"]), ConfigError);
-    validateLogicConfig(parse([`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=3"]));
+    validateLogicConfig(
+      parse([`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=3", "--insecure-internal"]),
+    );
     const bad: [string[], RegExp][] = [
       [["--discovery-static=h:1"], /exactly one of/],
       [["--jwt-secret=short", "--discovery-static=h:1"], /32 bytes/],
