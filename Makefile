@@ -29,6 +29,7 @@ proto: setup ## Regenerate TypeScript from proto/ with buf + protoc-gen-es
 
 .PHONY: lint
 lint: setup ## buf lint, generated-code drift, import cycles, type-check, biome
+	@if git grep -nE '^(<<<<<<<|>>>>>>>)( |$$)' -- . ':!node_modules'; then echo "lint: merge conflict markers above" >&2; exit 1; fi
 	@$(WITH_NODE) npx buf lint
 	@$(WITH_NODE) scripts/check-generated.sh
 	@scripts/check-chart-crds.sh
