@@ -26,7 +26,10 @@ export interface HeldDelivery {
 
 /** A connection's membership in one room. */
 export interface Membership {
-  /** Live deliveries with 0 < seq <= floor are dropped: the join's history page already had them. */
+  /**
+   * Live deliveries with 0 < seq <= floor are dropped: the join's history page
+   * or an earlier delivery already had them. Raised by each delivery sent.
+   */
   floor: number;
   /** Non-null while a join is in flight: live deliveries wait here, then flush after the joined frame. */
   held: HeldDelivery[] | null;

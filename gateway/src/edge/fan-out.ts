@@ -38,7 +38,12 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
     }
   }
 
-  /** Per-member path: join floor, held deliveries while a join is in flight. */
+  /**
+   * Per-member path: join floor, held deliveries while a join is in flight.
+   * A member's floor follows what it was sent, so a message delivered again
+   * (a send resent to another logic process during a roll, delivered by both)
+   * reaches each socket once.
+   */
   function deliverOne(members: Map<Connection, Membership>, seq: number, frame: Buffer): void {
     let heldDrops = 0;
     for (const [c, m] of members) {
@@ -49,6 +54,7 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
         continue;
       }
       if (c.state === "open") sched.enqueue(c, frame);
+      if (seq !== 0) m.floor = seq;
     }
     if (heldDrops > 0) metrics.drops.inc({ reason: "join_buffer_full" }, heldDrops);
   }
@@ -90,6 +96,7 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
       const frames: Buffer[] = [];
       const seqs: number[] = [];
       let minSeq = Number.MAX_SAFE_INTEGER;
+      let maxSeq = 0;
       let bytes = 0;
       for (let k = i; k < j; k++) {
         const dk = deliveries[k] as Delivery;
@@ -99,6 +106,7 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
         seqs.push(s);
         bytes += f.length;
         if (s !== 0 && s < minSeq) minSeq = s;
+        if (s > maxSeq) maxSeq = s;
       }
       const run = Buffer.concat(frames, bytes);
       const count = j - i;
@@ -106,16 +114,20 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
       for (const [c, m] of members) {
         if (m.held === null && m.floor < minSeq) {
           if (c.state === "open") sched.enqueue(c, run, count);
+          if (maxSeq > m.floor) m.floor = maxSeq;
           continue;
         }
-        // Rare: a member at its join boundary. Decide frame by frame.
+        // Rare: a member at its join boundary or sent some of these already. Decide frame by frame.
         for (let k = 0; k < count; k++) {
           const s = seqs[k] as number;
           if (s !== 0 && s <= m.floor) continue;
           if (m.held !== null) {
             if (m.held.length < limits.joinBufferFrames) m.held.push({ seq: s, frame: frames[k] as Buffer });
             else heldDrops++;
-          } else if (c.state === "open") sched.enqueue(c, frames[k] as Buffer);
+            continue;
+          }
+          if (c.state === "open") sched.enqueue(c, frames[k] as Buffer);
+          if (s !== 0) m.floor = s;
         }
       }
       if (heldDrops > 0) metrics.drops.inc({ reason: "join_buffer_full" }, heldDrops);

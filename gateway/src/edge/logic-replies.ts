@@ -82,9 +82,15 @@ export function createReplyHandler(core: EdgeCore): (replies: readonly Reply[]) 
         m.present = true;
         core.presence.add(res.room, conn.principal.userId);
       }
-      m.floor = Number(res.lastSeq);
+      // Never below what the socket was already sent (a join again of a room it is in).
+      m.floor = Math.max(m.floor, Number(res.lastSeq));
     }
-    if (held !== null) for (const h of held) if (h.seq === 0 || h.seq > m.floor) sched.enqueue(conn, h.frame);
+    if (held !== null)
+      for (const h of held) {
+        if (h.seq !== 0 && h.seq <= m.floor) continue;
+        sched.enqueue(conn, h.frame);
+        if (h.seq !== 0) m.floor = h.seq;
+      }
   }
 
   return (replies) => {
