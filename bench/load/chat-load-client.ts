@@ -56,6 +56,7 @@ const counters = {
   gaps: 0,
   unrecovered: 0,
   duplicates: 0,
+  pageOverlaps: 0,
   disconnects: 0,
   moves: 0,
   resumed: 0,
@@ -294,7 +295,11 @@ function onMessage(c: Conn, p: Buffer, at: number, live: boolean): void {
   if (live && c.resuming.has(room)) return; // the resume's page brings it
   if (last !== undefined) {
     if (seq <= last) {
-      counters.duplicates++;
+      // A page repeating what this connection has: two joins of the room were
+      // in flight (a retried join and a gap resume), each answered with the
+      // messages after the same seq. Only a live repeat is the server's.
+      if (live) counters.duplicates++;
+      else counters.pageOverlaps++;
       return;
     }
     if (prev !== last) {

@@ -39,7 +39,10 @@ export interface GeneratorStats {
   gaps: number;
   /** A resume page that did not continue the chain either: messages the store does not have. */
   unrecovered: number;
+  /** A live message with a seq at or below the last one seen in its room: delivered twice. */
   duplicates: number;
+  /** Messages of a joined page this connection already had (two joins of one room in flight). */
+  pageOverlaps: number;
   /** Connections that closed without being asked to move. */
   disconnects: number;
   /** Reconnect frames (or draining closes) followed. */

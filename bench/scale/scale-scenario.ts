@@ -140,6 +140,8 @@ export interface ScaleResult {
   disconnects_total: number;
   lost_total: number;
   duplicates_total: number;
+  /** Resume pages that repeated messages a probe had: counted, not an error (see chat-load-client.ts). */
+  page_overlaps_total: number;
   publish_failures: number;
 }
 
@@ -360,6 +362,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       disconnects_total: total((s) => s.disconnects),
       lost_total: total((s) => s.unrecovered),
       duplicates_total: total((s) => s.duplicates),
+      page_overlaps_total: total((s) => s.pageOverlaps),
       publish_failures: publisher.failures,
     };
   } finally {

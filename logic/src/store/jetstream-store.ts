@@ -242,7 +242,12 @@ export class JetStreamStore implements MessageStore {
     const ts = Date.now();
     try {
       for (let attempt = 0; attempt <= this.#maxRetries; attempt++) {
-        if (w.head === undefined) w.head = await this.#loadHead(subject);
+        // The first try reads the head with a direct get, which any replica
+        // answers without queueing behind the JetStream API; a stale answer
+        // only costs a wrong-last-sequence refusal from the leader, after which
+        // the head comes from the leader.
+        if (w.head === undefined)
+          w.head = attempt === 0 ? await this.#peekHead(subject) : await this.#loadHead(subject);
         const head = w.head;
         const seq = head.roomSeq + 1;
         const h = headers();
@@ -296,6 +301,13 @@ export class JetStreamStore implements MessageStore {
       duplicate: true,
       from: sm.header.get(CHAT_FROM),
     };
+  }
+
+  /** The room's last message by a direct get: fast, but a lagging replica may answer. */
+  async #peekHead(subject: string): Promise<Head> {
+    const sm = await this.#jsm.direct.getMessage(this.#opts.stream, { last_by_subj: subject });
+    if (sm === null) return { streamSeq: 0, roomSeq: 0 };
+    return { streamSeq: sm.seq, roomSeq: Number(sm.header.get(CHAT_SEQ)) };
   }
 
   /** The room's last message via the stream leader (direct gets may come from a lagging replica). */
