@@ -286,6 +286,36 @@ describe("edge: rooms and messages", () => {
     a.ws.close();
   });
 
+  it("sends a member a message delivered twice once, alone or in a run", async () => {
+    const h = await edge();
+    const a = await authed(h.url);
+    a.send({ type: "join", room: "r", since: 0 });
+    assert.equal((await a.next("joined")).last_seq, 0);
+    const msg = (seq: number) =>
+      create(DeliverySchema, {
+        room: "r",
+        seq: BigInt(seq),
+        payload: encodeMessageFrame({
+          room: "r",
+          seq,
+          prev: seq - 1,
+          id: `d${seq}`,
+          from: "sys",
+          ts: 1,
+          bodyJson: "1",
+        }),
+      });
+    // A send resent to another logic process during a roll: both deliver it.
+    h.edge.deliver([msg(1)]);
+    h.edge.deliver([msg(1)]);
+    h.edge.deliver([msg(1), msg(2), msg(3)]);
+    h.edge.deliver([msg(2), msg(3), msg(4)]);
+    for (const seq of [1, 2, 3, 4]) assert.equal((await a.next("message")).seq, seq);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(a.frames.filter((f) => f.type === "message").length, 0, "no message twice");
+    a.ws.close();
+  });
+
   it("answers ping with pong echoing ts", async () => {
     const h = await edge();
     const a = await TestClient.open(h.url);
