@@ -65,11 +65,18 @@ describe("computeStatus", () => {
       replicas: 3,
       readyReplicas: 3,
       updatedReplicas: 3,
+      ready: "3/3",
       image: "r/cc:1",
       selector:
         "app.kubernetes.io/name=chatcluster,app.kubernetes.io/instance=demo,app.kubernetes.io/component=gateway",
     });
-    assert.deepEqual(s.logic, { replicas: 2, readyReplicas: 2, updatedReplicas: 2, image: "r/cc:2" });
+    assert.deepEqual(s.logic, {
+      replicas: 2,
+      readyReplicas: 2,
+      updatedReplicas: 2,
+      ready: "2/2",
+      image: "r/cc:2",
+    });
     assert.equal(s.observedGeneration, 1);
   });
 

@@ -94,6 +94,7 @@ export function computeStatus(
       replicas: gw.replicas,
       readyReplicas: gw.ready,
       updatedReplicas: gw.updated,
+      ready: `${gw.ready}/${gw.desired}`,
       selector: selectorString(selectorLabels(cc.metadata.name, "gateway")),
       image: observed.images.gateway,
       ...(g.draining !== undefined ? { draining: g.draining } : {}),
@@ -103,6 +104,7 @@ export function computeStatus(
       replicas: lg.replicas,
       readyReplicas: lg.ready,
       updatedReplicas: lg.updated,
+      ready: `${lg.ready}/${lg.desired}`,
       image: observed.images.logic,
     },
   };

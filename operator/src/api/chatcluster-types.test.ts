@@ -42,7 +42,23 @@ const FULL_SPEC: Required<ChatClusterSpec> = {
     apiKeys: { secretKeyRef: { name: "n", key: "k" } },
   },
   metrics: { serviceMonitor: { enabled: true, interval: "30s", labels: { a: "b" } } },
-  placement: { nodeSelector: { a: "b" }, tolerations: [{}], affinity: {}, topologySpreadConstraints: [{}] },
+  placement: {
+    nodeSelector: { a: "b" },
+    tolerations: [{ key: "k", operator: "Equal", value: "v", effect: "NoExecute", tolerationSeconds: 1 }],
+    affinity: {},
+    topologySpreadConstraints: [
+      {
+        maxSkew: 1,
+        topologyKey: "k",
+        whenUnsatisfiable: "DoNotSchedule",
+        labelSelector: {},
+        matchLabelKeys: ["k"],
+        minDomains: 1,
+        nodeAffinityPolicy: "Honor",
+        nodeTaintsPolicy: "Ignore",
+      },
+    ],
+  },
 };
 
 const FULL_STATUS: Required<ChatClusterStatus> = {
@@ -62,12 +78,13 @@ const FULL_STATUS: Required<ChatClusterStatus> = {
     replicas: 1,
     readyReplicas: 1,
     updatedReplicas: 1,
+    ready: "1/1",
     selector: "s",
     image: "i",
     draining: { pod: "p", uid: "u", since: "t", reason: "Replace" },
     lastDrainedTime: "t",
   },
-  logic: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, image: "i" },
+  logic: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, ready: "1/1", image: "i" },
 };
 
 /** Object paths in the value that the schema does not declare, and declared paths the value lacks. */

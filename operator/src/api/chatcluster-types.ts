@@ -38,6 +38,35 @@ export interface ImageSpec {
   pullPolicy?: PullPolicy;
 }
 
+/** A Pod toleration (the CRD validates its combinations). */
+export interface Toleration {
+  key?: string;
+  operator?: "Exists" | "Equal";
+  value?: string;
+  effect?: "" | "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+  tolerationSeconds?: number;
+}
+
+/** A Pod topology spread constraint; without labelSelector the operator selects the tier's own pods. */
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway";
+  labelSelector?: PassThrough;
+  matchLabelKeys?: string[];
+  minDomains?: number;
+  nodeAffinityPolicy?: "Honor" | "Ignore";
+  nodeTaintsPolicy?: "Honor" | "Ignore";
+}
+
+/** Where a tier's pods may run. */
+export interface Placement {
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  affinity?: PassThrough;
+  topologySpreadConstraints?: TopologySpreadConstraint[];
+}
+
 /** Manual: the recorded image holds until the spec changes it. FollowOperator: take each new operator default. */
 export type UpgradePolicy = "Manual" | "FollowOperator";
 
@@ -76,12 +105,7 @@ export interface ChatClusterSpec {
     apiKeys?: { secretKeyRef: KeyRef };
   };
   metrics?: { serviceMonitor?: { enabled?: boolean; interval?: string; labels?: Record<string, string> } };
-  placement?: {
-    nodeSelector?: Record<string, string>;
-    tolerations?: PassThrough[];
-    affinity?: PassThrough;
-    topologySpreadConstraints?: PassThrough[];
-  };
+  placement?: Placement;
 }
 
 export type ConditionType = "Ready" | "Progressing" | "Degraded";
@@ -100,6 +124,8 @@ export interface TierStatus {
   replicas: number;
   readyReplicas: number;
   updatedReplicas: number;
+  /** Ready and desired pods as `ready/desired`, for the printer columns. */
+  ready?: string;
   /**
    * The image this tier runs, resolved once from the spec and the operator's
    * default: an operator with another default keeps it (upgradePolicy Manual).

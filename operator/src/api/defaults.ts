@@ -3,7 +3,7 @@ import type {
   DeletePolicy,
   ImageSpec,
   KeyRef,
-  PassThrough,
+  Placement,
   PullPolicy,
   ResourceRequirements,
   ServiceType,
@@ -56,12 +56,7 @@ export interface ResolvedSpec {
     apiKeys?: Required<KeyRef>;
   };
   serviceMonitor: { enabled: boolean; interval: string; labels: Record<string, string> };
-  placement: {
-    nodeSelector?: Record<string, string>;
-    tolerations?: PassThrough[];
-    affinity?: PassThrough;
-    topologySpreadConstraints?: PassThrough[];
-  };
+  placement: Placement;
 }
 
 export const DEFAULTS = Object.freeze({
