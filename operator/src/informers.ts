@@ -2,8 +2,9 @@ import {
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
-  makeInformer,
+  ListWatch,
   type ObjectCache,
+  Watch,
 } from "@kubernetes/client-node";
 import type { Logger } from "../../platform/logger.ts";
 import { backoffCeilingMs } from "../../protocol/backoff.ts";
@@ -40,6 +41,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   /** "" watches every namespace. */
   namespace: string;
   labelSelector?: string;
+  /** e.g. metadata.name=x: one named object (RBAC may then grant it by resourceNames). */
+  fieldSelector?: string;
   handlers: InformerHandlers<T>;
   log: Logger;
   onRestart(kind: string): void;
@@ -51,7 +54,10 @@ export interface InformerOptions<T extends KubernetesObject> {
 export function keepInformer<T extends KubernetesObject>(o: InformerOptions<T>): KeptInformer<T> {
   const path = resourcePath(o.kind, o.namespace);
   const r = resourceFor(o.kind);
-  const query = o.labelSelector === undefined ? "" : `?labelSelector=${encodeURIComponent(o.labelSelector)}`;
+  const params = new URLSearchParams();
+  if (o.labelSelector !== undefined) params.set("labelSelector", o.labelSelector);
+  if (o.fieldSelector !== undefined) params.set("fieldSelector", o.fieldSelector);
+  const query = params.size === 0 ? "" : `?${params}`;
   const log = o.log.child({ informer: o.kind });
   const base = o.baseBackoffMs ?? 1000;
   const max = o.maxBackoffMs ?? 30_000;
@@ -71,7 +77,14 @@ export function keepInformer<T extends KubernetesObject>(o: InformerOptions<T>):
     synced = true;
     return l;
   };
-  const informer = makeInformer<T>(o.kubeConfig, path, list, o.labelSelector);
+  const informer = new ListWatch<T>(
+    path,
+    new Watch(o.kubeConfig),
+    list,
+    false,
+    o.labelSelector,
+    o.fieldSelector,
+  );
 
   const guard =
     (what: string, fn: (obj: T) => void) =>

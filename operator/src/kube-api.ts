@@ -43,6 +43,14 @@ export const RESOURCES: Readonly<Record<string, Resource>> = {
   RoleBinding: { apiVersion: "rbac.authorization.k8s.io/v1", plural: "rolebindings", namespaced: true },
   Lease: { apiVersion: "coordination.k8s.io/v1", plural: "leases", namespaced: true },
   ServiceMonitor: { apiVersion: "monitoring.coreos.com/v1", plural: "servicemonitors", namespaced: true },
+  Ingress: { apiVersion: "networking.k8s.io/v1", plural: "ingresses", namespaced: true },
+  NetworkPolicy: { apiVersion: "networking.k8s.io/v1", plural: "networkpolicies", namespaced: true },
+  HTTPRoute: { apiVersion: "gateway.networking.k8s.io/v1", plural: "httproutes", namespaced: true },
+  CustomResourceDefinition: {
+    apiVersion: "apiextensions.k8s.io/v1",
+    plural: "customresourcedefinitions",
+    namespaced: false,
+  },
 };
 
 export function resourceFor(kind: string): Resource {

@@ -14,12 +14,12 @@ import type { ChatCluster } from "./api/chatcluster-types.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller.ts";
 import { COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY_SELECTOR, NAME_LABEL } from "./desired/names.ts";
-import { SERVICE_MONITOR_API_VERSION } from "./desired/service-monitor.ts";
 import { EventRecorder } from "./event-recorder.ts";
 import { type KeptInformer, keepInformer } from "./informers.ts";
 import { KubeApi } from "./kube-api.ts";
 import { LeaderElector } from "./leader-election.ts";
 import { createOperatorMetrics, type OperatorMetrics } from "./operator-metrics.ts";
+import { OptionalApis } from "./optional-apis.ts";
 import { createReconciler } from "./reconciler.ts";
 import { WorkQueue } from "./work-queue.ts";
 
@@ -35,6 +35,7 @@ export const OWNED_KINDS = [
   "Deployment",
   "PodDisruptionBudget",
   "PersistentVolumeClaim",
+  "Ingress",
 ] as const;
 
 /**
@@ -77,6 +78,8 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     ...OWNED_KINDS,
     "Pod",
     "ServiceMonitor",
+    "HTTPRoute",
+    "CustomResourceDefinition",
   ]);
   const api = new KubeApi(kubeConfig);
   const queue = new WorkQueue({
@@ -126,48 +129,19 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     labelSelector: WORKLOAD_POD_SELECTOR,
     handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
   });
-  // Optional API: the ServiceMonitor informer exists only while monitoring.coreos.com/v1 is served,
-  // re-checked every discoveryInterval so installing the Prometheus Operator later needs no restart.
-  let serviceMonitors: KeptInformer<KubernetesObject> | undefined;
-  const discover = async (): Promise<boolean> => {
-    let available: boolean;
-    try {
-      available = await api.hasKind(SERVICE_MONITOR_API_VERSION, "ServiceMonitor");
-    } catch (err) {
-      log.warn({ err }, "API discovery for ServiceMonitor failed; keeping the previous answer");
-      return false;
-    }
-    if (available && serviceMonitors === undefined) {
-      const informer = keepInformer<KubernetesObject>({
-        ...common,
-        kind: "ServiceMonitor",
-        labelSelector: MANAGED_BY_SELECTOR,
-        handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
-      });
-      await informer.start();
-      serviceMonitors = informer;
-    } else if (!available && serviceMonitors !== undefined) {
-      const informer = serviceMonitors;
-      serviceMonitors = undefined;
-      await informer.stop();
-    } else {
-      return false;
-    }
-    log.info({ serviceMonitorAvailable: available }, "optional API availability changed");
-    return true;
-  };
+  // Optional APIs (ServiceMonitor, HTTPRoute): their children are watched only while served.
+  const optional = new OptionalApis({
+    ...common,
+    namespace: config.watchNamespace,
+    childHandlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
+    // Every ChatCluster may now need (or must lose) such a child, or a condition changes.
+    onChange: () => {
+      for (const cc of chatClusters.cache.list()) enqueue(cc);
+    },
+    intervalMs: config.discoveryInterval,
+  });
   const informers: KeptInformer<KubernetesObject>[] = [chatClusters, ...owned.values(), pods];
-  await Promise.all([...informers.map((i) => i.start()), discover()]);
-  const discoveryTimer = setInterval(() => {
-    discover().then(
-      (changed) => {
-        // Every ChatCluster may now need (or must lose) its ServiceMonitor.
-        if (changed) for (const cc of chatClusters.cache.list()) enqueue(cc);
-      },
-      (err: unknown) => log.warn({ err }, "optional API discovery failed"),
-    );
-  }, config.discoveryInterval);
-  discoveryTimer.unref();
+  await Promise.all([...informers.map((i) => i.start()), optional.start()]);
 
   const events = new EventRecorder(api, log.child({ part: "events" }), identity, () =>
     metrics.eventsDropped.inc(),
@@ -179,7 +153,11 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     deployments: owned.get("Deployment")!.cache as KeptInformer<V1Deployment>["cache"],
     secrets: owned.get("Secret")!.cache as KeptInformer<V1Secret>["cache"],
     pods: pods.cache as KeptInformer<V1Pod>["cache"],
-    serviceMonitors: () => serviceMonitors?.cache,
+    optionalApis: optional,
+    cacheFor: (kind) =>
+      kind === "ServiceMonitor" || kind === "HTTPRoute"
+        ? optional.cache(kind)
+        : owned.get(kind as (typeof OWNED_KINDS)[number])?.cache,
     defaultImage: config.workloadImage,
     events,
     metrics,
@@ -227,16 +205,15 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     metrics,
     isLeader: () => (elector === undefined ? true : elector.isLeader),
     notReadyReason: () => {
-      const all = serviceMonitors === undefined ? informers : [...informers, serviceMonitors];
+      const all = [...informers, ...optional.informers()];
       const pending = all.filter((i) => !i.synced).map((i) => i.kind);
       return pending.length === 0 ? null : `caches not synced: ${pending.join(", ")}`;
     },
     async stop() {
-      clearInterval(discoveryTimer);
       await controller.stop();
       if (elector !== undefined) await elector.stop();
       metrics.leader.set(0);
-      await Promise.all([...informers, ...(serviceMonitors ? [serviceMonitors] : [])].map((i) => i.stop()));
+      await Promise.all([...informers.map((i) => i.stop()), optional.stop()]);
       api.close();
       leaseApi.close();
     },

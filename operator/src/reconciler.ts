@@ -10,6 +10,7 @@ import type { Logger } from "../../platform/logger.ts";
 import type { ChatCluster, ChatClusterStatus } from "./api/chatcluster-types.ts";
 import { resolveSpec } from "./api/defaults.ts";
 import { type Attempt, summarizeError } from "./api-error-summary.ts";
+import { applyChildren } from "./apply-children.ts";
 import { recordChanges, recordDrain } from "./change-events.ts";
 import { getFresh, latestFailedCreate, readKeys } from "./cluster-reads.ts";
 import { buildDesired } from "./desired/index.ts";
@@ -24,6 +25,7 @@ import {
   type OperatorMetrics,
   recordClusterConditions,
 } from "./operator-metrics.ts";
+import type { OptionalKind } from "./optional-apis.ts";
 import { diagnose, type Problem } from "./rollout/diagnosis.ts";
 import { type GatewayPlan, planGateways } from "./rollout/gateway-plan.ts";
 import { logicRolledOut } from "./rollout/logic-rollout.ts";
@@ -44,8 +46,10 @@ export interface ReconcilerDeps {
   secrets: ObjectCache<V1Secret>;
   /** Gateway and logic pods of every ChatCluster (label-selected). */
   pods: ObjectCache<V1Pod>;
-  /** The ServiceMonitor cache; undefined while the API does not exist (it may appear later). */
-  serviceMonitors: () => ObjectCache<KubernetesObject> | undefined;
+  /** Whether the ServiceMonitor and HTTPRoute APIs are served now (they may appear later). */
+  optionalApis: { available(kind: OptionalKind): boolean };
+  /** The cache of a child kind the operator may delete (Ingress, ServiceMonitor...), when watched. */
+  cacheFor(kind: string): ObjectCache<KubernetesObject> | undefined;
   defaultImage: string;
   events: EventRecorder;
   metrics: OperatorMetrics;
@@ -94,6 +98,11 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       namespace: ns,
     });
 
+    // Asked once: the informers behind these may start or stop while this reconcile runs.
+    const apis = {
+      ServiceMonitor: d.optionalApis.available("ServiceMonitor"),
+      HTTPRoute: d.optionalApis.available("HTTPRoute"),
+    };
     const desired = buildDesired(cc, {
       defaultImage: d.defaultImage,
       // Under upgradePolicy Manual the images stay what they were resolved to (images.ts).
@@ -103,11 +112,13 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       },
       // Never lower replicas here: scale-down is stepped below, one drained pod at a time.
       gatewayReplicas: Math.max(liveSts?.spec?.replicas ?? 0, resolveSpec(cc.spec).gateway.replicas),
-      serviceMonitorAvailable: d.serviceMonitors() !== undefined,
+      serviceMonitorAvailable: apis.ServiceMonitor,
+      httpRouteAvailable: apis.HTTPRoute,
     });
     const { spec } = desired;
 
-    if (d.secrets.get(names.internalTokenSecret, ns) === undefined) {
+    // spec.paused: change nothing, only report what is there.
+    if (!spec.paused && d.secrets.get(names.internalTokenSecret, ns) === undefined) {
       try {
         await d.api.create(
           resourcePath("Secret", ns),
@@ -121,29 +132,14 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       }
     }
 
-    let sts: V1StatefulSet | undefined;
-    let dep: V1Deployment | undefined;
-    for (const obj of desired.objects) {
-      try {
-        const applied = await d.api.apply<KubernetesObject>(obj, FIELD_MANAGER);
-        d.metrics.applyTotal.inc({ kind: obj.kind ?? "", result: "success" });
-        if (obj.kind === "StatefulSet") sts = applied as V1StatefulSet;
-        if (obj.kind === "Deployment") dep = applied as V1Deployment;
-      } catch (err) {
-        d.metrics.applyTotal.inc({ kind: obj.kind ?? "", result: "error" });
-        log.warn({ err: String(err), kind: obj.kind }, "apply failed");
-        errors.push(summarizeError(err, attempt("apply", obj.kind ?? "", obj.metadata?.name ?? "")));
-      }
-    }
-    for (const gone of desired.absent) {
-      if (d.serviceMonitors()?.get(gone.name, ns) === undefined) continue;
-      try {
-        await d.api.delete(resourcePath(gone.kind, ns, gone.name));
-      } catch (err) {
-        if (!isNotFound(err)) errors.push(summarizeError(err, attempt("delete", gone.kind, gone.name)));
-      }
-    }
-    recordChanges(d.events, cc, { prevSts: liveSts, prevDep, desired, spec });
+    const applied = spec.paused
+      ? { statefulSet: undefined, deployment: undefined, errors: [] }
+      : await applyChildren({ api: d.api, metrics: d.metrics, log, cacheFor: d.cacheFor }, desired, ns);
+    errors.push(...applied.errors);
+    // Gateway steps act only on a StatefulSet applied in this reconcile: never while paused.
+    const sts = applied.statefulSet;
+    const dep = applied.deployment;
+    if (!spec.paused) recordChanges(d.events, cc, { prevSts: liveSts, prevDep, desired, spec });
 
     // Observe what the controllers report after this apply, and plan the next gateway step.
     const nowMs = now().getTime();
@@ -184,6 +180,8 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       images: desired.images,
       problems,
       applyErrors: errors,
+      reconcilePaused: spec.paused,
+      optionalApis: apis,
     });
     const writeStatus = async (s: ChatClusterStatus) => {
       // Merge patch: a field that is gone must be sent as null to be removed.
@@ -222,6 +220,11 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
 
     if (errors.length > 0) d.events.record(cc, "Warning", "ReconcileFailed", errors.join(" "));
     const status = computeStatus(cc, spec, observe(plan), now());
+    // An optional API asked for and missing: a Warning (rate-limited by the recorder) besides the condition.
+    for (const c of status.conditions ?? []) {
+      if (c.reason === "ServiceMonitorAPIMissing" || c.reason === "HTTPRouteAPIMissing")
+        d.events.record(cc, "Warning", c.reason, c.message);
+    }
     recordClusterConditions(d.metrics, ns, name, status.conditions ?? []);
     if (!statusEqual(cc.status, status)) {
       try {

@@ -181,4 +181,52 @@ describe("computeStatus", () => {
     assert.equal(condition(notReady, "Ready")?.lastTransitionTime, "2026-01-01T00:05:00Z");
     assert.ok(!statusEqual(first, notReady));
   });
+
+  it("says the operator changes nothing while spec.paused, whatever is rolling", () => {
+    const s = computeStatus(
+      cc,
+      spec,
+      observed({
+        gateway: plan({ phase: "WaitingForLogic", outdated: 3 }),
+        logicRolledOut: false,
+        reconcilePaused: true,
+      }),
+      T0,
+    );
+    const p = condition(s, "Progressing");
+    assert.equal(p?.status, "False");
+    assert.equal(p?.reason, "ReconcilePaused");
+    assert.match(p?.message ?? "", /^spec\.paused is true: the operator changes nothing of this ChatCluster/);
+    assert.equal(condition(s, "Ready")?.status, "True", "Ready still reports the pods as they are");
+  });
+
+  it("reports a ServiceMonitor or HTTPRoute whose API is missing in its own condition, leaving Ready alone", () => {
+    const asked = chatCluster({
+      gateway: { replicas: 3, httpRoute: { parentRefs: [{ name: "public" }] } },
+      logic: { replicas: 2 },
+      metrics: { serviceMonitor: { enabled: true } },
+    });
+    const askedSpec = resolveSpec(asked.spec);
+    const missing = computeStatus(asked, askedSpec, observed(), T0);
+    assert.equal(condition(missing, "Ready")?.status, "True");
+    const mon = condition(missing, "MonitoringReady");
+    assert.equal(mon?.status, "False");
+    assert.equal(mon?.reason, "ServiceMonitorAPIMissing");
+    assert.match(mon?.message ?? "", /install the Prometheus Operator's CRDs/);
+    assert.equal(condition(missing, "HTTPRouteReady")?.reason, "HTTPRouteAPIMissing");
+    const served = computeStatus(
+      asked,
+      askedSpec,
+      observed({ optionalApis: { ServiceMonitor: true, HTTPRoute: true } }),
+      T1,
+    );
+    assert.equal(condition(served, "MonitoringReady")?.status, "True");
+    assert.equal(condition(served, "HTTPRouteReady")?.reason, "HTTPRouteCreated");
+    // Not asked for: no such condition at all.
+    const plain = computeStatus(cc, spec, observed(), T0);
+    assert.deepEqual(
+      plain.conditions?.map((c) => c.type),
+      ["Ready", "Progressing", "Degraded"],
+    );
+  });
 });

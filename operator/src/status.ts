@@ -20,6 +20,10 @@ export interface Observed {
   problems: readonly Problem[];
   /** One sentence per child the operator could not apply or delete (api-error-summary.ts). */
   applyErrors: readonly string[];
+  /** spec.paused: the operator changed nothing in this reconcile. */
+  reconcilePaused?: boolean;
+  /** Whether the cluster serves the optional APIs (optional-apis.ts). */
+  optionalApis?: { ServiceMonitor: boolean; HTTPRoute: boolean };
 }
 
 const REFERENCE_REASONS = new Set(["SecretNotFound", "ConfigMapNotFound"]);
@@ -74,9 +78,11 @@ export function computeStatus(
     plan: observed.gateway,
     logicRolledOut: observed.logicRolledOut,
     problem: podProblem ?? reference,
+    reconcilePaused: observed.reconcilePaused === true,
   });
   const degraded = applyError !== undefined;
   const g = observed.gateway;
+  const apis = observed.optionalApis ?? { ServiceMonitor: false, HTTPRoute: false };
   return {
     observedGeneration: generation,
     store: spec.store.kind,
@@ -89,6 +95,10 @@ export function computeStatus(
         degraded ? "ReconcileFailed" : "AsExpected",
         applyError ?? "the operator applied every child",
       ),
+      ...(spec.serviceMonitor.enabled ? [cond("MonitoringReady", ...monitoring(apis.ServiceMonitor))] : []),
+      ...(spec.gateway.httpRoute !== undefined
+        ? [cond("HTTPRouteReady", ...httpRouteState(apis.HTTPRoute))]
+        : []),
     ],
     gateway: {
       replicas: gw.replicas,
@@ -108,6 +118,27 @@ export function computeStatus(
       image: observed.images.logic,
     },
   };
+}
+
+/** Asked for a ServiceMonitor: whether it can exist. Never affects Ready: the chat works unscraped. */
+function monitoring(available: boolean): [boolean, string, string] {
+  return available
+    ? [true, "ServiceMonitorCreated", "the ServiceMonitor scrapes the gateway and logic pods"]
+    : [
+        false,
+        "ServiceMonitorAPIMissing",
+        `spec.metrics.serviceMonitor.enabled is true but the cluster does not serve monitoring.coreos.com/v1 ServiceMonitor, so nothing scrapes this ChatCluster's pods: install the Prometheus Operator's CRDs and the operator creates the ServiceMonitor within seconds`,
+      ];
+}
+
+function httpRouteState(available: boolean): [boolean, string, string] {
+  return available
+    ? [true, "HTTPRouteCreated", "the HTTPRoute routes to the gateways' client Service"]
+    : [
+        false,
+        "HTTPRouteAPIMissing",
+        `spec.gateway.httpRoute is set but the cluster does not serve gateway.networking.k8s.io/v1 HTTPRoute: install the Gateway API CRDs (and an implementation) and the operator creates the HTTPRoute within seconds`,
+      ];
 }
 
 /** Deep equality of two status objects as JSON, ignoring key order. */

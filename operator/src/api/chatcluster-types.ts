@@ -73,24 +73,91 @@ export type UpgradePolicy = "Manual" | "FollowOperator";
 /** Whether the SQLite volume claim outlives its ChatCluster. */
 export type DeletePolicy = "Retain" | "Delete";
 
+/** An environment variable, as in a Pod (valueFrom passes through). */
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: PassThrough;
+}
+
+/** A strategic-merge patch over a tier's pod template (desired/strategic-merge.ts). */
+export interface PodTemplatePatch {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: PassThrough & {
+    containers?: (PassThrough & { name: string; image?: string; command?: string[]; args?: string[] })[];
+  };
+}
+
+/** What each tier's pods carry besides the operator's own settings. */
+export interface TierPodSpec {
+  podLabels?: Record<string, string>;
+  podAnnotations?: Record<string, string>;
+  priorityClassName?: string;
+  placement?: Placement;
+  env?: EnvVar[];
+  podTemplate?: PodTemplatePatch;
+}
+
+/** An Ingress to the gateways' client port. */
+export interface IngressSpec {
+  enabled?: boolean;
+  className?: string;
+  host?: string;
+  path?: string;
+  pathType?: "Prefix" | "Exact" | "ImplementationSpecific";
+  annotations?: Record<string, string>;
+  tls?: { secretName: string };
+}
+
+/** A Gateway API parent reference. */
+export interface ParentRef {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+/** A Gateway API HTTPRoute to the gateways' client port. */
+export interface HttpRouteSpec {
+  enabled?: boolean;
+  parentRefs: ParentRef[];
+  hostnames?: string[];
+  path?: string;
+  timeouts?: { request?: string; backendRequest?: string };
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
 export interface ChatClusterSpec {
   image?: ImageSpec;
   upgradePolicy?: UpgradePolicy;
-  gateway?: {
+  paused?: boolean;
+  imagePullSecrets?: { name: string }[];
+  gateway?: TierPodSpec & {
     image?: ImageSpec;
     replicas?: number;
     resources?: ResourceRequirements;
     ports?: { client?: number; internal?: number; metrics?: number };
-    service?: { type?: ServiceType; annotations?: Record<string, string> };
+    service?: {
+      type?: ServiceType;
+      annotations?: Record<string, string>;
+      externalTrafficPolicy?: "Cluster" | "Local";
+      loadBalancerSourceRanges?: string[];
+    };
     drainSeconds?: number;
     maxConnections?: number;
     rollout?: { minIntervalSeconds?: number; paused?: boolean };
+    ingress?: IngressSpec;
+    httpRoute?: HttpRouteSpec;
   };
-  logic?: {
+  logic?: TierPodSpec & {
     image?: ImageSpec;
     replicas?: number;
     resources?: ResourceRequirements;
     ports?: { api?: number; metrics?: number };
+    service?: { type?: ServiceType; annotations?: Record<string, string> };
   };
   store: {
     nats?: {
@@ -108,7 +175,11 @@ export interface ChatClusterSpec {
   placement?: Placement;
 }
 
-export type ConditionType = "Ready" | "Progressing" | "Degraded";
+/**
+ * Ready, Progressing and Degraded always; MonitoringReady while a ServiceMonitor
+ * is asked for and HTTPRouteReady while an HTTPRoute is (neither affects Ready).
+ */
+export type ConditionType = "Ready" | "Progressing" | "Degraded" | "MonitoringReady" | "HTTPRouteReady";
 export type ConditionStatus = "True" | "False" | "Unknown";
 
 export interface Condition {

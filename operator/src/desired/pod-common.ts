@@ -6,6 +6,7 @@ import type {
   V1Toleration,
   V1TopologySpreadConstraint,
 } from "@kubernetes/client-node";
+import type { Placement } from "../api/chatcluster-types.ts";
 import type { ResolvedSpec } from "../api/defaults.ts";
 
 /** The image's unprivileged user (Dockerfile: USER 65532:65532, the conventional "nonroot"). */
@@ -26,9 +27,27 @@ export const CONTAINER_SECURITY_CONTEXT: V1SecurityContext = {
   capabilities: { drop: ["ALL"] },
 };
 
+/**
+ * Both tiers' probes on the ops port: /readyz (a gateway fails it as soon as it
+ * starts draining), /healthz for liveness.
+ */
+export const OPS_PROBES = {
+  readinessProbe: {
+    httpGet: { path: "/readyz", port: "metrics" },
+    periodSeconds: 5,
+    timeoutSeconds: 2,
+    failureThreshold: 2,
+  },
+  livenessProbe: {
+    httpGet: { path: "/healthz", port: "metrics" },
+    periodSeconds: 10,
+    timeoutSeconds: 3,
+    failureThreshold: 3,
+  },
+} satisfies Pick<V1Container, "readinessProbe" | "livenessProbe">;
+
 /** Placement fields of a pod spec; spread constraints without a selector get the tier's own. */
-export function placement(spec: ResolvedSpec, selector: Record<string, string>) {
-  const p = spec.placement;
+export function placement(p: Placement, selector: Record<string, string>) {
   const out: {
     nodeSelector?: Record<string, string>;
     tolerations?: V1Toleration[];

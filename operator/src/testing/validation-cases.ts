@@ -15,7 +15,38 @@ const BASE: ChatClusterSpec = {
 export const GOOD_SPEC: ChatClusterSpec = {
   image: { repository: "registry.example.com:5000/team/chat", tag: "1.2.3", pullPolicy: "IfNotPresent" },
   upgradePolicy: "Manual",
+  paused: false,
+  imagePullSecrets: [{ name: "regcred" }],
   gateway: {
+    podLabels: { "example.com/team": "edge" },
+    podAnnotations: { "vault.hashicorp.com/agent-inject": "true" },
+    priorityClassName: "chat-gateway",
+    placement: { tolerations: [{ key: "edge", operator: "Exists", effect: "NoSchedule" }] },
+    env: [
+      { name: "CHATCLUSTER_LOG_LEVEL", value: "debug" },
+      { name: "NODE_IP", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } },
+    ],
+    podTemplate: {
+      metadata: { annotations: { "sidecar.istio.io/inject": "false" } },
+      spec: {
+        containers: [
+          { name: "gateway", env: [{ name: "NODE_OPTIONS", value: "--max-old-space-size=1536" }] },
+          { name: "shipper", image: "fluent/fluent-bit:3.0", args: ["-c", "/etc/fb.conf"] },
+        ],
+        dnsPolicy: "ClusterFirst",
+      },
+    },
+    ingress: {
+      className: "nginx",
+      host: "chat.example.com",
+      annotations: { "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600" },
+      tls: { secretName: "chat-tls" },
+    },
+    httpRoute: {
+      parentRefs: [{ name: "public", namespace: "gateways", sectionName: "https" }],
+      hostnames: ["*.chat.example.com"],
+      timeouts: { request: "0s" },
+    },
     image: { repository: "ghcr.io/chatcluster/chatcluster", digest: `sha256:${"0".repeat(64)}` },
     replicas: 3,
     resources: { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } },
@@ -29,6 +60,9 @@ export const GOOD_SPEC: ChatClusterSpec = {
     rollout: { minIntervalSeconds: 10, paused: false },
   },
   logic: {
+    podLabels: { "example.com/team": "backend" },
+    env: [{ name: "CHATCLUSTER_MAX_BODY_BYTES", value: "65536" }],
+    service: { type: "ClusterIP", annotations: { "example.com/x": "y" } },
     image: { tag: "1.2.4" },
     replicas: 2,
     resources: { requests: { cpu: "250m" } },
@@ -192,5 +226,110 @@ export const BAD_SPECS: BadSpec[] = [
     spec: { ...BASE, store: { sqlite: { storageClassName: "Fast SSD" } }, logic: { replicas: 1 } },
     field: "spec.store.sqlite.storageClassName",
     message: /must be a valid object name/,
+  },
+
+  {
+    what: "a pod label that would change the tier's selector",
+    spec: { ...BASE, gateway: { podLabels: { "app.kubernetes.io/component": "mine" } } },
+    field: "spec.gateway.podLabels",
+    message: /select the tier's pods and are set by the operator/,
+  },
+  {
+    what: "a pod annotation under chatcluster.io/",
+    spec: { ...BASE, logic: { podAnnotations: { "chatcluster.io/config-hash": "x" } } },
+    field: "spec.logic.podAnnotations",
+    message: /keys under chatcluster\.io\/ are set by the operator/,
+  },
+  {
+    what: "an invalid priority class name",
+    spec: { ...BASE, gateway: { priorityClassName: "High Priority" } },
+    field: "spec.gateway.priorityClassName",
+    message: /must be a valid object name/,
+  },
+  {
+    what: "an invalid image pull secret name",
+    spec: { ...BASE, imagePullSecrets: [{ name: "reg_cred" }] },
+    field: "spec.imagePullSecrets[0].name",
+    message: /must be a valid object name/,
+  },
+  {
+    what: "an env variable the operator sets",
+    spec: { ...BASE, gateway: { env: [{ name: "CHATCLUSTER_INTERNAL_LISTEN", value: "0.0.0.0:1" }] } },
+    field: "spec.gateway.env[0]",
+    message: /CHATCLUSTER_INTERNAL_LISTEN is set by the operator for the gateway container/,
+  },
+  {
+    what: "an env variable with both value and valueFrom",
+    spec: {
+      ...BASE,
+      logic: { env: [{ name: "X", value: "1", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }] },
+    },
+    field: "spec.logic.env[0]",
+    message: /set value or valueFrom, not both/,
+  },
+  {
+    what: "the same env variable twice",
+    spec: {
+      ...BASE,
+      logic: {
+        env: [
+          { name: "X", value: "1" },
+          { name: "X", value: "2" },
+        ],
+      },
+    },
+    field: "spec.logic.env[1]",
+    message: /Duplicate value/,
+  },
+  {
+    what: "a podTemplate that sets the tier container's image",
+    spec: {
+      ...BASE,
+      gateway: { podTemplate: { spec: { containers: [{ name: "gateway", image: "evil:1" }] } } },
+    },
+    field: "spec.gateway.podTemplate.spec.containers",
+    message: /the gateway container's image, command and args come from the image fields and the operator/,
+  },
+  {
+    what: "a podTemplate label that would change the selector",
+    spec: {
+      ...BASE,
+      logic: { podTemplate: { metadata: { labels: { "app.kubernetes.io/instance": "x" } } } },
+    },
+    field: "spec.logic.podTemplate.metadata.labels",
+    message: /select the tier's pods and are set by the operator/,
+  },
+  {
+    what: "externalTrafficPolicy on a ClusterIP Service",
+    spec: { ...BASE, gateway: { service: { externalTrafficPolicy: "Local" } } },
+    field: "spec.gateway.service.externalTrafficPolicy",
+    message: /applies only to type NodePort or LoadBalancer/,
+  },
+  {
+    what: "loadBalancerSourceRanges that are not CIDRs",
+    spec: {
+      ...BASE,
+      gateway: { service: { type: "LoadBalancer", loadBalancerSourceRanges: ["10.0.0.300/8"] } },
+    },
+    field: "spec.gateway.service.loadBalancerSourceRanges[0]",
+    message: /must be an IPv4 or IPv6 CIDR/,
+  },
+  {
+    what: "an Ingress with TLS and no host",
+    spec: { ...BASE, gateway: { ingress: { tls: { secretName: "chat-tls" } } } },
+    field: "spec.gateway.ingress",
+    message: /ingress\.tls needs ingress\.host/,
+  },
+  {
+    what: "an Ingress host that is not a DNS name",
+    spec: { ...BASE, gateway: { ingress: { host: "Chat.Example.com" } } },
+    field: "spec.gateway.ingress.host",
+    message: /must be a lower-case DNS name/,
+  },
+  {
+    what: "an HTTPRoute without parentRefs",
+    spec: { ...BASE, gateway: { httpRoute: { hostnames: ["chat.example.com"] } as never } },
+    field: "spec.gateway.httpRoute.parentRefs",
+    message: /Required value/,
   },
 ];
