@@ -258,4 +258,49 @@ describe("ChatCluster knobs on a real control plane", {
     assert.deepEqual(route.spec.parentRefs, [{ name: "public", namespace: "gateways" }]);
     await current("route", "HTTPRouteReady=True", (c) => condition(c, "HTTPRouteReady")?.status === "True");
   });
+
+  it("creates NetworkPolicies whose selectors pick exactly this ChatCluster's pods, and deletes them when disabled", async () => {
+    await applyYaml(
+      "np.json",
+      manifest("np", {
+        ...BASE,
+        gateway: { replicas: 2 },
+        logic: { replicas: 1 },
+        networkPolicy: {
+          serverApi: {
+            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "backend" } } }],
+          },
+        },
+      }),
+    );
+    await current("np", "np Ready", (c) => condition(c, "Ready")?.status === "True");
+    const selected = async (selector: { matchLabels: Record<string, string> }) => {
+      const labels = Object.entries(selector.matchLabels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",");
+      return (await kubectl("get", "pods", "-n", NS, "-l", labels, "-o", "name")).trim().split("\n").sort();
+    };
+    const gw = await eventually("NetworkPolicy np-gateway", () => tryGet("networkpolicy", "np-gateway"));
+    const lg = await eventually("NetworkPolicy np-logic", () => tryGet("networkpolicy", "np-logic"));
+    // Other ChatClusters share the namespace: each policy must pick this one's pods only.
+    assert.deepEqual(await selected(gw.spec.podSelector), ["pod/np-gateway-0", "pod/np-gateway-1"]);
+    const internal = gw.spec.ingress[0];
+    assert.deepEqual(internal.ports, [{ port: "internal", protocol: "TCP" }]);
+    const logicPods = await selected(internal.from[0].podSelector);
+    assert.equal(logicPods.length, 1);
+    assert.match(logicPods[0]!, /^pod\/np-logic-/);
+    assert.deepEqual(await selected(lg.spec.podSelector), logicPods);
+    assert.deepEqual(lg.spec.ingress[0].from, [
+      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "backend" } } },
+    ]);
+    assert.equal(lg.spec.ingress[1].from, undefined, "metrics: any source when none is listed");
+
+    await patch("np", { networkPolicy: { enabled: false } });
+    await eventually("both NetworkPolicies deleted", async () =>
+      (await tryGet("networkpolicy", "np-gateway")) === undefined &&
+      (await tryGet("networkpolicy", "np-logic")) === undefined
+        ? true
+        : undefined,
+    );
+  });
 });

@@ -36,6 +36,7 @@ export const OWNED_KINDS = [
   "PodDisruptionBudget",
   "PersistentVolumeClaim",
   "Ingress",
+  "NetworkPolicy",
 ] as const;
 
 /**

@@ -98,6 +98,18 @@ const FULL_SPEC: Required<ChatClusterSpec> = {
     apiKeys: { secretKeyRef: { name: "n", key: "k" } },
   },
   metrics: { serviceMonitor: { enabled: true, interval: "30s", labels: { a: "b" } } },
+  networkPolicy: {
+    enabled: true,
+    client: {
+      from: [
+        { podSelector: {}, namespaceSelector: {}, ipBlock: { cidr: "10.0.0.0/8", except: ["10.1.0.0/16"] } },
+      ],
+    },
+    serverApi: {
+      from: [{ podSelector: {}, namespaceSelector: {}, ipBlock: { cidr: "10.0.0.0/8", except: [] } }],
+    },
+    metrics: { from: [] },
+  },
   placement: PLACEMENT,
 };
 

@@ -130,6 +130,21 @@ export interface HttpRouteSpec {
   labels?: Record<string, string>;
 }
 
+/** A NetworkPolicy peer: pods in namespaces, or an address range. */
+export interface NetworkPeer {
+  podSelector?: PassThrough;
+  namespaceSelector?: PassThrough;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+
+/** The NetworkPolicies of a ChatCluster; `from` unset or empty admits any source. */
+export interface NetworkPolicySpec {
+  enabled?: boolean;
+  client?: { from?: NetworkPeer[] };
+  serverApi?: { from?: NetworkPeer[] };
+  metrics?: { from?: NetworkPeer[] };
+}
+
 export interface ChatClusterSpec {
   image?: ImageSpec;
   upgradePolicy?: UpgradePolicy;
@@ -172,6 +187,7 @@ export interface ChatClusterSpec {
     apiKeys?: { secretKeyRef: KeyRef };
   };
   metrics?: { serviceMonitor?: { enabled?: boolean; interval?: string; labels?: Record<string, string> } };
+  networkPolicy?: NetworkPolicySpec;
   placement?: Placement;
 }
 

@@ -6,6 +6,7 @@ import type {
   ImageSpec,
   IngressSpec,
   KeyRef,
+  NetworkPeer,
   Placement,
   PodTemplatePatch,
   PullPolicy,
@@ -113,6 +114,13 @@ export interface ResolvedSpec {
     apiKeys?: Required<KeyRef>;
   };
   serviceMonitor: { enabled: boolean; interval: string; labels: Record<string, string> };
+  /** Sources per port group; an empty list admits any source (as a NetworkPolicy rule without from). */
+  networkPolicy: {
+    enabled: boolean;
+    client: NetworkPeer[];
+    serverApi: NetworkPeer[];
+    metrics: NetworkPeer[];
+  };
   placement: Placement;
 }
 
@@ -287,6 +295,12 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
       enabled: sm.enabled ?? false,
       interval: sm.interval ?? DEFAULTS.serviceMonitorInterval,
       labels: sm.labels ?? {},
+    },
+    networkPolicy: {
+      enabled: spec.networkPolicy?.enabled ?? true,
+      client: spec.networkPolicy?.client?.from ?? [],
+      serverApi: spec.networkPolicy?.serverApi?.from ?? [],
+      metrics: spec.networkPolicy?.metrics?.from ?? [],
     },
     placement,
   };

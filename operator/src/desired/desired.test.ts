@@ -32,6 +32,8 @@ describe("buildDesired", () => {
       "ConfigMap/demo-gateway-config",
       "ConfigMap/demo-logic-config",
       "Deployment/demo-logic",
+      "NetworkPolicy/demo-gateway",
+      "NetworkPolicy/demo-logic",
       "PodDisruptionBudget/demo-gateway",
       "PodDisruptionBudget/demo-logic",
       "Role/demo-logic-endpointslices",

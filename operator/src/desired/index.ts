@@ -6,6 +6,7 @@ import { gatewayClientService, gatewayHeadlessService, gatewayPdb, gatewayStatef
 import { resolveImages, type TierImages } from "./images.ts";
 import { logicDataClaim, logicDeployment, logicPdb, logicService } from "./logic.ts";
 import { type ChildNames, childNames } from "./names.ts";
+import { gatewayNetworkPolicy, logicNetworkPolicy } from "./network-policies.ts";
 import { logicRole, logicRoleBinding, logicServiceAccount } from "./rbac.ts";
 import { SERVICE_MONITOR_API_VERSION, serviceMonitor } from "./service-monitor.ts";
 import { PatchError } from "./strategic-merge.ts";
@@ -108,6 +109,17 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
     if (want !== undefined) objects.push(want);
     else absent.push(gone);
   };
+  const netpol = spec.networkPolicy.enabled;
+  optional(netpol ? gatewayNetworkPolicy(cc, spec, names) : undefined, true, {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    name: names.gatewayNetworkPolicy,
+  });
+  optional(netpol ? logicNetworkPolicy(cc, spec, names) : undefined, true, {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    name: names.logicNetworkPolicy,
+  });
   const ingress = spec.gateway.ingress;
   optional(ingress && gatewayIngress(cc, spec, names, ingress), true, {
     apiVersion: "networking.k8s.io/v1",

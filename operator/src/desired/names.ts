@@ -36,6 +36,8 @@ export interface ChildNames {
   serviceMonitor: string;
   gatewayIngress: string;
   gatewayHttpRoute: string;
+  gatewayNetworkPolicy: string;
+  logicNetworkPolicy: string;
 }
 
 export function childNames(name: string): ChildNames {
@@ -57,6 +59,8 @@ export function childNames(name: string): ChildNames {
     serviceMonitor: name,
     gatewayIngress: `${name}-gateway`,
     gatewayHttpRoute: `${name}-gateway`,
+    gatewayNetworkPolicy: `${name}-gateway`,
+    logicNetworkPolicy: `${name}-logic`,
   };
 }
 
