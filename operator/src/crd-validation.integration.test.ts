@@ -11,14 +11,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
+import {
+  type ControlPlane,
+  needsReal,
+  startControlPlane,
+  trackFailures,
+} from "../../testenv/harness/index.ts";
 import { KubeApi } from "./kube-api.ts";
 import { clusterHelpers } from "./testing/cluster-helpers.ts";
 import { eventually } from "./testing/operator-process.ts";
 import { BAD_SPECS, GOOD_SPEC } from "./testing/validation-cases.ts";
 
 const NS = "valid";
-const UNIT_ONLY = process.env.CHATCLUSTER_UNIT_ONLY === "1";
 
 interface Schema {
   description?: string;
@@ -30,7 +34,7 @@ interface Schema {
 
 describe("the ChatCluster CRD on a real API server", {
   timeout: 300_000,
-  skip: UNIT_ONLY && "CHATCLUSTER_UNIT_ONLY=1: needs a control plane (make testenv)",
+  skip: needsReal("a control plane (make testenv)"),
 }, () => {
   const failed = trackFailures();
   let cp: ControlPlane;

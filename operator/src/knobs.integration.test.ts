@@ -10,13 +10,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type ControlPlane, startControlPlane, trackFailures } from "../../testenv/harness/index.ts";
+import {
+  type ControlPlane,
+  needsReal,
+  startControlPlane,
+  trackFailures,
+} from "../../testenv/harness/index.ts";
 import { KubeApi, resourcePath } from "./kube-api.ts";
 import { clusterHelpers, type Obj } from "./testing/cluster-helpers.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
 
 const NS = "knobs";
-const UNIT_ONLY = process.env.CHATCLUSTER_UNIT_ONLY === "1";
 
 const manifest = (name: string, spec: unknown) =>
   JSON.stringify({ apiVersion: "chatcluster.io/v1alpha1", kind: "ChatCluster", metadata: { name }, spec });
@@ -27,7 +31,7 @@ const BASE = {
 
 describe("ChatCluster knobs on a real control plane", {
   timeout: 600_000,
-  skip: UNIT_ONLY && "CHATCLUSTER_UNIT_ONLY=1: needs a control plane (make testenv)",
+  skip: needsReal("a control plane (make testenv)"),
 }, () => {
   const failed = trackFailures();
   let cp: ControlPlane;

@@ -30,12 +30,7 @@ function withAnnotations<T extends { labels?: Record<string, string> }>(
   return Object.keys(annotations).length > 0 ? { ...meta, annotations } : meta;
 }
 
-export function gatewayIngress(
-  cc: ChatCluster,
-  spec: ResolvedSpec,
-  names: ChildNames,
-  ing: ResolvedIngress,
-): V1Ingress {
+export function gatewayIngress(cc: ChatCluster, names: ChildNames, ing: ResolvedIngress): V1Ingress {
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "Ingress",

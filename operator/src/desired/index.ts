@@ -121,7 +121,7 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
     name: names.logicNetworkPolicy,
   });
   const ingress = spec.gateway.ingress;
-  optional(ingress && gatewayIngress(cc, spec, names, ingress), true, {
+  optional(ingress && gatewayIngress(cc, names, ingress), true, {
     apiVersion: "networking.k8s.io/v1",
     kind: "Ingress",
     name: names.gatewayIngress,
