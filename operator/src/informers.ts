@@ -10,6 +10,7 @@ import type { Logger } from "../../platform/logger.ts";
 import { backoffCeilingMs } from "../../protocol/backoff.ts";
 import type { KubeApi } from "./kube-api.ts";
 import { resourceFor, resourcePath } from "./kube-api.ts";
+import { METADATA_LIST_ACCEPT, MetadataWatch, slim } from "./metadata-watch.ts";
 
 /**
  * One informer (list + watch + cache) per kind, kept alive.
@@ -43,6 +44,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   labelSelector?: string;
   /** e.g. metadata.name=x: one named object (RBAC may then grant it by resourceNames). */
   fieldSelector?: string;
+  /** Cache only names and versions, never data (metadata-watch.ts). */
+  metadataOnly?: boolean;
   handlers: InformerHandlers<T>;
   log: Logger;
   onRestart(kind: string): void;
@@ -68,18 +71,22 @@ export function keepInformer<T extends KubernetesObject>(o: InformerOptions<T>):
   let timer: NodeJS.Timeout | undefined;
 
   const list = async (): Promise<KubernetesListObject<T>> => {
-    const l = await o.api.get<KubernetesListObject<T>>(`${path}${query}`);
+    const l = await o.api.get<KubernetesListObject<T>>(
+      `${path}${query}`,
+      o.metadataOnly ? METADATA_LIST_ACCEPT : undefined,
+    );
     // List items carry no apiVersion/kind; the reconciler and owner references want them.
     for (const item of l.items) {
       item.apiVersion ??= r.apiVersion;
       item.kind ??= o.kind;
     }
+    if (o.metadataOnly) l.items = l.items.map((item) => slim(item, r.apiVersion, o.kind));
     synced = true;
     return l;
   };
   const informer = new ListWatch<T>(
     path,
-    new Watch(o.kubeConfig),
+    o.metadataOnly ? new MetadataWatch(o.kubeConfig, r.apiVersion, o.kind) : new Watch(o.kubeConfig),
     list,
     false,
     o.labelSelector,

@@ -94,6 +94,7 @@ export class KubeApi {
     path: string,
     body?: unknown,
     contentType = "application/json",
+    accept = "application/json",
   ): Promise<KubeResponse<T>> {
     // Re-applied per request: in-cluster tokens are rotated on disk.
     const opts: {
@@ -116,7 +117,7 @@ export class KubeApi {
       ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
     });
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string> = { ...opts.headers, accept: "application/json" };
+    const headers: Record<string, string> = { ...opts.headers, accept };
     if (payload) {
       headers["content-type"] = contentType;
       headers["content-length"] = String(payload.length);
@@ -172,8 +173,9 @@ export class KubeApi {
     });
   }
 
-  async get<T>(path: string): Promise<T> {
-    return (await this.request<T>("GET", path)).body;
+  /** `accept` may ask for another representation, e.g. PartialObjectMetadataList. */
+  async get<T>(path: string, accept?: string): Promise<T> {
+    return (await this.request<T>("GET", path, undefined, undefined, accept)).body;
   }
 
   async create<T>(path: string, body: unknown): Promise<T> {

@@ -11,9 +11,16 @@ import type {
 import type { Registry } from "prom-client";
 import type { Logger } from "../../platform/logger.ts";
 import type { ChatCluster } from "./api/chatcluster-types.ts";
+import { resolveSpec } from "./api/defaults.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller.ts";
-import { COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY_SELECTOR, NAME_LABEL } from "./desired/names.ts";
+import {
+  COMPONENT_LABEL,
+  childNames,
+  INSTANCE_LABEL,
+  MANAGED_BY_SELECTOR,
+  NAME_LABEL,
+} from "./desired/names.ts";
 import { EventRecorder } from "./event-recorder.ts";
 import { type KeptInformer, keepInformer } from "./informers.ts";
 import { KubeApi } from "./kube-api.ts";
@@ -21,6 +28,8 @@ import { LeaderElector } from "./leader-election.ts";
 import { createOperatorMetrics, type OperatorMetrics } from "./operator-metrics.ts";
 import { OptionalApis } from "./optional-apis.ts";
 import { createReconciler } from "./reconciler.ts";
+import { RetiredTokens } from "./retired-tokens.ts";
+import { references } from "./rollout/reference-check.ts";
 import { WorkQueue } from "./work-queue.ts";
 
 /** Every kind the operator owns and watches (by the managed-by label). */
@@ -112,18 +121,48 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     // A deleted key reconciles to nothing but dropping its status metrics.
     handlers: { onChange: enqueue, onDelete: enqueue },
   });
+  // A deleted internal token Secret is remembered before its owner is enqueued: the next token rotates from it.
+  const retired = new RetiredTokens();
   const owned = new Map<string, KeptInformer<KubernetesObject>>();
   for (const kind of OWNED_KINDS) {
+    const onDelete =
+      kind === "Secret"
+        ? (obj: KubernetesObject) => {
+            retired.record(obj as V1Secret);
+            enqueueOwner(obj);
+          }
+        : enqueueOwner;
     owned.set(
       kind,
       keepInformer<KubernetesObject>({
         ...common,
         kind,
         labelSelector: MANAGED_BY_SELECTOR,
-        handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
+        handlers: { onChange: enqueueOwner, onDelete },
       }),
     );
   }
+  // Every Secret's name and version, never its data: a new value in a Secret a ChatCluster reads (spec.auth)
+  // wakes that ChatCluster at once, so logic rolls onto it (internal-token-step.ts) and status stays current;
+  // so does its internal token Secret recreated by hand (without the label the owned informer selects).
+  const enqueueReaders = (secret: KubernetesObject) => {
+    const ns = secret.metadata?.namespace ?? "";
+    const name = secret.metadata?.name;
+    for (const cc of chatClusters.cache.list(ns)) {
+      const refs = references(resolveSpec(cc.spec));
+      if (
+        name === childNames(cc.metadata.name).internalTokenSecret ||
+        refs.some((r) => r.kind === "Secret" && r.name === name)
+      )
+        enqueue(cc);
+    }
+  };
+  const referencedSecrets = keepInformer<KubernetesObject>({
+    ...common,
+    kind: "Secret",
+    metadataOnly: true,
+    handlers: { onChange: enqueueReaders, onDelete: enqueueReaders },
+  });
   const pods = keepInformer<KubernetesObject>({
     ...common,
     kind: "Pod",
@@ -141,7 +180,12 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     },
     intervalMs: config.discoveryInterval,
   });
-  const informers: KeptInformer<KubernetesObject>[] = [chatClusters, ...owned.values(), pods];
+  const informers: KeptInformer<KubernetesObject>[] = [
+    chatClusters,
+    ...owned.values(),
+    referencedSecrets,
+    pods,
+  ];
   await Promise.all([...informers.map((i) => i.start()), optional.start()]);
 
   const events = new EventRecorder(api, log.child({ part: "events" }), identity, () =>
@@ -154,6 +198,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     deployments: owned.get("Deployment")!.cache as KeptInformer<V1Deployment>["cache"],
     secrets: owned.get("Secret")!.cache as KeptInformer<V1Secret>["cache"],
     pods: pods.cache as KeptInformer<V1Pod>["cache"],
+    retired,
     optionalApis: optional,
     cacheFor: (kind) =>
       kind === "ServiceMonitor" || kind === "HTTPRoute"

@@ -14,9 +14,9 @@ import { applyChildren } from "./apply-children.ts";
 import { recordChanges, recordDrain } from "./change-events.ts";
 import { getFresh, latestFailedCreate, readKeys } from "./cluster-reads.ts";
 import { buildDesired } from "./desired/index.ts";
-import { generateInternalToken, internalTokenSecret } from "./desired/internal-token.ts";
 import { COMPONENT_LABEL, childNames, FIELD_MANAGER, INSTANCE_LABEL } from "./desired/names.ts";
 import type { EventRecorder } from "./event-recorder.ts";
+import { ensureInternalToken, finishRotation, tokenWhilePaused } from "./internal-token-step.ts";
 import type { KubeApi } from "./kube-api.ts";
 import { resourcePath } from "./kube-api.ts";
 import { isConflict, isNotFound } from "./operator-error.ts";
@@ -26,6 +26,7 @@ import {
   recordClusterConditions,
 } from "./operator-metrics.ts";
 import type { OptionalKind } from "./optional-apis.ts";
+import type { RetiredTokens } from "./retired-tokens.ts";
 import { diagnose, type Problem } from "./rollout/diagnosis.ts";
 import { type GatewayPlan, planGateways } from "./rollout/gateway-plan.ts";
 import { logicRolledOut } from "./rollout/logic-rollout.ts";
@@ -44,6 +45,8 @@ export interface ReconcilerDeps {
   statefulSets: ObjectCache<V1StatefulSet>;
   deployments: ObjectCache<V1Deployment>;
   secrets: ObjectCache<V1Secret>;
+  /** Tokens of internal token Secrets seen deleted (rotations start from them). */
+  retired: RetiredTokens;
   /** Gateway and logic pods of every ChatCluster (label-selected). */
   pods: ObjectCache<V1Pod>;
   /** Whether the ServiceMonitor and HTTPRoute APIs are served now (they may appear later). */
@@ -77,6 +80,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
     // Deleted: children go with it through their owner references (garbage collector).
     if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) {
       forgetClusterConditions(d.metrics, ns, name);
+      d.retired.forget(ns, name);
       return {};
     }
     // The draining record (status) and the StatefulSet's replicas come fresh: from a
@@ -103,6 +107,14 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       ServiceMonitor: d.optionalApis.available("ServiceMonitor"),
       HTTPRoute: d.optionalApis.available("HTTPRoute"),
     };
+    const resolved = resolveSpec(cc.spec);
+    const live = { statefulSet: liveSts, deployment: prevDep };
+    // The internal token and the auth Secrets first: the pod templates carry their generation and revision.
+    const tokenDeps = { api: d.api, secrets: d.secrets, retired: d.retired, events: d.events, log };
+    const token = resolved.paused
+      ? tokenWhilePaused(cc, live)
+      : await ensureInternalToken(tokenDeps, cc, resolved, names, live);
+    errors.push(...token.errors);
     const desired = buildDesired(cc, {
       defaultImage: d.defaultImage,
       // Under upgradePolicy Manual the images stay what they were resolved to (images.ts).
@@ -111,26 +123,12 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
         logic: cc.status?.logic?.image ?? firstImage(prevDep),
       },
       // Never lower replicas here: scale-down is stepped below, one drained pod at a time.
-      gatewayReplicas: Math.max(liveSts?.spec?.replicas ?? 0, resolveSpec(cc.spec).gateway.replicas),
+      gatewayReplicas: Math.max(liveSts?.spec?.replicas ?? 0, resolved.gateway.replicas),
       serviceMonitorAvailable: apis.ServiceMonitor,
       httpRouteAvailable: apis.HTTPRoute,
+      secretRolls: token.rolls,
     });
     const { spec } = desired;
-
-    // spec.paused: change nothing, only report what is there.
-    if (!spec.paused && d.secrets.get(names.internalTokenSecret, ns) === undefined) {
-      try {
-        await d.api.create(
-          resourcePath("Secret", ns),
-          internalTokenSecret(cc, names, generateInternalToken()),
-        );
-        log.info({ secret: names.internalTokenSecret }, "created the internal token secret");
-      } catch (err) {
-        // Exists already (cache not caught up): keep it, never overwrite a live token.
-        if (!isConflict(err))
-          errors.push(summarizeError(err, attempt("create", "Secret", names.internalTokenSecret)));
-      }
-    }
 
     const applied = spec.paused
       ? { statefulSet: undefined, deployment: undefined, errors: [] }
@@ -182,11 +180,15 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       applyErrors: errors,
       reconcilePaused: spec.paused,
       optionalApis: apis,
+      internalToken: token.status,
     });
     const writeStatus = async (s: ChatClusterStatus) => {
       // Merge patch: a field that is gone must be sent as null to be removed.
       const gateway = { ...s.gateway, draining: s.gateway?.draining ?? null };
-      await d.api.mergePatch(resourcePath("ChatCluster", ns, name, "status"), { status: { ...s, gateway } });
+      const internalToken = s.internalToken && { message: null, ...s.internalToken };
+      await d.api.mergePatch(resourcePath("ChatCluster", ns, name, "status"), {
+        status: { ...s, gateway, ...(internalToken ? { internalToken } : {}) },
+      });
     };
 
     // Only a StatefulSet applied in this reconcile is acted on: its replicas are known to be ours.
@@ -218,6 +220,18 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       }
     }
 
+    // Every pod of both tiers runs the current token generation: new pods need no previous token.
+    if (
+      token.rotating &&
+      sts !== undefined &&
+      dep !== undefined &&
+      logicDone &&
+      plan.state.phase === "Settled"
+    ) {
+      const finished = await finishRotation(tokenDeps, cc, names);
+      if (finished.error !== undefined) errors.push(finished.error);
+      if (finished.done) token.status = { ...token.status, phase: "Current" };
+    }
     if (errors.length > 0) d.events.record(cc, "Warning", "ReconcileFailed", errors.join(" "));
     const status = computeStatus(cc, spec, observe(plan), now());
     // An optional API asked for and missing: a Warning (rate-limited by the recorder) besides the condition.

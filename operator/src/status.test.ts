@@ -229,4 +229,32 @@ describe("computeStatus", () => {
       ["Ready", "Progressing", "Degraded"],
     );
   });
+  it("says a rollout rotates the internal token, and a lost token degrades with what to do", () => {
+    const rotating = computeStatus(
+      cc,
+      spec,
+      observed({
+        gateway: plan({ phase: "WaitingForLogic", outdated: 3 }, 0),
+        logicRolledOut: false,
+        internalToken: { generation: 2, phase: "Rotating", lastRotationRequest: "r2" },
+      }),
+      T0,
+    );
+    assert.match(
+      condition(rotating, "Progressing")?.message ?? "",
+      /^rotating the internal token to generation 2/,
+    );
+    assert.deepEqual(rotating.internalToken, { generation: 2, phase: "Rotating", lastRotationRequest: "r2" });
+    assert.equal(condition(rotating, "Degraded")?.status, "False");
+
+    const lost = computeStatus(
+      cc,
+      spec,
+      observed({ internalToken: { generation: 1, phase: "Lost", message: "recreate it" } }),
+      T0,
+    );
+    assert.equal(condition(lost, "Degraded")?.status, "True");
+    assert.equal(condition(lost, "Degraded")?.reason, "InternalTokenLost");
+    assert.equal(condition(lost, "Degraded")?.message, "recreate it");
+  });
 });

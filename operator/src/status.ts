@@ -1,5 +1,11 @@
 import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
-import type { ChatCluster, ChatClusterStatus, Condition, ConditionType } from "./api/chatcluster-types.ts";
+import type {
+  ChatCluster,
+  ChatClusterStatus,
+  Condition,
+  ConditionType,
+  InternalTokenStatus,
+} from "./api/chatcluster-types.ts";
 import type { ResolvedSpec } from "./api/defaults.ts";
 import type { TierImages } from "./desired/images.ts";
 import { selectorLabels, selectorString } from "./desired/names.ts";
@@ -24,6 +30,8 @@ export interface Observed {
   reconcilePaused?: boolean;
   /** Whether the cluster serves the optional APIs (optional-apis.ts). */
   optionalApis?: { ServiceMonitor: boolean; HTTPRoute: boolean };
+  /** The internal token as internal-token-step.ts left it. */
+  internalToken?: InternalTokenStatus;
 }
 
 const REFERENCE_REASONS = new Set(["SecretNotFound", "ConfigMapNotFound"]);
@@ -80,8 +88,22 @@ export function computeStatus(
     problem: podProblem ?? reference,
     reconcilePaused: observed.reconcilePaused === true,
   });
-  const degraded = applyError !== undefined;
+  const token = observed.internalToken;
+  const tokenLost = token?.phase === "Lost" ? token.message : undefined;
+  const degradedReason =
+    applyError !== undefined
+      ? "ReconcileFailed"
+      : tokenLost !== undefined
+        ? "InternalTokenLost"
+        : "AsExpected";
+  const degraded = degradedReason !== "AsExpected";
   const g = observed.gateway;
+  // A token rotation rides on an ordinary rollout: say why the pods roll.
+  if (token?.phase === "Rotating" && progress.status) {
+    progress.message = `rotating the internal token to generation ${token.generation} (gateways accept both tokens meanwhile): ${progress.message}`;
+  }
+  if (token?.message !== undefined && token.phase !== "Lost")
+    progress.message = `${progress.message}; ${token.message}`;
   const apis = observed.optionalApis ?? { ServiceMonitor: false, HTTPRoute: false };
   return {
     observedGeneration: generation,
@@ -92,8 +114,8 @@ export function computeStatus(
       cond(
         "Degraded",
         degraded,
-        degraded ? "ReconcileFailed" : "AsExpected",
-        applyError ?? "the operator applied every child",
+        degradedReason,
+        applyError ?? tokenLost ?? "the operator applied every child",
       ),
       ...(spec.serviceMonitor.enabled ? [cond("MonitoringReady", ...monitoring(apis.ServiceMonitor))] : []),
       ...(spec.gateway.httpRoute !== undefined
@@ -117,6 +139,7 @@ export function computeStatus(
       ready: `${lg.ready}/${lg.desired}`,
       image: observed.images.logic,
     },
+    ...(token !== undefined ? { internalToken: token } : {}),
   };
 }
 

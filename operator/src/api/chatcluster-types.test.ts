@@ -137,6 +137,7 @@ const FULL_STATUS: Required<ChatClusterStatus> = {
     lastDrainedTime: "t",
   },
   logic: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, ready: "1/1", image: "i" },
+  internalToken: { generation: 1, phase: "Rotating", lastRotationRequest: "r", message: "m" },
 };
 
 /** Object paths in the value that the schema does not declare, and declared paths the value lacks. */

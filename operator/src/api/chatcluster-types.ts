@@ -237,12 +237,24 @@ export interface GatewayStatus extends TierStatus {
   lastDrainedTime?: string;
 }
 
+/** The internal token as the operator left it (the token itself is only in its Secret). */
+export interface InternalTokenStatus {
+  /** How many times it was replaced; both pod templates carry it from the first time on. */
+  generation: number;
+  /** Rotating: pods of both generations run, and gateways accept both tokens. Lost: see message. */
+  phase: "Current" | "Rotating" | "Lost";
+  /** The last chatcluster.io/rotate-internal-token value answered. */
+  lastRotationRequest?: string;
+  message?: string;
+}
+
 export interface ChatClusterStatus {
   observedGeneration?: number;
   store?: "nats" | "sqlite";
   conditions?: Condition[];
   gateway?: GatewayStatus;
   logic?: TierStatus;
+  internalToken?: InternalTokenStatus;
 }
 
 export interface ObjectMeta {

@@ -16,6 +16,8 @@ import {
   POD_SECURITY_CONTEXT,
   placement,
   resources,
+  type SecretRolls,
+  secretRollAnnotations,
 } from "./pod-common.ts";
 import { withTierPod } from "./tier-pod.ts";
 import { gatewayShutdownGraceSeconds } from "./workload-config.ts";
@@ -93,6 +95,7 @@ export interface GatewayWorkload {
   configHash: string;
   /** The operator steps scale-down one pod at a time, so this may lag spec.gateway.replicas. */
   replicas: number;
+  rolls: SecretRolls;
 }
 
 export function gatewayStatefulSet(
@@ -120,7 +123,13 @@ export function gatewayStatefulSet(
       selector: { matchLabels: selector },
       template: withTierPod(
         {
-          metadata: { labels: selector, annotations: { [CONFIG_HASH_ANNOTATION]: w.configHash } },
+          metadata: {
+            labels: selector,
+            annotations: {
+              [CONFIG_HASH_ANNOTATION]: w.configHash,
+              ...secretRollAnnotations(w.rolls, "gateway"),
+            },
+          },
           spec: {
             terminationGracePeriodSeconds: gatewayTerminationGraceSeconds(spec),
             automountServiceAccountToken: false,
@@ -137,7 +146,7 @@ export function gatewayStatefulSet(
                 env: [
                   fieldEnv("CHATCLUSTER_GATEWAY_ID", "metadata.name"),
                   fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
-                  ...internalTokenEnv(names),
+                  ...internalTokenEnv(names, w.rolls.tokenGeneration),
                 ],
                 ports: [
                   { name: "client", containerPort: p.client, protocol: "TCP" },

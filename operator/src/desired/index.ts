@@ -7,6 +7,7 @@ import { resolveImages, type TierImages } from "./images.ts";
 import { logicDataClaim, logicDeployment, logicPdb, logicService } from "./logic.ts";
 import { type ChildNames, childNames } from "./names.ts";
 import { gatewayNetworkPolicy, logicNetworkPolicy } from "./network-policies.ts";
+import type { SecretRolls } from "./pod-common.ts";
 import { logicRole, logicRoleBinding, logicServiceAccount } from "./rbac.ts";
 import { SERVICE_MONITOR_API_VERSION, serviceMonitor } from "./service-monitor.ts";
 import { PatchError } from "./strategic-merge.ts";
@@ -23,6 +24,8 @@ export interface DesiredOptions {
   serviceMonitorAvailable: boolean;
   /** Whether gateway.networking.k8s.io/v1 HTTPRoute exists in the cluster (discovery). */
   httpRouteAvailable?: boolean;
+  /** The internal token's generation and the auth secrets' revision (internal-token-step.ts); 0 when never replaced. */
+  secretRolls?: SecretRolls;
 }
 
 /** A child this ChatCluster must not have (any more), to delete where it exists. */
@@ -68,6 +71,7 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
   const logicData = logicConfigData(spec, names);
   const gatewayHash = configHash(gatewayData, names.internalTokenSecret);
   const logicHash = configHash(logicData, names.internalTokenSecret, spec.auth);
+  const rolls = opts.secretRolls ?? { tokenGeneration: 0, authRevision: 0 };
   const invalid: string[] = [];
   /** A workload whose podTemplate patch does not apply is left as it is. */
   const workload = <T>(build: () => T): T[] => {
@@ -92,6 +96,7 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
         image: images.gateway,
         configHash: gatewayHash,
         replicas: opts.gatewayReplicas ?? spec.gateway.replicas,
+        rolls,
       }),
     ),
     gatewayPdb(cc, names),
@@ -100,7 +105,7 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
   if (claim) objects.push(claim);
   objects.push(
     logicService(cc, spec, names),
-    ...workload(() => logicDeployment(cc, spec, names, images.logic, logicHash)),
+    ...workload(() => logicDeployment(cc, spec, names, images.logic, logicHash, rolls)),
     logicPdb(cc, names),
   );
   const absent: AbsentChild[] = [];

@@ -22,7 +22,9 @@ import {
   POD_SECURITY_CONTEXT,
   placement,
   resources,
+  type SecretRolls,
   secretEnv,
+  secretRollAnnotations,
 } from "./pod-common.ts";
 import { withTierPod } from "./tier-pod.ts";
 import { JWKS_DIR, JWKS_FILE, SQLITE_DIR } from "./workload-config.ts";
@@ -50,6 +52,7 @@ export function logicDeployment(
   names: ChildNames,
   image: string,
   configHash: string,
+  rolls: SecretRolls,
 ): V1Deployment {
   const selector = selectorLabels(cc.metadata.name, "logic");
   const sqlite = spec.store.kind === "sqlite";
@@ -92,7 +95,10 @@ export function logicDeployment(
         : { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: withTierPod(
         {
-          metadata: { labels: selector, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+          metadata: {
+            labels: selector,
+            annotations: { [CONFIG_HASH_ANNOTATION]: configHash, ...secretRollAnnotations(rolls, "logic") },
+          },
           spec: {
             serviceAccountName: names.logicServiceAccount,
             automountServiceAccountToken: true,
@@ -115,7 +121,7 @@ export function logicDeployment(
                   fieldEnv("CHATCLUSTER_LOGIC_ID", "metadata.name"),
                   fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
                   fieldEnv("CHATCLUSTER_DISCOVERY_NAMESPACE", "metadata.namespace"),
-                  ...internalTokenEnv(names),
+                  ...internalTokenEnv(names, rolls.tokenGeneration),
                   ...authEnv(spec),
                 ],
                 ports: [

@@ -87,7 +87,45 @@ export function resources(r: ResolvedSpec["gateway"]["resources"]) {
   } as V1Container["resources"];
 }
 
-/** The shared secret of the gateways' internal port; gateways check it and logic presents it. */
-export function internalTokenEnv(names: { internalTokenSecret: string }): NonNullable<V1Container["env"]> {
-  return [secretEnv("CHATCLUSTER_INTERNAL_SECRET", names.internalTokenSecret, "token")];
+/**
+ * What rolls a tier when a secret it reads at start is replaced: the internal
+ * token's generation (both tiers) and the revision of the auth secrets' values
+ * (logic). Each appears only once it is above 0, so a ChatCluster whose
+ * secrets were never replaced keeps the template an older operator built.
+ */
+export interface SecretRolls {
+  tokenGeneration: number;
+  authRevision: number;
+}
+
+export const TOKEN_GENERATION_ANNOTATION = "chatcluster.io/internal-token-generation";
+export const AUTH_REVISION_ANNOTATION = "chatcluster.io/auth-revision";
+
+export function secretRollAnnotations(rolls: SecretRolls, tier: "gateway" | "logic"): Record<string, string> {
+  return {
+    ...(rolls.tokenGeneration > 0 ? { [TOKEN_GENERATION_ANNOTATION]: String(rolls.tokenGeneration) } : {}),
+    ...(tier === "logic" && rolls.authRevision > 0
+      ? { [AUTH_REVISION_ANNOTATION]: String(rolls.authRevision) }
+      : {}),
+  };
+}
+
+/**
+ * The shared secret of the gateways' internal port: gateways check it, logic
+ * presents it. From the first rotation on, the previous token too (key
+ * `previous`, present only while a rotation rolls out), so pods of both
+ * generations reach each other (docs/push-stream.md).
+ */
+export function internalTokenEnv(
+  names: { internalTokenSecret: string },
+  tokenGeneration: number,
+): NonNullable<V1Container["env"]> {
+  const env = [secretEnv("CHATCLUSTER_INTERNAL_SECRET", names.internalTokenSecret, "token")];
+  if (tokenGeneration > 0) {
+    env.push({
+      name: "CHATCLUSTER_INTERNAL_SECRET_PREVIOUS",
+      valueFrom: { secretKeyRef: { name: names.internalTokenSecret, key: "previous", optional: true } },
+    });
+  }
+  return env;
 }
