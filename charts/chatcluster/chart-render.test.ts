@@ -328,4 +328,21 @@ describe("helm chart (rendered)", { skip: needsReal("helm (make testenv)") }, ()
     const off = await render(["--set", "operator.replicas=1,operator.leaderElection.enabled=false"]);
     assert.ok(!off.some((o) => o.kind === "Lease"));
   });
+
+  it("limits its NetworkPolicy to the operator pods' metrics port; ChatCluster pods get theirs from the operator", async () => {
+    assert.ok(!(await render()).some((o) => o.kind === "NetworkPolicy"), "off by default");
+    const monitoring = {
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
+    };
+    const objects = await render(["-f", join(CHART, "ci", "namespaced-values.yaml")]);
+    const policies = objects.filter((o) => o.kind === "NetworkPolicy") as (KubernetesObject & {
+      spec: { podSelector: { matchLabels: Record<string, string> }; ingress: unknown[] };
+    })[];
+    assert.equal(policies.length, 1);
+    const dep = find<V1Deployment>(objects, "Deployment");
+    assert.deepEqual(policies[0]?.spec.podSelector.matchLabels, dep.spec?.selector.matchLabels);
+    assert.deepEqual(policies[0]?.spec.ingress, [
+      { ports: [{ port: "metrics", protocol: "TCP" }], from: [monitoring] },
+    ]);
+  });
 });

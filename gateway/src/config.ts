@@ -48,6 +48,11 @@ export const gatewayFlags = {
     "",
     "Shared secret logic must present on the push stream: a second factor next to its client certificate.",
   ),
+  internalSecretPrevious: stringFlag(
+    "CHATCLUSTER_INTERNAL_SECRET_PREVIOUS",
+    "",
+    "A previous shared secret, still accepted while it is being rotated out (logic processes started before the rotation present it).",
+  ),
   internalTlsCert: stringFlag(
     "CHATCLUSTER_INTERNAL_TLS_CERT",
     "",

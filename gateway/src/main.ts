@@ -57,6 +57,7 @@ export async function runGateway(config: GatewayConfig): Promise<void> {
     port: config.internalListen.port,
     tls: internalTlsFrom(config),
     secret: config.internalSecret === "" ? undefined : config.internalSecret,
+    previousSecret: config.internalSecretPrevious === "" ? undefined : config.internalSecretPrevious,
     ...pendingEventLimitsFrom(config),
   });
   edge = createEdge({

@@ -233,6 +233,11 @@ export const logicFlags = {
     "",
     "Shared secret presented to the gateways' internal port (must match theirs): a second factor next to the client certificate.",
   ),
+  internalSecretPrevious: stringFlag(
+    "CHATCLUSTER_INTERNAL_SECRET_PREVIOUS",
+    "",
+    "The shared secret before a rotation: presented to a gateway that refuses the current one (a gateway started before the rotation).",
+  ),
   principalKey: stringFlag(
     "CHATCLUSTER_PRINCIPAL_KEY",
     "",
@@ -412,5 +417,6 @@ export function redactLogicConfig(c: LogicConfig): Record<string, unknown> {
     internalSecret: c.internalSecret === "" ? "" : "[redacted]",
     principalKey: c.principalKey === "" ? "" : "[redacted]",
     principalKeyPrevious: c.principalKeyPrevious === "" ? "" : "[redacted]",
+    internalSecretPrevious: c.internalSecretPrevious === "" ? "" : "[redacted]",
   };
 }

@@ -77,6 +77,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     registry,
     log,
     secret: config.internalSecret === "" ? undefined : config.internalSecret,
+    previousSecret: config.internalSecretPrevious === "" ? undefined : config.internalSecretPrevious,
     tls: gatewayTlsFrom(config),
   });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { CoreV1Event, V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import type { KubeApi } from "./kube-api.ts";
 import { resourcePath } from "./kube-api.ts";
@@ -38,6 +39,27 @@ export function readKeys(api: KubeApi, ns: string): ReadKeys {
       ? undefined
       : [...Object.keys(cm.data ?? {}), ...Object.keys(cm.binaryData ?? {})];
   };
+}
+
+/**
+ * A fingerprint of the Secret values a logic pod reads into its environment
+ * at start (the HS256 key, the API keys): SHA-256 over the references and
+ * their values. Undefined while one of them is missing (nothing to roll to
+ * yet; status already says so).
+ */
+export async function authFingerprint(
+  api: KubeApi,
+  ns: string,
+  refs: readonly { name: string; key: string }[],
+): Promise<string | undefined> {
+  const h = createHash("sha256");
+  for (const r of refs) {
+    const s = await getFresh<V1Secret>(api, "Secret", ns, r.name);
+    const value = s?.data?.[r.key];
+    if (value === undefined) return undefined;
+    h.update(`${r.name}\u0000${r.key}\u0000${value}\u0000`);
+  }
+  return h.digest("hex");
 }
 
 /** Only failures this recent explain pods missing now. */

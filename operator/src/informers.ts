@@ -2,13 +2,15 @@ import {
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
-  makeInformer,
+  ListWatch,
   type ObjectCache,
+  Watch,
 } from "@kubernetes/client-node";
 import type { Logger } from "../../platform/logger.ts";
 import { backoffCeilingMs } from "../../protocol/backoff.ts";
 import type { KubeApi } from "./kube-api.ts";
 import { resourceFor, resourcePath } from "./kube-api.ts";
+import { METADATA_LIST_ACCEPT, MetadataWatch, slim } from "./metadata-watch.ts";
 
 /**
  * One informer (list + watch + cache) per kind, kept alive.
@@ -40,6 +42,10 @@ export interface InformerOptions<T extends KubernetesObject> {
   /** "" watches every namespace. */
   namespace: string;
   labelSelector?: string;
+  /** e.g. metadata.name=x: one named object (RBAC may then grant it by resourceNames). */
+  fieldSelector?: string;
+  /** Cache only names and versions, never data (metadata-watch.ts). */
+  metadataOnly?: boolean;
   handlers: InformerHandlers<T>;
   log: Logger;
   onRestart(kind: string): void;
@@ -51,7 +57,10 @@ export interface InformerOptions<T extends KubernetesObject> {
 export function keepInformer<T extends KubernetesObject>(o: InformerOptions<T>): KeptInformer<T> {
   const path = resourcePath(o.kind, o.namespace);
   const r = resourceFor(o.kind);
-  const query = o.labelSelector === undefined ? "" : `?labelSelector=${encodeURIComponent(o.labelSelector)}`;
+  const params = new URLSearchParams();
+  if (o.labelSelector !== undefined) params.set("labelSelector", o.labelSelector);
+  if (o.fieldSelector !== undefined) params.set("fieldSelector", o.fieldSelector);
+  const query = params.size === 0 ? "" : `?${params}`;
   const log = o.log.child({ informer: o.kind });
   const base = o.baseBackoffMs ?? 1000;
   const max = o.maxBackoffMs ?? 30_000;
@@ -62,16 +71,27 @@ export function keepInformer<T extends KubernetesObject>(o: InformerOptions<T>):
   let timer: NodeJS.Timeout | undefined;
 
   const list = async (): Promise<KubernetesListObject<T>> => {
-    const l = await o.api.get<KubernetesListObject<T>>(`${path}${query}`);
+    const l = await o.api.get<KubernetesListObject<T>>(
+      `${path}${query}`,
+      o.metadataOnly ? METADATA_LIST_ACCEPT : undefined,
+    );
     // List items carry no apiVersion/kind; the reconciler and owner references want them.
     for (const item of l.items) {
       item.apiVersion ??= r.apiVersion;
       item.kind ??= o.kind;
     }
+    if (o.metadataOnly) l.items = l.items.map((item) => slim(item, r.apiVersion, o.kind));
     synced = true;
     return l;
   };
-  const informer = makeInformer<T>(o.kubeConfig, path, list, o.labelSelector);
+  const informer = new ListWatch<T>(
+    path,
+    o.metadataOnly ? new MetadataWatch(o.kubeConfig, r.apiVersion, o.kind) : new Watch(o.kubeConfig),
+    list,
+    false,
+    o.labelSelector,
+    o.fieldSelector,
+  );
 
   const guard =
     (what: string, fn: (obj: T) => void) =>

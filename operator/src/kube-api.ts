@@ -43,6 +43,14 @@ export const RESOURCES: Readonly<Record<string, Resource>> = {
   RoleBinding: { apiVersion: "rbac.authorization.k8s.io/v1", plural: "rolebindings", namespaced: true },
   Lease: { apiVersion: "coordination.k8s.io/v1", plural: "leases", namespaced: true },
   ServiceMonitor: { apiVersion: "monitoring.coreos.com/v1", plural: "servicemonitors", namespaced: true },
+  Ingress: { apiVersion: "networking.k8s.io/v1", plural: "ingresses", namespaced: true },
+  NetworkPolicy: { apiVersion: "networking.k8s.io/v1", plural: "networkpolicies", namespaced: true },
+  HTTPRoute: { apiVersion: "gateway.networking.k8s.io/v1", plural: "httproutes", namespaced: true },
+  CustomResourceDefinition: {
+    apiVersion: "apiextensions.k8s.io/v1",
+    plural: "customresourcedefinitions",
+    namespaced: false,
+  },
 };
 
 export function resourceFor(kind: string): Resource {
@@ -86,6 +94,7 @@ export class KubeApi {
     path: string,
     body?: unknown,
     contentType = "application/json",
+    accept = "application/json",
   ): Promise<KubeResponse<T>> {
     // Re-applied per request: in-cluster tokens are rotated on disk.
     const opts: {
@@ -108,7 +117,7 @@ export class KubeApi {
       ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
     });
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string> = { ...opts.headers, accept: "application/json" };
+    const headers: Record<string, string> = { ...opts.headers, accept };
     if (payload) {
       headers["content-type"] = contentType;
       headers["content-length"] = String(payload.length);
@@ -164,8 +173,9 @@ export class KubeApi {
     });
   }
 
-  async get<T>(path: string): Promise<T> {
-    return (await this.request<T>("GET", path)).body;
+  /** `accept` may ask for another representation, e.g. PartialObjectMetadataList. */
+  async get<T>(path: string, accept?: string): Promise<T> {
+    return (await this.request<T>("GET", path, undefined, undefined, accept)).body;
   }
 
   async create<T>(path: string, body: unknown): Promise<T> {

@@ -24,6 +24,8 @@ const CONDITION_TYPES = Object.keys({
   Ready: true,
   Progressing: true,
   Degraded: true,
+  MonitoringReady: true,
+  HTTPRouteReady: true,
 } satisfies Record<ConditionType, true>) as ConditionType[];
 
 export function createOperatorMetrics(
@@ -85,7 +87,7 @@ export function createOperatorMetrics(
     // with the ChatCluster's pods; scrape the operator with honor_labels (docs/metrics.md).
     clusterCondition: new Gauge({
       name: "chatcluster_operator_cluster_condition",
-      help: "Status conditions of each ChatCluster (Ready, Progressing, Degraded): 1 while True, else 0. Labelled with the ChatCluster's namespace and name; exported by the leader.",
+      help: "Status conditions of each ChatCluster (Ready, Progressing, Degraded, and MonitoringReady or HTTPRouteReady where asked for): 1 while True, else 0. Labelled with the ChatCluster's namespace and name; exported by the leader.",
       labelNames: ["namespace", "chatcluster", "condition"] as const,
       registers,
     }),
@@ -108,15 +110,17 @@ export function createOperatorMetrics(
   return m;
 }
 
-/** Exports the conditions just computed for one ChatCluster. */
+/** Exports the conditions just computed for one ChatCluster; a condition no longer reported loses its series. */
 export function recordClusterConditions(
   m: OperatorMetrics,
   namespace: string,
   chatcluster: string,
   conditions: readonly Condition[],
 ): void {
-  for (const c of conditions) {
-    m.clusterCondition.set({ namespace, chatcluster, condition: c.type }, c.status === "True" ? 1 : 0);
+  for (const condition of CONDITION_TYPES) {
+    const c = conditions.find((x) => x.type === condition);
+    if (c === undefined) m.clusterCondition.remove({ namespace, chatcluster, condition });
+    else m.clusterCondition.set({ namespace, chatcluster, condition }, c.status === "True" ? 1 : 0);
   }
 }
 

@@ -3,7 +3,9 @@
  * (here: 403 until RBAC is granted) restart with backoff and recover, and a
  * leader that crashes without releasing its Lease is replaced once the Lease
  * expires, a paused leader steps down, and the optional ServiceMonitor API is
- * discovered after start. The operator runs with exactly docs/examples/operator-rbac.yaml.
+ * noticed within seconds of its CRD (a watch on the CRD by name, which the
+ * example RBAC grants by resourceNames). The operator runs with exactly
+ * docs/examples/operator-rbac.yaml.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -206,7 +208,7 @@ describe("operator recovery", {
     );
     assert.equal(holder.trim(), standby.id);
   });
-  it("creates a ServiceMonitor once its API appears and deletes it when disabled", async () => {
+  it("says the ServiceMonitor API is missing, creates the ServiceMonitor within seconds of its CRD, and deletes it when disabled", async () => {
     // Only the API registration of the Prometheus Operator's CRD matters here (discovery + storage).
     const crd = join(dir, "servicemonitor-crd.yaml");
     writeFileSync(
@@ -227,20 +229,13 @@ describe("operator recovery", {
         "",
       ].join("\n"),
     );
+    // Periodic discovery an hour apart: only the watch on the CRD can notice it in time.
     const op = await spawnOperator(tokenKubeconfig, "op-sm", cp.logsDir, [
       `--watch-namespace=${NS}`,
       "--leader-elect=false",
-      "--discovery-interval=1s",
+      "--discovery-interval=1h",
     ]);
     operators.push(op);
-    // Registered after the operator started: periodic discovery finds it without a restart.
-    await kubectl("apply", "-f", crd);
-    await kubectl(
-      "wait",
-      "--for=condition=Established",
-      "crd/servicemonitors.monitoring.coreos.com",
-      "--timeout=60s",
-    );
     const cc = join(dir, "mon.yaml");
     writeFileSync(
       cc,
@@ -249,7 +244,48 @@ describe("operator recovery", {
         "  metrics: {serviceMonitor: {enabled: true, labels: {release: prom}}}\n",
     );
     await kubectl("apply", "-n", NS, "-f", cc);
-    await eventually("ServiceMonitor mon", () => exists("servicemonitor", "mon"));
+    const monitoring = async () => {
+      const out = await kubectl(
+        "get",
+        "chatcluster",
+        "mon",
+        "-n",
+        NS,
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="MonitoringReady")].status} {.status.conditions[?(@.type=="MonitoringReady")].reason}',
+      );
+      return out.trim();
+    };
+    await eventually("MonitoringReady=False ServiceMonitorAPIMissing", async () =>
+      (await monitoring()) === "False ServiceMonitorAPIMissing" ? true : undefined,
+    );
+    const warning = await eventually("a Warning event ServiceMonitorAPIMissing", async () => {
+      const out = await kubectl(
+        "get",
+        "events",
+        "-n",
+        NS,
+        "--field-selector",
+        "involvedObject.name=mon,reason=ServiceMonitorAPIMissing,type=Warning",
+        "-o",
+        "jsonpath={.items[*].message}",
+      );
+      return out.trim() === "" ? undefined : out;
+    });
+    assert.match(warning, /does not serve monitoring\.coreos\.com\/v1 ServiceMonitor/);
+
+    // Registered after the operator started: the CRD watch finds it, no restart, no waiting an hour.
+    await kubectl("apply", "-f", crd);
+    await kubectl(
+      "wait",
+      "--for=condition=Established",
+      "crd/servicemonitors.monitoring.coreos.com",
+      "--timeout=60s",
+    );
+    await eventually("ServiceMonitor mon", () => exists("servicemonitor", "mon"), 30_000);
+    await eventually("MonitoringReady=True", async () =>
+      (await monitoring()) === "True ServiceMonitorCreated" ? true : undefined,
+    );
     const sm = JSON.parse(await kubectl("get", "servicemonitor", "mon", "-n", NS, "-o", "json")) as {
       metadata: { labels: Record<string, string>; ownerReferences: { name: string; controller: boolean }[] };
       spec: { endpoints: { port: string }[]; selector: { matchLabels: Record<string, string> } };
@@ -270,6 +306,9 @@ describe("operator recovery", {
     );
     await eventually("ServiceMonitor mon deleted", async () =>
       (await exists("servicemonitor", "mon")) === undefined ? true : undefined,
+    );
+    await eventually("no MonitoringReady condition once not asked for", async () =>
+      (await monitoring()) === "" ? true : undefined,
     );
     assert.equal(await op.stop(), 0);
   });

@@ -186,7 +186,7 @@ describe("operator against a real control plane", {
     assert.equal(slices.items.flatMap((s) => s.endpoints ?? []).length, 2);
     const table = await kubectl("get", "chat", "demo", "-n", NS);
     assert.match(table, /READY\s+GATEWAYS\s+LOGIC\s+AGE/);
-    assert.match(table, /demo\s+True\s+2\s+2/);
+    assert.match(table, /demo\s+True\s+2\/2\s+2\/2/);
   });
 
   it("follows kubectl scale and spec edits through the scale subresource", async () => {

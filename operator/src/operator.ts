@@ -11,16 +11,25 @@ import type {
 import type { Registry } from "prom-client";
 import type { Logger } from "../../platform/logger.ts";
 import type { ChatCluster } from "./api/chatcluster-types.ts";
+import { resolveSpec } from "./api/defaults.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller.ts";
-import { COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY_SELECTOR, NAME_LABEL } from "./desired/names.ts";
-import { SERVICE_MONITOR_API_VERSION } from "./desired/service-monitor.ts";
+import {
+  COMPONENT_LABEL,
+  childNames,
+  INSTANCE_LABEL,
+  MANAGED_BY_SELECTOR,
+  NAME_LABEL,
+} from "./desired/names.ts";
 import { EventRecorder } from "./event-recorder.ts";
 import { type KeptInformer, keepInformer } from "./informers.ts";
 import { KubeApi } from "./kube-api.ts";
 import { LeaderElector } from "./leader-election.ts";
 import { createOperatorMetrics, type OperatorMetrics } from "./operator-metrics.ts";
+import { OptionalApis } from "./optional-apis.ts";
 import { createReconciler } from "./reconciler.ts";
+import { RetiredTokens } from "./retired-tokens.ts";
+import { references } from "./rollout/reference-check.ts";
 import { WorkQueue } from "./work-queue.ts";
 
 /** Every kind the operator owns and watches (by the managed-by label). */
@@ -35,6 +44,8 @@ export const OWNED_KINDS = [
   "Deployment",
   "PodDisruptionBudget",
   "PersistentVolumeClaim",
+  "Ingress",
+  "NetworkPolicy",
 ] as const;
 
 /**
@@ -77,6 +88,8 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     ...OWNED_KINDS,
     "Pod",
     "ServiceMonitor",
+    "HTTPRoute",
+    "CustomResourceDefinition",
   ]);
   const api = new KubeApi(kubeConfig);
   const queue = new WorkQueue({
@@ -108,66 +121,72 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     // A deleted key reconciles to nothing but dropping its status metrics.
     handlers: { onChange: enqueue, onDelete: enqueue },
   });
+  // A deleted internal token Secret is remembered before its owner is enqueued: the next token rotates from it.
+  const retired = new RetiredTokens();
   const owned = new Map<string, KeptInformer<KubernetesObject>>();
   for (const kind of OWNED_KINDS) {
+    const onDelete =
+      kind === "Secret"
+        ? (obj: KubernetesObject) => {
+            retired.record(obj as V1Secret);
+            enqueueOwner(obj);
+          }
+        : enqueueOwner;
     owned.set(
       kind,
       keepInformer<KubernetesObject>({
         ...common,
         kind,
         labelSelector: MANAGED_BY_SELECTOR,
-        handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
+        handlers: { onChange: enqueueOwner, onDelete },
       }),
     );
   }
+  // Every Secret's name and version, never its data: a new value in a Secret a ChatCluster reads (spec.auth)
+  // wakes that ChatCluster at once, so logic rolls onto it (internal-token-step.ts) and status stays current;
+  // so does its internal token Secret recreated by hand (without the label the owned informer selects).
+  const enqueueReaders = (secret: KubernetesObject) => {
+    const ns = secret.metadata?.namespace ?? "";
+    const name = secret.metadata?.name;
+    for (const cc of chatClusters.cache.list(ns)) {
+      const refs = references(resolveSpec(cc.spec));
+      if (
+        name === childNames(cc.metadata.name).internalTokenSecret ||
+        refs.some((r) => r.kind === "Secret" && r.name === name)
+      )
+        enqueue(cc);
+    }
+  };
+  const referencedSecrets = keepInformer<KubernetesObject>({
+    ...common,
+    kind: "Secret",
+    metadataOnly: true,
+    handlers: { onChange: enqueueReaders, onDelete: enqueueReaders },
+  });
   const pods = keepInformer<KubernetesObject>({
     ...common,
     kind: "Pod",
     labelSelector: WORKLOAD_POD_SELECTOR,
     handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
   });
-  // Optional API: the ServiceMonitor informer exists only while monitoring.coreos.com/v1 is served,
-  // re-checked every discoveryInterval so installing the Prometheus Operator later needs no restart.
-  let serviceMonitors: KeptInformer<KubernetesObject> | undefined;
-  const discover = async (): Promise<boolean> => {
-    let available: boolean;
-    try {
-      available = await api.hasKind(SERVICE_MONITOR_API_VERSION, "ServiceMonitor");
-    } catch (err) {
-      log.warn({ err }, "API discovery for ServiceMonitor failed; keeping the previous answer");
-      return false;
-    }
-    if (available && serviceMonitors === undefined) {
-      const informer = keepInformer<KubernetesObject>({
-        ...common,
-        kind: "ServiceMonitor",
-        labelSelector: MANAGED_BY_SELECTOR,
-        handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
-      });
-      await informer.start();
-      serviceMonitors = informer;
-    } else if (!available && serviceMonitors !== undefined) {
-      const informer = serviceMonitors;
-      serviceMonitors = undefined;
-      await informer.stop();
-    } else {
-      return false;
-    }
-    log.info({ serviceMonitorAvailable: available }, "optional API availability changed");
-    return true;
-  };
-  const informers: KeptInformer<KubernetesObject>[] = [chatClusters, ...owned.values(), pods];
-  await Promise.all([...informers.map((i) => i.start()), discover()]);
-  const discoveryTimer = setInterval(() => {
-    discover().then(
-      (changed) => {
-        // Every ChatCluster may now need (or must lose) its ServiceMonitor.
-        if (changed) for (const cc of chatClusters.cache.list()) enqueue(cc);
-      },
-      (err: unknown) => log.warn({ err }, "optional API discovery failed"),
-    );
-  }, config.discoveryInterval);
-  discoveryTimer.unref();
+  // Optional APIs (ServiceMonitor, HTTPRoute): their children are watched only while served.
+  const optional = new OptionalApis({
+    ...common,
+    namespace: config.watchNamespace,
+    childHandlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
+    // Every ChatCluster may now need (or must lose) such a child, or a condition changes.
+    onChange: () => {
+      for (const cc of chatClusters.cache.list()) enqueue(cc);
+    },
+    intervalMs: config.discoveryInterval,
+  });
+  const informers: KeptInformer<KubernetesObject>[] = [
+    chatClusters,
+    ...owned.values(),
+    referencedSecrets,
+    pods,
+  ];
+  await Promise.all([...informers.map((i) => i.start()), optional.start()]);
 
   const events = new EventRecorder(api, log.child({ part: "events" }), identity, () =>
     metrics.eventsDropped.inc(),
@@ -179,7 +198,12 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     deployments: owned.get("Deployment")!.cache as KeptInformer<V1Deployment>["cache"],
     secrets: owned.get("Secret")!.cache as KeptInformer<V1Secret>["cache"],
     pods: pods.cache as KeptInformer<V1Pod>["cache"],
-    serviceMonitors: () => serviceMonitors?.cache,
+    retired,
+    optionalApis: optional,
+    cacheFor: (kind) =>
+      kind === "ServiceMonitor" || kind === "HTTPRoute"
+        ? optional.cache(kind)
+        : owned.get(kind as (typeof OWNED_KINDS)[number])?.cache,
     defaultImage: config.workloadImage,
     events,
     metrics,
@@ -227,16 +251,15 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     metrics,
     isLeader: () => (elector === undefined ? true : elector.isLeader),
     notReadyReason: () => {
-      const all = serviceMonitors === undefined ? informers : [...informers, serviceMonitors];
+      const all = [...informers, ...optional.informers()];
       const pending = all.filter((i) => !i.synced).map((i) => i.kind);
       return pending.length === 0 ? null : `caches not synced: ${pending.join(", ")}`;
     },
     async stop() {
-      clearInterval(discoveryTimer);
       await controller.stop();
       if (elector !== undefined) await elector.stop();
       metrics.leader.set(0);
-      await Promise.all([...informers, ...(serviceMonitors ? [serviceMonitors] : [])].map((i) => i.stop()));
+      await Promise.all([...informers.map((i) => i.stop()), optional.stop()]);
       api.close();
       leaseApi.close();
     },

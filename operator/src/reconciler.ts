@@ -10,12 +10,13 @@ import type { Logger } from "../../platform/logger.ts";
 import type { ChatCluster, ChatClusterStatus } from "./api/chatcluster-types.ts";
 import { resolveSpec } from "./api/defaults.ts";
 import { type Attempt, summarizeError } from "./api-error-summary.ts";
+import { applyChildren } from "./apply-children.ts";
 import { recordChanges, recordDrain } from "./change-events.ts";
 import { getFresh, latestFailedCreate, readKeys } from "./cluster-reads.ts";
 import { buildDesired } from "./desired/index.ts";
-import { generateInternalToken, internalTokenSecret } from "./desired/internal-token.ts";
 import { COMPONENT_LABEL, childNames, FIELD_MANAGER, INSTANCE_LABEL } from "./desired/names.ts";
 import type { EventRecorder } from "./event-recorder.ts";
+import { ensureInternalToken, finishRotation, tokenWhilePaused } from "./internal-token-step.ts";
 import type { KubeApi } from "./kube-api.ts";
 import { resourcePath } from "./kube-api.ts";
 import { isConflict, isNotFound } from "./operator-error.ts";
@@ -24,6 +25,8 @@ import {
   type OperatorMetrics,
   recordClusterConditions,
 } from "./operator-metrics.ts";
+import type { OptionalKind } from "./optional-apis.ts";
+import type { RetiredTokens } from "./retired-tokens.ts";
 import { diagnose, type Problem } from "./rollout/diagnosis.ts";
 import { type GatewayPlan, planGateways } from "./rollout/gateway-plan.ts";
 import { logicRolledOut } from "./rollout/logic-rollout.ts";
@@ -42,10 +45,14 @@ export interface ReconcilerDeps {
   statefulSets: ObjectCache<V1StatefulSet>;
   deployments: ObjectCache<V1Deployment>;
   secrets: ObjectCache<V1Secret>;
+  /** Tokens of internal token Secrets seen deleted (rotations start from them). */
+  retired: RetiredTokens;
   /** Gateway and logic pods of every ChatCluster (label-selected). */
   pods: ObjectCache<V1Pod>;
-  /** The ServiceMonitor cache; undefined while the API does not exist (it may appear later). */
-  serviceMonitors: () => ObjectCache<KubernetesObject> | undefined;
+  /** Whether the ServiceMonitor and HTTPRoute APIs are served now (they may appear later). */
+  optionalApis: { available(kind: OptionalKind): boolean };
+  /** The cache of a child kind the operator may delete (Ingress, ServiceMonitor...), when watched. */
+  cacheFor(kind: string): ObjectCache<KubernetesObject> | undefined;
   defaultImage: string;
   events: EventRecorder;
   metrics: OperatorMetrics;
@@ -73,6 +80,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
     // Deleted: children go with it through their owner references (garbage collector).
     if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) {
       forgetClusterConditions(d.metrics, ns, name);
+      d.retired.forget(ns, name);
       return {};
     }
     // The draining record (status) and the StatefulSet's replicas come fresh: from a
@@ -94,6 +102,19 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       namespace: ns,
     });
 
+    // Asked once: the informers behind these may start or stop while this reconcile runs.
+    const apis = {
+      ServiceMonitor: d.optionalApis.available("ServiceMonitor"),
+      HTTPRoute: d.optionalApis.available("HTTPRoute"),
+    };
+    const resolved = resolveSpec(cc.spec);
+    const live = { statefulSet: liveSts, deployment: prevDep };
+    // The internal token and the auth Secrets first: the pod templates carry their generation and revision.
+    const tokenDeps = { api: d.api, secrets: d.secrets, retired: d.retired, events: d.events, log };
+    const token = resolved.paused
+      ? tokenWhilePaused(cc, live)
+      : await ensureInternalToken(tokenDeps, cc, resolved, names, live);
+    errors.push(...token.errors);
     const desired = buildDesired(cc, {
       defaultImage: d.defaultImage,
       // Under upgradePolicy Manual the images stay what they were resolved to (images.ts).
@@ -102,48 +123,21 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
         logic: cc.status?.logic?.image ?? firstImage(prevDep),
       },
       // Never lower replicas here: scale-down is stepped below, one drained pod at a time.
-      gatewayReplicas: Math.max(liveSts?.spec?.replicas ?? 0, resolveSpec(cc.spec).gateway.replicas),
-      serviceMonitorAvailable: d.serviceMonitors() !== undefined,
+      gatewayReplicas: Math.max(liveSts?.spec?.replicas ?? 0, resolved.gateway.replicas),
+      serviceMonitorAvailable: apis.ServiceMonitor,
+      httpRouteAvailable: apis.HTTPRoute,
+      secretRolls: token.rolls,
     });
     const { spec } = desired;
 
-    if (d.secrets.get(names.internalTokenSecret, ns) === undefined) {
-      try {
-        await d.api.create(
-          resourcePath("Secret", ns),
-          internalTokenSecret(cc, names, generateInternalToken()),
-        );
-        log.info({ secret: names.internalTokenSecret }, "created the internal token secret");
-      } catch (err) {
-        // Exists already (cache not caught up): keep it, never overwrite a live token.
-        if (!isConflict(err))
-          errors.push(summarizeError(err, attempt("create", "Secret", names.internalTokenSecret)));
-      }
-    }
-
-    let sts: V1StatefulSet | undefined;
-    let dep: V1Deployment | undefined;
-    for (const obj of desired.objects) {
-      try {
-        const applied = await d.api.apply<KubernetesObject>(obj, FIELD_MANAGER);
-        d.metrics.applyTotal.inc({ kind: obj.kind ?? "", result: "success" });
-        if (obj.kind === "StatefulSet") sts = applied as V1StatefulSet;
-        if (obj.kind === "Deployment") dep = applied as V1Deployment;
-      } catch (err) {
-        d.metrics.applyTotal.inc({ kind: obj.kind ?? "", result: "error" });
-        log.warn({ err: String(err), kind: obj.kind }, "apply failed");
-        errors.push(summarizeError(err, attempt("apply", obj.kind ?? "", obj.metadata?.name ?? "")));
-      }
-    }
-    for (const gone of desired.absent) {
-      if (d.serviceMonitors()?.get(gone.name, ns) === undefined) continue;
-      try {
-        await d.api.delete(resourcePath(gone.kind, ns, gone.name));
-      } catch (err) {
-        if (!isNotFound(err)) errors.push(summarizeError(err, attempt("delete", gone.kind, gone.name)));
-      }
-    }
-    recordChanges(d.events, cc, { prevSts: liveSts, prevDep, desired, spec });
+    const applied = spec.paused
+      ? { statefulSet: undefined, deployment: undefined, errors: [] }
+      : await applyChildren({ api: d.api, metrics: d.metrics, log, cacheFor: d.cacheFor }, desired, ns);
+    errors.push(...applied.errors);
+    // Gateway steps act only on a StatefulSet applied in this reconcile: never while paused.
+    const sts = applied.statefulSet;
+    const dep = applied.deployment;
+    if (!spec.paused) recordChanges(d.events, cc, { prevSts: liveSts, prevDep, desired, spec });
 
     // Observe what the controllers report after this apply, and plan the next gateway step.
     const nowMs = now().getTime();
@@ -184,11 +178,17 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       images: desired.images,
       problems,
       applyErrors: errors,
+      reconcilePaused: spec.paused,
+      optionalApis: apis,
+      internalToken: token.status,
     });
     const writeStatus = async (s: ChatClusterStatus) => {
       // Merge patch: a field that is gone must be sent as null to be removed.
       const gateway = { ...s.gateway, draining: s.gateway?.draining ?? null };
-      await d.api.mergePatch(resourcePath("ChatCluster", ns, name, "status"), { status: { ...s, gateway } });
+      const internalToken = s.internalToken && { message: null, ...s.internalToken };
+      await d.api.mergePatch(resourcePath("ChatCluster", ns, name, "status"), {
+        status: { ...s, gateway, ...(internalToken ? { internalToken } : {}) },
+      });
     };
 
     // Only a StatefulSet applied in this reconcile is acted on: its replicas are known to be ours.
@@ -220,8 +220,25 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       }
     }
 
+    // Every pod of both tiers runs the current token generation: new pods need no previous token.
+    if (
+      token.rotating &&
+      sts !== undefined &&
+      dep !== undefined &&
+      logicDone &&
+      plan.state.phase === "Settled"
+    ) {
+      const finished = await finishRotation(tokenDeps, cc, names);
+      if (finished.error !== undefined) errors.push(finished.error);
+      if (finished.done) token.status = { ...token.status, phase: "Current" };
+    }
     if (errors.length > 0) d.events.record(cc, "Warning", "ReconcileFailed", errors.join(" "));
     const status = computeStatus(cc, spec, observe(plan), now());
+    // An optional API asked for and missing: a Warning (rate-limited by the recorder) besides the condition.
+    for (const c of status.conditions ?? []) {
+      if (c.reason === "ServiceMonitorAPIMissing" || c.reason === "HTTPRouteAPIMissing")
+        d.events.record(cc, "Warning", c.reason, c.message);
+    }
     recordClusterConditions(d.metrics, ns, name, status.conditions ?? []);
     if (!statusEqual(cc.status, status)) {
       try {

@@ -425,6 +425,67 @@ describe("gateway rollouts on a real control plane", {
     timeline.check();
     hold.check();
   });
+
+  it("a logic-only knob keeps every gateway pod; a gateway-only knob replaces them one drained pod at a time and leaves logic", async () => {
+    const logicUids = () =>
+      timeline
+        .live("logic")
+        .map((p) => p.uid)
+        .sort();
+    const gwUids = gatewayUids();
+    const gwTemplate = JSON.stringify((await get("statefulset", "demo-gateway")).spec.template);
+    const depBefore = await get("deployment", "demo-logic");
+    await patch({
+      logic: {
+        podLabels: { "example.com/team": "backend" },
+        env: [{ name: "CHATCLUSTER_MAX_BODY_BYTES", value: "32768" }],
+        podTemplate: { metadata: { annotations: { "example.com/profile": "on" } } },
+      },
+    });
+    await eventually(
+      "logic rolled out with its knobs",
+      async () => {
+        const dep = await get("deployment", "demo-logic");
+        const st = dep.status ?? {};
+        return (dep.metadata.generation ?? 0) > (depBefore.metadata.generation ?? 0) &&
+          dep.spec.template.metadata.labels["example.com/team"] === "backend" &&
+          st.observedGeneration === dep.metadata.generation &&
+          st.updatedReplicas === dep.spec.replicas &&
+          st.replicas === dep.spec.replicas &&
+          st.readyReplicas === dep.spec.replicas
+          ? true
+          : undefined;
+      },
+      120_000,
+    );
+    await settle();
+    await hadChance();
+    assert.equal(JSON.stringify((await get("statefulset", "demo-gateway")).spec.template), gwTemplate);
+    assert.deepEqual(gatewayUids(), gwUids, "every gateway pod kept its UID");
+
+    const logic = logicUids();
+    const dep = await get("deployment", "demo-logic");
+    const from = timeline.events.length;
+    await patch({
+      gateway: {
+        podAnnotations: { "example.com/scrape": "true" },
+        env: [{ name: "CHATCLUSTER_LOG_LEVEL", value: "debug" }],
+        podTemplate: { spec: { containers: [{ name: "shipper", image: "fluent/fluent-bit:3.0" }] } },
+      },
+    });
+    await settle();
+    assert.deepEqual(timeline.drainOrder(from), ["demo-gateway-2", "demo-gateway-1", "demo-gateway-0"]);
+    assert.equal(timeline.maxTerminatingGateways(from), 1, "never two gateway pods terminating at once");
+    assert.deepEqual(logicUids(), logic, "every logic pod kept its UID");
+    assert.equal((await get("deployment", "demo-logic")).metadata.generation, dep.metadata.generation);
+    const sts = await get("statefulset", "demo-gateway");
+    assert.deepEqual(
+      sts.spec.template.spec.containers.map((c: { name: string }) => c.name),
+      ["gateway", "shipper"],
+    );
+    timeline.check();
+    hold.check();
+  });
 });
 
 /** Records every spec.replicas of the gateway StatefulSet with its resourceVersion. */

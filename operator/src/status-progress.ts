@@ -19,6 +19,8 @@ export interface ProgressInput {
   plan: GatewayPlan;
   logicRolledOut: boolean;
   problem: Problem | undefined;
+  /** spec.paused: nothing is being changed, whatever else is true. */
+  reconcilePaused: boolean;
 }
 
 export interface Progress {
@@ -29,6 +31,13 @@ export interface Progress {
 
 export function progressing(i: ProgressInput): Progress {
   const { gateway: gw, logic: lg, plan } = i;
+  if (i.reconcilePaused) {
+    return {
+      status: false,
+      reason: "ReconcilePaused",
+      message: `spec.paused is true: the operator changes nothing of this ChatCluster (no apply, no pod replaced or removed, no Secret rotated) until it is false; ${gw.ready}/${gw.desired} gateways and ${lg.ready}/${lg.desired} logic pods ready`,
+    };
+  }
   const state = plan.state;
   const gatewaysDone = state.phase === "Settled";
   if (i.logicRolledOut && gatewaysDone) {

@@ -65,11 +65,18 @@ describe("computeStatus", () => {
       replicas: 3,
       readyReplicas: 3,
       updatedReplicas: 3,
+      ready: "3/3",
       image: "r/cc:1",
       selector:
         "app.kubernetes.io/name=chatcluster,app.kubernetes.io/instance=demo,app.kubernetes.io/component=gateway",
     });
-    assert.deepEqual(s.logic, { replicas: 2, readyReplicas: 2, updatedReplicas: 2, image: "r/cc:2" });
+    assert.deepEqual(s.logic, {
+      replicas: 2,
+      readyReplicas: 2,
+      updatedReplicas: 2,
+      ready: "2/2",
+      image: "r/cc:2",
+    });
     assert.equal(s.observedGeneration, 1);
   });
 
@@ -173,5 +180,81 @@ describe("computeStatus", () => {
     const notReady = computeStatus({ ...cc, status: first }, spec, observed({ statefulSet: sts(3, 1) }), T1);
     assert.equal(condition(notReady, "Ready")?.lastTransitionTime, "2026-01-01T00:05:00Z");
     assert.ok(!statusEqual(first, notReady));
+  });
+
+  it("says the operator changes nothing while spec.paused, whatever is rolling", () => {
+    const s = computeStatus(
+      cc,
+      spec,
+      observed({
+        gateway: plan({ phase: "WaitingForLogic", outdated: 3 }),
+        logicRolledOut: false,
+        reconcilePaused: true,
+      }),
+      T0,
+    );
+    const p = condition(s, "Progressing");
+    assert.equal(p?.status, "False");
+    assert.equal(p?.reason, "ReconcilePaused");
+    assert.match(p?.message ?? "", /^spec\.paused is true: the operator changes nothing of this ChatCluster/);
+    assert.equal(condition(s, "Ready")?.status, "True", "Ready still reports the pods as they are");
+  });
+
+  it("reports a ServiceMonitor or HTTPRoute whose API is missing in its own condition, leaving Ready alone", () => {
+    const asked = chatCluster({
+      gateway: { replicas: 3, httpRoute: { parentRefs: [{ name: "public" }] } },
+      logic: { replicas: 2 },
+      metrics: { serviceMonitor: { enabled: true } },
+    });
+    const askedSpec = resolveSpec(asked.spec);
+    const missing = computeStatus(asked, askedSpec, observed(), T0);
+    assert.equal(condition(missing, "Ready")?.status, "True");
+    const mon = condition(missing, "MonitoringReady");
+    assert.equal(mon?.status, "False");
+    assert.equal(mon?.reason, "ServiceMonitorAPIMissing");
+    assert.match(mon?.message ?? "", /install the Prometheus Operator's CRDs/);
+    assert.equal(condition(missing, "HTTPRouteReady")?.reason, "HTTPRouteAPIMissing");
+    const served = computeStatus(
+      asked,
+      askedSpec,
+      observed({ optionalApis: { ServiceMonitor: true, HTTPRoute: true } }),
+      T1,
+    );
+    assert.equal(condition(served, "MonitoringReady")?.status, "True");
+    assert.equal(condition(served, "HTTPRouteReady")?.reason, "HTTPRouteCreated");
+    // Not asked for: no such condition at all.
+    const plain = computeStatus(cc, spec, observed(), T0);
+    assert.deepEqual(
+      plain.conditions?.map((c) => c.type),
+      ["Ready", "Progressing", "Degraded"],
+    );
+  });
+  it("says a rollout rotates the internal token, and a lost token degrades with what to do", () => {
+    const rotating = computeStatus(
+      cc,
+      spec,
+      observed({
+        gateway: plan({ phase: "WaitingForLogic", outdated: 3 }, 0),
+        logicRolledOut: false,
+        internalToken: { generation: 2, phase: "Rotating", lastRotationRequest: "r2" },
+      }),
+      T0,
+    );
+    assert.match(
+      condition(rotating, "Progressing")?.message ?? "",
+      /^rotating the internal token to generation 2/,
+    );
+    assert.deepEqual(rotating.internalToken, { generation: 2, phase: "Rotating", lastRotationRequest: "r2" });
+    assert.equal(condition(rotating, "Degraded")?.status, "False");
+
+    const lost = computeStatus(
+      cc,
+      spec,
+      observed({ internalToken: { generation: 1, phase: "Lost", message: "recreate it" } }),
+      T0,
+    );
+    assert.equal(condition(lost, "Degraded")?.status, "True");
+    assert.equal(condition(lost, "Degraded")?.reason, "InternalTokenLost");
+    assert.equal(condition(lost, "Degraded")?.message, "recreate it");
   });
 });

@@ -1,5 +1,11 @@
 import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
-import type { ChatCluster, ChatClusterStatus, Condition, ConditionType } from "./api/chatcluster-types.ts";
+import type {
+  ChatCluster,
+  ChatClusterStatus,
+  Condition,
+  ConditionType,
+  InternalTokenStatus,
+} from "./api/chatcluster-types.ts";
 import type { ResolvedSpec } from "./api/defaults.ts";
 import type { TierImages } from "./desired/images.ts";
 import { selectorLabels, selectorString } from "./desired/names.ts";
@@ -20,6 +26,12 @@ export interface Observed {
   problems: readonly Problem[];
   /** One sentence per child the operator could not apply or delete (api-error-summary.ts). */
   applyErrors: readonly string[];
+  /** spec.paused: the operator changed nothing in this reconcile. */
+  reconcilePaused?: boolean;
+  /** Whether the cluster serves the optional APIs (optional-apis.ts). */
+  optionalApis?: { ServiceMonitor: boolean; HTTPRoute: boolean };
+  /** The internal token as internal-token-step.ts left it. */
+  internalToken?: InternalTokenStatus;
 }
 
 const REFERENCE_REASONS = new Set(["SecretNotFound", "ConfigMapNotFound"]);
@@ -74,9 +86,25 @@ export function computeStatus(
     plan: observed.gateway,
     logicRolledOut: observed.logicRolledOut,
     problem: podProblem ?? reference,
+    reconcilePaused: observed.reconcilePaused === true,
   });
-  const degraded = applyError !== undefined;
+  const token = observed.internalToken;
+  const tokenLost = token?.phase === "Lost" ? token.message : undefined;
+  const degradedReason =
+    applyError !== undefined
+      ? "ReconcileFailed"
+      : tokenLost !== undefined
+        ? "InternalTokenLost"
+        : "AsExpected";
+  const degraded = degradedReason !== "AsExpected";
   const g = observed.gateway;
+  // A token rotation rides on an ordinary rollout: say why the pods roll.
+  if (token?.phase === "Rotating" && progress.status) {
+    progress.message = `rotating the internal token to generation ${token.generation} (gateways accept both tokens meanwhile): ${progress.message}`;
+  }
+  if (token?.message !== undefined && token.phase !== "Lost")
+    progress.message = `${progress.message}; ${token.message}`;
+  const apis = observed.optionalApis ?? { ServiceMonitor: false, HTTPRoute: false };
   return {
     observedGeneration: generation,
     store: spec.store.kind,
@@ -86,14 +114,19 @@ export function computeStatus(
       cond(
         "Degraded",
         degraded,
-        degraded ? "ReconcileFailed" : "AsExpected",
-        applyError ?? "the operator applied every child",
+        degradedReason,
+        applyError ?? tokenLost ?? "the operator applied every child",
       ),
+      ...(spec.serviceMonitor.enabled ? [cond("MonitoringReady", ...monitoring(apis.ServiceMonitor))] : []),
+      ...(spec.gateway.httpRoute !== undefined
+        ? [cond("HTTPRouteReady", ...httpRouteState(apis.HTTPRoute))]
+        : []),
     ],
     gateway: {
       replicas: gw.replicas,
       readyReplicas: gw.ready,
       updatedReplicas: gw.updated,
+      ready: `${gw.ready}/${gw.desired}`,
       selector: selectorString(selectorLabels(cc.metadata.name, "gateway")),
       image: observed.images.gateway,
       ...(g.draining !== undefined ? { draining: g.draining } : {}),
@@ -103,9 +136,32 @@ export function computeStatus(
       replicas: lg.replicas,
       readyReplicas: lg.ready,
       updatedReplicas: lg.updated,
+      ready: `${lg.ready}/${lg.desired}`,
       image: observed.images.logic,
     },
+    ...(token !== undefined ? { internalToken: token } : {}),
   };
+}
+
+/** Asked for a ServiceMonitor: whether it can exist. Never affects Ready: the chat works unscraped. */
+function monitoring(available: boolean): [boolean, string, string] {
+  return available
+    ? [true, "ServiceMonitorCreated", "the ServiceMonitor scrapes the gateway and logic pods"]
+    : [
+        false,
+        "ServiceMonitorAPIMissing",
+        `spec.metrics.serviceMonitor.enabled is true but the cluster does not serve monitoring.coreos.com/v1 ServiceMonitor, so nothing scrapes this ChatCluster's pods: install the Prometheus Operator's CRDs and the operator creates the ServiceMonitor within seconds`,
+      ];
+}
+
+function httpRouteState(available: boolean): [boolean, string, string] {
+  return available
+    ? [true, "HTTPRouteCreated", "the HTTPRoute routes to the gateways' client Service"]
+    : [
+        false,
+        "HTTPRouteAPIMissing",
+        `spec.gateway.httpRoute is set but the cluster does not serve gateway.networking.k8s.io/v1 HTTPRoute: install the Gateway API CRDs (and an implementation) and the operator creates the HTTPRoute within seconds`,
+      ];
 }
 
 /** Deep equality of two status objects as JSON, ignoring key order. */

@@ -38,6 +38,7 @@ export const LINK_DROP_REASONS = [
 export interface GatewayLinkMetrics {
   readonly connectedStreams: Gauge;
   readonly streamsRejected: Counter<"reason">;
+  readonly previousSecretStreams: Counter;
   readonly streamsClosed: Counter<"reason">;
   readonly batchesReceived: Counter;
   readonly deliveriesReceived: Counter;
@@ -67,6 +68,11 @@ export function createGatewayLinkMetrics(
       name: "chatcluster_gateway_link_streams_rejected_total",
       help: "Streams refused or ended for a protocol violation, by reason.",
       labelNames: ["reason"] as const,
+      registers,
+    }),
+    previousSecretStreams: new Counter({
+      name: "chatcluster_gateway_link_previous_secret_streams_total",
+      help: "Streams admitted with the previous internal secret (logic processes started before a rotation); stays flat once a rotation is done.",
       registers,
     }),
     streamsClosed: new Counter({

@@ -42,6 +42,11 @@ export interface LogicLinkServerOptions {
    * not open a stream. Default: no check.
    */
   secret?: string;
+  /**
+   * A previous shared secret, accepted too while it is rotated out: logic
+   * processes started before a rotation still present it. Default: none.
+   */
+  previousSecret?: string;
   /** Largest LogicFrame accepted; bigger ones end the stream with RESOURCE_EXHAUSTED. Default 8 MiB. */
   maxFrameBytes?: number;
   /** Events sent and not yet answered, across all streams; send() refuses beyond it. Default 10,000. */
@@ -132,7 +137,10 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
     metrics,
   );
   const link = core;
-  const secretDigest = opts.secret ? digest(opts.secret) : undefined;
+  // The current secret first; any of them admits a stream. No secret at all: no check (local runs).
+  const secretDigests = [opts.secret, opts.previousSecret]
+    .filter((x): x is string => x !== undefined && x !== "")
+    .map(digest);
   const tlsServer =
     opts.tls === undefined ? undefined : createInternalTlsServer(opts.tls, opts.registry, log);
 
@@ -161,13 +169,17 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
       rejectCall(stream, new LinkError("unauthenticated", wrongClient));
       return;
     }
-    if (secretDigest !== undefined) {
+    if (secretDigests.length > 0) {
       const given = headers[SECRET_HEADER];
-      if (typeof given !== "string" || !timingSafeEqual(digest(given), secretDigest)) {
+      const g = typeof given === "string" ? digest(given) : undefined;
+      // Every digest is compared, so the time taken says nothing about which one matched.
+      const matches = secretDigests.map((d) => g !== undefined && timingSafeEqual(g, d));
+      if (!matches.includes(true)) {
         metrics.streamsRejected.inc({ reason: "unauthenticated" });
         rejectCall(stream, new LinkError("unauthenticated", `missing or wrong ${SECRET_HEADER} header`));
         return;
       }
+      if (!matches[0]) metrics.previousSecretStreams.inc();
     }
     link.accept(new LogicCall(stream, maxFrameBytes));
   }
@@ -250,7 +262,7 @@ export function createLogicLinkServer(opts: LogicLinkServerOptions): LogicLinkSe
               port,
               tls: opts.tls !== undefined,
               clientCertificates: opts.tls?.caFile !== undefined,
-              auth: secretDigest !== undefined,
+              auth: secretDigests.length > 0,
             },
             "logic link listening",
           );

@@ -21,6 +21,11 @@ export interface GatewayFleetOptions {
   log: Logger;
   /** Shared secret sent in the x-chatcluster-link-secret header; must match the gateways'. */
   secret?: string;
+  /**
+   * The secret before a rotation, sent to a gateway that refuses `secret` with
+   * UNAUTHENTICATED (one started before the rotation). Default: none.
+   */
+  previousSecret?: string;
   /** Connect to gateways over TLS (addresses without a scheme become https://), optionally with a client certificate. */
   tls?: GatewayTlsOptions;
   /** Per-gateway bound on deliveries queued or in flight. Default 20,000. */
@@ -69,7 +74,8 @@ export interface Http2ClientTuning {
 export interface ResolvedFleetOptions {
   readonly logicId: string;
   readonly epoch: string;
-  readonly secret: string | undefined;
+  /** The secrets to present, the current one first; empty: none (local runs). */
+  readonly secrets: readonly string[];
   readonly tls: GatewayFleetOptions["tls"];
   readonly queue: QueueLimits;
   readonly overflowResetMs: number;
@@ -104,7 +110,9 @@ export function resolveFleetOptions(o: GatewayFleetOptions): ResolvedFleetOption
   return Object.freeze({
     logicId: o.logicId,
     epoch: o.epoch,
-    secret: o.secret === "" ? undefined : o.secret,
+    secrets: Object.freeze(
+      [o.secret, o.previousSecret].filter((x): x is string => x !== undefined && x !== ""),
+    ),
     tls: o.tls,
     queue: Object.freeze({
       maxMessages: positive("maxQueueMessages", o.maxQueueMessages, 20_000),

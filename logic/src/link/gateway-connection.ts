@@ -1,5 +1,6 @@
 import type * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Http2SessionManager } from "@connectrpc/connect-node";
 import type { GatewayFrame, InterestDelta } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
@@ -59,7 +60,8 @@ export class GatewayConnection {
   readonly #host: ConnectionHost;
   readonly #log: Logger;
   readonly #sessions: Http2SessionManager;
-  readonly #headers: Record<string, string>;
+  /** Which of opts.secrets this gateway is sent; moves to the next one when it refuses. */
+  #secretIndex = 0;
   #abort: AbortController | undefined;
   #resetReason: ResetReason | undefined;
   #attempt = 0;
@@ -98,7 +100,6 @@ export class GatewayConnection {
       { pingIntervalMs: o.pingIntervalMs, pingTimeoutMs: o.deadAfterMs },
       nodeOptions,
     );
-    this.#headers = o.secret === undefined ? {} : { [SECRET_HEADER]: o.secret };
     const frames = host.metrics.batchesSent;
     const deliveryFrames = frames.labels({ kind: "deliveries" });
     const replyFrames = frames.labels({ kind: "replies" });
@@ -211,7 +212,7 @@ export class GatewayConnection {
     try {
       await runStreamCall({
         sessions: this.#sessions,
-        headers: this.#headers,
+        headers: this.#secretHeader(),
         queue: this.queue,
         maxInboundBytes: o.maxInboundFrameBytes,
         signal: ac.signal,
@@ -237,7 +238,20 @@ export class GatewayConnection {
     const { unacked } = this.queue.resetStream();
     if (unacked > 0) this.#host.metrics.drops.inc({ reason: "stream_reset" }, unacked);
     if (this.state === "closed") return;
-    const reason: ResetReason = this.#resetReason ?? (error === undefined ? "stream_ended" : "stream_error");
+    const refused = error instanceof ConnectError && error.code === Code.Unauthenticated;
+    const reason: ResetReason =
+      this.#resetReason ??
+      (refused ? "unauthenticated" : error === undefined ? "stream_ended" : "stream_error");
+    const secrets = this.#host.opts.secrets;
+    if (refused && secrets.length > 1) {
+      // During a rotation a gateway started before it knows only the previous secret (and one started
+      // after it knows both): try the other one at the next attempt.
+      this.#secretIndex = (this.#secretIndex + 1) % secrets.length;
+      this.#log.warn(
+        { secret: this.#secretIndex === 0 ? "current" : "previous" },
+        "gateway refused the internal secret; presenting the other one next",
+      );
+    }
     if (reason === "overflow") {
       const n = this.queue.clear();
       if (n > 0) this.#host.metrics.drops.inc({ reason: "stream_reset" }, n);
@@ -259,6 +273,11 @@ export class GatewayConnection {
       this.#timer = undefined;
       if (this.state === "backoff") this.#connect();
     }, delay);
+  }
+
+  #secretHeader(): Record<string, string> {
+    const secret = this.#host.opts.secrets[this.#secretIndex];
+    return secret === undefined ? {} : { [SECRET_HEADER]: secret };
   }
 
   #onFrame(kind: GatewayFrame["kind"]): void {

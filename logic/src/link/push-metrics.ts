@@ -21,6 +21,7 @@ export const RESET_REASONS = [
   "hello_timeout",
   "overflow",
   "protocol",
+  "unauthenticated",
 ] as const;
 export type ResetReason = (typeof RESET_REASONS)[number];
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CRD_PATH, readYamlPlain } from "../testing/fixtures.ts";
-import type { ChatClusterSpec, ChatClusterStatus } from "./chatcluster-types.ts";
+import type { ChatClusterSpec, ChatClusterStatus, Placement, TierPodSpec } from "./chatcluster-types.ts";
 
 interface Schema {
   type?: string;
@@ -13,20 +13,76 @@ interface Schema {
 
 /** Every field set, so the compiler checks it against the TypeScript type. */
 const IMAGE = { repository: "r", tag: "t", digest: "sha256:0", pullPolicy: "Always" } as const;
+const PLACEMENT = {
+  nodeSelector: { a: "b" },
+  tolerations: [{ key: "k", operator: "Equal", value: "v", effect: "NoExecute", tolerationSeconds: 1 }],
+  affinity: {},
+  topologySpreadConstraints: [
+    {
+      maxSkew: 1,
+      topologyKey: "k",
+      whenUnsatisfiable: "DoNotSchedule",
+      labelSelector: {},
+      matchLabelKeys: ["k"],
+      minDomains: 1,
+      nodeAffinityPolicy: "Honor",
+      nodeTaintsPolicy: "Ignore",
+    },
+  ],
+} as const satisfies Placement;
+const TIER_POD = {
+  podLabels: { a: "b" },
+  podAnnotations: { a: "b" },
+  priorityClassName: "high",
+  placement: PLACEMENT,
+  env: [{ name: "A", value: "1", valueFrom: {} }],
+  podTemplate: {
+    metadata: { labels: { a: "b" }, annotations: { a: "b" } },
+    spec: { containers: [{ name: "c", image: "i", command: ["c"], args: ["a"] }] },
+  },
+} satisfies TierPodSpec;
 const FULL_SPEC: Required<ChatClusterSpec> = {
   image: IMAGE,
   upgradePolicy: "Manual",
+  paused: false,
+  imagePullSecrets: [{ name: "regcred" }],
   gateway: {
+    ...TIER_POD,
     image: IMAGE,
     replicas: 1,
     resources: { limits: { cpu: "1" }, requests: { memory: "1Gi" } },
     ports: { client: 1, internal: 2, metrics: 3 },
-    service: { type: "LoadBalancer", annotations: { a: "b" } },
+    service: {
+      type: "LoadBalancer",
+      annotations: { a: "b" },
+      externalTrafficPolicy: "Local",
+      loadBalancerSourceRanges: ["10.0.0.0/8"],
+    },
     drainSeconds: 1,
     maxConnections: 1,
     rollout: { minIntervalSeconds: 1, paused: true },
+    ingress: {
+      enabled: true,
+      className: "nginx",
+      host: "h",
+      path: "/",
+      pathType: "Prefix",
+      annotations: { a: "b" },
+      tls: { secretName: "s" },
+    },
+    httpRoute: {
+      enabled: true,
+      parentRefs: [{ group: "g", kind: "Gateway", namespace: "n", name: "gw", sectionName: "s", port: 443 }],
+      hostnames: ["h"],
+      path: "/",
+      timeouts: { request: "0s", backendRequest: "0s" },
+      annotations: { a: "b" },
+      labels: { a: "b" },
+    },
   },
   logic: {
+    ...TIER_POD,
+    service: { type: "ClusterIP", annotations: { a: "b" } },
     image: IMAGE,
     replicas: 1,
     resources: { limits: {}, requests: {} },
@@ -42,7 +98,19 @@ const FULL_SPEC: Required<ChatClusterSpec> = {
     apiKeys: { secretKeyRef: { name: "n", key: "k" } },
   },
   metrics: { serviceMonitor: { enabled: true, interval: "30s", labels: { a: "b" } } },
-  placement: { nodeSelector: { a: "b" }, tolerations: [{}], affinity: {}, topologySpreadConstraints: [{}] },
+  networkPolicy: {
+    enabled: true,
+    client: {
+      from: [
+        { podSelector: {}, namespaceSelector: {}, ipBlock: { cidr: "10.0.0.0/8", except: ["10.1.0.0/16"] } },
+      ],
+    },
+    serverApi: {
+      from: [{ podSelector: {}, namespaceSelector: {}, ipBlock: { cidr: "10.0.0.0/8", except: [] } }],
+    },
+    metrics: { from: [] },
+  },
+  placement: PLACEMENT,
 };
 
 const FULL_STATUS: Required<ChatClusterStatus> = {
@@ -62,12 +130,14 @@ const FULL_STATUS: Required<ChatClusterStatus> = {
     replicas: 1,
     readyReplicas: 1,
     updatedReplicas: 1,
+    ready: "1/1",
     selector: "s",
     image: "i",
     draining: { pod: "p", uid: "u", since: "t", reason: "Replace" },
     lastDrainedTime: "t",
   },
-  logic: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, image: "i" },
+  logic: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, ready: "1/1", image: "i" },
+  internalToken: { generation: 1, phase: "Rotating", lastRotationRequest: "r", message: "m" },
 };
 
 /** Object paths in the value that the schema does not declare, and declared paths the value lacks. */

@@ -38,30 +38,141 @@ export interface ImageSpec {
   pullPolicy?: PullPolicy;
 }
 
+/** A Pod toleration (the CRD validates its combinations). */
+export interface Toleration {
+  key?: string;
+  operator?: "Exists" | "Equal";
+  value?: string;
+  effect?: "" | "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+  tolerationSeconds?: number;
+}
+
+/** A Pod topology spread constraint; without labelSelector the operator selects the tier's own pods. */
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway";
+  labelSelector?: PassThrough;
+  matchLabelKeys?: string[];
+  minDomains?: number;
+  nodeAffinityPolicy?: "Honor" | "Ignore";
+  nodeTaintsPolicy?: "Honor" | "Ignore";
+}
+
+/** Where a tier's pods may run. */
+export interface Placement {
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  affinity?: PassThrough;
+  topologySpreadConstraints?: TopologySpreadConstraint[];
+}
+
 /** Manual: the recorded image holds until the spec changes it. FollowOperator: take each new operator default. */
 export type UpgradePolicy = "Manual" | "FollowOperator";
 
 /** Whether the SQLite volume claim outlives its ChatCluster. */
 export type DeletePolicy = "Retain" | "Delete";
 
+/** An environment variable, as in a Pod (valueFrom passes through). */
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: PassThrough;
+}
+
+/** A strategic-merge patch over a tier's pod template (desired/strategic-merge.ts). */
+export interface PodTemplatePatch {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: PassThrough & {
+    containers?: (PassThrough & { name: string; image?: string; command?: string[]; args?: string[] })[];
+  };
+}
+
+/** What each tier's pods carry besides the operator's own settings. */
+export interface TierPodSpec {
+  podLabels?: Record<string, string>;
+  podAnnotations?: Record<string, string>;
+  priorityClassName?: string;
+  placement?: Placement;
+  env?: EnvVar[];
+  podTemplate?: PodTemplatePatch;
+}
+
+/** An Ingress to the gateways' client port. */
+export interface IngressSpec {
+  enabled?: boolean;
+  className?: string;
+  host?: string;
+  path?: string;
+  pathType?: "Prefix" | "Exact" | "ImplementationSpecific";
+  annotations?: Record<string, string>;
+  tls?: { secretName: string };
+}
+
+/** A Gateway API parent reference. */
+export interface ParentRef {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+/** A Gateway API HTTPRoute to the gateways' client port. */
+export interface HttpRouteSpec {
+  enabled?: boolean;
+  parentRefs: ParentRef[];
+  hostnames?: string[];
+  path?: string;
+  timeouts?: { request?: string; backendRequest?: string };
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
+/** A NetworkPolicy peer: pods in namespaces, or an address range. */
+export interface NetworkPeer {
+  podSelector?: PassThrough;
+  namespaceSelector?: PassThrough;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+
+/** The NetworkPolicies of a ChatCluster; `from` unset or empty admits any source. */
+export interface NetworkPolicySpec {
+  enabled?: boolean;
+  client?: { from?: NetworkPeer[] };
+  serverApi?: { from?: NetworkPeer[] };
+  metrics?: { from?: NetworkPeer[] };
+}
+
 export interface ChatClusterSpec {
   image?: ImageSpec;
   upgradePolicy?: UpgradePolicy;
-  gateway?: {
+  paused?: boolean;
+  imagePullSecrets?: { name: string }[];
+  gateway?: TierPodSpec & {
     image?: ImageSpec;
     replicas?: number;
     resources?: ResourceRequirements;
     ports?: { client?: number; internal?: number; metrics?: number };
-    service?: { type?: ServiceType; annotations?: Record<string, string> };
+    service?: {
+      type?: ServiceType;
+      annotations?: Record<string, string>;
+      externalTrafficPolicy?: "Cluster" | "Local";
+      loadBalancerSourceRanges?: string[];
+    };
     drainSeconds?: number;
     maxConnections?: number;
     rollout?: { minIntervalSeconds?: number; paused?: boolean };
+    ingress?: IngressSpec;
+    httpRoute?: HttpRouteSpec;
   };
-  logic?: {
+  logic?: TierPodSpec & {
     image?: ImageSpec;
     replicas?: number;
     resources?: ResourceRequirements;
     ports?: { api?: number; metrics?: number };
+    service?: { type?: ServiceType; annotations?: Record<string, string> };
   };
   store: {
     nats?: {
@@ -76,15 +187,15 @@ export interface ChatClusterSpec {
     apiKeys?: { secretKeyRef: KeyRef };
   };
   metrics?: { serviceMonitor?: { enabled?: boolean; interval?: string; labels?: Record<string, string> } };
-  placement?: {
-    nodeSelector?: Record<string, string>;
-    tolerations?: PassThrough[];
-    affinity?: PassThrough;
-    topologySpreadConstraints?: PassThrough[];
-  };
+  networkPolicy?: NetworkPolicySpec;
+  placement?: Placement;
 }
 
-export type ConditionType = "Ready" | "Progressing" | "Degraded";
+/**
+ * Ready, Progressing and Degraded always; MonitoringReady while a ServiceMonitor
+ * is asked for and HTTPRouteReady while an HTTPRoute is (neither affects Ready).
+ */
+export type ConditionType = "Ready" | "Progressing" | "Degraded" | "MonitoringReady" | "HTTPRouteReady";
 export type ConditionStatus = "True" | "False" | "Unknown";
 
 export interface Condition {
@@ -100,6 +211,8 @@ export interface TierStatus {
   replicas: number;
   readyReplicas: number;
   updatedReplicas: number;
+  /** Ready and desired pods as `ready/desired`, for the printer columns. */
+  ready?: string;
   /**
    * The image this tier runs, resolved once from the spec and the operator's
    * default: an operator with another default keeps it (upgradePolicy Manual).
@@ -124,12 +237,24 @@ export interface GatewayStatus extends TierStatus {
   lastDrainedTime?: string;
 }
 
+/** The internal token as the operator left it (the token itself is only in its Secret). */
+export interface InternalTokenStatus {
+  /** How many times it was replaced; both pod templates carry it from the first time on. */
+  generation: number;
+  /** Rotating: pods of both generations run, and gateways accept both tokens. Lost: see message. */
+  phase: "Current" | "Rotating" | "Lost";
+  /** The last chatcluster.io/rotate-internal-token value answered. */
+  lastRotationRequest?: string;
+  message?: string;
+}
+
 export interface ChatClusterStatus {
   observedGeneration?: number;
   store?: "nats" | "sqlite";
   conditions?: Condition[];
   gateway?: GatewayStatus;
   logic?: TierStatus;
+  internalToken?: InternalTokenStatus;
 }
 
 export interface ObjectMeta {

@@ -1,12 +1,18 @@
 import type {
   ChatClusterSpec,
   DeletePolicy,
+  EnvVar,
+  HttpRouteSpec,
   ImageSpec,
+  IngressSpec,
   KeyRef,
-  PassThrough,
+  NetworkPeer,
+  Placement,
+  PodTemplatePatch,
   PullPolicy,
   ResourceRequirements,
   ServiceType,
+  TierPodSpec,
   UpgradePolicy,
 } from "./chatcluster-types.ts";
 
@@ -30,19 +36,71 @@ export interface TierImageFields {
  * equal the `default:` in crds/chatclusters.chatcluster.io.yaml (a unit test
  * compares them).
  */
+/**
+ * What a tier's pods carry besides the operator's own settings. Each field is
+ * empty unless the spec sets it, so a spec written for an older operator
+ * builds the very same pod template (template-stability.test.ts).
+ */
+export interface TierPod {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  priorityClassName?: string;
+  /** spec.placement with the tier's own placement fields over it. */
+  placement: Placement;
+  env: EnvVar[];
+  podTemplate?: PodTemplatePatch;
+}
+
+/** The Ingress to create, when enabled. */
+export interface ResolvedIngress {
+  className?: string;
+  host?: string;
+  path: string;
+  pathType: NonNullable<IngressSpec["pathType"]>;
+  annotations: Record<string, string>;
+  tlsSecretName?: string;
+}
+
+/** The HTTPRoute to create, when enabled. */
+export interface ResolvedHttpRoute {
+  parentRefs: HttpRouteSpec["parentRefs"];
+  hostnames: string[];
+  path: string;
+  timeouts?: NonNullable<HttpRouteSpec["timeouts"]>;
+  annotations: Record<string, string>;
+  labels: Record<string, string>;
+}
+
 export interface ResolvedSpec {
   images: { gateway: TierImageFields; logic: TierImageFields };
   upgradePolicy: UpgradePolicy;
+  /** spec.paused: the operator changes nothing, it only reports status. */
+  paused: boolean;
+  imagePullSecrets: { name: string }[];
   gateway: {
     replicas: number;
     resources: ResourceRequirements;
     ports: { client: number; internal: number; metrics: number };
-    service: { type: ServiceType; annotations: Record<string, string> };
+    service: {
+      type: ServiceType;
+      annotations: Record<string, string>;
+      externalTrafficPolicy?: "Cluster" | "Local";
+      loadBalancerSourceRanges?: string[];
+    };
     drainSeconds: number;
     maxConnections: number;
     rollout: { minIntervalSeconds: number; paused: boolean };
+    pod: TierPod;
+    ingress?: ResolvedIngress;
+    httpRoute?: ResolvedHttpRoute;
   };
-  logic: { replicas: number; resources: ResourceRequirements; ports: { api: number; metrics: number } };
+  logic: {
+    replicas: number;
+    resources: ResourceRequirements;
+    ports: { api: number; metrics: number };
+    service: { type: ServiceType; annotations: Record<string, string> };
+    pod: TierPod;
+  };
   store:
     | {
         kind: "nats";
@@ -56,12 +114,14 @@ export interface ResolvedSpec {
     apiKeys?: Required<KeyRef>;
   };
   serviceMonitor: { enabled: boolean; interval: string; labels: Record<string, string> };
-  placement: {
-    nodeSelector?: Record<string, string>;
-    tolerations?: PassThrough[];
-    affinity?: PassThrough;
-    topologySpreadConstraints?: PassThrough[];
+  /** Sources per port group; an empty list admits any source (as a NetworkPolicy rule without from). */
+  networkPolicy: {
+    enabled: boolean;
+    client: NetworkPeer[];
+    serverApi: NetworkPeer[];
+    metrics: NetworkPeer[];
   };
+  placement: Placement;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -89,6 +149,8 @@ export const DEFAULTS = Object.freeze({
   jwksKey: "jwks.json",
   apiKeysKey: "api-keys",
   serviceMonitorInterval: "30s",
+  routePath: "/",
+  ingressPathType: "Prefix" as const,
 });
 
 function ref(r: KeyRef | undefined, defKey: string): Required<KeyRef> | undefined {
@@ -105,6 +167,49 @@ function tierImage(tier: ImageSpec | undefined, all: ImageSpec | undefined): Tie
   return out;
 }
 
+/** A tier's own placement fields win over spec.placement's, field by field. */
+function tierPod(tier: TierPodSpec, shared: Placement): TierPod {
+  const out: TierPod = {
+    labels: tier.podLabels ?? {},
+    annotations: tier.podAnnotations ?? {},
+    placement: { ...shared, ...definedOnly(tier.placement ?? {}) },
+    env: tier.env ?? [],
+  };
+  if (tier.priorityClassName !== undefined) out.priorityClassName = tier.priorityClassName;
+  if (tier.podTemplate !== undefined) out.podTemplate = tier.podTemplate;
+  return out;
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function ingress(i: IngressSpec | undefined): ResolvedIngress | undefined {
+  if (i === undefined || i.enabled === false) return undefined;
+  const out: ResolvedIngress = {
+    path: i.path ?? DEFAULTS.routePath,
+    pathType: i.pathType ?? DEFAULTS.ingressPathType,
+    annotations: i.annotations ?? {},
+  };
+  if (i.className !== undefined) out.className = i.className;
+  if (i.host !== undefined) out.host = i.host;
+  if (i.tls !== undefined) out.tlsSecretName = i.tls.secretName;
+  return out;
+}
+
+function httpRoute(r: HttpRouteSpec | undefined): ResolvedHttpRoute | undefined {
+  if (r === undefined || r.enabled === false) return undefined;
+  const out: ResolvedHttpRoute = {
+    parentRefs: r.parentRefs,
+    hostnames: r.hostnames ?? [],
+    path: r.path ?? DEFAULTS.routePath,
+    annotations: r.annotations ?? {},
+    labels: r.labels ?? {},
+  };
+  if (r.timeouts !== undefined) out.timeouts = r.timeouts;
+  return out;
+}
+
 export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
   const g = spec.gateway ?? {};
   const l = spec.logic ?? {};
@@ -112,9 +217,12 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
   const sqlite = spec.store?.sqlite;
   const sm = spec.metrics?.serviceMonitor ?? {};
   const jwks = spec.auth?.jwks;
+  const placement = spec.placement ?? {};
   return {
     images: { gateway: tierImage(g.image, spec.image), logic: tierImage(l.image, spec.image) },
     upgradePolicy: spec.upgradePolicy ?? DEFAULTS.upgradePolicy,
+    paused: spec.paused ?? false,
+    imagePullSecrets: spec.imagePullSecrets ?? [],
     gateway: {
       replicas: g.replicas ?? DEFAULTS.gatewayReplicas,
       resources: g.resources ?? {},
@@ -126,6 +234,10 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
       service: {
         type: g.service?.type ?? DEFAULTS.serviceType,
         annotations: g.service?.annotations ?? {},
+        ...definedOnly({
+          externalTrafficPolicy: g.service?.externalTrafficPolicy,
+          loadBalancerSourceRanges: g.service?.loadBalancerSourceRanges,
+        }),
       },
       drainSeconds: g.drainSeconds ?? DEFAULTS.drainSeconds,
       maxConnections: g.maxConnections ?? DEFAULTS.maxConnections,
@@ -133,6 +245,8 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
         minIntervalSeconds: g.rollout?.minIntervalSeconds ?? DEFAULTS.rolloutMinIntervalSeconds,
         paused: g.rollout?.paused ?? false,
       },
+      pod: tierPod(g, placement),
+      ...definedOnly({ ingress: ingress(g.ingress), httpRoute: httpRoute(g.httpRoute) }),
     },
     logic: {
       replicas: l.replicas ?? DEFAULTS.logicReplicas,
@@ -141,6 +255,11 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
         api: l.ports?.api ?? DEFAULTS.apiPort,
         metrics: l.ports?.metrics ?? DEFAULTS.logicMetricsPort,
       },
+      service: {
+        type: l.service?.type ?? DEFAULTS.serviceType,
+        annotations: l.service?.annotations ?? {},
+      },
+      pod: tierPod(l, placement),
     },
     // The CRD guarantees exactly one of the two; sqlite wins only when nats is absent.
     store:
@@ -177,6 +296,12 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
       interval: sm.interval ?? DEFAULTS.serviceMonitorInterval,
       labels: sm.labels ?? {},
     },
-    placement: spec.placement ?? {},
+    networkPolicy: {
+      enabled: spec.networkPolicy?.enabled ?? true,
+      client: spec.networkPolicy?.client?.from ?? [],
+      serverApi: spec.networkPolicy?.serverApi?.from ?? [],
+      metrics: spec.networkPolicy?.metrics?.from ?? [],
+    },
+    placement,
   };
 }

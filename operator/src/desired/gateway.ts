@@ -12,10 +12,14 @@ import {
   CONTAINER_SECURITY_CONTEXT,
   fieldEnv,
   internalTokenEnv,
+  OPS_PROBES,
   POD_SECURITY_CONTEXT,
   placement,
   resources,
+  type SecretRolls,
+  secretRollAnnotations,
 } from "./pod-common.ts";
+import { withTierPod } from "./tier-pod.ts";
 import { gatewayShutdownGraceSeconds } from "./workload-config.ts";
 
 /**
@@ -66,15 +70,22 @@ export function gatewayHeadlessService(cc: ChatCluster, spec: ResolvedSpec, name
 /** The Service clients connect to (WebSocket), with the user's type and annotations. */
 export function gatewayClientService(cc: ChatCluster, spec: ResolvedSpec, names: ChildNames): V1Service {
   const meta = childMeta(cc, names.gatewayClientService, "gateway");
-  const annotations = spec.gateway.service.annotations;
+  const svc = spec.gateway.service;
+  const annotations = svc.annotations;
   return {
     apiVersion: "v1",
     kind: "Service",
     metadata: Object.keys(annotations).length > 0 ? { ...meta, annotations } : meta,
     spec: {
-      type: spec.gateway.service.type,
+      type: svc.type,
       selector: selectorLabels(cc.metadata.name, "gateway"),
       ports: [{ name: "client", port: spec.gateway.ports.client, targetPort: "client", protocol: "TCP" }],
+      ...(svc.externalTrafficPolicy !== undefined
+        ? { externalTrafficPolicy: svc.externalTrafficPolicy }
+        : {}),
+      ...(svc.loadBalancerSourceRanges !== undefined
+        ? { loadBalancerSourceRanges: svc.loadBalancerSourceRanges }
+        : {}),
     },
   };
 }
@@ -84,6 +95,7 @@ export interface GatewayWorkload {
   configHash: string;
   /** The operator steps scale-down one pod at a time, so this may lag spec.gateway.replicas. */
   replicas: number;
+  rolls: SecretRolls;
 }
 
 export function gatewayStatefulSet(
@@ -109,53 +121,53 @@ export function gatewayStatefulSet(
       // after logic has rolled: only it sees the logic tier and the drain.
       updateStrategy: { type: "OnDelete" },
       selector: { matchLabels: selector },
-      template: {
-        metadata: { labels: selector, annotations: { [CONFIG_HASH_ANNOTATION]: w.configHash } },
-        spec: {
-          terminationGracePeriodSeconds: gatewayTerminationGraceSeconds(spec),
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: POD_SECURITY_CONTEXT,
-          ...placement(spec, selector),
-          containers: [
-            {
-              name: "gateway",
-              image: w.image,
-              imagePullPolicy: spec.images.gateway.pullPolicy,
-              args: ["gateway"],
-              envFrom: [{ configMapRef: { name: names.gatewayConfig } }],
-              env: [
-                fieldEnv("CHATCLUSTER_GATEWAY_ID", "metadata.name"),
-                fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
-                ...internalTokenEnv(names),
-              ],
-              ports: [
-                { name: "client", containerPort: p.client, protocol: "TCP" },
-                { name: "internal", containerPort: p.internal, protocol: "TCP" },
-                { name: "metrics", containerPort: p.metrics, protocol: "TCP" },
-              ],
-              // /readyz fails as soon as the gateway starts draining.
-              readinessProbe: {
-                httpGet: { path: "/readyz", port: "metrics" },
-                periodSeconds: 5,
-                timeoutSeconds: 2,
-                failureThreshold: 2,
-              },
-              livenessProbe: {
-                httpGet: { path: "/healthz", port: "metrics" },
-                periodSeconds: 10,
-                timeoutSeconds: 3,
-                failureThreshold: 3,
-              },
-              lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
-              resources: resources(spec.gateway.resources),
-              securityContext: CONTAINER_SECURITY_CONTEXT,
-              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+      template: withTierPod(
+        {
+          metadata: {
+            labels: selector,
+            annotations: {
+              [CONFIG_HASH_ANNOTATION]: w.configHash,
+              ...secretRollAnnotations(w.rolls, "gateway"),
             },
-          ],
-          volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+          },
+          spec: {
+            terminationGracePeriodSeconds: gatewayTerminationGraceSeconds(spec),
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: POD_SECURITY_CONTEXT,
+            ...placement(spec.gateway.pod.placement, selector),
+            containers: [
+              {
+                name: "gateway",
+                image: w.image,
+                imagePullPolicy: spec.images.gateway.pullPolicy,
+                args: ["gateway"],
+                envFrom: [{ configMapRef: { name: names.gatewayConfig } }],
+                env: [
+                  fieldEnv("CHATCLUSTER_GATEWAY_ID", "metadata.name"),
+                  fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
+                  ...internalTokenEnv(names, w.rolls.tokenGeneration),
+                ],
+                ports: [
+                  { name: "client", containerPort: p.client, protocol: "TCP" },
+                  { name: "internal", containerPort: p.internal, protocol: "TCP" },
+                  { name: "metrics", containerPort: p.metrics, protocol: "TCP" },
+                ],
+                ...OPS_PROBES,
+                lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
+                resources: resources(spec.gateway.resources),
+                securityContext: CONTAINER_SECURITY_CONTEXT,
+                volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+              },
+            ],
+            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+          },
         },
-      },
+        spec.gateway.pod,
+        spec.imagePullSecrets,
+        "gateway",
+        "spec.gateway.podTemplate",
+      ),
     },
   };
 }

@@ -1,12 +1,16 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import { type ResolvedSpec, resolveSpec } from "../api/defaults.ts";
+import { gatewayHttpRoute, gatewayIngress, HTTP_ROUTE_API_VERSION } from "./client-routes.ts";
 import { gatewayClientService, gatewayHeadlessService, gatewayPdb, gatewayStatefulSet } from "./gateway.ts";
 import { resolveImages, type TierImages } from "./images.ts";
 import { logicDataClaim, logicDeployment, logicPdb, logicService } from "./logic.ts";
 import { type ChildNames, childNames } from "./names.ts";
+import { gatewayNetworkPolicy, logicNetworkPolicy } from "./network-policies.ts";
+import type { SecretRolls } from "./pod-common.ts";
 import { logicRole, logicRoleBinding, logicServiceAccount } from "./rbac.ts";
-import { serviceMonitor } from "./service-monitor.ts";
+import { SERVICE_MONITOR_API_VERSION, serviceMonitor } from "./service-monitor.ts";
+import { PatchError } from "./strategic-merge.ts";
 import { configHash, configMap, gatewayConfigData, logicConfigData } from "./workload-config.ts";
 
 export interface DesiredOptions {
@@ -18,6 +22,17 @@ export interface DesiredOptions {
   gatewayReplicas?: number;
   /** Whether monitoring.coreos.com/v1 ServiceMonitor exists in the cluster (discovery). */
   serviceMonitorAvailable: boolean;
+  /** Whether gateway.networking.k8s.io/v1 HTTPRoute exists in the cluster (discovery). */
+  httpRouteAvailable?: boolean;
+  /** The internal token's generation and the auth secrets' revision (internal-token-step.ts); 0 when never replaced. */
+  secretRolls?: SecretRolls;
+}
+
+/** A child this ChatCluster must not have (any more), to delete where it exists. */
+export interface AbsentChild {
+  apiVersion: string;
+  kind: string;
+  name: string;
 }
 
 export interface DesiredState {
@@ -26,8 +41,14 @@ export interface DesiredState {
   images: TierImages;
   /** Applied in order: config and RBAC before the workloads that reference them. */
   objects: KubernetesObject[];
-  /** Kinds this ChatCluster must not have (e.g. a ServiceMonitor after it was disabled), as apiVersion/kind/name. */
-  absent: { apiVersion: string; kind: string; name: string }[];
+  /** Children this ChatCluster must not have (e.g. a ServiceMonitor after it was disabled). */
+  absent: AbsentChild[];
+  /**
+   * Spec fields that cannot be built (a podTemplate patch that does not apply),
+   * one sentence each; the workload they belong to is left out of `objects`,
+   * so it keeps its current template until the field is corrected.
+   */
+  invalid: string[];
   gatewayConfigHash: string;
   logicConfigHash: string;
 }
@@ -50,6 +71,18 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
   const logicData = logicConfigData(spec, names);
   const gatewayHash = configHash(gatewayData, names.internalTokenSecret);
   const logicHash = configHash(logicData, names.internalTokenSecret, spec.auth);
+  const rolls = opts.secretRolls ?? { tokenGeneration: 0, authRevision: 0 };
+  const invalid: string[] = [];
+  /** A workload whose podTemplate patch does not apply is left as it is. */
+  const workload = <T>(build: () => T): T[] => {
+    try {
+      return [build()];
+    } catch (err) {
+      if (!(err instanceof PatchError)) throw err;
+      invalid.push(err.message);
+      return [];
+    }
+  };
   const objects: KubernetesObject[] = [
     configMap(cc, names.gatewayConfig, gatewayData),
     configMap(cc, names.logicConfig, logicData),
@@ -58,35 +91,64 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
     logicRoleBinding(cc, names),
     gatewayHeadlessService(cc, spec, names),
     gatewayClientService(cc, spec, names),
-    gatewayStatefulSet(cc, spec, names, {
-      image: images.gateway,
-      configHash: gatewayHash,
-      replicas: opts.gatewayReplicas ?? spec.gateway.replicas,
-    }),
+    ...workload(() =>
+      gatewayStatefulSet(cc, spec, names, {
+        image: images.gateway,
+        configHash: gatewayHash,
+        replicas: opts.gatewayReplicas ?? spec.gateway.replicas,
+        rolls,
+      }),
+    ),
     gatewayPdb(cc, names),
   ];
   const claim = logicDataClaim(cc, spec, names);
   if (claim) objects.push(claim);
   objects.push(
     logicService(cc, spec, names),
-    logicDeployment(cc, spec, names, images.logic, logicHash),
+    ...workload(() => logicDeployment(cc, spec, names, images.logic, logicHash, rolls)),
     logicPdb(cc, names),
   );
-  const absent: DesiredState["absent"] = [];
-  if (spec.serviceMonitor.enabled && opts.serviceMonitorAvailable)
-    objects.push(serviceMonitor(cc, spec, names));
-  else if (opts.serviceMonitorAvailable)
-    absent.push({
-      apiVersion: "monitoring.coreos.com/v1",
-      kind: "ServiceMonitor",
-      name: names.serviceMonitor,
-    });
+  const absent: AbsentChild[] = [];
+  const optional = (want: KubernetesObject | undefined, available: boolean, gone: AbsentChild) => {
+    if (!available) return;
+    if (want !== undefined) objects.push(want);
+    else absent.push(gone);
+  };
+  const netpol = spec.networkPolicy.enabled;
+  optional(netpol ? gatewayNetworkPolicy(cc, spec, names) : undefined, true, {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    name: names.gatewayNetworkPolicy,
+  });
+  optional(netpol ? logicNetworkPolicy(cc, spec, names) : undefined, true, {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    name: names.logicNetworkPolicy,
+  });
+  const ingress = spec.gateway.ingress;
+  optional(ingress && gatewayIngress(cc, names, ingress), true, {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    name: names.gatewayIngress,
+  });
+  const route = spec.gateway.httpRoute;
+  optional(route && gatewayHttpRoute(cc, spec, names, route), opts.httpRouteAvailable === true, {
+    apiVersion: HTTP_ROUTE_API_VERSION,
+    kind: "HTTPRoute",
+    name: names.gatewayHttpRoute,
+  });
+  optional(
+    spec.serviceMonitor.enabled ? serviceMonitor(cc, spec, names) : undefined,
+    opts.serviceMonitorAvailable,
+    { apiVersion: SERVICE_MONITOR_API_VERSION, kind: "ServiceMonitor", name: names.serviceMonitor },
+  );
   return {
     spec,
     names,
     images,
     objects,
     absent,
+    invalid,
     gatewayConfigHash: gatewayHash,
     logicConfigHash: logicHash,
   };

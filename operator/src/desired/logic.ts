@@ -18,11 +18,15 @@ import {
   CONTAINER_SECURITY_CONTEXT,
   fieldEnv,
   internalTokenEnv,
+  OPS_PROBES,
   POD_SECURITY_CONTEXT,
   placement,
   resources,
+  type SecretRolls,
   secretEnv,
+  secretRollAnnotations,
 } from "./pod-common.ts";
+import { withTierPod } from "./tier-pod.ts";
 import { JWKS_DIR, JWKS_FILE, SQLITE_DIR } from "./workload-config.ts";
 
 /** Logic pods finish in-flight requests and hand their streams over within this. */
@@ -48,6 +52,7 @@ export function logicDeployment(
   names: ChildNames,
   image: string,
   configHash: string,
+  rolls: SecretRolls,
 ): V1Deployment {
   const selector = selectorLabels(cc.metadata.name, "logic");
   const sqlite = spec.store.kind === "sqlite";
@@ -88,69 +93,69 @@ export function logicDeployment(
       strategy: sqlite
         ? { type: "Recreate" }
         : { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: {
-        metadata: { labels: selector, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
-        spec: {
-          serviceAccountName: names.logicServiceAccount,
-          automountServiceAccountToken: true,
-          enableServiceLinks: false,
-          terminationGracePeriodSeconds: LOGIC_TERMINATION_GRACE_SECONDS,
-          securityContext: POD_SECURITY_CONTEXT,
-          ...placement(spec, selector),
-          containers: [
-            {
-              name: "logic",
-              image,
-              imagePullPolicy: spec.images.logic.pullPolicy,
-              args: [
-                "logic",
-                "--discovery=kubernetes",
-                `--discovery-service=${names.gatewayHeadlessService}`,
-              ],
-              envFrom: [{ configMapRef: { name: names.logicConfig } }],
-              env: [
-                fieldEnv("CHATCLUSTER_LOGIC_ID", "metadata.name"),
-                fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
-                fieldEnv("CHATCLUSTER_DISCOVERY_NAMESPACE", "metadata.namespace"),
-                ...internalTokenEnv(names),
-                ...authEnv(spec),
-              ],
-              ports: [
-                { name: "api", containerPort: spec.logic.ports.api, protocol: "TCP" },
-                { name: "metrics", containerPort: spec.logic.ports.metrics, protocol: "TCP" },
-              ],
-              readinessProbe: {
-                httpGet: { path: "/readyz", port: "metrics" },
-                periodSeconds: 5,
-                timeoutSeconds: 2,
-                failureThreshold: 2,
+      template: withTierPod(
+        {
+          metadata: {
+            labels: selector,
+            annotations: { [CONFIG_HASH_ANNOTATION]: configHash, ...secretRollAnnotations(rolls, "logic") },
+          },
+          spec: {
+            serviceAccountName: names.logicServiceAccount,
+            automountServiceAccountToken: true,
+            enableServiceLinks: false,
+            terminationGracePeriodSeconds: LOGIC_TERMINATION_GRACE_SECONDS,
+            securityContext: POD_SECURITY_CONTEXT,
+            ...placement(spec.logic.pod.placement, selector),
+            containers: [
+              {
+                name: "logic",
+                image,
+                imagePullPolicy: spec.images.logic.pullPolicy,
+                args: [
+                  "logic",
+                  "--discovery=kubernetes",
+                  `--discovery-service=${names.gatewayHeadlessService}`,
+                ],
+                envFrom: [{ configMapRef: { name: names.logicConfig } }],
+                env: [
+                  fieldEnv("CHATCLUSTER_LOGIC_ID", "metadata.name"),
+                  fieldEnv("CHATCLUSTER_POD_NAMESPACE", "metadata.namespace"),
+                  fieldEnv("CHATCLUSTER_DISCOVERY_NAMESPACE", "metadata.namespace"),
+                  ...internalTokenEnv(names, rolls.tokenGeneration),
+                  ...authEnv(spec),
+                ],
+                ports: [
+                  { name: "api", containerPort: spec.logic.ports.api, protocol: "TCP" },
+                  { name: "metrics", containerPort: spec.logic.ports.metrics, protocol: "TCP" },
+                ],
+                ...OPS_PROBES,
+                resources: resources(spec.logic.resources),
+                securityContext: CONTAINER_SECURITY_CONTEXT,
+                volumeMounts: mounts,
               },
-              livenessProbe: {
-                httpGet: { path: "/healthz", port: "metrics" },
-                periodSeconds: 10,
-                timeoutSeconds: 3,
-                failureThreshold: 3,
-              },
-              resources: resources(spec.logic.resources),
-              securityContext: CONTAINER_SECURITY_CONTEXT,
-              volumeMounts: mounts,
-            },
-          ],
-          volumes,
+            ],
+            volumes,
+          },
         },
-      },
+        spec.logic.pod,
+        spec.imagePullSecrets,
+        "logic",
+        "spec.logic.podTemplate",
+      ),
     },
   };
 }
 
 /** The server API (publish from backends) and the ops port for scraping. */
 export function logicService(cc: ChatCluster, spec: ResolvedSpec, names: ChildNames): V1Service {
+  const meta = childMeta(cc, names.logicService, "logic", { [METRICS_LABEL]: "true" });
+  const { type, annotations } = spec.logic.service;
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: childMeta(cc, names.logicService, "logic", { [METRICS_LABEL]: "true" }),
+    metadata: Object.keys(annotations).length > 0 ? { ...meta, annotations } : meta,
     spec: {
-      type: "ClusterIP",
+      type,
       selector: selectorLabels(cc.metadata.name, "logic"),
       ports: [
         { name: "api", port: spec.logic.ports.api, targetPort: "api", protocol: "TCP" },

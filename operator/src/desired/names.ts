@@ -34,6 +34,10 @@ export interface ChildNames {
   logicData: string;
   internalTokenSecret: string;
   serviceMonitor: string;
+  gatewayIngress: string;
+  gatewayHttpRoute: string;
+  gatewayNetworkPolicy: string;
+  logicNetworkPolicy: string;
 }
 
 export function childNames(name: string): ChildNames {
@@ -53,6 +57,10 @@ export function childNames(name: string): ChildNames {
     logicData: `${name}-logic-data`,
     internalTokenSecret: `${name}-internal-token`,
     serviceMonitor: name,
+    gatewayIngress: `${name}-gateway`,
+    gatewayHttpRoute: `${name}-gateway`,
+    gatewayNetworkPolicy: `${name}-gateway`,
+    logicNetworkPolicy: `${name}-logic`,
   };
 }
 
@@ -68,7 +76,10 @@ export function selectorString(labels: Record<string, string>): string {
     .join(",");
 }
 
-export function childLabels(instance: string, component: Component | "config" | "rbac" | "monitoring") {
+/** What a child is part of, for its app.kubernetes.io/component label. */
+export type ChildComponent = Component | "config" | "rbac" | "monitoring" | "network";
+
+export function childLabels(instance: string, component: ChildComponent) {
   return {
     [NAME_LABEL]: "chatcluster",
     [INSTANCE_LABEL]: instance,
@@ -92,7 +103,7 @@ export function ownerReference(cc: ChatCluster): V1OwnerReference {
 export function childMeta(
   cc: ChatCluster,
   name: string,
-  component: Component | "config" | "rbac" | "monitoring",
+  component: ChildComponent,
   extraLabels: Record<string, string> = {},
 ) {
   return {

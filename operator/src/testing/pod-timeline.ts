@@ -14,6 +14,8 @@ export interface PodState {
   ready: boolean;
   image: string;
   templateHash: string | undefined;
+  /** The internal token generation its template carried (chatcluster.io/internal-token-generation; 0 when absent). */
+  tokenGeneration: number;
   finalizers: string[];
   /** The object's resourceVersion: an etcd revision on this API server, so ordered across kinds. */
   rv: number;
@@ -34,6 +36,7 @@ interface RawPod {
     deletionTimestamp?: string;
     finalizers?: string[];
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
   };
   spec: { containers: { image: string }[] };
   status?: { conditions?: { type: string; status: string }[] };
@@ -109,6 +112,7 @@ export class PodTimeline {
       ready: raw.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
       image: raw.spec.containers[0]?.image ?? "",
       templateHash: labels["pod-template-hash"],
+      tokenGeneration: Number(raw.metadata.annotations?.["chatcluster.io/internal-token-generation"] ?? 0),
       finalizers: raw.metadata.finalizers ?? [],
       rv: Number(raw.metadata.resourceVersion),
     };
