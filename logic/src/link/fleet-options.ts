@@ -60,6 +60,14 @@ export interface GatewayFleetOptions {
   maxInboundFrameBytes?: number;
   /** HTTP/2 client settings; the defaults favour throughput on a LAN. */
   http2?: Partial<Http2ClientTuning>;
+  /**
+   * Most interest keys (rooms with local members, one `#user:` key per
+   * connected user) one gateway may declare. A gateway past it gets its stream
+   * reset (`protocol`) instead of growing logic's memory without bound.
+   * Default 4,000,000: far beyond what one gateway process holds (20,000
+   * sockets per process here, 100,000 on a large host, a few rooms each).
+   */
+  maxInterestPerGateway?: number;
 }
 
 export interface Http2ClientTuning {
@@ -86,6 +94,7 @@ export interface ResolvedFleetOptions {
   /** Reconnect backoff (full jitter). */
   readonly reconnect: Readonly<BackoffOptions>;
   readonly maxInboundFrameBytes: number;
+  readonly maxInterestPerGateway: number;
   readonly http2: Http2ClientTuning;
 }
 
@@ -131,6 +140,7 @@ export function resolveFleetOptions(o: GatewayFleetOptions): ResolvedFleetOption
       maxMs: positive("reconnectMaxMs", o.reconnectMaxMs, 5000),
     }),
     maxInboundFrameBytes: positive("maxInboundFrameBytes", o.maxInboundFrameBytes, 16 * MiB),
+    maxInterestPerGateway: positive("maxInterestPerGateway", o.maxInterestPerGateway, 4_000_000),
     http2: Object.freeze({
       initialWindowSize: positive("http2.initialWindowSize", o.http2?.initialWindowSize, 4 * MiB),
       maxFrameSize: positive("http2.maxFrameSize", o.http2?.maxFrameSize, 64 * 1024),

@@ -202,12 +202,25 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
   }
 
   onSnapshot(conn: GatewayConnection, rooms: readonly string[]): void {
+    if (this.#interestTooLarge(conn, rooms.length)) return;
     this.#setRooms(conn, rooms);
   }
 
   onDelta(conn: GatewayConnection, delta: InterestDelta): void {
-    for (const room of delta.added) this.#addRoom(conn, room);
     for (const room of delta.removed) this.#removeRoom(conn, room);
+    if (this.#interestTooLarge(conn, conn.rooms.size + delta.added.length)) return;
+    for (const room of delta.added) this.#addRoom(conn, room);
+  }
+
+  /** A gateway declaring more interest than any gateway holds is reset, not believed. */
+  #interestTooLarge(conn: GatewayConnection, size: number): boolean {
+    if (size <= this.opts.maxInterestPerGateway) return false;
+    this.#log.warn(
+      { gateway: conn.gatewayId, keys: size, max: this.opts.maxInterestPerGateway },
+      "gateway declared more interest than allowed: resetting its stream",
+    );
+    conn.reset("protocol", false);
+    return true;
   }
 
   // ---- internals ------------------------------------------------------------

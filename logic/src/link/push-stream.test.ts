@@ -353,3 +353,30 @@ test("a gateway answering at another gateway's endpoint (a reused pod IP) is ref
     "nothing is filed under the impostor's id",
   );
 });
+
+test("a gateway declaring more interest than the bound is reset, in its snapshot or by deltas", async (t) => {
+  const big = await gateway({ gatewayId: "interest-big" });
+  await big.rooms("r1", "r2", "r3", "r4");
+  const small = await gateway({ gatewayId: "interest-small" });
+  await small.rooms("s1", "s2");
+  const { fleet, registry } = testFleet(new StaticDiscovery([big.address, small.address]), "logic-bound", {
+    maxInterestPerGateway: 3,
+  });
+  t.after(() => fleet.stop());
+  await fleet.start();
+  const resets = async () =>
+    metricValue(await registry.metrics(), "chatcluster_logic_push_reconnects_total", 'reason="protocol"');
+  await waitFor("the oversized snapshot refused", async () => (await resets()) >= 1);
+  await waitFor(
+    "the small gateway kept",
+    () => fleet.stats().find((s) => s.gatewayId === "interest-small")?.rooms === 2,
+  );
+  assert.equal(
+    fleet.stats().find((s) => s.gatewayId === "interest-big")?.rooms ?? 0,
+    0,
+    "nothing kept of it",
+  );
+  const before = await resets();
+  await small.call({ cmd: "roomAdded", rooms: ["s3", "s4"] });
+  await waitFor("the oversized delta refused", async () => (await resets()) > before);
+});
