@@ -303,9 +303,18 @@ export class JetStreamStore implements MessageStore {
     };
   }
 
-  /** The room's last message by a direct get: fast, but a lagging replica may answer. */
+  /**
+   * The room's last message by a direct get: fast, but a lagging replica may
+   * answer. While the cluster moves (a replica stalled or gone, "no
+   * responders") the leader answers instead.
+   */
   async #peekHead(subject: string): Promise<Head> {
-    const sm = await this.#jsm.direct.getMessage(this.#opts.stream, { last_by_subj: subject });
+    let sm: StoredMsg | null;
+    try {
+      sm = await this.#jsm.direct.getMessage(this.#opts.stream, { last_by_subj: subject });
+    } catch {
+      return this.#loadHead(subject);
+    }
     if (sm === null) return { streamSeq: 0, roomSeq: 0 };
     return { streamSeq: sm.seq, roomSeq: Number(sm.header.get(CHAT_SEQ)) };
   }
