@@ -75,6 +75,12 @@ export function keepInformer<T extends KubernetesObject>(o: InformerOptions<T>):
       `${path}${query}`,
       o.metadataOnly ? METADATA_LIST_ACCEPT : undefined,
     );
+    // An API server still starting may answer a metadata list with no items (a Status):
+    // a failed list, retried with backoff like any other.
+    if (!Array.isArray(l.items)) {
+      const kind = (l as { kind?: unknown }).kind;
+      throw new Error(`list ${o.kind}: the answer has no items (kind ${String(kind)})`);
+    }
     // List items carry no apiVersion/kind; the reconciler and owner references want them.
     for (const item of l.items) {
       item.apiVersion ??= r.apiVersion;
