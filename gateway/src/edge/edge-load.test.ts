@@ -287,9 +287,11 @@ describe("edge under load (edge in a child process)", { timeout: 300_000 }, () =
     for (const [i, p] of peers.entries()) assert.equal(p.closeCode, follows(i) ? 1000 : 4012);
   });
 
-  it("takes a storm of 6,000 simultaneous upgrades without the kernel dropping any (no accept-queue overflow)", async () => {
-    // With Node's default backlog (511) this storm overflowed the accept queue
-    // ~10,000 times: the kernel dropped SYNs and clients waited for retransmits.
+  it("takes a storm of 3,500 simultaneous upgrades without the kernel dropping any (no accept-queue overflow)", async () => {
+    // With Node's default backlog (511) a storm like this overflowed the accept
+    // queue thousands of times: the kernel dropped SYNs and clients waited for
+    // retransmits. Below the 4,096 backlog it holds however slowly a busy
+    // machine lets the process accept; a bigger storm would also measure the CPU.
     const f = await FixtureProcess.start({
       admissionPerSecond: 100_000,
       admissionBurst: 100_000,
@@ -297,7 +299,7 @@ describe("edge under load (edge in a child process)", { timeout: 300_000 }, () =
     });
     fixtures.push(f);
     const before = listenOverflows();
-    const n = 6000;
+    const n = 3500;
     const raw: Socket[] = [];
     let answered = 0;
     let upgraded = 0;
