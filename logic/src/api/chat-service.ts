@@ -34,7 +34,7 @@ const encoder = new TextEncoder();
  * a client send (same store, same encode-once `message` frame, same
  * deduplication on (room, id)); History reads pages like a join.
  */
-export function createChatService(d: ChatServiceDeps): ServiceImpl<typeof ChatService> {
+export function createChatService(d: ChatServiceDeps): Partial<ServiceImpl<typeof ChatService>> {
   const done = (method: ApiMethod, result: ApiResult): void => d.metrics.apiRequests.inc({ method, result });
 
   const fail = (method: ApiMethod, err: unknown): never => {

@@ -41,6 +41,17 @@ function acknowledge(h: HandlerContext, from: GatewayRef, ev: ClientEvent): void
   h.done(from, ev, ev.kind.case ?? "unknown", "ok");
 }
 
+/** Event kinds this logic version does not handle yet: refused as an unknown frame type. */
+function unsupported(h: HandlerContext, from: GatewayRef, ev: ClientEvent): void {
+  const kind = ev.kind.case ?? "unknown";
+  h.count(kind, "invalid");
+  h.frame(
+    from,
+    ev,
+    encodeErrorFrame({ code: ERROR_CODES.unknownType.code, message: `${kind} is not supported` }),
+  );
+}
+
 /**
  * Every kind of client event and its handler, one line each. Events from a
  * connection that must be authenticated (and not expired) say `principal:
@@ -58,6 +69,9 @@ const ROUTES: { readonly [K in EventCase]: Route<K> } = {
   presenceLease: { principal: false, handle: handlePresenceLease },
   presenceQuery: { principal: true, handle: handlePresenceQuery },
   readMarker: { principal: true, handle: handleReadMarker },
+  rpc: { principal: false, handle: unsupported },
+  edit: { principal: false, handle: unsupported },
+  delete: { principal: false, handle: unsupported },
 };
 
 /** A route with its event's value type erased (TypeScript cannot correlate ROUTES[k.case] with k.value). */

@@ -20,6 +20,9 @@ export type EventKind =
   | "presenceLease"
   | "presenceQuery"
   | "readMarker"
+  | "rpc"
+  | "edit"
+  | "delete"
   | "unknown";
 /**
  * ok; duplicate (a resent send); denied (auth failed, forbidden); invalid (bad
@@ -40,6 +43,9 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "presenceLease",
   "presenceQuery",
   "readMarker",
+  "rpc",
+  "edit",
+  "delete",
   "unknown",
 ];
 export const EVENT_RESULTS: readonly EventResult[] = [
