@@ -3,6 +3,7 @@ import { createGatewayMetrics } from "../gateway/src/edge/gateway-metrics.ts";
 import { createGatewayLinkMetrics } from "../gateway/src/link/link-metrics.ts";
 import { createDiscoveryMetrics } from "../logic/src/discovery/discovery-metrics.ts";
 import { createLogicMetrics } from "../logic/src/handlers/logic-metrics.ts";
+import { createHookMetrics } from "../logic/src/hooks/hook-metrics.ts";
 import { createPushMetrics } from "../logic/src/link/push-metrics.ts";
 import { createOperatorMetrics } from "../operator/src/operator-metrics.ts";
 import { createInternalTlsMetrics } from "../platform/internal-tls.ts";
@@ -35,6 +36,7 @@ export async function metricCatalog(): Promise<MetricEntry[]> {
       "logic",
       (r) => {
         createLogicMetrics(r);
+        createHookMetrics(r);
         createPushMetrics(r);
         createInternalTlsMetrics(r, "chatcluster_logic_push");
         createDiscoveryMetrics(r);

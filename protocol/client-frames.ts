@@ -8,6 +8,7 @@
  * parts: the message body is never parsed or re-encoded after the sender's
  * gateway validated it.
  */
+import type { CallFrame, ResultFrame } from "./call-frames.ts";
 import type {
   PresenceChangeFrame,
   PresencePageFrame,
@@ -63,7 +64,8 @@ export type ClientFrame =
   | PresenceQueryFrame
   | SignalFrame
   | ReadFrame
-  | ReadsQueryFrame;
+  | ReadsQueryFrame
+  | CallFrame;
 
 // ---- server -> client ----------------------------------------------------
 
@@ -103,6 +105,8 @@ export interface JoinedFrame {
   complete: boolean;
   /** Oldest first. */
   messages: MessageFrame[];
+  /** What the team's Join hook attached, when it did (docs/hooks.md). */
+  data?: unknown;
 }
 export interface AckFrame {
   type: "ack";
@@ -150,7 +154,8 @@ export type ServerFrame =
   | PresenceChangeFrame
   | SignalEventFrame
   | ReadEventFrame
-  | ReadsPageFrame;
+  | ReadsPageFrame
+  | ResultFrame;
 
 // ---- error codes (the `code` of an error frame) ----------------------------
 
@@ -263,6 +268,8 @@ export interface JoinedFrameInput {
   complete: boolean;
   /** Message frames as encodeMessageFrame produced them (stored bytes can be reused), oldest first. */
   messages: readonly JsonText[];
+  /** JSON text attached by the Join hook, copied as is. */
+  dataJson?: JsonText | undefined;
 }
 export function encodeJoinedFrame(j: JoinedFrameInput): Uint8Array {
   const parts: Uint8Array[] = [
@@ -276,7 +283,11 @@ export function encodeJoinedFrame(j: JoinedFrameInput): Uint8Array {
     if (i > 0) parts.push(comma);
     parts.push(bytesOf(m));
   });
-  parts.push(utf8.encode("]}"));
+  if (j.dataJson === undefined) {
+    parts.push(utf8.encode("]}"));
+  } else {
+    parts.push(utf8.encode(`],"data":`), bytesOf(j.dataJson), CLOSE_BRACE);
+  }
   return concat(parts);
 }
 

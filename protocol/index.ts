@@ -1,6 +1,8 @@
 // Client protocol v1: frame types, close codes, error codes, limits and the
 // builders that serialize server frames once. See docs/protocol.md.
 
+export type { CallFrame, ResultFrame } from "./call-frames.ts";
+export { CALL_BOUNDS, encodeResultFrame, METHOD_PATTERN } from "./call-frames.ts";
 export type {
   AckFrame,
   AuthFrame,

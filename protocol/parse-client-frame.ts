@@ -1,4 +1,5 @@
 import { type ClientFrame, ERROR_CODES, PROTOCOL_BOUNDS, ROOM_PATTERN } from "./client-frames.ts";
+import { parseCallFrame } from "./parse-action-frame.ts";
 import { parsePresenceFrame } from "./parse-presence-frame.ts";
 import type { ParseResult } from "./parse-result.ts";
 
@@ -91,6 +92,8 @@ export function parseClientFrame(text: string): ParseResult {
       if (bad) return bad;
       return parsePresenceFrame(o, o.room as string);
     }
+    case "call":
+      return parseCallFrame(o);
     default:
       return reject(
         ERROR_CODES.unknownType.code,

@@ -8,9 +8,12 @@ import { startOpsServer } from "../../platform/ops-server.ts";
 import { onShutdownSignal } from "../../platform/shutdown.ts";
 import { VERSION } from "../../platform/version.ts";
 import { loadApiKeys, startServerApi } from "./api/index.ts";
+import { AuthError } from "./auth/auth-error.ts";
+import type { Authenticator } from "./auth/authenticator.ts";
 import { createAuthenticator, PrincipalSeal } from "./auth/index.ts";
 import {
   gatewayTlsFrom,
+  hasJwtKey,
   internalLinkGaps,
   type LogicConfig,
   logicConfigWarnings,
@@ -24,6 +27,7 @@ import type { EventSink } from "./gateway-fleet.ts";
 import { AppendAdmission, boundStore, createHandlers, createLogicMetrics } from "./handlers/index.ts";
 import { ownerOf } from "./handlers/presence-handlers.ts";
 import { startPresenceSweep } from "./handlers/presence-sweep.ts";
+import { createHooks, hookSettings } from "./hooks/index.ts";
 import { createGatewayFleet } from "./link/index.ts";
 import { openStore } from "./store/index.ts";
 import { openPresenceTable } from "./store/open-presence-table.ts";
@@ -64,7 +68,8 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     metrics,
   );
   const presence = await openPresenceTable(config, log);
-  const auth = await createAuthenticator(config, log);
+  const auth = hasJwtKey(config) ? await createAuthenticator(config, log) : NO_JWT;
+  const hooks = createHooks(hookSettings(config), registry, config.maxBodyBytes);
   const discovery = createDiscovery(config, registry, log);
 
   // The fleet and the handlers need each other; the fleet reaches the handlers through this late binding.
@@ -91,7 +96,18 @@ export async function runLogic(config: LogicConfig): Promise<void> {
       "no --principal-key: principals are not signed, so a gateway could make up an identity (local runs only)",
     );
   const admission = new AppendAdmission({ targetMs: config.admissionTarget });
-  handlers = createHandlers({ store, fleet, auth, metrics, log, limits, presence, principals, admission });
+  handlers = createHandlers({
+    store,
+    fleet,
+    auth,
+    metrics,
+    log,
+    limits,
+    presence,
+    principals,
+    admission,
+    ...(hooks ? { hooks } : {}),
+  });
   const stopPresenceSweep = startPresenceSweep(
     presence,
     fleet,
@@ -151,6 +167,12 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     await ops.close();
   });
 }
+
+/** With --hook-connect=instead and no key: the Connect hook decides, and no JWT is ever verified. */
+const NO_JWT: Authenticator = {
+  verify: () => Promise.reject(new AuthError("key_unavailable", "no JWT key configured")),
+  close: () => {},
+};
 
 function createDiscovery(config: LogicConfig, registry: Registry, log: Logger): Discovery {
   switch (config.discovery) {

@@ -7,6 +7,7 @@ import { HandlerContext, type HandlerDeps } from "./handler-context.ts";
 import { handleJoin } from "./join-handler.ts";
 import { handlePresenceChange, handlePresenceLease, handlePresenceQuery } from "./presence-handlers.ts";
 import { handleReadMarker } from "./read-marker-handler.ts";
+import { handleRpc } from "./rpc-handler.ts";
 import { handleSend } from "./send-handler.ts";
 import { handleSignal } from "./signal-handler.ts";
 
@@ -69,7 +70,7 @@ const ROUTES: { readonly [K in EventCase]: Route<K> } = {
   presenceLease: { principal: false, handle: handlePresenceLease },
   presenceQuery: { principal: true, handle: handlePresenceQuery },
   readMarker: { principal: true, handle: handleReadMarker },
-  rpc: { principal: false, handle: unsupported },
+  rpc: { principal: true, handle: handleRpc },
   edit: { principal: false, handle: unsupported },
   delete: { principal: false, handle: unsupported },
 };

@@ -11,23 +11,25 @@ import type { GatewayRef } from "../gateway-fleet.ts";
 import { messageIdProblem } from "../store/input-checks.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import { type HandlerContext, validRoom } from "./handler-context.ts";
+import { afterSendHook } from "./hooked-send.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * A send: checked (room, id, write access, size, UTF-8), stored with the
- * client message id as the dedupe id, fanned out to the room's gateways as
- * one frame encoded once, and acknowledged to the sender. Idempotent through
- * the store's deduplication, so a gateway may resend an unanswered send to
- * another logic process.
+ * A send: checked (room, id, write access, size, UTF-8), passed through the
+ * Send hook where enabled (in the room's order; the hook may refuse it or
+ * rewrite its body), stored with the client message id as the dedupe id,
+ * fanned out to the room's gateways as one frame encoded once, and
+ * acknowledged to the sender. Idempotent through the store's deduplication,
+ * so a gateway may resend an unanswered send to another logic process.
  */
-export async function handleSend(
+export function handleSend(
   h: HandlerContext,
   from: GatewayRef,
   ev: ClientEvent,
   req: SendRequest,
   p: Principal,
-): Promise<void> {
+): Promise<void> | void {
   const { room, clientMsgId: id } = req;
   const invalid = (message: string) =>
     h.refuse(from, ev, "send", "invalid", ERROR_CODES.invalidField.code, message, id);
@@ -61,6 +63,42 @@ export async function handleSend(
     h.frame(from, ev, encodeAckFrame({ id, room, seq: stored.seq }));
     return;
   }
+  if (h.hooks?.sends(room)) {
+    const decision = h.hooks.send(h.caller(from, ev, p), room, id, bodyText, 0n);
+    afterSendHook(h, from, ev, "send", room, id, decision, (rewritten) =>
+      storeSend(
+        h,
+        from,
+        ev,
+        p,
+        room,
+        id,
+        rewritten ?? bodyText,
+        rewritten === undefined ? req.body : rewritten,
+      ),
+    );
+    return;
+  }
+  return storeSend(h, from, ev, p, room, id, bodyText, req.body);
+}
+
+/**
+ * Appends (the store call happens before the first await, so calls made in
+ * order reach the store in order), delivers and acks. `bodyJson` is the body
+ * as bytes to splice into the frame: the gateway's, unless a hook rewrote it.
+ */
+async function storeSend(
+  h: HandlerContext,
+  from: GatewayRef,
+  ev: ClientEvent,
+  p: Principal,
+  room: string,
+  id: string,
+  bodyText: string,
+  bodyJson: Uint8Array | string,
+): Promise<void> {
+  const invalid = (message: string) =>
+    h.refuse(from, ev, "send", "invalid", ERROR_CODES.invalidField.code, message, id);
   const now = performance.now();
   const shed = h.admission.admit(room, now);
   if (shed !== undefined) {
@@ -97,7 +135,6 @@ export async function handleSend(
   // (duplicate) is delivered again, clients drop seqs they already have, and
   // it carries the stored body: a resend with another body must not show
   // recipients something history does not have.
-  let bodyJson: Uint8Array | string = req.body;
   if (r.duplicate) {
     const stored = await h.store.read(room, { since: r.seq - 1, limit: 1 }).then(
       (page) => page.messages.find((m) => m.seq === r.seq),
