@@ -9,6 +9,7 @@
  * gateway validated it.
  */
 import type { CallFrame, ResultFrame } from "./call-frames.ts";
+import type { DisconnectFrame, SubscribedFrame, UnsubscribedFrame } from "./command-frames.ts";
 import type {
   PresenceChangeFrame,
   PresencePageFrame,
@@ -155,7 +156,10 @@ export type ServerFrame =
   | SignalEventFrame
   | ReadEventFrame
   | ReadsPageFrame
-  | ResultFrame;
+  | ResultFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | DisconnectFrame;
 
 // ---- error codes (the `code` of an error frame) ----------------------------
 

@@ -127,9 +127,11 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     keys: loadApiKeys(config),
     store,
     fleet,
+    presence,
     metrics,
     log,
     limits,
+    self: { logicId: config.logicId, epoch, version: VERSION },
   });
   await fleet.start();
   let stopping = false;

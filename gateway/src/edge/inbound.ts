@@ -137,7 +137,11 @@ export function handleClientMessage(
       if (created) link.roomAdded(frame.room);
       const optedIn = conn.membership(presenceInterestKey(frame.room)) !== undefined;
       setPresenceOptIn(ctx, conn, frame.room, frame.presence === true);
-      const join = create(JoinRequestSchema, { room: frame.room, limit: frame.limit ?? 0 });
+      const join = create(JoinRequestSchema, {
+        room: frame.room,
+        limit: frame.limit ?? 0,
+        granted: membership.granted,
+      });
       if (frame.since !== undefined) join.since = BigInt(frame.since);
       if (!ctx.sendEvent(conn, { case: "join", value: join }, frame.room)) {
         if (before === undefined) {

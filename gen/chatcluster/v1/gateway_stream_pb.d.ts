@@ -145,6 +145,16 @@ export declare type GatewayFrame = Message<"chatcluster.v1.GatewayFrame"> & {
      */
     value: Pong;
     case: "pong";
+  } | {
+    /**
+     * What the gateway holds now (connections, rooms, the logic processes it
+     * has streams from), for the server API's Info. Sent after the snapshot
+     * and then every few seconds.
+     *
+     * @generated from field: chatcluster.v1.GatewayStatus status = 8;
+     */
+    value: GatewayStatus;
+    case: "status";
   } | { case: undefined; value?: undefined };
 };
 

@@ -12,6 +12,7 @@ import { createLogger } from "../../../platform/logger.ts";
 import { boundStore } from "../handlers/bounded-store.ts";
 import { createLogicMetrics } from "../handlers/logic-metrics.ts";
 import { RecordingFleet } from "../handlers/testing/fake-fleet.ts";
+import { InMemoryPresenceTable } from "../store/in-memory-presence-table.ts";
 import { InMemoryStoreForTests } from "../store/testing/memory-store.ts";
 import { type ServerApi, startServerApi } from "./start-server-api.ts";
 
@@ -38,6 +39,8 @@ describe("server api", () => {
       metrics,
       log: createLogger("logic-test", "silent"),
       limits: { maxBodyBytes: 1024, maxHistoryPage: 50 },
+      presence: new InMemoryPresenceTable(),
+      self: { logicId: "logic-test", epoch: "e1", version: "0.0.0" },
     });
     base = `http://127.0.0.1:${api.port}`;
   });

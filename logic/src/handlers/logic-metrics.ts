@@ -60,7 +60,24 @@ export const EVENT_RESULTS: readonly EventResult[] = [
 /** Auth refusals by a Connect hook: it said no, or it failed and the failure policy refused. */
 export const HOOK_AUTH_REASONS = ["hook_refused", "hook_failed"] as const;
 
-export const API_METHODS = ["Publish", "History"] as const;
+export const API_METHODS = [
+  "Publish",
+  "Broadcast",
+  "History",
+  "EditMessage",
+  "DeleteMessage",
+  "Subscribe",
+  "Unsubscribe",
+  "Disconnect",
+  "Presence",
+  "PresenceStats",
+  "Rooms",
+  "Info",
+  "Ban",
+  "Unban",
+  "RevokeToken",
+  "Batch",
+] as const;
 export const API_RESULTS = ["ok", "unauthenticated", "invalid", "unavailable", "error"] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
 export type ApiResult = (typeof API_RESULTS)[number];

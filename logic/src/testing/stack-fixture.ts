@@ -15,13 +15,16 @@ import { ChatService } from "../../../gen/chatcluster/v1/chat_api_pb.js";
  * server API and hooks tests need: tokens, authenticated raw clients on a
  * chosen gateway, a server API client with the stack's key, and metrics.
  */
+/** A raw client and the connection id its welcome gave it ("" without one). */
+export type StackClient = TestClient & { readonly connectionId: string };
+
 export interface StackFixture {
   readonly stack: DevStack;
   readonly output: string[];
   /** An HS256 token the stack accepts; `claims` add to or replace the defaults (every room). */
   token(user: string, claims?: Record<string, unknown>): Promise<string>;
   /** A client on gateway `gateway` after its welcome (or after the refusal, with `expectWelcome: false`). */
-  client(user: string | { token: string }, gateway?: number, expectWelcome?: boolean): Promise<TestClient>;
+  client(user: string | { token: string }, gateway?: number, expectWelcome?: boolean): Promise<StackClient>;
   /** The server API of logic process `logic` (Connect JSON over HTTP/1.1). */
   api(logic?: number): Client<typeof ChatService>;
   /** Call options with the stack's API key. */
@@ -67,8 +70,8 @@ export async function startStackFixture(opts: {
       const c = await TestClient.open(url);
       clients.push(c);
       c.send({ type: "auth", token: typeof user === "string" ? await token(user) : user.token });
-      if (expectWelcome) await c.next("welcome");
-      return c;
+      const connectionId = expectWelcome ? (await c.next("welcome")).connection_id : "";
+      return Object.assign(c, { connectionId });
     },
     api(logic = 0) {
       const baseUrl = stack.apiUrls[logic];
