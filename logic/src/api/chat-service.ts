@@ -3,13 +3,24 @@ import type { ChatService } from "../../../gen/chatcluster/v1/chat_api_pb.js";
 import type { ApiMethod, ApiResult } from "../handlers/logic-metrics.ts";
 import type { ChatServiceDeps } from "./api-deps.ts";
 import { resultOf, toConnectError } from "./api-errors.ts";
+import { type BatchRoutes, batch } from "./batch-call.ts";
+import { info, presence, presenceStats, rooms } from "./cluster-calls.ts";
 import { disconnect, subscribe, unsubscribe } from "./connection-calls.ts";
 import { broadcast, history, publish } from "./message-calls.ts";
 
+/** The commands a Batch may carry: every call that changes something. */
+const BATCH_ROUTES: BatchRoutes = {
+  publish,
+  broadcast,
+  subscribe,
+  unsubscribe,
+  disconnect,
+};
+
 /**
  * ChatService for the users' backends, assembled from one file per family
- * of calls: messages (publish, broadcast, history) and connections
- * (subscribe, unsubscribe, disconnect).
+ * of calls: messages (publish, broadcast, history), connections (subscribe,
+ * unsubscribe, disconnect), the cluster (presence, rooms, info) and batch.
  * Every call is counted by method and result, and any failure reaches the
  * client as a ConnectError (api-errors.ts).
  */
@@ -35,5 +46,10 @@ export function createChatService(d: ChatServiceDeps): Partial<ServiceImpl<typeo
     subscribe: call("Subscribe", subscribe),
     unsubscribe: call("Unsubscribe", unsubscribe),
     disconnect: call("Disconnect", disconnect),
+    presence: call("Presence", presence),
+    presenceStats: call("PresenceStats", presenceStats),
+    rooms: call("Rooms", rooms),
+    info: call("Info", info),
+    batch: call("Batch", (deps, req) => batch(deps, req, BATCH_ROUTES)),
   };
 }

@@ -152,4 +152,80 @@ describe("server API with real gateway and logic processes", () => {
     assert.equal(await codeOf(api.disconnect({ user: "dora", code: 4001 }, f.auth)), "InvalidArgument");
     assert.deepEqual((await api.disconnect({ user: "nobody-online" }, f.auth)).gateways, 0);
   });
+
+  it("Presence, PresenceStats and Rooms answer from the shared presence table", async () => {
+    const api = f.api();
+    const users = ["pia", "paul", "pete"];
+    const clients = await Promise.all(users.map((u, i) => f.client(u, i % 2)));
+    for (const c of clients) c.send({ type: "join", room: "pres.room" });
+    for (const c of clients) await c.next("joined");
+    const page = await until("three users present", async () => {
+      const p = await api.presence({ room: "pres.room", limit: 2 }, f.auth);
+      return p.total === 3 ? p : undefined;
+    });
+    assert.deepEqual([page.users, page.next], [["paul", "pete"], "pete"]);
+    const rest = await api.presence({ room: "pres.room", after: page.next, limit: 2 }, f.auth);
+    assert.deepEqual([rest.users, rest.next], [["pia"], ""]);
+    const stats = await api.presenceStats({ room: "pres.room" }, f.auth);
+    assert.deepEqual([stats.users, stats.gateways], [3, 2]);
+    const rooms = await api.rooms({ limit: 1000 }, f.auth);
+    assert.deepEqual(
+      rooms.rooms.find((r) => r.room === "pres.room"),
+      { $typeName: "chatcluster.v1.RoomSummary", room: "pres.room", users: 3 },
+    );
+    assert.ok(rooms.total >= 1);
+    assert.equal(await codeOf(api.rooms({ limit: 5000 }, f.auth)), "InvalidArgument");
+  });
+
+  it("Info lists the gateways with their connections and versions, and every logic process", async () => {
+    await f.client("ivy", 0);
+    await f.client("ivan", 1);
+    const info = await until("status reports with connections", async () => {
+      const i = await f.api(1).info({}, f.auth);
+      return i.gateways.every((g) => g.connections > 0) ? i : undefined;
+    });
+    assert.equal(info.servedBy, "logic-1");
+    assert.deepEqual(
+      info.gateways.map((g) => [g.id, g.state, g.draining, g.version !== ""]),
+      [
+        ["gateway-0", "ready", false, true],
+        ["gateway-1", "ready", false, true],
+      ],
+    );
+    assert.deepEqual(
+      info.logic.map((l) => [l.id, l.gateways, l.version !== ""]),
+      [
+        ["logic-0", 2, true],
+        ["logic-1", 2, true],
+      ],
+    );
+    assert.equal(info.connections, BigInt(info.gateways.reduce((n, g) => n + g.connections, 0)));
+  });
+
+  it("Batch runs its commands in order, each with its own result", async () => {
+    const api = f.api();
+    const e = await f.client("eve", 1);
+    const r = await api.batch(
+      {
+        commands: [
+          { command: { case: "subscribe", value: { user: "eve", room: "batch.room" } } },
+          { command: { case: "publish", value: { room: "batch.room", id: "b-1", body: text("in order") } } },
+          { command: { case: "publish", value: { room: "bad room", body: text("x") } } },
+          { command: { case: "disconnect", value: { user: "eve", reason: "done" } } },
+        ],
+      },
+      f.auth,
+    );
+    assert.deepEqual(
+      r.results.map((x) => x.result.case),
+      ["subscribe", "publish", "error", "disconnect"],
+    );
+    const err = r.results[2]?.result;
+    assert.equal(err?.case === "error" && err.value.code, "invalid_argument");
+    await e.waitClosed();
+    assert.deepEqual(
+      types(e).filter((t) => t !== "welcome"),
+      ["subscribed", "message", "disconnect"],
+    );
+  });
 });
