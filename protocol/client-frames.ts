@@ -10,6 +10,7 @@
  */
 import type { CallFrame, ResultFrame } from "./call-frames.ts";
 import type { DisconnectFrame, SubscribedFrame, UnsubscribedFrame } from "./command-frames.ts";
+import type { DeleteFrame, EditFrame } from "./edit-frames.ts";
 import type {
   PresenceChangeFrame,
   PresencePageFrame,
@@ -66,7 +67,9 @@ export type ClientFrame =
   | SignalFrame
   | ReadFrame
   | ReadsQueryFrame
-  | CallFrame;
+  | CallFrame
+  | EditFrame
+  | DeleteFrame;
 
 // ---- server -> client ----------------------------------------------------
 
@@ -95,6 +98,10 @@ export interface MessageFrame {
   from: string;
   /** Server time the message was stored, ms since the Unix epoch. */
   ts: number;
+  /** Absent for a message; an edit (body: the new body) or a delete (body: null) of the message `target`. */
+  kind?: "edit" | "delete";
+  /** For an edit or a delete: the seq of the message it acts on. */
+  target?: number;
   body: unknown;
 }
 export interface JoinedFrame {
@@ -255,14 +262,18 @@ export interface MessageFrameInput {
   id: string;
   from: string;
   ts: number;
+  /** An edit or a delete of the message `target` (absent for a message). */
+  kind?: "edit" | "delete" | undefined;
+  target?: Seq | undefined;
   /** The body exactly as the gateway forwarded it (SendRequest.body). */
   bodyJson: JsonText;
 }
 /** `{"type":"message",...,"body":<bodyJson>}` with the body bytes copied, not re-encoded. */
 export function encodeMessageFrame(m: MessageFrameInput): Uint8Array {
+  const edit = m.kind === undefined ? "" : `"kind":"${m.kind}","target":${m.target},`;
   const head =
     `{"type":"message","room":${JSON.stringify(m.room)},"seq":${m.seq},"prev":${m.prev},` +
-    `"id":${JSON.stringify(m.id)},"from":${JSON.stringify(m.from)},"ts":${m.ts},"body":`;
+    `"id":${JSON.stringify(m.id)},"from":${JSON.stringify(m.from)},"ts":${m.ts},${edit}"body":`;
   return concat([utf8.encode(head), bytesOf(m.bodyJson), CLOSE_BRACE]);
 }
 

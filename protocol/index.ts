@@ -47,6 +47,7 @@ export type { CloseCode, CloseCodeKey, ReconnectPolicy } from "./close-codes.ts"
 export { CLOSE_CODE_NAMES, CLOSE_CODES, closeCodeByNumber, closeCodeName } from "./close-codes.ts";
 export type { DisconnectFrame, SubscribedFrame, UnsubscribedFrame } from "./command-frames.ts";
 export { encodeDisconnectFrame, encodeSubscribedFrame, encodeUnsubscribedFrame } from "./command-frames.ts";
+export type { DeleteFrame, EditFrame } from "./edit-frames.ts";
 export { parseClientFrame } from "./parse-client-frame.ts";
 export type { ParseResult } from "./parse-result.ts";
 export type {

@@ -1,5 +1,5 @@
 import { type ClientFrame, ERROR_CODES, PROTOCOL_BOUNDS, ROOM_PATTERN } from "./client-frames.ts";
-import { parseCallFrame } from "./parse-action-frame.ts";
+import { parseCallFrame, parseEditFrame } from "./parse-action-frame.ts";
 import { parsePresenceFrame } from "./parse-presence-frame.ts";
 import type { ParseResult } from "./parse-result.ts";
 
@@ -94,6 +94,12 @@ export function parseClientFrame(text: string): ParseResult {
     }
     case "call":
       return parseCallFrame(o);
+    case "edit":
+    case "delete": {
+      const bad = checkRoom(o, typeof o.id === "string" ? o.id : undefined);
+      if (bad) return bad;
+      return parseEditFrame(o, o.room as string);
+    }
     default:
       return reject(
         ERROR_CODES.unknownType.code,

@@ -19,9 +19,9 @@ import {
 import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
 import { DEFAULT_RETRY_HORIZON_MS } from "../../protocol/client-frames.ts";
 import { MIN_PRINCIPAL_KEY_BYTES } from "./auth/principal-seal.ts";
-import type { GatewayTlsOptions } from "./link/gateway-connector.ts";
 import { hookFlags } from "./hooks/hook-flags.ts";
 import { hookSettings } from "./hooks/hook-settings.ts";
+import type { GatewayTlsOptions } from "./link/gateway-connector.ts";
 
 /**
  * Every flag of `chatcluster logic`, each with its CHATCLUSTER_* twin. Secrets

@@ -1,7 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import { RpcRequestSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import {
+  DeleteRequestSchema,
+  EditRequestSchema,
+  RpcRequestSchema,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { CallFrame } from "../../../protocol/call-frames.ts";
 import { ERROR_CODES, encodeErrorFrame } from "../../../protocol/client-frames.ts";
+import type { DeleteFrame, EditFrame } from "../../../protocol/edit-frames.ts";
 import type { Connection } from "./connection.ts";
 import type { InboundContext } from "./inbound-context.ts";
 
@@ -38,4 +43,18 @@ export function handleCall(ctx: InboundContext, conn: Connection, f: CallFrame):
   if (params === undefined) return;
   const req = create(RpcRequestSchema, { callId: f.id, method: f.method, params });
   if (!ctx.sendEvent(conn, { case: "rpc", value: req }, String(conn.id))) ctx.unavailable(conn, f.id);
+}
+
+/** An `edit` or `delete`: forwarded to logic like a send (routed by room, so it keeps its place among the room's sends). */
+export function handleEdit(ctx: InboundContext, conn: Connection, f: EditFrame | DeleteFrame): void {
+  const base = { room: f.room, clientMsgId: f.id, target: BigInt(f.target) };
+  let kind: Parameters<InboundContext["sendEvent"]>[1];
+  if (f.type === "edit") {
+    const body = jsonOf(ctx, conn, f.body, "edit.body", f.id);
+    if (body === undefined) return;
+    kind = { case: "edit", value: create(EditRequestSchema, { ...base, body }) };
+  } else {
+    kind = { case: "delete", value: create(DeleteRequestSchema, base) };
+  }
+  if (!ctx.sendEvent(conn, kind, f.room)) ctx.unavailable(conn, f.id);
 }

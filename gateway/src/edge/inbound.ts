@@ -14,7 +14,7 @@ import { CLOSE_CODES } from "../../../protocol/close-codes.ts";
 import { parseClientFrame } from "../../../protocol/parse-client-frame.ts";
 import { presenceInterestKey } from "../../../protocol/presence-frames.ts";
 import type { Connection } from "./connection.ts";
-import { handleCall, jsonOf } from "./inbound-actions.ts";
+import { handleCall, handleEdit, jsonOf } from "./inbound-actions.ts";
 import type { InboundContext } from "./inbound-context.ts";
 import {
   dropMembership,
@@ -109,7 +109,7 @@ export function handleClientMessage(
     return;
   }
   if (conn.state !== "open") {
-    const id = "room" in frame ? frame.room : frame.id;
+    const id = "id" in frame ? frame.id : frame.room;
     error(ctx, conn, ERROR_CODES.notAuthenticated.code, "send an auth frame first and wait for welcome", id);
     return;
   }
@@ -190,6 +190,10 @@ export function handleClientMessage(
       return;
     case "call":
       handleCall(ctx, conn, frame);
+      return;
+    case "edit":
+    case "delete":
+      handleEdit(ctx, conn, frame);
       return;
   }
 }

@@ -6,12 +6,15 @@ import { resultOf, toConnectError } from "./api-errors.ts";
 import { type BatchRoutes, batch } from "./batch-call.ts";
 import { info, presence, presenceStats, rooms } from "./cluster-calls.ts";
 import { disconnect, subscribe, unsubscribe } from "./connection-calls.ts";
+import { deleteMessage, editMessage } from "./edit-calls.ts";
 import { broadcast, history, publish } from "./message-calls.ts";
 
 /** The commands a Batch may carry: every call that changes something. */
 const BATCH_ROUTES: BatchRoutes = {
   publish,
   broadcast,
+  editMessage,
+  deleteMessage,
   subscribe,
   unsubscribe,
   disconnect,
@@ -19,7 +22,7 @@ const BATCH_ROUTES: BatchRoutes = {
 
 /**
  * ChatService for the users' backends, assembled from one file per family
- * of calls: messages (publish, broadcast, history), connections (subscribe,
+ * of calls: messages (publish, broadcast, history), edits (edit, delete), connections (subscribe,
  * unsubscribe, disconnect), the cluster (presence, rooms, info) and batch.
  * Every call is counted by method and result, and any failure reaches the
  * client as a ConnectError (api-errors.ts).
@@ -43,6 +46,8 @@ export function createChatService(d: ChatServiceDeps): Partial<ServiceImpl<typeo
     publish: call("Publish", publish),
     broadcast: call("Broadcast", broadcast),
     history: call("History", history),
+    editMessage: call("EditMessage", editMessage),
+    deleteMessage: call("DeleteMessage", deleteMessage),
     subscribe: call("Subscribe", subscribe),
     unsubscribe: call("Unsubscribe", unsubscribe),
     disconnect: call("Disconnect", disconnect),

@@ -9,6 +9,8 @@ import {
   type HistoryRequest,
   type HistoryResponse,
   HistoryResponseSchema,
+  HistoryView,
+  MessageKind,
   type PublishRequest,
   type PublishResponse,
   PublishResponseSchema,
@@ -16,7 +18,7 @@ import {
 } from "../../../gen/chatcluster/v1/chat_api_pb.js";
 import { encodeMessageFrame } from "../../../protocol/index.ts";
 import { messageIdProblem } from "../store/input-checks.ts";
-import type { AppendResult } from "../store/message-store.ts";
+import type { AppendResult, StoredMessage } from "../store/message-store.ts";
 import type { ChatServiceDeps } from "./api-deps.ts";
 import { callError, checkRoom, invalid, toConnectError } from "./api-errors.ts";
 
@@ -26,14 +28,14 @@ export const MAX_BROADCAST_ROOMS = 1000;
 const encoder = new TextEncoder();
 
 /** A message from a backend, checked once and serialized once whatever number of rooms it goes to. */
-interface Outgoing {
+export interface Outgoing {
   readonly id: string;
   readonly from: string;
   readonly bodyText: string;
   readonly bodyBytes: Uint8Array;
 }
 
-function outgoing(d: ChatServiceDeps, id: string, from: string, body: Value | undefined): Outgoing {
+export function outgoing(d: ChatServiceDeps, id: string, from: string, body: Value | undefined): Outgoing {
   const msgId = id === "" ? randomUUID() : id;
   if (messageIdProblem(msgId) !== undefined) throw invalid("id: 1 to 128 characters, no control characters");
   if (body === undefined) throw invalid("body is required (any JSON value)");
@@ -111,31 +113,47 @@ export async function broadcast(d: ChatServiceDeps, req: BroadcastRequest): Prom
   return create(BroadcastResponseSchema, { results, id: m.id });
 }
 
+const KIND: Record<StoredMessage["kind"], MessageKind> = {
+  message: MessageKind.MESSAGE,
+  edit: MessageKind.EDIT,
+  delete: MessageKind.DELETE,
+};
+
+/**
+ * A page of the room's sequence: every event (messages, edits, deletes), or
+ * with the current view the messages of the same range as they are now.
+ */
 export async function history(d: ChatServiceDeps, req: HistoryRequest): Promise<HistoryResponse> {
   const room = checkRoom(req.room);
   const max = d.limits.maxHistoryPage;
   const limit = req.limit === 0 ? max : Math.min(req.limit, max);
+  const view = req.view === HistoryView.CURRENT ? "current" : "events";
   const page = await d.store.read(
     room,
-    req.since === undefined ? { limit } : { since: Number(req.since), limit },
+    req.since === undefined ? { limit, view } : { since: Number(req.since), limit, view },
   );
   d.metrics.historyReads.inc({ source: "api" });
   d.metrics.historyMessages.observe(page.messages.length);
-  const lastSeq = page.messages.at(-1)?.seq ?? (req.since === undefined ? page.headSeq : Number(req.since));
   return create(HistoryResponseSchema, {
     complete: page.complete,
     headSeq: BigInt(page.headSeq),
-    lastSeq: BigInt(lastSeq),
-    messages: page.messages.map((m) =>
-      create(StoredMessageSchema, {
+    lastSeq: BigInt(page.lastSeq),
+    messages: page.messages.map((m) => {
+      const absent = m.kind === "delete" || m.edit?.deleted === true;
+      return create(StoredMessageSchema, {
         room,
         seq: BigInt(m.seq),
         prev: BigInt(m.prev),
         id: m.id,
         from: m.from,
         tsMs: BigInt(m.ts),
-        body: fromJson(ValueSchema, JSON.parse(m.body) as JsonValue),
-      }),
-    ),
+        kind: KIND[m.kind],
+        target: BigInt(m.target),
+        ...(absent ? {} : { body: fromJson(ValueSchema, JSON.parse(m.body) as JsonValue) }),
+        ...(m.edit === undefined
+          ? {}
+          : { editSeq: BigInt(m.edit.seq), editedTsMs: BigInt(m.edit.ts), deleted: m.edit.deleted }),
+      });
+    }),
   });
 }

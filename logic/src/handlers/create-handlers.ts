@@ -3,6 +3,7 @@ import { ERROR_CODES, encodeErrorFrame } from "../../../protocol/index.ts";
 import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
 import { InMemoryPresenceTable } from "../store/in-memory-presence-table.ts";
 import { handleAuth } from "./auth-handler.ts";
+import { handleDelete, handleEdit } from "./edit-handlers.ts";
 import { HandlerContext, type HandlerDeps } from "./handler-context.ts";
 import { handleJoin } from "./join-handler.ts";
 import { handlePresenceChange, handlePresenceLease, handlePresenceQuery } from "./presence-handlers.ts";
@@ -42,17 +43,6 @@ function acknowledge(h: HandlerContext, from: GatewayRef, ev: ClientEvent): void
   h.done(from, ev, ev.kind.case ?? "unknown", "ok");
 }
 
-/** Event kinds this logic version does not handle yet: refused as an unknown frame type. */
-function unsupported(h: HandlerContext, from: GatewayRef, ev: ClientEvent): void {
-  const kind = ev.kind.case ?? "unknown";
-  h.count(kind, "invalid");
-  h.frame(
-    from,
-    ev,
-    encodeErrorFrame({ code: ERROR_CODES.unknownType.code, message: `${kind} is not supported` }),
-  );
-}
-
 /**
  * Every kind of client event and its handler, one line each. Events from a
  * connection that must be authenticated (and not expired) say `principal:
@@ -71,8 +61,8 @@ const ROUTES: { readonly [K in EventCase]: Route<K> } = {
   presenceQuery: { principal: true, handle: handlePresenceQuery },
   readMarker: { principal: true, handle: handleReadMarker },
   rpc: { principal: true, handle: handleRpc },
-  edit: { principal: false, handle: unsupported },
-  delete: { principal: false, handle: unsupported },
+  edit: { principal: true, handle: handleEdit },
+  delete: { principal: true, handle: handleDelete },
 };
 
 /** A route with its event's value type erased (TypeScript cannot correlate ROUTES[k.case] with k.value). */

@@ -1,16 +1,12 @@
 import type { ClientEvent, JoinRequest, Principal } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import {
-  ERROR_CODES,
-  encodeErrorFrame,
-  encodeJoinedFrame,
-  encodeMessageFrame,
-} from "../../../protocol/index.ts";
+import { ERROR_CODES, encodeErrorFrame, encodeJoinedFrame } from "../../../protocol/index.ts";
 import { matchesAny } from "../../../protocol/room-pattern.ts";
 import type { GatewayRef } from "../gateway-fleet.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import { StoreError } from "../store/store-error.ts";
 import { type HandlerContext, storeErrorFrame, validRoom } from "./handler-context.ts";
 import type { EventResult } from "./logic-metrics.ts";
+import { eventFrame } from "./stored-event.ts";
 
 /** Largest history page a join returns, in bytes of message frames (the rest comes as the next page). */
 export const JOIN_PAGE_MAX_BYTES = 256 * 1024;
@@ -68,15 +64,7 @@ export async function handleJoin(
   const messages: Uint8Array[] = [];
   let pageBytes = 0;
   for (const m of page.messages) {
-    const frame = encodeMessageFrame({
-      room,
-      seq: m.seq,
-      prev: m.prev,
-      id: m.id,
-      from: m.from,
-      ts: m.ts,
-      bodyJson: m.body,
-    });
+    const frame = eventFrame(m);
     if (messages.length > 0 && pageBytes + frame.byteLength > JOIN_PAGE_MAX_BYTES) break;
     messages.push(frame);
     pageBytes += frame.byteLength;
