@@ -5,6 +5,7 @@ import { createDiscoveryMetrics } from "../logic/src/discovery/discovery-metrics
 import { createLogicMetrics } from "../logic/src/handlers/logic-metrics.ts";
 import { createHookMetrics } from "../logic/src/hooks/hook-metrics.ts";
 import { createPushMetrics } from "../logic/src/link/push-metrics.ts";
+import { createModerationMetrics } from "../logic/src/moderation/moderation-metrics.ts";
 import { createOperatorMetrics } from "../operator/src/operator-metrics.ts";
 import { createInternalTlsMetrics } from "../platform/internal-tls.ts";
 
@@ -37,6 +38,7 @@ export async function metricCatalog(): Promise<MetricEntry[]> {
       (r) => {
         createLogicMetrics(r);
         createHookMetrics(r);
+        createModerationMetrics(r);
         createPushMetrics(r);
         createInternalTlsMetrics(r, "chatcluster_logic_push");
         createDiscoveryMetrics(r);

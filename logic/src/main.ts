@@ -7,7 +7,9 @@ import { createMetricsRegistry } from "../../platform/metrics-registry.ts";
 import { startOpsServer } from "../../platform/ops-server.ts";
 import { onShutdownSignal } from "../../platform/shutdown.ts";
 import { VERSION } from "../../platform/version.ts";
-import { loadApiKeys, startServerApi } from "./api/index.ts";
+import { CLOSE_CODES } from "../../protocol/index.ts";
+import { userInterestKey } from "../../protocol/presence-frames.ts";
+import { closeConnections, loadApiKeys, startServerApi } from "./api/index.ts";
 import { AuthError } from "./auth/auth-error.ts";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { createAuthenticator, PrincipalSeal } from "./auth/index.ts";
@@ -28,8 +30,11 @@ import { AppendAdmission, boundStore, createHandlers, createLogicMetrics } from 
 import { ownerOf } from "./handlers/presence-handlers.ts";
 import { startPresenceSweep } from "./handlers/presence-sweep.ts";
 import { createHooks, hookSettings } from "./hooks/index.ts";
-import { createGatewayFleet } from "./link/index.ts";
+import { createGatewayFleet, type RunningGatewayFleet } from "./link/index.ts";
+import { createModerationMetrics, ModerationList } from "./moderation/index.ts";
 import { openStore } from "./store/index.ts";
+import type { ModerationEntry } from "./store/moderation-store.ts";
+import { openModerationStore } from "./store/open-moderation-store.ts";
 import { openPresenceTable } from "./store/open-presence-table.ts";
 
 /** How long a stopping logic process lets in-flight events finish before it closes its streams. */
@@ -68,6 +73,14 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     metrics,
   );
   const presence = await openPresenceTable(config, log);
+  // Bans and revocations other processes write reach this one's gateways too (see ModerationList).
+  let fleetRef: RunningGatewayFleet | undefined;
+  const moderationStore = await openModerationStore(config);
+  const moderationList = new ModerationList(moderationStore, log, (e) => {
+    if (fleetRef !== undefined && e.active) void disconnectModerated(fleetRef, e);
+  });
+  await moderationList.start();
+  createModerationMetrics(registry, (kind) => moderationList.count(kind, Date.now()));
   const auth = hasJwtKey(config) ? await createAuthenticator(config, log) : NO_JWT;
   const hooks = createHooks(hookSettings(config), registry, config.maxBodyBytes);
   const discovery = createDiscovery(config, registry, log);
@@ -85,6 +98,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     previousSecret: config.internalSecretPrevious === "" ? undefined : config.internalSecretPrevious,
     tls: gatewayTlsFrom(config),
   });
+  fleetRef = fleet;
   const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };
   const principals = new PrincipalSeal({
     key: config.principalKey,
@@ -106,6 +120,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     presence,
     principals,
     admission,
+    moderation: moderationList,
     ...(hooks ? { hooks } : {}),
   });
   const stopPresenceSweep = startPresenceSweep(
@@ -132,6 +147,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     log,
     limits,
     self: { logicId: config.logicId, epoch, version: VERSION },
+    moderation: { store: moderationStore, list: moderationList },
   });
   await fleet.start();
   let stopping = false;
@@ -163,11 +179,31 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     await fleet.stop();
     stopPresenceSweep();
+    moderationList.stop();
+    await moderationStore.close();
     await presence.close();
     await store.close();
     auth.close();
     await ops.close();
   });
+}
+
+/** Closes the connections a ban or revocation another process wrote names, on the gateways of this one. */
+async function disconnectModerated(fleet: RunningGatewayFleet, e: ModerationEntry): Promise<void> {
+  if (e.kind === "ban") {
+    await closeConnections({ fleet }, userInterestKey(e.key), {
+      code: CLOSE_CODES.banned.code,
+      reason: e.reason === "" ? "banned" : e.reason,
+      reconnect: false,
+    });
+  } else {
+    await closeConnections({ fleet }, "", {
+      tokenId: e.key,
+      code: CLOSE_CODES.unauthorized.code,
+      reason: "token revoked",
+      reconnect: true,
+    });
+  }
 }
 
 /** With --hook-connect=instead and no key: the Connect hook decides, and no JWT is ever verified. */

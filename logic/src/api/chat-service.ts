@@ -8,6 +8,7 @@ import { info, presence, presenceStats, rooms } from "./cluster-calls.ts";
 import { disconnect, subscribe, unsubscribe } from "./connection-calls.ts";
 import { deleteMessage, editMessage } from "./edit-calls.ts";
 import { broadcast, history, publish } from "./message-calls.ts";
+import { ban, revokeToken, unban } from "./moderation-calls.ts";
 
 /** The commands a Batch may carry: every call that changes something. */
 const BATCH_ROUTES: BatchRoutes = {
@@ -18,6 +19,9 @@ const BATCH_ROUTES: BatchRoutes = {
   subscribe,
   unsubscribe,
   disconnect,
+  ban,
+  unban,
+  revokeToken,
 };
 
 /**
@@ -27,7 +31,7 @@ const BATCH_ROUTES: BatchRoutes = {
  * Every call is counted by method and result, and any failure reaches the
  * client as a ConnectError (api-errors.ts).
  */
-export function createChatService(d: ChatServiceDeps): Partial<ServiceImpl<typeof ChatService>> {
+export function createChatService(d: ChatServiceDeps): ServiceImpl<typeof ChatService> {
   const done = (method: ApiMethod, result: ApiResult): void => d.metrics.apiRequests.inc({ method, result });
   const call =
     <Req, Res>(method: ApiMethod, fn: (d: ChatServiceDeps, req: Req) => Promise<Res>) =>
@@ -55,6 +59,9 @@ export function createChatService(d: ChatServiceDeps): Partial<ServiceImpl<typeo
     presenceStats: call("PresenceStats", presenceStats),
     rooms: call("Rooms", rooms),
     info: call("Info", info),
+    ban: call("Ban", ban),
+    unban: call("Unban", unban),
+    revokeToken: call("RevokeToken", revokeToken),
     batch: call("Batch", (deps, req) => batch(deps, req, BATCH_ROUTES)),
   };
 }

@@ -51,6 +51,7 @@ export async function handleAuth(
     if (req.refresh && ev.principal !== undefined && ev.principal.userId !== id.userId) {
       throw new AuthError("subject_mismatch", "a refreshed token must name the same user");
     }
+    await refuseIfModerated(h, id);
   } catch (err) {
     if (!(err instanceof AuthError)) throw err;
     h.count("auth", err.code === "key_unavailable" ? "error" : "denied");
@@ -69,4 +70,28 @@ export async function handleAuth(
   });
   h.principals.sign(principal, from, ev.connectionId);
   h.reply(from, ev, { case: "auth", value: { ok: true, principal } });
+}
+
+/**
+ * A ban of the user or a revocation of the token refuses the auth, valid
+ * token or not. The list is read from the store first (one read shared by
+ * concurrent auths), so a ban written by any logic process counts; if the
+ * store cannot be read, the list as this process last saw it decides.
+ */
+async function refuseIfModerated(h: HandlerContext, id: Identity): Promise<void> {
+  const list = h.moderation;
+  if (list === undefined) return;
+  try {
+    await list.fresh();
+  } catch (err) {
+    h.log.warn({ err: String(err) }, "moderation list not refreshed; using the last one read");
+  }
+  const now = h.now();
+  const ban = list.banOf(id.userId, now);
+  if (ban !== undefined) {
+    const until = ban.untilMs === 0 ? "" : ` until ${new Date(ban.untilMs).toISOString()}`;
+    throw new AuthError("banned", `banned${until}${ban.reason === "" ? "" : `: ${ban.reason}`}`);
+  }
+  if (list.revocationOf(id.tokenId, now) !== undefined)
+    throw new AuthError("token_revoked", "this token was revoked");
 }

@@ -23,6 +23,7 @@ import { type PrincipalCheck, PrincipalSeal, principalAccepted } from "../auth/p
 import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
 import type { HookCaller, HookRefusalOut, Hooks } from "../hooks/hooks.ts";
 import { RoomSequencer } from "../hooks/room-sequencer.ts";
+import type { ModerationList } from "../moderation/moderation-list.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import type { PresenceTable } from "../store/presence-table.ts";
 import { StoreError } from "../store/store-error.ts";
@@ -61,6 +62,8 @@ export interface HandlerDeps {
   readonly admission?: AppendAdmission;
   /** The team's hooks (docs/hooks.md); absent when none is enabled. */
   readonly hooks?: Hooks;
+  /** Bans and revoked tokens (absent: none, in unit tests). */
+  readonly moderation?: ModerationList;
 }
 
 export type ReplyKind = NonNullable<MessageInitShape<typeof ReplySchema>["kind"]>;
@@ -90,6 +93,7 @@ export class HandlerContext {
   readonly #eventCounters = new Map<string, Counter.Internal>();
   readonly #principalChecks = new Map<PrincipalCheck, Counter.Internal>();
   readonly hooks: Hooks | undefined;
+  readonly moderation: ModerationList | undefined;
   /** Keeps each room's events in arrival order while they wait for their Send hook. */
   readonly sequencer = new RoomSequencer();
 
@@ -106,6 +110,7 @@ export class HandlerContext {
       deps.principals ?? new PrincipalSeal({ key: "", previousKey: "", acceptUnsigned: false });
     this.admission = deps.admission ?? new AppendAdmission({ targetMs: 50 });
     this.hooks = deps.hooks;
+    this.moderation = deps.moderation;
   }
 
   /** Who acts, as the hooks see them. */
@@ -230,6 +235,22 @@ export class HandlerContext {
         value: { closeCode: CLOSE_CODES.tokenExpired.code, reason: "token_expired" },
       });
       return undefined;
+    }
+    // A connection that authenticated before its ban (or its token's revocation) reached this process.
+    const m = this.moderation;
+    if (m !== undefined) {
+      const now = this.now();
+      const banned = m.banOf(p.userId, now) !== undefined;
+      if (banned || m.revocationOf(p.tokenId, now) !== undefined) {
+        this.count(kind, "denied");
+        this.reply(from, ev, {
+          case: "close",
+          value: banned
+            ? { closeCode: CLOSE_CODES.banned.code, reason: "banned" }
+            : { closeCode: CLOSE_CODES.unauthorized.code, reason: "token_revoked" },
+        });
+        return undefined;
+      }
     }
     return p;
   }

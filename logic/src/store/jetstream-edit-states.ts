@@ -1,11 +1,6 @@
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { type CurrentState, nextState } from "./edit-state.ts";
-import { isWrongLastSequence } from "./jetstream-conflict.ts";
+import { isNoMessage, isWrongLastSequence } from "./jetstream-errors.ts";
 import { LastPerSubjectStream } from "./jetstream-kv-stream.ts";
 import { StoreError } from "./store-error.ts";
 
@@ -77,7 +72,7 @@ export class JetStreamEditStates {
       for await (const sm of found) out.set(Number(sm.subject.slice(prefix.length)), parse(sm.data));
     } catch (err) {
       // None of the subjects has a message: nothing in this page was ever edited.
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound)) throw err;
+      if (!isNoMessage(err)) throw err;
     }
     return out;
   }

@@ -2,7 +2,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../../platform/logger.ts";
 import { storeStreamNames } from "../../../platform/store-streams.ts";
-import { isWrongLastSequence } from "./jetstream-conflict.ts";
+import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { connectToNats } from "./nats-connection.ts";
 import { PresenceFollower } from "./presence-follower.ts";
 import { PresenceSubjects } from "./presence-subjects.ts";

@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { storeStreamNames } from "../../../platform/store-streams.ts";
-import { isWrongLastSequence } from "./jetstream-conflict.ts";
+import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { LastPerSubjectStream } from "./jetstream-kv-stream.ts";
 import { StoreError } from "./store-error.ts";
 

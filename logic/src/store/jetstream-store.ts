@@ -10,8 +10,8 @@ import {
 import { headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { currentView } from "./edit-state.ts";
 import { checkAppend, checkLimit, checkRoom } from "./input-checks.ts";
-import { isWrongLastSequence } from "./jetstream-conflict.ts";
 import { JetStreamEditStates } from "./jetstream-edit-states.ts";
+import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { JetStreamReadMarkers } from "./jetstream-read-markers.ts";
 import type {
   AppendInput,

@@ -1,6 +1,4 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type {
   DepartureSink,
   PresenceDeparture,
@@ -8,6 +6,7 @@ import type {
   PresenceTable,
   RoomsPage,
 } from "./presence-table.ts";
+import { openSideFile, type SideFileOptions } from "./sqlite-side-file.ts";
 import { backendFailure } from "./store-error.ts";
 
 /**
@@ -30,11 +29,7 @@ CREATE TABLE IF NOT EXISTS presence_owners (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;`;
 
-export interface SqlitePresenceTableOptions {
-  readonly dataDir: string;
-  readonly fileName: string;
-  readonly busyTimeoutMs?: number;
-}
+export type SqlitePresenceTableOptions = SideFileOptions;
 
 interface PendingChange {
   readonly room: string;
@@ -69,14 +64,8 @@ export class SqlitePresenceTable implements PresenceTable {
   #flushScheduled = false;
 
   constructor(options: SqlitePresenceTableOptions) {
-    mkdirSync(options.dataDir, { recursive: true });
     try {
-      this.#db = new DatabaseSync(join(options.dataDir, options.fileName), {
-        timeout: options.busyTimeoutMs ?? 5000,
-      });
-      this.#db.exec("PRAGMA journal_mode = WAL");
-      this.#db.exec("PRAGMA synchronous = NORMAL");
-      this.#db.exec(SCHEMA);
+      this.#db = openSideFile(options, SCHEMA);
       const db = this.#db;
       this.#insert = db.prepare("INSERT OR IGNORE INTO presence (room, user_id, owner) VALUES (?, ?, ?)");
       this.#delete = db.prepare("DELETE FROM presence WHERE room = ? AND user_id = ? AND owner = ?");

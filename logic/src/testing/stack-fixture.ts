@@ -29,6 +29,8 @@ export interface StackFixture {
   api(logic?: number): Client<typeof ChatService>;
   /** Call options with the stack's API key. */
   readonly auth: { headers: { authorization: string } };
+  /** Stops a process with `signal`; resolves when the stack restarted it and it is ready again. */
+  restart(role: "gateway" | "logic", index: number, signal: NodeJS.Signals): Promise<void>;
   /** The /metrics text of a process. */
   metrics(role: "gateway" | "logic", index: number): Promise<string>;
   stop(): Promise<void>;
@@ -77,6 +79,27 @@ export async function startStackFixture(opts: {
       const baseUrl = stack.apiUrls[logic];
       if (baseUrl === undefined) throw new Error(`no logic ${logic}`);
       return createClient(ChatService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+    },
+    async restart(role, index, signal) {
+      const p = (role === "gateway" ? stack.gateways : stack.logic)[index];
+      const t = stack.opsTargets.find((x) => x.name === `${role}-${index}`);
+      const pid = p?.pid();
+      if (p === undefined || t === undefined || pid === undefined)
+        throw new Error(`${role}-${index} is not running`);
+      const starts = p.starts();
+      process.kill(pid, signal);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        if (p.starts() > starts && p.pid() !== undefined) {
+          const ok = await fetch(`http://${t.address}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+            (r) => r.ok,
+            () => false,
+          );
+          if (ok) return;
+        }
+        if (Date.now() > deadline) throw new Error(`${role}-${index} did not come back`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     },
     async metrics(role, index) {
       const t = stack.opsTargets.find((x) => x.name === `${role}-${index}`);
