@@ -33,7 +33,7 @@ import { createHooks, hookSettings } from "./hooks/index.ts";
 import { createGatewayFleet, type RunningGatewayFleet } from "./link/index.ts";
 import { createModerationMetrics, ModerationList } from "./moderation/index.ts";
 import { openStore } from "./store/index.ts";
-import type { ModerationEntry } from "./store/moderation-store.ts";
+import { inForce, type ModerationEntry } from "./store/moderation-store.ts";
 import { openModerationStore } from "./store/open-moderation-store.ts";
 import { openPresenceTable } from "./store/open-presence-table.ts";
 
@@ -77,7 +77,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
   let fleetRef: RunningGatewayFleet | undefined;
   const moderationStore = await openModerationStore(config);
   const moderationList = new ModerationList(moderationStore, log, (e) => {
-    if (fleetRef !== undefined && e.active) void disconnectModerated(fleetRef, e);
+    if (fleetRef !== undefined && inForce(e, Date.now())) void disconnectModerated(fleetRef, e);
   });
   await moderationList.start();
   createModerationMetrics(registry, (kind) => moderationList.count(kind, Date.now()));

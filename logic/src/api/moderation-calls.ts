@@ -69,6 +69,8 @@ export async function ban(d: ChatServiceDeps, req: BanRequest): Promise<BanRespo
 /** Lifts a user's ban (their next auth goes through). */
 export async function unban(d: ChatServiceDeps, req: UnbanRequest): Promise<UnbanResponse> {
   const user = checkUser(req.user);
+  // Another process may have written the ban a moment ago.
+  await d.moderation.list.fresh();
   const now = Date.now();
   const wasBanned = d.moderation.list.banOf(user, now) !== undefined;
   await record(d, { kind: "ban", key: user, untilMs: 0, active: false, reason: "", atMs: now });

@@ -70,6 +70,11 @@ describe("ModerationList", () => {
     assert.equal(list.banOf("temp", now + 1000), undefined);
     assert.equal(list.revocationOf("", now), undefined);
     assert.equal(list.count("ban", now), 1);
+    list.record(ban("lifted", { active: false }));
+    list.record({ kind: "token", key: "t-1", untilMs: now + 5000, active: true, reason: "", atMs: now });
+    list.prune(now + 1000);
+    assert.equal(list.count("ban", now), 0, "the expired ban and the lifted one are forgotten");
+    assert.ok(list.revocationOf("t-1", now + 1000), "a revocation still in force stays");
   });
 
   it("gives every caller a read that started after its call, sharing reads", async () => {

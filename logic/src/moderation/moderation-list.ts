@@ -8,6 +8,8 @@ import {
 
 /** How often every logic process reads the entries other processes wrote. */
 export const MODERATION_SYNC_MS = 250;
+/** How often ended entries (expired, lifted) leave memory: every 240 syncs, once a minute. */
+const PRUNE_EVERY_SYNCS = 240;
 
 /**
  * This process's copy of the bans and revocations in the store, consulted on
@@ -40,7 +42,10 @@ export class ModerationList {
   /** Loads every entry (none is "learned": they predate this process), then follows the store. */
   async start(): Promise<void> {
     await this.#drain(false);
+    this.prune(Date.now());
+    let syncs = 0;
     this.#timer = setInterval(() => {
+      if (++syncs % PRUNE_EVERY_SYNCS === 0) this.prune(Date.now());
       this.fresh().catch((err: unknown) => this.#log.warn({ err: String(err) }, "moderation sync failed"));
     }, MODERATION_SYNC_MS);
     this.#timer.unref();
@@ -88,6 +93,16 @@ export class ModerationList {
     if (tokenId === "") return undefined;
     const e = this.#entries.get(keyOf("token", tokenId));
     return inForce(e, now) ? e : undefined;
+  }
+
+  /**
+   * Forgets the entries no longer in force at `now` (expired or lifted), so
+   * memory holds what refuses, not every ban and revocation ever written.
+   * The cursor stays: a forgotten entry is never read again, and a later one
+   * of the same key arrives as a change like any other.
+   */
+  prune(now: number): void {
+    for (const [k, e] of this.#entries) if (!inForce(e, now)) this.#entries.delete(k);
   }
 
   /** Entries in force now, by kind (for the gauge). */
