@@ -59,6 +59,7 @@ function messageItem(m) {
   const text = document.createElement("span");
   text.className = "text";
   text.textContent = typeof m.body?.text === "string" ? m.body.text : JSON.stringify(m.body);
+  if (m.edited === "edit") text.textContent += " (edited)";
   const seq = document.createElement("span");
   seq.className = "seq";
   seq.textContent = `#${m.seq}`;
@@ -107,6 +108,16 @@ $("login-form").onsubmit = async (ev) => {
   client.on("message", (m) => {
     const list = rooms.get(m.room);
     if (!list) return;
+    if (m.kind !== undefined) {
+      // An edit or a delete: an event of the room that changes the message it targets.
+      const target = list.find((x) => x.seq === m.target);
+      if (target) {
+        target.body = m.kind === "delete" ? { text: "(deleted)" } : m.body;
+        target.edited = m.kind;
+      }
+      if (m.room === active) show(m.room);
+      return;
+    }
     list.push(m);
     if (m.room === active) {
       const ol = $("messages");
