@@ -108,6 +108,7 @@ describe("ChatClient: edits, deletes, calls and server commands with real gatewa
     dan.c.on("error", (e) => errors.push(e.code));
     dan.c.connect();
     await until("open", () => dan.c.state === "open");
+    await f.reachable("dan", 1);
     const api = f.api(0);
     await api.publish(
       { room, id: "before", body: { kind: { case: "stringValue", value: "before" } } },

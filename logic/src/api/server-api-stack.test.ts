@@ -81,6 +81,7 @@ describe("server API with real gateway and logic processes", () => {
     const token = await f.token("carol", { rooms: { read: ["lobby"], write: [] } });
     const c0 = await f.client({ token }, 0);
     const c1 = await f.client({ token }, 1);
+    await f.reachable("carol", 2, 1);
     await api.publish({ room: "sub.room", body: text("before") }, f.auth);
     const sub = await api.subscribe({ user: "carol", room: "sub.room" }, f.auth);
     assert.deepEqual([sub.gateways, sub.lastSeq], [2, 1n]);
@@ -126,6 +127,7 @@ describe("server API with real gateway and logic processes", () => {
     const api = f.api();
     const d0 = await f.client("dora", 0);
     const d1 = await f.client("dora", 1);
+    await f.reachable("dora", 2);
     const one = await api.disconnect(
       { user: "dora", connection: d0.connectionId, code: 4100, reason: "moved", reconnect: true },
       f.auth,
@@ -205,6 +207,7 @@ describe("server API with real gateway and logic processes", () => {
   it("Batch runs its commands in order, each with its own result", async () => {
     const api = f.api();
     const e = await f.client("eve", 1);
+    await f.reachable("eve", 1);
     const r = await api.batch(
       {
         commands: [

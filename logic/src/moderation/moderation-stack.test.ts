@@ -50,6 +50,7 @@ for (const store of ["sqlite", "nats"] as const) {
       const conns = [await f.client("mallory", 0), await f.client("mallory", 1)];
       const senders = conns.map((c, i) => sendUntilClosed(c, room, `m${i}`));
       while (conns.some((c) => c.frames.filter((x) => x.type === "ack").length < 10)) await sleep(10);
+      await f.reachable("mallory", 2, 1);
       const api = f.api(1);
       const banned = await api.ban({ user: "mallory", reason: "spam" }, f.auth);
       assert.equal(banned.gateways, 2);

@@ -29,6 +29,12 @@ export interface StackFixture {
   api(logic?: number): Client<typeof ChatService>;
   /** Call options with the stack's API key. */
   readonly auth: { headers: { authorization: string } };
+  /**
+   * Resolves once logic process `logic` routes commands for `user` to
+   * `gateways` gateways: a welcome reaches the client before its gateway's
+   * interest in the user reaches every logic process.
+   */
+  reachable(user: string, gateways: number, logic?: number): Promise<void>;
   /** Stops a process with `signal`; resolves when the stack restarted it and it is ready again. */
   restart(role: "gateway" | "logic", index: number, signal: NodeJS.Signals): Promise<void>;
   /** The /metrics text of a process. */
@@ -61,6 +67,11 @@ export async function startStackFixture(opts: {
       .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
       .sign(secret);
   const auth = { headers: { authorization: `Bearer ${stack.apiKey}` } };
+  const api = (logic = 0) => {
+    const baseUrl = stack.apiUrls[logic];
+    if (baseUrl === undefined) throw new Error(`no logic ${logic}`);
+    return createClient(ChatService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+  };
   return {
     stack,
     output,
@@ -75,10 +86,18 @@ export async function startStackFixture(opts: {
       const connectionId = expectWelcome ? (await c.next("welcome")).connection_id : "";
       return Object.assign(c, { connectionId });
     },
-    api(logic = 0) {
-      const baseUrl = stack.apiUrls[logic];
-      if (baseUrl === undefined) throw new Error(`no logic ${logic}`);
-      return createClient(ChatService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+    api,
+    async reachable(user, gateways, logic = 0) {
+      const client = api(logic);
+      const deadline = Date.now() + 20_000;
+      // A disconnect narrowed to a gateway that does not exist: every gateway with the user acks it, none acts.
+      while (
+        (await client.disconnect({ user, connection: "reachable-probe/1" }, auth)).gateways !== gateways
+      ) {
+        if (Date.now() > deadline)
+          throw new Error(`${user} not on ${gateways} gateways as logic-${logic} sees it`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
     async restart(role, index, signal) {
       const p = (role === "gateway" ? stack.gateways : stack.logic)[index];
