@@ -77,9 +77,9 @@ test-unit: setup ## Run tests that need no external component
 	@$(WITH_NODE) CHATCLUSTER_UNIT_ONLY=1 node --test --test-reporter=spec $(TEST_GLOBS)
 
 .PHONY: dev
-dev: setup ## Run the whole stack locally (2 gateways, 2 logic, SQLite; STORE=nats or NATS_URL=... for JetStream)
+dev: setup ## Run the whole stack locally (2 gateways, 2 logic, SQLite; STORE=nats or NATS_URL=... for JetStream; HOOKS_EXAMPLE=1 for the example hooks)
 	@if [ "$(STORE)" = "nats" ] && [ -z "$${NATS_URL:-}" ]; then $(MAKE) --no-print-directory testenv; fi
-	@$(WITH_NODE) bin/chatcluster dev $(if $(STORE),--store=$(STORE),)
+	@$(WITH_NODE) bin/chatcluster dev $(if $(STORE),--store=$(STORE),) $(if $(HOOKS_EXAMPLE),--hooks-example,)
 
 -include testenv/testenv.mk
 -include image/image.mk

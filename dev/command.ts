@@ -1,5 +1,5 @@
 import { defineCommand } from "../platform/command.ts";
-import { enumFlag, intFlag, stringFlag } from "../platform/flags.ts";
+import { boolFlag, enumFlag, intFlag, stringFlag } from "../platform/flags.ts";
 import { LOG_LEVELS, type LogLevel } from "../platform/logger.ts";
 import { startDevStack } from "./dev-stack.ts";
 
@@ -42,6 +42,11 @@ export const command = defineCommand({
       65000,
     ),
     logLevel: enumFlag<LogLevel>("CHATCLUSTER_LOG_LEVEL", "info", "Log level of every process.", LOG_LEVELS),
+    hooksExample: boolFlag(
+      "CHATCLUSTER_DEV_HOOKS_EXAMPLE",
+      false,
+      "Start the example hooks service (dev/hooks-example.ts: masks words, refuses shouting, room topics, dice.roll) and send joins, sends and calls through it.",
+    ),
   },
   async run(config) {
     const write = (line: string) => process.stdout.write(`${line}\n`);
@@ -55,6 +60,7 @@ export const command = defineCommand({
         host: config.host,
         basePort: config.basePort,
         logLevel: config.logLevel,
+        hooksExample: config.hooksExample,
       },
       write,
     );

@@ -68,14 +68,15 @@ async function waitForTexts(page: Page, room: string, n: number, timeoutMs = 20_
   }
 }
 
-describe("make dev: the demo page in a real browser", {
-  skip: needsReal("Chromium (make system-packages)"),
-}, () => {
+/** A dev stack and a Chromium for the tests of one describe block, started before them and stopped after. */
+function demoStack(opts: { hooksExample?: boolean }): {
+  readonly stack: DevStack;
+  readonly browser: Browser;
+} {
   let stack: DevStack;
   let browser: Browser;
   let dir: string;
   const output: string[] = [];
-
   before(async () => {
     try {
       accessSync(CHROMIUM, constants.X_OK);
@@ -83,21 +84,34 @@ describe("make dev: the demo page in a real browser", {
       throw new Error(`${CHROMIUM} not found: run \`make system-packages\` (Debian's chromium)`);
     }
     dir = await mkdtemp(join(tmpdir(), "cc-dev-"));
-    stack = await startLoopbackStack({ dataDir: dir }, (line) => output.push(line));
+    stack = await startLoopbackStack({ dataDir: dir, ...opts }, (line) => output.push(line));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
-
   after(async () => {
     await browser?.close();
     await stack?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
+  return {
+    get stack() {
+      return stack;
+    },
+    get browser() {
+      return browser;
+    },
+  };
+}
+
+describe("make dev: the demo page in a real browser", {
+  skip: needsReal("Chromium (make system-packages)"),
+}, () => {
+  const demo = demoStack({});
 
   it("two tabs on different gateways chat; a logic restart mid-conversation disconnects nobody and loses nothing", async () => {
-    const alice = await (await browser.newContext()).newPage();
-    const bob = await (await browser.newContext()).newPage();
-    await login(alice, `${stack.webUrl}?gateway=0&name=alice&room=lobby`);
-    await login(bob, `${stack.webUrl}?gateway=1&name=bob&room=lobby`);
+    const alice = await (await demo.browser.newContext()).newPage();
+    const bob = await (await demo.browser.newContext()).newPage();
+    await login(alice, `${demo.stack.webUrl}?gateway=0&name=alice&room=lobby`);
+    await login(bob, `${demo.stack.webUrl}?gateway=1&name=bob&room=lobby`);
     assert.match((await alice.textContent("#where")) ?? "", /alice via gateway-0/);
     assert.match((await bob.textContent("#where")) ?? "", /bob via gateway-1/);
 
@@ -113,7 +127,7 @@ describe("make dev: the demo page in a real browser", {
     }
 
     // SIGKILL a logic process mid-conversation; the stack restarts it.
-    const victim = stack.logic[0];
+    const victim = demo.stack.logic[0];
     assert.ok(victim);
     const pid = victim.pid();
     assert.ok(pid !== undefined);
@@ -168,5 +182,45 @@ describe("make dev: the demo page in a real browser", {
     mkdirSync(ARTIFACTS, { recursive: true });
     await alice.screenshot({ path: join(ARTIFACTS, "chat-alice.png"), fullPage: true });
     await bob.screenshot({ path: join(ARTIFACTS, "chat-bob.png"), fullPage: true });
+  });
+});
+
+describe("make dev HOOKS_EXAMPLE=1: the demo page shows the example hooks' rules", {
+  skip: needsReal("Chromium (make system-packages)"),
+}, () => {
+  const demo = demoStack({ hooksExample: true });
+
+  it("masks a word, refuses a shout with its code, shows the room's topic and an edit by the backend", async () => {
+    const page = await (await demo.browser.newContext()).newPage();
+    await login(page, `${demo.stack.webUrl}?gateway=0&name=erin&room=lobby`);
+    await page.waitForFunction(() => document.querySelector("#room-title")?.textContent?.includes("Welcome"));
+    assert.equal(
+      await page.textContent("#room-title"),
+      "# lobby — Welcome to #lobby",
+      "the Join hook's topic",
+    );
+
+    await say(page, "darn this build");
+    const masked = await waitForTexts(page, "lobby", 1);
+    assert.equal(masked.texts[0], "d*** this build", "the Send hook rewrote the body");
+
+    await say(page, "WHY IS IT RED AGAIN");
+    await page.waitForSelector("#notice:not([hidden])");
+    assert.match((await page.textContent("#notice")) ?? "", /no_shouting/);
+    assert.equal((await view(page, "lobby")).texts.length, 1, "the shout was not stored");
+
+    const res = await fetch(`${demo.stack.apiUrls[0]}/chatcluster.v1.ChatService/EditMessage`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${demo.stack.apiKey}` },
+      body: JSON.stringify({ room: "lobby", seq: String(masked.seqs[0]), body: { text: "[removed]" } }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    await page.waitForFunction(() => document.querySelector("#messages")?.textContent?.includes("(edited)"));
+    assert.match((await page.textContent("#messages")) ?? "", /\[removed\] \(edited\)/);
+    assert.deepEqual(
+      (await view(page, "lobby")).texts,
+      ["[removed]"],
+      "the edit changed the message, not added one",
+    );
   });
 });

@@ -14,7 +14,7 @@ import { ProcessSupervisor, type SupervisedProcess } from "./process-supervisor.
  *
  * Ports, from --base-port B: page B, gateway i client B+10+i, internal B+20+i
  * (on 127.0.0.1 whatever the host), ops B+30+i; logic j server API B+40+j,
- * ops B+50+j.
+ * ops B+50+j; the example hooks service B+60.
  */
 export interface DevStackOptions {
   gateways: number;
@@ -33,6 +33,10 @@ export interface DevStackOptions {
   drainWindow?: string;
   /** Node.js flags for every gateway and logic process (benchmarks: --perf-basic-prof). */
   nodeArgs?: readonly string[];
+  /** Start the example hooks service (dev/hooks-example.ts) and enable every hook but Connect. */
+  hooksExample?: boolean;
+  /** More environment for every logic process. */
+  logicEnv?: Readonly<Record<string, string>>;
 }
 
 export interface DevStack {
@@ -42,6 +46,8 @@ export interface DevStack {
   readonly apiKey: string;
   /** The key logic signs principals with; only the logic processes get it. */
   readonly principalKey: string;
+  /** The example hooks service's URL, when started. */
+  readonly hooksUrl: string | undefined;
   readonly gateways: readonly SupervisedProcess[];
   readonly logic: readonly SupervisedProcess[];
   /** Every process's ops endpoint (/metrics, /readyz), for a Prometheus scrape config. */
@@ -120,6 +126,21 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
       }),
     );
   }
+  const hookArgs: string[] = [];
+  let hooksUrl: string | undefined;
+  if (opts.hooksExample) {
+    const { startHooksExample } = await import("./hooks-example.ts");
+    const hooks = await startHooksExample(h, b + 60);
+    hooksUrl = hooks.url;
+    stopExtra.push(hooks.close);
+    hookArgs.push(
+      `--hooks-url=${hooks.url}`,
+      "--hook-join-rooms=>",
+      "--hook-send-rooms=>",
+      "--hook-rpc-methods=>",
+    );
+    write(`[hooks] example hooks service at ${hooks.url} (dev/hooks-example.ts)`);
+  }
   const apiUrls: string[] = [];
   const logic: SupervisedProcess[] = [];
   for (let j = 0; j < opts.logic; j++) {
@@ -142,6 +163,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           `--api-listen=${h}:${b + 40 + j}`,
           `--ops-listen=${h}:${b + 50 + j}`,
           `--log-level=${opts.logLevel}`,
+          ...hookArgs,
           ...(opts.logicArgs ?? []),
         ]),
         env: {
@@ -149,6 +171,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
           CHATCLUSTER_API_KEYS: apiKey,
           CHATCLUSTER_PRINCIPAL_KEY: principalKey,
           CHATCLUSTER_INTERNAL_SECRET: internalSecret,
+          ...opts.logicEnv,
         },
       }),
     );
@@ -161,6 +184,7 @@ export async function startDevStack(opts: DevStackOptions, write: (line: string)
     apiUrls,
     apiKey,
     principalKey,
+    hooksUrl,
     gateways,
     logic,
     opsTargets,

@@ -5,6 +5,8 @@ function offsets(gateways: number, logic: number): number[] {
   const out = [0];
   for (let i = 0; i < gateways; i++) out.push(10 + i, 20 + i, 30 + i);
   for (let j = 0; j < logic; j++) out.push(40 + j, 50 + j);
+  // The example hooks service (--hooks-example).
+  out.push(60);
   return out;
 }
 

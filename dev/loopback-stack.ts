@@ -25,6 +25,8 @@ export async function startLoopbackStack(
     logicArgs?: readonly string[];
     drainWindow?: string;
     nodeArgs?: readonly string[];
+    hooksExample?: boolean;
+    logicEnv?: Readonly<Record<string, string>>;
   },
   write: (line: string) => void,
 ): Promise<DevStack> {
@@ -43,6 +45,8 @@ export async function startLoopbackStack(
         logicArgs: opts.logicArgs,
         drainWindow: opts.drainWindow,
         nodeArgs: opts.nodeArgs,
+        ...(opts.hooksExample ? { hooksExample: true } : {}),
+        ...(opts.logicEnv ? { logicEnv: opts.logicEnv } : {}),
       },
       write,
     );

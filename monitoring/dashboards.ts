@@ -427,6 +427,28 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
           },
         ],
       },
+      {
+        title: "Hook calls",
+        description:
+          "Calls of the team's hooks per second, by hook and outcome (allow, refuse, fail), and failures by cause (timeout, unavailable, overloaded, error, bad_response).",
+        unit: "ops",
+        targets: [
+          {
+            expr: `sum by (hook, outcome) (rate(chatcluster_logic_hook_calls_total${LG}${R}))`,
+            legend: "{{hook}} {{outcome}}",
+          },
+          {
+            expr: `sum by (hook, cause) (rate(chatcluster_logic_hook_failures_total${LG}${R}))`,
+            legend: "{{hook}} failed: {{cause}}",
+          },
+        ],
+      },
+      {
+        title: "Hook latency",
+        description: "Time an event waits for its hook, a wait for a slot included.",
+        unit: "s",
+        targets: quantiles("chatcluster_logic_hook_duration_seconds", LG, "hook"),
+      },
       ...processPanels(LG, "logic"),
     ],
   },

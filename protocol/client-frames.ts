@@ -8,6 +8,9 @@
  * parts: the message body is never parsed or re-encoded after the sender's
  * gateway validated it.
  */
+import type { CallFrame, ResultFrame } from "./call-frames.ts";
+import type { DisconnectFrame, SubscribedFrame, UnsubscribedFrame } from "./command-frames.ts";
+import type { DeleteFrame, EditFrame } from "./edit-frames.ts";
 import type {
   PresenceChangeFrame,
   PresencePageFrame,
@@ -63,7 +66,10 @@ export type ClientFrame =
   | PresenceQueryFrame
   | SignalFrame
   | ReadFrame
-  | ReadsQueryFrame;
+  | ReadsQueryFrame
+  | CallFrame
+  | EditFrame
+  | DeleteFrame;
 
 // ---- server -> client ----------------------------------------------------
 
@@ -92,6 +98,10 @@ export interface MessageFrame {
   from: string;
   /** Server time the message was stored, ms since the Unix epoch. */
   ts: number;
+  /** Absent for a message; an edit (body: the new body) or a delete (body: null) of the message `target`. */
+  kind?: "edit" | "delete";
+  /** For an edit or a delete: the seq of the message it acts on. */
+  target?: number;
   body: unknown;
 }
 export interface JoinedFrame {
@@ -103,6 +113,8 @@ export interface JoinedFrame {
   complete: boolean;
   /** Oldest first. */
   messages: MessageFrame[];
+  /** What the team's Join hook attached, when it did (docs/hooks.md). */
+  data?: unknown;
 }
 export interface AckFrame {
   type: "ack";
@@ -150,7 +162,11 @@ export type ServerFrame =
   | PresenceChangeFrame
   | SignalEventFrame
   | ReadEventFrame
-  | ReadsPageFrame;
+  | ReadsPageFrame
+  | ResultFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | DisconnectFrame;
 
 // ---- error codes (the `code` of an error frame) ----------------------------
 
@@ -246,14 +262,18 @@ export interface MessageFrameInput {
   id: string;
   from: string;
   ts: number;
+  /** An edit or a delete of the message `target` (absent for a message). */
+  kind?: "edit" | "delete" | undefined;
+  target?: Seq | undefined;
   /** The body exactly as the gateway forwarded it (SendRequest.body). */
   bodyJson: JsonText;
 }
 /** `{"type":"message",...,"body":<bodyJson>}` with the body bytes copied, not re-encoded. */
 export function encodeMessageFrame(m: MessageFrameInput): Uint8Array {
+  const edit = m.kind === undefined ? "" : `"kind":"${m.kind}","target":${m.target},`;
   const head =
     `{"type":"message","room":${JSON.stringify(m.room)},"seq":${m.seq},"prev":${m.prev},` +
-    `"id":${JSON.stringify(m.id)},"from":${JSON.stringify(m.from)},"ts":${m.ts},"body":`;
+    `"id":${JSON.stringify(m.id)},"from":${JSON.stringify(m.from)},"ts":${m.ts},${edit}"body":`;
   return concat([utf8.encode(head), bytesOf(m.bodyJson), CLOSE_BRACE]);
 }
 
@@ -263,6 +283,8 @@ export interface JoinedFrameInput {
   complete: boolean;
   /** Message frames as encodeMessageFrame produced them (stored bytes can be reused), oldest first. */
   messages: readonly JsonText[];
+  /** JSON text attached by the Join hook, copied as is. */
+  dataJson?: JsonText | undefined;
 }
 export function encodeJoinedFrame(j: JoinedFrameInput): Uint8Array {
   const parts: Uint8Array[] = [
@@ -276,7 +298,11 @@ export function encodeJoinedFrame(j: JoinedFrameInput): Uint8Array {
     if (i > 0) parts.push(comma);
     parts.push(bytesOf(m));
   });
-  parts.push(utf8.encode("]}"));
+  if (j.dataJson === undefined) {
+    parts.push(utf8.encode("]}"));
+  } else {
+    parts.push(utf8.encode(`],"data":`), bytesOf(j.dataJson), CLOSE_BRACE);
+  }
   return concat(parts);
 }
 

@@ -44,6 +44,13 @@ export const CLOSE_CODES = Object.freeze({
     "never",
     "The client did not offer subprotocol chatcluster.v1.",
   ),
+  disconnected: closeCode(
+    4006,
+    "disconnected",
+    "backoff",
+    "The team's backend disconnected this connection; a `disconnect` frame before says whether to reconnect.",
+  ),
+  banned: closeCode(4007, "banned", "never", "The user is banned (until the ban ends)."),
   rateLimited: closeCode(4008, "rate_limited", "backoff", "Sustained traffic above the per-connection rate."),
   slowConsumer: closeCode(4009, "slow_consumer", "backoff", "The client did not read fast enough."),
   heartbeatTimeout: closeCode(4010, "heartbeat_timeout", "backoff", "No pong to the server's pings."),

@@ -1,6 +1,8 @@
 // Client protocol v1: frame types, close codes, error codes, limits and the
 // builders that serialize server frames once. See docs/protocol.md.
 
+export type { CallFrame, ResultFrame } from "./call-frames.ts";
+export { CALL_BOUNDS, encodeResultFrame, METHOD_PATTERN } from "./call-frames.ts";
 export type {
   AckFrame,
   AuthFrame,
@@ -43,6 +45,9 @@ export {
 } from "./client-frames.ts";
 export type { CloseCode, CloseCodeKey, ReconnectPolicy } from "./close-codes.ts";
 export { CLOSE_CODE_NAMES, CLOSE_CODES, closeCodeByNumber, closeCodeName } from "./close-codes.ts";
+export type { DisconnectFrame, SubscribedFrame, UnsubscribedFrame } from "./command-frames.ts";
+export { encodeDisconnectFrame, encodeSubscribedFrame, encodeUnsubscribedFrame } from "./command-frames.ts";
+export type { DeleteFrame, EditFrame } from "./edit-frames.ts";
 export { parseClientFrame } from "./parse-client-frame.ts";
 export type { ParseResult } from "./parse-result.ts";
 export type {

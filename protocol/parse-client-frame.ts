@@ -1,4 +1,5 @@
 import { type ClientFrame, ERROR_CODES, PROTOCOL_BOUNDS, ROOM_PATTERN } from "./client-frames.ts";
+import { parseCallFrame, parseEditFrame } from "./parse-action-frame.ts";
 import { parsePresenceFrame } from "./parse-presence-frame.ts";
 import type { ParseResult } from "./parse-result.ts";
 
@@ -90,6 +91,14 @@ export function parseClientFrame(text: string): ParseResult {
       const bad = checkRoom(o, typeof o.room === "string" ? o.room : undefined);
       if (bad) return bad;
       return parsePresenceFrame(o, o.room as string);
+    }
+    case "call":
+      return parseCallFrame(o);
+    case "edit":
+    case "delete": {
+      const bad = checkRoom(o, typeof o.id === "string" ? o.id : undefined);
+      if (bad) return bad;
+      return parseEditFrame(o, o.room as string);
     }
     default:
       return reject(

@@ -1,4 +1,5 @@
 import type { BackoffOptions } from "../../protocol/backoff.ts";
+import type { ResultFrame } from "../../protocol/call-frames.ts";
 import type {
   AckFrame,
   ErrorFrame,
@@ -10,12 +11,13 @@ import type {
 } from "../../protocol/client-frames.ts";
 import { DEFAULT_RETRY_HORIZON_MS, isRetryableError, SUBPROTOCOL } from "../../protocol/client-frames.ts";
 import { CLOSE_CODES } from "../../protocol/close-codes.ts";
+import type { DisconnectFrame } from "../../protocol/command-frames.ts";
 import type { PresencePageFrame, ReadsPageFrame } from "../../protocol/presence-frames.ts";
 import { ChatClientError } from "./client-error.ts";
 import type { ChatClientEvents, ClientState, StateChange } from "./client-events.ts";
-import { Outbox, type Pending } from "./outbox.ts";
+import { Outbox, type OutboxFrame, type Pending } from "./outbox.ts";
 import { Pacer } from "./pacer.ts";
-import { QueryTable } from "./query-table.ts";
+import { type QueryAnswer, QueryTable } from "./query-table.ts";
 import { ReconnectPolicy } from "./reconnect-policy.ts";
 import { Resender } from "./resender.ts";
 import type { RetryBudgetOptions } from "./retry-budget.ts";
@@ -101,6 +103,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private readonly idPrefix: string;
   private userClosed = false;
   private welcomeInfo: WelcomeFrame | null = null;
+  /** The server's `disconnect` frame on this connection: whether to come back after its close. */
+  private told: DisconnectFrame | null = null;
 
   constructor(opts: ChatClientOptions) {
     super();
@@ -231,8 +235,38 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
    * outbox is full, or on close().
    */
   send(room: string, body: unknown, id?: string): Promise<AckFrame> {
+    return this.enqueue({ type: "send", room, body }, id);
+  }
+
+  /**
+   * Replaces the body of one of this user's messages (`target`: its seq).
+   * The edit is a new event of the room (its own seq, in the ack); members
+   * get it as a `message` with `kind: "edit"`. Retried like send().
+   */
+  edit(room: string, target: number, body: unknown, id?: string): Promise<AckFrame> {
+    return this.enqueue({ type: "edit", room, target, body }, id);
+  }
+
+  /** Deletes one of this user's messages (`target`: its seq); members get a `message` with `kind: "delete"`. */
+  delete(room: string, target: number, id?: string): Promise<AckFrame> {
+    return this.enqueue({ type: "delete", room, target }, id);
+  }
+
+  /**
+   * Calls `method` of the team's backend (its Rpc hook) and resolves with the
+   * answer, which only this connection gets. Not retried: rejects (code
+   * `rejected`) with the server's error code, or when no answer came within
+   * ackTimeoutMs, and (code `closed`) when not connected.
+   */
+  async call(method: string, params?: unknown): Promise<unknown> {
+    const id = `${this.idPrefix}-c${++this.idCounter}`;
+    const frame = params === undefined ? { type: "call", id, method } : { type: "call", id, method, params };
+    return (await this.query<ResultFrame>(`call ${id}`, frame)).result;
+  }
+
+  private enqueue(frame: OutboxFrame, id?: string): Promise<AckFrame> {
     const msgId = id ?? `${this.idPrefix}-${++this.idCounter}`;
-    const acked = this.outbox.add(msgId, room, body);
+    const acked = this.outbox.add(msgId, frame);
     const p = this.outbox.get(msgId);
     if (p !== undefined) this.resender.earn();
     if (p !== undefined && this.current === "open") this.sendPending(msgId, p);
@@ -256,7 +290,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.setState({ state: "closed", code: 1000 });
   }
 
-  private query<T extends PresencePageFrame | ReadsPageFrame>(key: string, frame: object): Promise<T> {
+  private query<T extends QueryAnswer>(key: string, frame: object): Promise<T> {
     if (this.current !== "open") return Promise.reject(new ChatClientError("closed", "not connected"));
     const answer = this.queries.wait<T>(key);
     const written = this.pacer.write(frame);
@@ -305,7 +339,16 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (!this.userClosed) this.scheduleReconnect(ev.code);
+      const told = this.told;
+      this.told = null;
+      if (this.userClosed) return;
+      if (told?.reconnect === false) {
+        // The team's backend said not to come back (a ban, the end of a session).
+        this.emit("error", { code: "disconnected", message: `${told.code} ${told.reason}` });
+        this.close();
+        return;
+      }
+      this.scheduleReconnect(ev.code);
     };
   }
 
@@ -375,6 +418,22 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       case "reads":
         this.queries.answer(`reads ${f.room}`, f);
         return;
+      case "result":
+        this.queries.answer(`call ${f.id}`, f);
+        return;
+      case "subscribed":
+        // The backend made this connection a member: its messages after last_seq follow, resumed like a join's.
+        this.rooms.subscribed(f.room, f.last_seq);
+        this.emit("subscribed", f);
+        return;
+      case "unsubscribed":
+        this.rooms.leave(f.room);
+        this.emit("unsubscribed", f);
+        return;
+      case "disconnect":
+        this.told = f;
+        this.emit("disconnect", f);
+        return;
       case "presence_change":
         this.emit("presence", f);
         return;
@@ -435,6 +494,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       this.resender.refused();
       return;
     }
+    if (this.queries.fail(`call ${id}`, new ChatClientError("rejected", `${e.code}: ${e.message}`))) return;
     const r = this.rooms.joinRefused(id, isRetryableError(e.code));
     if (r === undefined) return;
     setTimeout(() => {
@@ -461,7 +521,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       return;
     }
     p.retryAt = 0;
-    const written = this.pacer.write({ type: "send", room: p.room, id, body: p.body }, p);
+    const written = this.pacer.write({ ...p.frame, id }, p);
     if (written === "written" || written === "queued") this.outbox.transmitted(p, now);
   }
 

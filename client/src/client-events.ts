@@ -1,4 +1,5 @@
 import type { JoinedFrame, LeftFrame, MessageFrame, WelcomeFrame } from "../../protocol/client-frames.ts";
+import type { DisconnectFrame, SubscribedFrame, UnsubscribedFrame } from "../../protocol/command-frames.ts";
 import type {
   PresenceChangeFrame,
   ReadEventFrame,
@@ -42,4 +43,10 @@ export interface ChatClientEvents extends Record<string, unknown> {
   signal: SignalEventFrame;
   /** A member's read marker moved. */
   read: ReadEventFrame;
+  /** The team's backend made this connection a member of a room (server API Subscribe). */
+  subscribed: SubscribedFrame;
+  /** The team's backend took this connection out of a room (server API Unsubscribe). */
+  unsubscribed: UnsubscribedFrame;
+  /** The server is about to close this connection for the team's backend (Disconnect, Ban, RevokeToken). */
+  disconnect: DisconnectFrame;
 }

@@ -1,6 +1,7 @@
 // ChatCluster client SDK (browsers and Node 24+). See client/README.md.
 
 export type { BackoffOptions } from "../../protocol/backoff.ts";
+export type { ResultFrame } from "../../protocol/call-frames.ts";
 export type {
   AckFrame,
   ErrorFrame,
@@ -11,6 +12,7 @@ export type {
   WelcomeFrame,
 } from "../../protocol/client-frames.ts";
 export { CLOSE_CODES } from "../../protocol/close-codes.ts";
+export type { DisconnectFrame, SubscribedFrame, UnsubscribedFrame } from "../../protocol/command-frames.ts";
 export type {
   PresenceChangeFrame,
   PresencePageFrame,

@@ -14,7 +14,7 @@ const refusal = (id: string, hint?: number) => ({
 test("a refused send is due after the server's hint plus full jitter over a ceiling that doubles per refusal", () => {
   let r = 0;
   const o = new Outbox(10, 10_000, 60_000, () => r);
-  void o.add("a", "room", 1).catch(() => {});
+  void o.add("a", { type: "send", room: "room", body: 1 }).catch(() => {});
   const p = o.get("a");
   assert.ok(p);
   r = 0.999_999;
@@ -34,7 +34,7 @@ test("clients refused together come back spread out", () => {
   const at = new Set<number>();
   for (let i = 0; i < 100; i++) {
     const o = new Outbox(10, 10_000, 60_000);
-    void o.add("a", "room", 1).catch(() => {});
+    void o.add("a", { type: "send", room: "room", body: 1 }).catch(() => {});
     o.refuse(refusal("a", 1000), 0);
     at.add(o.get("a")?.retryAt ?? -1);
   }

@@ -8,10 +8,15 @@ const DEFAULT_HINT_MS = 1000;
 /** The jitter added to a refused send's hint: full jitter over a ceiling that doubles with its refusals. */
 const RETRY_JITTER: BackoffOptions = Object.freeze({ initialMs: 250, maxMs: 15_000 });
 
-/** One unacknowledged send. */
+/** What an outbox entry writes (with its id): a send, or an edit or a delete of the message `target`. */
+export type OutboxFrame =
+  | { readonly type: "send"; readonly room: string; readonly body: unknown }
+  | { readonly type: "edit"; readonly room: string; readonly target: number; readonly body: unknown }
+  | { readonly type: "delete"; readonly room: string; readonly target: number };
+
+/** One unacknowledged send, edit or delete. */
 export interface Pending {
-  readonly room: string;
-  readonly body: unknown;
+  readonly frame: OutboxFrame;
   /** When it last went on the wire (0: not yet). */
   sentAt: number;
   /**
@@ -30,11 +35,12 @@ export interface Pending {
 }
 
 /**
- * Sends waiting for their ack, by message id, at most `limit` of them. A send
- * stays here across errors and reconnects and is resent with the same id
- * (the store deduplicates on it) until its ack, a refusal for good, or the
- * end of its retry horizon: the store deduplicates only within its window,
- * so a resend must never come later than `retryHorizonMs` after the first.
+ * Sends, edits and deletes waiting for their ack, by id, at most `limit` of
+ * them. Each stays here across errors and reconnects and is resent with the
+ * same id (the store deduplicates on it) until its ack, a refusal for good,
+ * or the end of its retry horizon: the store deduplicates only within its
+ * window, so a resend must never come later than `retryHorizonMs` after the
+ * first.
  */
 export class Outbox {
   readonly #entries = new Map<string, Pending>();
@@ -59,14 +65,13 @@ export class Outbox {
     return this.#entries.size;
   }
 
-  /** Keeps a new send; rejects at once with outbox_full when `limit` are waiting. */
-  add(id: string, room: string, body: unknown): Promise<AckFrame> {
+  /** Keeps a new send (or edit, or delete); rejects at once with outbox_full when `limit` are waiting. */
+  add(id: string, frame: OutboxFrame): Promise<AckFrame> {
     if (this.#entries.size >= this.#limit)
       return Promise.reject(new ChatClientError("outbox_full", `${this.#limit} unacknowledged sends`));
     return new Promise<AckFrame>((resolve, reject) => {
       this.#entries.set(id, {
-        room,
-        body,
+        frame,
         sentAt: 0,
         expiresAt: 0,
         queued: false,

@@ -1,8 +1,9 @@
+import type { ResultFrame } from "../../protocol/call-frames.ts";
 import type { PresencePageFrame, ReadsPageFrame } from "../../protocol/presence-frames.ts";
 import { ChatClientError } from "./client-error.ts";
 
 /** A query's answer frame. */
-export type QueryAnswer = PresencePageFrame | ReadsPageFrame;
+export type QueryAnswer = PresencePageFrame | ReadsPageFrame | ResultFrame;
 
 interface Query {
   resolve: (frame: QueryAnswer) => void;
@@ -11,10 +12,11 @@ interface Query {
 }
 
 /**
- * Presence and read-marker queries waiting for their answer. Answers carry no
- * request id, only the room, so queries are matched first in, first out per
- * `<type> <room>` key; each rejects with `rejected` when no answer came
- * within timeoutMs.
+ * Presence and read-marker queries and calls waiting for their answer.
+ * Presence and read-marker answers carry no request id, only the room, so
+ * queries are matched first in, first out per `<type> <room>` key; a call's
+ * key holds its id. Each rejects with `rejected` when no answer came within
+ * timeoutMs.
  */
 export class QueryTable {
   readonly #waiting = new Map<string, Query[]>();
@@ -34,6 +36,7 @@ export class QueryTable {
           const list = this.#waiting.get(key);
           const i = list?.indexOf(q) ?? -1;
           if (list && i >= 0) list.splice(i, 1);
+          if (list?.length === 0) this.#waiting.delete(key);
           reject(new ChatClientError("rejected", `${key}: no answer within ${this.#timeoutMs} ms`));
         }, this.#timeoutMs),
       };
@@ -48,7 +51,9 @@ export class QueryTable {
 
   /** Rejects the newest query waiting under `key` (its frame never left). */
   abandonNewest(key: string, err: Error): void {
-    const q = this.#waiting.get(key)?.pop();
+    const list = this.#waiting.get(key);
+    const q = list?.pop();
+    if (list?.length === 0) this.#waiting.delete(key);
     if (!q) return;
     clearTimeout(q.timer);
     q.reject(err);
@@ -56,10 +61,27 @@ export class QueryTable {
 
   /** Resolves the oldest query waiting under `key` (an answer nobody waits for is ignored). */
   answer(key: string, frame: QueryAnswer): void {
-    const q = this.#waiting.get(key)?.shift();
+    const q = this.#take(key);
     if (!q) return;
     clearTimeout(q.timer);
     q.resolve(frame);
+  }
+
+  /** Rejects the oldest query waiting under `key` (an error answered it); false when none waits. */
+  fail(key: string, err: Error): boolean {
+    const q = this.#take(key);
+    if (!q) return false;
+    clearTimeout(q.timer);
+    q.reject(err);
+    return true;
+  }
+
+  /** The oldest query under `key`, removed; the key goes with its last query (call keys are unique). */
+  #take(key: string): Query | undefined {
+    const list = this.#waiting.get(key);
+    const q = list?.shift();
+    if (list?.length === 0) this.#waiting.delete(key);
+    return q;
   }
 
   rejectAll(err: Error): void {

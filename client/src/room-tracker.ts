@@ -52,6 +52,16 @@ export class RoomTracker {
     return r;
   }
 
+  /**
+   * The server subscribed this connection to the room (server API Subscribe):
+   * its messages after `lastSeq` are live, and a reconnect resumes it like a
+   * joined room. A room already tracked keeps its own position.
+   */
+  subscribed(room: string, lastSeq: number): void {
+    if (this.#rooms.has(room)) return;
+    this.#rooms.set(room, { lastSeq, joining: false, everJoined: true, presence: false });
+  }
+
   /** Forgets the room; false when it was not joined. */
   leave(room: string): boolean {
     return this.#rooms.delete(room);

@@ -18,6 +18,7 @@ $("gateway").value = String(pick);
 if (params.get("name")) $("name").value = params.get("name");
 
 const rooms = new Map(); // room -> array of message frames, in seq order
+const topics = new Map(); // room -> topic a Join hook attached
 const states = []; // every connection state the client went through
 let active = null;
 let client = null;
@@ -58,6 +59,7 @@ function messageItem(m) {
   const text = document.createElement("span");
   text.className = "text";
   text.textContent = typeof m.body?.text === "string" ? m.body.text : JSON.stringify(m.body);
+  if (m.edited === "edit") text.textContent += " (edited)";
   const seq = document.createElement("span");
   seq.className = "seq";
   seq.textContent = `#${m.seq}`;
@@ -65,9 +67,20 @@ function messageItem(m) {
   return li;
 }
 
+function notice(text) {
+  const el = $("notice");
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => {
+    el.hidden = true;
+  }, 5000);
+}
+
 function show(room) {
   active = room;
-  $("room-title").textContent = `# ${room}`;
+  const topic = topics.get(room);
+  $("room-title").textContent = topic ? `# ${room} — ${topic}` : `# ${room}`;
   const ol = $("messages");
   ol.replaceChildren(...(rooms.get(room) ?? []).map(messageItem));
   ol.scrollTop = ol.scrollHeight;
@@ -95,6 +108,16 @@ $("login-form").onsubmit = async (ev) => {
   client.on("message", (m) => {
     const list = rooms.get(m.room);
     if (!list) return;
+    if (m.kind !== undefined) {
+      // An edit or a delete: an event of the room that changes the message it targets.
+      const target = list.find((x) => x.seq === m.target);
+      if (target) {
+        target.body = m.kind === "delete" ? { text: "(deleted)" } : m.body;
+        target.edited = m.kind;
+      }
+      if (m.room === active) show(m.room);
+      return;
+    }
     list.push(m);
     if (m.room === active) {
       const ol = $("messages");
@@ -102,7 +125,15 @@ $("login-form").onsubmit = async (ev) => {
       ol.scrollTop = ol.scrollHeight;
     }
   });
-  client.on("error", (e) => console.warn("chatcluster error", e));
+  // Refusals (a hook's rule, a missing permission) show under the messages.
+  client.on("error", (e) => {
+    console.warn("chatcluster error", e);
+    if (e.id !== undefined) notice(`${e.code}: ${e.message}`);
+  });
+  client.on("joined", (j) => {
+    if (typeof j.data?.topic === "string") topics.set(j.room, j.data.topic);
+    if (j.room === active) show(j.room);
+  });
   client.connect();
   $("login").hidden = true;
   $("chat").hidden = false;
@@ -121,7 +152,7 @@ $("send-form").onsubmit = (ev) => {
   const text = $("text").value.trim();
   if (!text || !active) return;
   $("text").value = "";
-  client.send(active, { text }).catch((err) => console.warn("send failed", err));
+  client.send(active, { text }).catch((err) => notice(err.message));
 };
 
 // For tests and curious users: the page's client and what it has shown.

@@ -33,8 +33,17 @@ export interface LogicLink {
   setDraining(draining: boolean): void;
 }
 
+/** What the edge holds now, for the gateway's status reports to logic (the server API's Info). */
+export interface EdgeStatus {
+  readonly connections: number;
+  readonly pendingAuth: number;
+  readonly rooms: number;
+}
+
 /** What the push-stream layer hands to the edge, a whole frame at a time. */
 export interface EdgeSink {
+  /** What the edge holds now; reported to logic every few seconds (absent: zeros). */
+  status?(): EdgeStatus;
   /** A delivery batch from one logic stream, in stream order. */
   deliver(deliveries: readonly Delivery[]): void;
   /** Replies to events (each one also acknowledges its event). */

@@ -48,6 +48,7 @@ export async function runGateway(config: GatewayConfig): Promise<void> {
       deliver: (deliveries) => edge?.deliver(deliveries),
       reply: (replies) => edge?.reply(replies),
       expired: (events) => edge?.expired(events),
+      status: () => edge?.stats() ?? { connections: 0, pendingAuth: 0, rooms: 0 },
     },
     gatewayId,
     epoch,

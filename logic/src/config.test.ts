@@ -100,6 +100,20 @@ describe("logic config", () => {
     validateLogicConfig(parse([...base, "--insecure-internal"]));
   });
 
+  it("needs no JWT key when the Connect hook decides instead; checks hook patterns", () => {
+    const c = parse([
+      "--discovery-static=h:1",
+      "--hook-connect=instead",
+      "--hooks-url=http://hooks:8080/",
+      "--hooks-secret=x",
+      "--insecure-internal",
+    ]);
+    validateLogicConfig(c);
+    assert.equal(redactLogicConfig(c).hooksSecret, "[redacted]");
+    assert.throws(() => parse(["--hook-send-rooms=a.>.b"]), /hook-send-rooms/);
+    assert.throws(() => parse(["--hook-send-on-failure=maybe"]), /hook-send-on-failure/);
+  });
+
   it("refuses the in-memory store and bad combinations", () => {
     assert.throws(() => parse(["--store=memory"]), ConfigError);
     assert.throws(() => parse(["--nats-replicas=7"]), ConfigError);
@@ -118,6 +132,11 @@ describe("logic config", () => {
       [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-stream=a.b"], /nats-stream/],
       [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=2"], /1, 3 or 5/],
       [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--nats-replicas=4"], /1, 3 or 5/],
+      [[`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--hook-send-rooms=>"], /hooks-url.*required/],
+      [
+        [`--jwt-secret=${SECRET}`, "--discovery-static=h:1", "--hook-join-rooms=a", "--hooks-url=ftp://x"],
+        /http/,
+      ],
     ];
     for (const [argv, why] of bad) assert.throws(() => validateLogicConfig(parse(argv)), why, argv.join(" "));
     assert.equal(redactLogicConfig(parse([`--jwt-secret=${SECRET}`])).jwtSecret, "[redacted]");

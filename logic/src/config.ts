@@ -19,6 +19,8 @@ import {
 import { LOG_LEVELS, type LogLevel } from "../../platform/logger.ts";
 import { DEFAULT_RETRY_HORIZON_MS } from "../../protocol/client-frames.ts";
 import { MIN_PRINCIPAL_KEY_BYTES } from "./auth/principal-seal.ts";
+import { hookFlags } from "./hooks/hook-flags.ts";
+import { hookSettings } from "./hooks/hook-settings.ts";
 import type { GatewayTlsOptions } from "./link/gateway-connector.ts";
 
 /**
@@ -284,6 +286,9 @@ export const logicFlags = {
   ),
   internalTlsReloadInterval: tlsReloadIntervalFlag,
   insecureInternal: insecureInternalFlag,
+
+  // --- hooks to the team's backend (docs/hooks.md)
+  ...hookFlags,
 } as const;
 
 export type LogicConfig = FlagValues<typeof logicFlags>;
@@ -293,10 +298,11 @@ export function validateLogicConfig(c: LogicConfig): void {
   const keySources = [c.jwtSecret, c.jwtSecretFile, c.jwtPublicKeyFile, c.jwtJwksFile].filter(
     (v) => v !== "",
   );
-  if (keySources.length !== 1) {
+  // With --hook-connect=instead the team's Connect hook decides instead of a JWT: a key is optional.
+  if (keySources.length > 1 || (keySources.length === 0 && c.hookConnect !== "instead")) {
     throw new ConfigError(
       "jwt-secret-file",
-      "exactly one of --jwt-secret, --jwt-secret-file, --jwt-public-key-file, --jwt-jwks-file is required",
+      "exactly one of --jwt-secret, --jwt-secret-file, --jwt-public-key-file, --jwt-jwks-file is required (none with --hook-connect=instead)",
     );
   }
   if (c.jwtSecret !== "" && Buffer.byteLength(c.jwtSecret) < 32) {
@@ -340,6 +346,7 @@ export function validateLogicConfig(c: LogicConfig): void {
   if (c.discovery === "static" && c.discoveryStatic.length === 0) {
     throw new ConfigError("discovery-static", "discovery=static needs at least one gateway address");
   }
+  hookSettings(c);
   validateInternalTls(c);
 }
 
@@ -408,6 +415,11 @@ export function logicConfigWarnings(c: LogicConfig): string[] {
   return out;
 }
 
+/** True when a JWT key source is configured. */
+export function hasJwtKey(c: LogicConfig): boolean {
+  return [c.jwtSecret, c.jwtSecretFile, c.jwtPublicKeyFile, c.jwtJwksFile].some((v) => v !== "");
+}
+
 /** The config with secrets replaced, for a startup log line. */
 export function redactLogicConfig(c: LogicConfig): Record<string, unknown> {
   return {
@@ -418,5 +430,6 @@ export function redactLogicConfig(c: LogicConfig): Record<string, unknown> {
     principalKey: c.principalKey === "" ? "" : "[redacted]",
     principalKeyPrevious: c.principalKeyPrevious === "" ? "" : "[redacted]",
     internalSecretPrevious: c.internalSecretPrevious === "" ? "" : "[redacted]",
+    hooksSecret: c.hooksSecret === "" ? "" : "[redacted]",
   };
 }

@@ -7,10 +7,15 @@ import { createMetricsRegistry } from "../../platform/metrics-registry.ts";
 import { startOpsServer } from "../../platform/ops-server.ts";
 import { onShutdownSignal } from "../../platform/shutdown.ts";
 import { VERSION } from "../../platform/version.ts";
-import { loadApiKeys, startServerApi } from "./api/index.ts";
+import { CLOSE_CODES } from "../../protocol/index.ts";
+import { userInterestKey } from "../../protocol/presence-frames.ts";
+import { closeConnections, loadApiKeys, startServerApi } from "./api/index.ts";
+import { AuthError } from "./auth/auth-error.ts";
+import type { Authenticator } from "./auth/authenticator.ts";
 import { createAuthenticator, PrincipalSeal } from "./auth/index.ts";
 import {
   gatewayTlsFrom,
+  hasJwtKey,
   internalLinkGaps,
   type LogicConfig,
   logicConfigWarnings,
@@ -24,8 +29,12 @@ import type { EventSink } from "./gateway-fleet.ts";
 import { AppendAdmission, boundStore, createHandlers, createLogicMetrics } from "./handlers/index.ts";
 import { ownerOf } from "./handlers/presence-handlers.ts";
 import { startPresenceSweep } from "./handlers/presence-sweep.ts";
-import { createGatewayFleet } from "./link/index.ts";
+import { createHooks, hookSettings } from "./hooks/index.ts";
+import { createGatewayFleet, type RunningGatewayFleet } from "./link/index.ts";
+import { createModerationMetrics, ModerationList } from "./moderation/index.ts";
 import { openStore } from "./store/index.ts";
+import { inForce, type ModerationEntry } from "./store/moderation-store.ts";
+import { openModerationStore } from "./store/open-moderation-store.ts";
 import { openPresenceTable } from "./store/open-presence-table.ts";
 
 /** How long a stopping logic process lets in-flight events finish before it closes its streams. */
@@ -64,7 +73,16 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     metrics,
   );
   const presence = await openPresenceTable(config, log);
-  const auth = await createAuthenticator(config, log);
+  // Bans and revocations other processes write reach this one's gateways too (see ModerationList).
+  let fleetRef: RunningGatewayFleet | undefined;
+  const moderationStore = await openModerationStore(config);
+  const moderationList = new ModerationList(moderationStore, log, (e) => {
+    if (fleetRef !== undefined && inForce(e, Date.now())) void disconnectModerated(fleetRef, e);
+  });
+  await moderationList.start();
+  createModerationMetrics(registry, (kind) => moderationList.count(kind, Date.now()));
+  const auth = hasJwtKey(config) ? await createAuthenticator(config, log) : NO_JWT;
+  const hooks = createHooks(hookSettings(config), registry, config.maxBodyBytes);
   const discovery = createDiscovery(config, registry, log);
 
   // The fleet and the handlers need each other; the fleet reaches the handlers through this late binding.
@@ -80,6 +98,7 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     previousSecret: config.internalSecretPrevious === "" ? undefined : config.internalSecretPrevious,
     tls: gatewayTlsFrom(config),
   });
+  fleetRef = fleet;
   const limits = { maxBodyBytes: config.maxBodyBytes, maxHistoryPage: config.maxHistoryPage };
   const principals = new PrincipalSeal({
     key: config.principalKey,
@@ -91,7 +110,19 @@ export async function runLogic(config: LogicConfig): Promise<void> {
       "no --principal-key: principals are not signed, so a gateway could make up an identity (local runs only)",
     );
   const admission = new AppendAdmission({ targetMs: config.admissionTarget });
-  handlers = createHandlers({ store, fleet, auth, metrics, log, limits, presence, principals, admission });
+  handlers = createHandlers({
+    store,
+    fleet,
+    auth,
+    metrics,
+    log,
+    limits,
+    presence,
+    principals,
+    admission,
+    moderation: moderationList,
+    ...(hooks ? { hooks } : {}),
+  });
   const stopPresenceSweep = startPresenceSweep(
     presence,
     fleet,
@@ -111,9 +142,12 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     keys: loadApiKeys(config),
     store,
     fleet,
+    presence,
     metrics,
     log,
     limits,
+    self: { logicId: config.logicId, epoch, version: VERSION },
+    moderation: { store: moderationStore, list: moderationList },
   });
   await fleet.start();
   let stopping = false;
@@ -145,12 +179,38 @@ export async function runLogic(config: LogicConfig): Promise<void> {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     await fleet.stop();
     stopPresenceSweep();
+    moderationList.stop();
+    await moderationStore.close();
     await presence.close();
     await store.close();
     auth.close();
     await ops.close();
   });
 }
+
+/** Closes the connections a ban or revocation another process wrote names, on the gateways of this one. */
+async function disconnectModerated(fleet: RunningGatewayFleet, e: ModerationEntry): Promise<void> {
+  if (e.kind === "ban") {
+    await closeConnections({ fleet }, userInterestKey(e.key), {
+      code: CLOSE_CODES.banned.code,
+      reason: e.reason === "" ? "banned" : e.reason,
+      reconnect: false,
+    });
+  } else {
+    await closeConnections({ fleet }, "", {
+      tokenId: e.key,
+      code: CLOSE_CODES.unauthorized.code,
+      reason: "token revoked",
+      reconnect: true,
+    });
+  }
+}
+
+/** With --hook-connect=instead and no key: the Connect hook decides, and no JWT is ever verified. */
+const NO_JWT: Authenticator = {
+  verify: () => Promise.reject(new AuthError("key_unavailable", "no JWT key configured")),
+  close: () => {},
+};
 
 function createDiscovery(config: LogicConfig, registry: Registry, log: Logger): Discovery {
   switch (config.discovery) {

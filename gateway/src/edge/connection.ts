@@ -35,6 +35,8 @@ export interface Membership {
   held: HeldDelivery[] | null;
   /** Logic accepted the join: the user counts in this gateway's presence for the room. */
   present: boolean;
+  /** A server Subscribe made it: later joins of the room by this connection skip the read check. */
+  granted: boolean;
 }
 
 /** The ws WebSocket class the server instantiates, with a back-reference to its Connection. */

@@ -7,6 +7,7 @@ import { SUBPROTOCOL } from "../../../protocol/client-frames.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { createUpgradeHandler } from "./admission.ts";
 import { EdgeSocket } from "./connection.ts";
+import { createCommandHandler } from "./connection-commands.ts";
 import { drainEdge } from "./drain.ts";
 import { EdgeCore } from "./edge-core.ts";
 import { EdgeError } from "./edge-error.ts";
@@ -96,7 +97,7 @@ export function createEdge(opts: EdgeOptions): Edge {
   return {
     limits,
     metrics,
-    deliver: createFanOut(core),
+    deliver: createFanOut(core, createCommandHandler(core)),
     reply,
     expired: createExpiryHandler(core, reply),
     attach,

@@ -24,7 +24,10 @@ export interface FanOutContext {
  * Returns EdgeSink.deliver for one edge: each payload is framed once and the
  * same bytes are queued for every recipient.
  */
-export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery[]) => void {
+export function createFanOut(
+  ctx: FanOutContext,
+  applyCommand: (d: Delivery) => void,
+): (deliveries: readonly Delivery[]) => void {
   const { index, users, sched, limits, metrics } = ctx;
 
   /** To every local connection of a user (interest key `#user:<id>`): no join floors, seq 0 frames. */
@@ -75,8 +78,18 @@ export function createFanOut(ctx: FanOutContext): (deliveries: readonly Delivery
     let i = 0;
     while (i < n) {
       const d = deliveries[i] as Delivery;
+      if (d.command !== undefined) {
+        applyCommand(d);
+        i++;
+        continue;
+      }
       let j = i + 1;
-      while (j < n && (deliveries[j] as Delivery).room === d.room) j++;
+      while (
+        j < n &&
+        (deliveries[j] as Delivery).room === d.room &&
+        (deliveries[j] as Delivery).command === undefined
+      )
+        j++;
       if (d.room.charCodeAt(0) === HASH && d.room.startsWith(USER_INTEREST_PREFIX)) {
         deliverToUser(d.room.slice(USER_INTEREST_PREFIX.length), deliveries, i, j);
         i = j;

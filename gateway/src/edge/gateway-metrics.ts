@@ -25,9 +25,16 @@ export const INBOUND_FRAME_TYPES = [
   "signal",
   "read",
   "reads",
+  "call",
+  "edit",
+  "delete",
   "invalid",
 ] as const;
 export type InboundFrameType = (typeof INBOUND_FRAME_TYPES)[number];
+
+/** What the server API can have a gateway do to a user's connections. */
+export const CONNECTION_COMMANDS = ["subscribe", "unsubscribe", "disconnect"] as const;
+export type ConnectionCommandKind = (typeof CONNECTION_COMMANDS)[number];
 
 export interface QueueStats {
   sumBytes: number;
@@ -51,6 +58,7 @@ export interface GatewayMetrics {
   readonly rateLimitedFrames: Counter;
   readonly admissionRefusals: Counter<"reason">;
   readonly drops: Counter<"reason">;
+  readonly commands: Counter<"command">;
   readonly logicRefusals: Counter;
   readonly roomsRevoked: Counter;
   readonly urlTokensRefused: Counter;
@@ -140,6 +148,12 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       labelNames: ["reason"] as const,
       registers,
     }),
+    commands: new Counter({
+      name: "chatcluster_gateway_connection_commands_total",
+      help: "Connections a server API command acted on, by command (subscribe, unsubscribe, disconnect).",
+      labelNames: ["command"] as const,
+      registers,
+    }),
     logicRefusals: new Counter({
       name: "chatcluster_gateway_logic_refusals_total",
       help: "Client events the logic link could not accept (answered with a retryable error).",
@@ -185,5 +199,6 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
   }
   for (const reason of ADMISSION_REFUSAL_REASONS) m.admissionRefusals.inc({ reason }, 0);
   for (const reason of DROP_REASONS) m.drops.inc({ reason }, 0);
+  for (const command of CONNECTION_COMMANDS) m.commands.inc({ command }, 0);
   return m;
 }

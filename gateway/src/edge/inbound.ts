@@ -14,6 +14,7 @@ import { CLOSE_CODES } from "../../../protocol/close-codes.ts";
 import { parseClientFrame } from "../../../protocol/parse-client-frame.ts";
 import { presenceInterestKey } from "../../../protocol/presence-frames.ts";
 import type { Connection } from "./connection.ts";
+import { handleCall, handleEdit, jsonOf } from "./inbound-actions.ts";
 import type { InboundContext } from "./inbound-context.ts";
 import {
   dropMembership,
@@ -22,8 +23,6 @@ import {
   handleSignal,
   setPresenceOptIn,
 } from "./inbound-presence.ts";
-
-const utf8 = new TextEncoder();
 
 function error(
   ctx: InboundContext,
@@ -110,7 +109,7 @@ export function handleClientMessage(
     return;
   }
   if (conn.state !== "open") {
-    const id = frame.type === "send" ? frame.id : frame.room;
+    const id = "id" in frame ? frame.id : frame.room;
     error(ctx, conn, ERROR_CODES.notAuthenticated.code, "send an auth frame first and wait for welcome", id);
     return;
   }
@@ -138,7 +137,11 @@ export function handleClientMessage(
       if (created) link.roomAdded(frame.room);
       const optedIn = conn.membership(presenceInterestKey(frame.room)) !== undefined;
       setPresenceOptIn(ctx, conn, frame.room, frame.presence === true);
-      const join = create(JoinRequestSchema, { room: frame.room, limit: frame.limit ?? 0 });
+      const join = create(JoinRequestSchema, {
+        room: frame.room,
+        limit: frame.limit ?? 0,
+        granted: membership.granted,
+      });
       if (frame.since !== undefined) join.since = BigInt(frame.since);
       if (!ctx.sendEvent(conn, { case: "join", value: join }, frame.room)) {
         if (before === undefined) {
@@ -167,16 +170,8 @@ export function handleClientMessage(
       return;
     }
     case "send": {
-      let json: string;
-      try {
-        json = JSON.stringify(frame.body);
-      } catch {
-        // JSON.parse is iterative but JSON.stringify recurses: a body nested
-        // some thousands deep (well within max_frame_bytes) overflows the stack.
-        error(ctx, conn, ERROR_CODES.invalidField.code, "send.body is nested too deeply", frame.id);
-        return;
-      }
-      const body = utf8.encode(json);
+      const body = jsonOf(ctx, conn, frame.body, "send.body", frame.id);
+      if (body === undefined) return;
       const req = create(SendRequestSchema, { room: frame.room, clientMsgId: frame.id, body });
       if (!ctx.sendEvent(conn, { case: "send", value: req }, frame.room)) {
         ctx.unavailable(conn, frame.id);
@@ -192,6 +187,13 @@ export function handleClientMessage(
     case "read":
     case "reads":
       handleRead(ctx, conn, frame);
+      return;
+    case "call":
+      handleCall(ctx, conn, frame);
+      return;
+    case "edit":
+    case "delete":
+      handleEdit(ctx, conn, frame);
       return;
   }
 }

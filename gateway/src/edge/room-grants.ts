@@ -9,7 +9,8 @@ import { dropMembership } from "./inbound-presence.ts";
 
 /**
  * A connection keeps a membership only while its token grants read access
- * to the room. Logic decides at each join; when the token changes (a
+ * to the room, or while the team's backend wants it there (a server API
+ * Subscribe marks the membership `granted`). Logic decides at each join; when the token changes (a
  * refresh), the read patterns of the principal logic issued for the new
  * token decide here, with the matcher logic uses (protocol/room-pattern.ts),
  * so nothing waits for a round trip and logic still keeps no memberships.
@@ -36,7 +37,7 @@ export function revokeUngrantedRooms(ctx: InboundContext, conn: Connection): voi
   for (const room of conn.rooms.keys()) {
     // A presence opt-in goes with its room.
     if (room.endsWith(PRESENCE_INTEREST_SUFFIX)) continue;
-    if (!grantsRead(conn.principal, room)) revoked.push(room);
+    if (conn.rooms.get(room)?.granted !== true && !grantsRead(conn.principal, room)) revoked.push(room);
   }
   for (const room of revoked) revokeRoom(ctx, conn, room);
 }

@@ -29,7 +29,7 @@ export class RoomIndex {
     }
     const existing = mine.get(room);
     if (existing) return { membership: existing, created: false };
-    const membership: Membership = { floor: 0, held: null, present: false };
+    const membership: Membership = { floor: 0, held: null, present: false, granted: false };
     mine.set(room, membership);
     let members = this.rooms.get(room);
     const created = members === undefined;

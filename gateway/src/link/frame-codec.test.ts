@@ -45,6 +45,36 @@ test("decodeDeliveryBatch equals fromBinary(DeliveryBatch)", () => {
   );
 });
 
+test("decodeDeliveryBatch decodes a connection command like fromBinary", () => {
+  const ds = [
+    {
+      room: "#user:alice",
+      payload: new TextEncoder().encode('{"type":"subscribed"}'),
+      command: { tokenId: "j1", kind: { case: "subscribe" as const, value: { room: "r", lastSeq: 9n } } },
+    },
+    {
+      room: "",
+      command: {
+        gatewayId: "gw-1",
+        connectionId: 7,
+        kind: { case: "disconnect" as const, value: { closeCode: 4006, reason: "bye" } },
+      },
+    },
+    { room: "lobby", seq: 3n, payload: new Uint8Array([1]) },
+  ];
+  const bytes = toBinary(DeliveryBatchSchema, create(DeliveryBatchSchema, { batchSeq: 2n, deliveries: ds }));
+  const mine = decodeDeliveryBatch(bytes);
+  const theirs = fromBinary(DeliveryBatchSchema, bytes);
+  mine.deliveries.forEach((d, i) => {
+    assert.ok(
+      equals(DeliverySchema, d, theirs.deliveries[i] as (typeof theirs.deliveries)[number]),
+      `delivery ${i}`,
+    );
+  });
+  assert.equal(mine.deliveries[0]?.command?.kind.case, "subscribe");
+  assert.equal(mine.deliveries[2]?.command, undefined);
+});
+
 test("decodeDeliveryBatch skips the retired connection_ids field and unknown fields", () => {
   // Delivery{room:"r", field 3 (reserved) unpacked [5, 6] and packed [7], field 9 varint 1, payload:[1]}
   const d = Buffer.from([0x0a, 1, 0x72, 0x18, 5, 0x18, 6, 0x1a, 1, 7, 0x48, 1, 0x22, 1, 1]);

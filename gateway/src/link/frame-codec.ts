@@ -1,5 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
+  type ConnectionCommand,
+  ConnectionCommandSchema,
   type Delivery,
   type Done,
   DoneSchema,
@@ -71,6 +73,7 @@ function readDelivery(r: WireReader, end: number): Delivery {
   let seq = 0n;
   let payload: Uint8Array = EMPTY;
   let acceptedAtMs = 0;
+  let command: ConnectionCommand | undefined;
   const outerEnd = r.end;
   r.end = end;
   while (r.pos < end) {
@@ -89,7 +92,12 @@ function readDelivery(r: WireReader, end: number): Delivery {
       r.pos = e;
     } else if (field === 5 && wt === WIRE_FIXED64) {
       acceptedAtMs = r.double();
-    } else if (field >= 1 && field <= 5 && field !== 3) {
+    } else if (field === 6 && wt === WIRE_LEN) {
+      // Rare (server API commands): the generated decoder is fine here.
+      const e = r.lengthDelimitedEnd();
+      command = fromBinary(ConnectionCommandSchema, r.buf.subarray(r.pos, e));
+      r.pos = e;
+    } else if (field >= 1 && field <= 6 && field !== 3) {
       // Field 3 (connection_ids, retired) is skipped like any unknown field.
       throw r.error("wire_type", `Delivery field ${field} has wire type ${wt}`);
     } else {
@@ -97,7 +105,9 @@ function readDelivery(r: WireReader, end: number): Delivery {
     }
   }
   r.end = outerEnd;
-  return { $typeName: DELIVERY_TYPE, room, seq, payload, acceptedAtMs };
+  const d: Delivery = { $typeName: DELIVERY_TYPE, room, seq, payload, acceptedAtMs };
+  if (command !== undefined) d.command = command;
+  return d;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -8,6 +8,7 @@ import {
   type Reply,
 } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
+import { VERSION } from "../../../platform/version.ts";
 import { PROTOCOL_VERSION } from "../../../protocol/push-stream/index.ts";
 import type { EdgeSink, LogicLink } from "../logic-link.ts";
 import { encodeClientEvent } from "./event-encoder.ts";
@@ -21,6 +22,8 @@ import { rendezvousPick } from "./rendezvous.ts";
 
 /** Memory of a pending event besides its encoding (its entry, the event object), counted with it. */
 export const PENDING_OVERHEAD_BYTES = 96;
+/** How often each logic stream gets a GatewayStatus (connections, rooms, logic peers) for Info. */
+export const STATUS_INTERVAL_MS = 5000;
 
 interface Pending {
   readonly event: ClientEvent;
@@ -81,6 +84,7 @@ export class LinkCore implements LogicLink {
   #lastEventId = randomBytes(8).readBigUInt64BE(0);
   #nextSerial = 0;
   #tickScheduled = false;
+  #lastStatusAt = 0;
   #draining = false;
   #shuttingDown = false;
 
@@ -226,6 +230,11 @@ export class LinkCore implements LogicLink {
   /** Periodic duties (`now` from performance.now()): event deadlines, application pings, silent peers. */
   tick(now: number): void {
     this.#expire(now);
+    if (now - this.#lastStatusAt >= STATUS_INTERVAL_MS) {
+      this.#lastStatusAt = now;
+      const frame = this.#statusFrame();
+      for (const s of this.#streams) s.push(frame);
+    }
     for (const s of [...this.#streams]) {
       if (now - s.lastReceivedAt > this.#o.deadAfterMs) {
         this.#o.log.warn(
@@ -261,7 +270,7 @@ export class LinkCore implements LogicLink {
       );
     }
     if (h.logicId === "") throw new LinkError("bad_hello", "empty logic_id");
-    const stream: LogicStream = new LogicStream(h.logicId, h.epoch, ++this.#nextSerial, call, {
+    const stream: LogicStream = new LogicStream(h.logicId, h.epoch, h.version, ++this.#nextSerial, call, {
       maxBacklogBytes: this.#o.maxStreamBacklogBytes,
       onBacklogFull: () => {
         if (stream.closed) return;
@@ -288,6 +297,7 @@ export class LinkCore implements LogicLink {
     stream.push(
       gatewayFrameEnvelope(create(GatewayFrameSchema, { kind: { case: "interestSnapshot", value: snap } })),
     );
+    stream.push(this.#statusFrame());
     for (const id of this.#unassigned) this.#assign(id, false);
     this.#unassigned.clear();
     this.#schedule();
@@ -453,6 +463,14 @@ export class LinkCore implements LogicLink {
     }
   }
 
+  #statusFrame(): Uint8Array {
+    const edge = this.#o.sink.status?.() ?? { connections: 0, pendingAuth: 0, rooms: 0 };
+    const logic = [...this.#streams].map((s) => ({ logicId: s.id, epoch: s.epoch, version: s.version }));
+    return gatewayFrameEnvelope(
+      create(GatewayFrameSchema, { kind: { case: "status", value: { ...edge, logic } } }),
+    );
+  }
+
   #helloFrame(): Uint8Array {
     return gatewayFrameEnvelope(
       create(GatewayFrameSchema, {
@@ -463,6 +481,7 @@ export class LinkCore implements LogicLink {
             epoch: this.#o.epoch,
             protocolVersion: PROTOCOL_VERSION,
             draining: this.#draining,
+            version: VERSION,
           },
         },
       }),

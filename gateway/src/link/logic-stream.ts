@@ -34,6 +34,8 @@ export class LogicStream implements RendezvousCandidate {
   readonly id: string;
   readonly idHash: number;
   readonly epoch: string;
+  /** The logic process's software version, from its hello. */
+  readonly version: string;
   readonly serial: number;
   readonly assigned = new Set<bigint>();
   lastReceivedAt = performance.now();
@@ -57,8 +59,16 @@ export class LogicStream implements RendezvousCandidate {
   #error: ConnectError | undefined;
   #ending = false;
 
-  constructor(logicId: string, epoch: string, serial: number, call: LogicCall, backlog: StreamBacklog) {
+  constructor(
+    logicId: string,
+    epoch: string,
+    version: string,
+    serial: number,
+    call: LogicCall,
+    backlog: StreamBacklog,
+  ) {
     this.id = logicId;
+    this.version = version;
     this.idHash = hashString(logicId);
     this.epoch = epoch;
     this.serial = serial;

@@ -145,6 +145,16 @@ export declare type GatewayFrame = Message<"chatcluster.v1.GatewayFrame"> & {
      */
     value: Pong;
     case: "pong";
+  } | {
+    /**
+     * What the gateway holds now (connections, rooms, the logic processes it
+     * has streams from), for the server API's Info. Sent after the snapshot
+     * and then every few seconds.
+     *
+     * @generated from field: chatcluster.v1.GatewayStatus status = 8;
+     */
+    value: GatewayStatus;
+    case: "status";
   } | { case: undefined; value?: undefined };
 };
 
@@ -180,6 +190,13 @@ export declare type LogicHello = Message<"chatcluster.v1.LogicHello"> & {
    * @generated from field: uint32 protocol_version = 3;
    */
   protocolVersion: number;
+
+  /**
+   * The software version of the logic process (package version), for Info.
+   *
+   * @generated from field: string version = 4;
+   */
+  version: string;
 };
 
 /**
@@ -224,6 +241,13 @@ export declare type GatewayHello = Message<"chatcluster.v1.GatewayHello"> & {
    * @generated from field: bool draining = 4;
    */
   draining: boolean;
+
+  /**
+   * The software version of the gateway process (package version), for Info.
+   *
+   * @generated from field: string version = 5;
+   */
+  version: string;
 };
 
 /**
@@ -231,6 +255,81 @@ export declare type GatewayHello = Message<"chatcluster.v1.GatewayHello"> & {
  * Use `create(GatewayHelloSchema)` to create a new message.
  */
 export declare const GatewayHelloSchema: GenMessage<GatewayHello>;
+
+/**
+ * GatewayStatus is a gateway's periodic report of what it holds.
+ *
+ * @generated from message chatcluster.v1.GatewayStatus
+ */
+export declare type GatewayStatus = Message<"chatcluster.v1.GatewayStatus"> & {
+  /**
+   * WebSocket connections open now, authenticated or not.
+   *
+   * @generated from field: uint32 connections = 1;
+   */
+  connections: number;
+
+  /**
+   * Connections waiting for their auth answer.
+   *
+   * @generated from field: uint32 pending_auth = 2;
+   */
+  pendingAuth: number;
+
+  /**
+   * Rooms with at least one local member.
+   *
+   * @generated from field: uint32 rooms = 3;
+   */
+  rooms: number;
+
+  /**
+   * The logic processes with an open stream to this gateway.
+   *
+   * @generated from field: repeated chatcluster.v1.LogicPeer logic = 4;
+   */
+  logic: LogicPeer[];
+};
+
+/**
+ * Describes the message chatcluster.v1.GatewayStatus.
+ * Use `create(GatewayStatusSchema)` to create a new message.
+ */
+export declare const GatewayStatusSchema: GenMessage<GatewayStatus>;
+
+/**
+ * LogicPeer is one logic process as a gateway knows it from its hello.
+ *
+ * @generated from message chatcluster.v1.LogicPeer
+ */
+export declare type LogicPeer = Message<"chatcluster.v1.LogicPeer"> & {
+  /**
+   * LogicHello.logic_id.
+   *
+   * @generated from field: string logic_id = 1;
+   */
+  logicId: string;
+
+  /**
+   * LogicHello.epoch.
+   *
+   * @generated from field: string epoch = 2;
+   */
+  epoch: string;
+
+  /**
+   * LogicHello.version.
+   *
+   * @generated from field: string version = 3;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message chatcluster.v1.LogicPeer.
+ * Use `create(LogicPeerSchema)` to create a new message.
+ */
+export declare const LogicPeerSchema: GenMessage<LogicPeer>;
 
 /**
  * InterestSnapshot replaces logic's view of the rooms this gateway has members in.
@@ -360,6 +459,17 @@ export declare type Delivery = Message<"chatcluster.v1.Delivery"> & {
    * @generated from field: double accepted_at_ms = 5;
    */
   acceptedAtMs: number;
+
+  /**
+   * Instead of a plain delivery: act on the local connections under `room`
+   * (`#user:<id>`, or the empty key for every connection of the gateway).
+   * The payload, when set, is written to each connection the command reaches
+   * before it acts. Commands travel in the delivery batches, so they keep
+   * their order with the messages logic queued around them.
+   *
+   * @generated from field: chatcluster.v1.ConnectionCommand command = 6;
+   */
+  command?: ConnectionCommand | undefined;
 };
 
 /**
@@ -367,6 +477,145 @@ export declare type Delivery = Message<"chatcluster.v1.Delivery"> & {
  * Use `create(DeliverySchema)` to create a new message.
  */
 export declare const DeliverySchema: GenMessage<Delivery>;
+
+/**
+ * ConnectionCommand is what the server API asks of a user's connections on
+ * every gateway: join them to a room, take them out of one, or close them.
+ *
+ * @generated from message chatcluster.v1.ConnectionCommand
+ */
+export declare type ConnectionCommand = Message<"chatcluster.v1.ConnectionCommand"> & {
+  /**
+   * With connection_id: only that connection, on the gateway with this id.
+   *
+   * @generated from field: string gateway_id = 1;
+   */
+  gatewayId: string;
+
+  /**
+   * Only this connection (with gateway_id); 0 reaches every connection under the key.
+   *
+   * @generated from field: uint32 connection_id = 2;
+   */
+  connectionId: number;
+
+  /**
+   * Only connections whose principal carries this token id; empty reaches any.
+   *
+   * @generated from field: string token_id = 3;
+   */
+  tokenId: string;
+
+  /**
+   * @generated from oneof chatcluster.v1.ConnectionCommand.kind
+   */
+  kind: {
+    /**
+     * Make the connections members of a room, as a join would.
+     *
+     * @generated from field: chatcluster.v1.SubscribeCommand subscribe = 10;
+     */
+    value: SubscribeCommand;
+    case: "subscribe";
+  } | {
+    /**
+     * End the connections' membership of a room, as a leave would.
+     *
+     * @generated from field: chatcluster.v1.UnsubscribeCommand unsubscribe = 11;
+     */
+    value: UnsubscribeCommand;
+    case: "unsubscribe";
+  } | {
+    /**
+     * Close the connections.
+     *
+     * @generated from field: chatcluster.v1.DisconnectCommand disconnect = 12;
+     */
+    value: DisconnectCommand;
+    case: "disconnect";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message chatcluster.v1.ConnectionCommand.
+ * Use `create(ConnectionCommandSchema)` to create a new message.
+ */
+export declare const ConnectionCommandSchema: GenMessage<ConnectionCommand>;
+
+/**
+ * SubscribeCommand joins connections to a room on the server's behalf.
+ *
+ * @generated from message chatcluster.v1.SubscribeCommand
+ */
+export declare type SubscribeCommand = Message<"chatcluster.v1.SubscribeCommand"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * The room's head when logic sent the command: live deliveries at or below
+   * it are dropped for these members, as after a join's history page.
+   *
+   * @generated from field: uint64 last_seq = 2;
+   */
+  lastSeq: bigint;
+};
+
+/**
+ * Describes the message chatcluster.v1.SubscribeCommand.
+ * Use `create(SubscribeCommandSchema)` to create a new message.
+ */
+export declare const SubscribeCommandSchema: GenMessage<SubscribeCommand>;
+
+/**
+ * UnsubscribeCommand takes connections out of a room.
+ *
+ * @generated from message chatcluster.v1.UnsubscribeCommand
+ */
+export declare type UnsubscribeCommand = Message<"chatcluster.v1.UnsubscribeCommand"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+};
+
+/**
+ * Describes the message chatcluster.v1.UnsubscribeCommand.
+ * Use `create(UnsubscribeCommandSchema)` to create a new message.
+ */
+export declare const UnsubscribeCommandSchema: GenMessage<UnsubscribeCommand>;
+
+/**
+ * DisconnectCommand closes connections.
+ *
+ * @generated from message chatcluster.v1.DisconnectCommand
+ */
+export declare type DisconnectCommand = Message<"chatcluster.v1.DisconnectCommand"> & {
+  /**
+   * WebSocket close code (4000 range).
+   *
+   * @generated from field: uint32 close_code = 1;
+   */
+  closeCode: number;
+
+  /**
+   * Close reason, at most 123 bytes of UTF-8.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message chatcluster.v1.DisconnectCommand.
+ * Use `create(DisconnectCommandSchema)` to create a new message.
+ */
+export declare const DisconnectCommandSchema: GenMessage<DisconnectCommand>;
 
 /**
  * DeliveryAck tells logic which batches the gateway has processed.
@@ -486,6 +735,13 @@ export declare type Principal = Message<"chatcluster.v1.Principal"> & {
    * @generated from field: int64 expires_at_ms = 4;
    */
   expiresAtMs: bigint;
+
+  /**
+   * The token's `jti`, when it had one: revoking that id closes this connection.
+   *
+   * @generated from field: string token_id = 6;
+   */
+  tokenId: string;
 
   /**
    * HMAC-SHA256 by logic, under a key only logic processes hold, over the
@@ -621,6 +877,30 @@ export declare type ClientEvent = Message<"chatcluster.v1.ClientEvent"> & {
      */
     value: ReadMarkerRequest;
     case: "readMarker";
+  } | {
+    /**
+     * A call of the team's Rpc hook; the answer goes to this connection only.
+     *
+     * @generated from field: chatcluster.v1.RpcRequest rpc = 20;
+     */
+    value: RpcRequest;
+    case: "rpc";
+  } | {
+    /**
+     * Replace the body of one of the sender's messages (a new event in the room).
+     *
+     * @generated from field: chatcluster.v1.EditRequest edit = 21;
+     */
+    value: EditRequest;
+    case: "edit";
+  } | {
+    /**
+     * Delete one of the sender's messages (a new event in the room).
+     *
+     * @generated from field: chatcluster.v1.DeleteRequest delete = 22;
+     */
+    value: DeleteRequest;
+    case: "delete";
   } | { case: undefined; value?: undefined };
 };
 
@@ -629,6 +909,115 @@ export declare type ClientEvent = Message<"chatcluster.v1.ClientEvent"> & {
  * Use `create(ClientEventSchema)` to create a new message.
  */
 export declare const ClientEventSchema: GenMessage<ClientEvent>;
+
+/**
+ * RpcRequest is a client's `call` frame.
+ *
+ * @generated from message chatcluster.v1.RpcRequest
+ */
+export declare type RpcRequest = Message<"chatcluster.v1.RpcRequest"> & {
+  /**
+   * The client's call id, echoed in the answer.
+   *
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+
+  /**
+   * The method, matched against the Rpc hook's method patterns.
+   *
+   * @generated from field: string method = 2;
+   */
+  method: string;
+
+  /**
+   * The params as UTF-8 JSON text, validated by the gateway; empty when absent.
+   *
+   * @generated from field: bytes params = 3;
+   */
+  params: Uint8Array;
+};
+
+/**
+ * Describes the message chatcluster.v1.RpcRequest.
+ * Use `create(RpcRequestSchema)` to create a new message.
+ */
+export declare const RpcRequestSchema: GenMessage<RpcRequest>;
+
+/**
+ * EditRequest replaces the body of a stored message.
+ *
+ * @generated from message chatcluster.v1.EditRequest
+ */
+export declare type EditRequest = Message<"chatcluster.v1.EditRequest"> & {
+  /**
+   * The room of the message.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Client-chosen id of the edit, unique per sender; the store deduplicates on it.
+   *
+   * @generated from field: string client_msg_id = 2;
+   */
+  clientMsgId: string;
+
+  /**
+   * The seq of the message to edit.
+   *
+   * @generated from field: uint64 target = 3;
+   */
+  target: bigint;
+
+  /**
+   * The new body as UTF-8 JSON text, validated by the gateway.
+   *
+   * @generated from field: bytes body = 4;
+   */
+  body: Uint8Array;
+};
+
+/**
+ * Describes the message chatcluster.v1.EditRequest.
+ * Use `create(EditRequestSchema)` to create a new message.
+ */
+export declare const EditRequestSchema: GenMessage<EditRequest>;
+
+/**
+ * DeleteRequest deletes a stored message.
+ *
+ * @generated from message chatcluster.v1.DeleteRequest
+ */
+export declare type DeleteRequest = Message<"chatcluster.v1.DeleteRequest"> & {
+  /**
+   * The room of the message.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Client-chosen id of the delete, unique per sender; the store deduplicates on it.
+   *
+   * @generated from field: string client_msg_id = 2;
+   */
+  clientMsgId: string;
+
+  /**
+   * The seq of the message to delete.
+   *
+   * @generated from field: uint64 target = 3;
+   */
+  target: bigint;
+};
+
+/**
+ * Describes the message chatcluster.v1.DeleteRequest.
+ * Use `create(DeleteRequestSchema)` to create a new message.
+ */
+export declare const DeleteRequestSchema: GenMessage<DeleteRequest>;
 
 /**
  * SignalRequest is an ephemeral signal for the other members of a room.
@@ -908,6 +1297,14 @@ export declare type JoinRequest = Message<"chatcluster.v1.JoinRequest"> & {
    * @generated from field: uint32 limit = 3;
    */
   limit: number;
+
+  /**
+   * The connection is in the room by a server Subscribe: logic skips the read
+   * check and the Join hook (the server decided), for this connection's life.
+   *
+   * @generated from field: bool granted = 4;
+   */
+  granted: boolean;
 };
 
 /**

@@ -17,7 +17,7 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
  * Describes the file chatcluster/v1/gateway_stream.proto.
  */
 export const file_chatcluster_v1_gateway_stream = /*@__PURE__*/
-  fileDesc("CiNjaGF0Y2x1c3Rlci92MS9nYXRld2F5X3N0cmVhbS5wcm90bxIOY2hhdGNsdXN0ZXIudjEi8QEKCkxvZ2ljRnJhbWUSKwoFaGVsbG8YASABKAsyGi5jaGF0Y2x1c3Rlci52MS5Mb2dpY0hlbGxvSAASMwoKZGVsaXZlcmllcxgCIAEoCzIdLmNoYXRjbHVzdGVyLnYxLkRlbGl2ZXJ5QmF0Y2hIABItCgdyZXBsaWVzGAMgASgLMhouY2hhdGNsdXN0ZXIudjEuUmVwbHlCYXRjaEgAEiQKBHBpbmcYBCABKAsyFC5jaGF0Y2x1c3Rlci52MS5QaW5nSAASJAoEcG9uZxgFIAEoCzIULmNoYXRjbHVzdGVyLnYxLlBvbmdIAEIGCgRraW5kIvICCgxHYXRld2F5RnJhbWUSLQoFaGVsbG8YASABKAsyHC5jaGF0Y2x1c3Rlci52MS5HYXRld2F5SGVsbG9IABI9ChFpbnRlcmVzdF9zbmFwc2hvdBgCIAEoCzIgLmNoYXRjbHVzdGVyLnYxLkludGVyZXN0U25hcHNob3RIABI3Cg5pbnRlcmVzdF9kZWx0YRgDIAEoCzIdLmNoYXRjbHVzdGVyLnYxLkludGVyZXN0RGVsdGFIABIyCgZldmVudHMYBCABKAsyIC5jaGF0Y2x1c3Rlci52MS5DbGllbnRFdmVudEJhdGNoSAASMwoMZGVsaXZlcnlfYWNrGAUgASgLMhsuY2hhdGNsdXN0ZXIudjEuRGVsaXZlcnlBY2tIABIkCgRwaW5nGAYgASgLMhQuY2hhdGNsdXN0ZXIudjEuUGluZ0gAEiQKBHBvbmcYByABKAsyFC5jaGF0Y2x1c3Rlci52MS5Qb25nSABCBgoEa2luZCJHCgpMb2dpY0hlbGxvEhAKCGxvZ2ljX2lkGAEgASgJEg0KBWVwb2NoGAIgASgJEhgKEHByb3RvY29sX3ZlcnNpb24YAyABKA0iXQoMR2F0ZXdheUhlbGxvEhIKCmdhdGV3YXlfaWQYASABKAkSDQoFZXBvY2gYAiABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgDIAEoDRIQCghkcmFpbmluZxgEIAEoCCIyChBJbnRlcmVzdFNuYXBzaG90Eg0KBXJvb21zGAEgAygJEg8KB3ZlcnNpb24YAiABKAQiQAoNSW50ZXJlc3REZWx0YRINCgVhZGRlZBgBIAMoCRIPCgdyZW1vdmVkGAIgAygJEg8KB3ZlcnNpb24YAyABKAQiUAoNRGVsaXZlcnlCYXRjaBIRCgliYXRjaF9zZXEYASABKAQSLAoKZGVsaXZlcmllcxgCIAMoCzIYLmNoYXRjbHVzdGVyLnYxLkRlbGl2ZXJ5ImQKCERlbGl2ZXJ5EgwKBHJvb20YASABKAkSCwoDc2VxGAIgASgEEg8KB3BheWxvYWQYBCABKAwSFgoOYWNjZXB0ZWRfYXRfbXMYBSABKAFKBAgDEARSDmNvbm5lY3Rpb25faWRzIigKC0RlbGl2ZXJ5QWNrEhkKEXRocm91Z2hfYmF0Y2hfc2VxGAEgASgEIhUKBFBpbmcSDQoFbm9uY2UYASABKAQiFQoEUG9uZxINCgVub25jZRgBIAEoBCI/ChBDbGllbnRFdmVudEJhdGNoEisKBmV2ZW50cxgBIAMoCzIbLmNoYXRjbHVzdGVyLnYxLkNsaWVudEV2ZW50ImMKCVByaW5jaXBhbBIPCgd1c2VyX2lkGAEgASgJEgwKBHJlYWQYAiADKAkSDQoFd3JpdGUYAyADKAkSFQoNZXhwaXJlc19hdF9tcxgEIAEoAxIRCglzaWduYXR1cmUYBSABKAwi7gQKC0NsaWVudEV2ZW50EhAKCGV2ZW50X2lkGAEgASgEEhUKDWNvbm5lY3Rpb25faWQYAiABKA0SLAoJcHJpbmNpcGFsGAMgASgLMhkuY2hhdGNsdXN0ZXIudjEuUHJpbmNpcGFsEisKBGF1dGgYCiABKAsyGy5jaGF0Y2x1c3Rlci52MS5BdXRoUmVxdWVzdEgAEisKBHNlbmQYCyABKAsyGy5jaGF0Y2x1c3Rlci52MS5TZW5kUmVxdWVzdEgAEisKBGpvaW4YDCABKAsyGy5jaGF0Y2x1c3Rlci52MS5Kb2luUmVxdWVzdEgAEi0KBWxlYXZlGA0gASgLMhwuY2hhdGNsdXN0ZXIudjEuTGVhdmVSZXF1ZXN0SAASMgoGY2xvc2VkGA4gASgLMiAuY2hhdGNsdXN0ZXIudjEuQ29ubmVjdGlvbkNsb3NlZEgAEi8KBnNpZ25hbBgPIAEoCzIdLmNoYXRjbHVzdGVyLnYxLlNpZ25hbFJlcXVlc3RIABI5Cg9wcmVzZW5jZV9jaGFuZ2UYECABKAsyHi5jaGF0Y2x1c3Rlci52MS5QcmVzZW5jZUNoYW5nZUgAEjcKDnByZXNlbmNlX2xlYXNlGBEgASgLMh0uY2hhdGNsdXN0ZXIudjEuUHJlc2VuY2VMZWFzZUgAEjcKDnByZXNlbmNlX3F1ZXJ5GBIgASgLMh0uY2hhdGNsdXN0ZXIudjEuUHJlc2VuY2VRdWVyeUgAEjgKC3JlYWRfbWFya2VyGBMgASgLMiEuY2hhdGNsdXN0ZXIudjEuUmVhZE1hcmtlclJlcXVlc3RIAEIGCgRraW5kIlQKDVNpZ25hbFJlcXVlc3QSDAoEcm9vbRgBIAEoCRITCgtzaWduYWxfa2luZBgCIAEoCRIMCgRib2R5GAMgASgMEhIKCmNvbm5lY3Rpb24YBCABKAkiPwoOUHJlc2VuY2VDaGFuZ2USDAoEcm9vbRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBm9ubGluZRgDIAEoCCIwCg1QcmVzZW5jZUxlYXNlEg4KBnR0bF9tcxgBIAEoDRIPCgdyZWxlYXNlGAIgASgIIjsKDVByZXNlbmNlUXVlcnkSDAoEcm9vbRgBIAEoCRINCgVhZnRlchgCIAEoCRINCgVsaW1pdBgDIAEoDSJNChFSZWFkTWFya2VyUmVxdWVzdBIMCgRyb29tGAEgASgJEgsKA3NlcRgCIAEoBBIOCgZub3RpZnkYAyABKAkSDQoFdXNlcnMYBCADKAkiRQoLQXV0aFJlcXVlc3QSDQoFdG9rZW4YASABKAkSDwoHcmVmcmVzaBgCIAEoCBIWCg5yZW1vdGVfYWRkcmVzcxgDIAEoCSJACgtTZW5kUmVxdWVzdBIMCgRyb29tGAEgASgJEhUKDWNsaWVudF9tc2dfaWQYAiABKAkSDAoEYm9keRgDIAEoDCJICgtKb2luUmVxdWVzdBIMCgRyb29tGAEgASgJEhIKBXNpbmNlGAIgASgESACIAQESDQoFbGltaXQYAyABKA1CCAoGX3NpbmNlIhwKDExlYXZlUmVxdWVzdBIMCgRyb29tGAEgASgJIiYKEENvbm5lY3Rpb25DbG9zZWQSEgoKY2xvc2VfY29kZRgBIAEoDSI0CgpSZXBseUJhdGNoEiYKB3JlcGxpZXMYASADKAsyFS5jaGF0Y2x1c3Rlci52MS5SZXBseSKQAgoFUmVwbHkSEAoIZXZlbnRfaWQYASABKAQSFQoNY29ubmVjdGlvbl9pZBgCIAEoDRIVCg1nYXRld2F5X2Vwb2NoGAMgASgJEioKBGF1dGgYCiABKAsyGi5jaGF0Y2x1c3Rlci52MS5BdXRoUmVzdWx0SAASKgoEam9pbhgLIAEoCzIaLmNoYXRjbHVzdGVyLnYxLkpvaW5SZXN1bHRIABIPCgVmcmFtZRgMIAEoDEgAEjAKBWNsb3NlGA0gASgLMh8uY2hhdGNsdXN0ZXIudjEuQ2xvc2VDb25uZWN0aW9uSAASJAoEZG9uZRgOIAEoCzIULmNoYXRjbHVzdGVyLnYxLkRvbmVIAEIGCgRraW5kIoUBCgpBdXRoUmVzdWx0EgoKAm9rGAEgASgIEiwKCXByaW5jaXBhbBgCIAEoCzIZLmNoYXRjbHVzdGVyLnYxLlByaW5jaXBhbBISCgplcnJvcl9jb2RlGAMgASgJEhUKDWVycm9yX21lc3NhZ2UYBCABKAkSEgoKY2xvc2VfY29kZRgFIAEoDSJHCgpKb2luUmVzdWx0EgoKAm9rGAEgASgIEgwKBHJvb20YAiABKAkSEAoIbGFzdF9zZXEYAyABKAQSDQoFZnJhbWUYBCABKAwiNQoPQ2xvc2VDb25uZWN0aW9uEhIKCmNsb3NlX2NvZGUYASABKA0SDgoGcmVhc29uGAIgASgJIgYKBERvbmUyYAoOR2F0ZXdheVNlcnZpY2USTgoOU3RyZWFtTWVzc2FnZXMSGi5jaGF0Y2x1c3Rlci52MS5Mb2dpY0ZyYW1lGhwuY2hhdGNsdXN0ZXIudjEuR2F0ZXdheUZyYW1lKAEwAWIGcHJvdG8z");
+  fileDesc("CiNjaGF0Y2x1c3Rlci92MS9nYXRld2F5X3N0cmVhbS5wcm90bxIOY2hhdGNsdXN0ZXIudjEi8QEKCkxvZ2ljRnJhbWUSKwoFaGVsbG8YASABKAsyGi5jaGF0Y2x1c3Rlci52MS5Mb2dpY0hlbGxvSAASMwoKZGVsaXZlcmllcxgCIAEoCzIdLmNoYXRjbHVzdGVyLnYxLkRlbGl2ZXJ5QmF0Y2hIABItCgdyZXBsaWVzGAMgASgLMhouY2hhdGNsdXN0ZXIudjEuUmVwbHlCYXRjaEgAEiQKBHBpbmcYBCABKAsyFC5jaGF0Y2x1c3Rlci52MS5QaW5nSAASJAoEcG9uZxgFIAEoCzIULmNoYXRjbHVzdGVyLnYxLlBvbmdIAEIGCgRraW5kIqMDCgxHYXRld2F5RnJhbWUSLQoFaGVsbG8YASABKAsyHC5jaGF0Y2x1c3Rlci52MS5HYXRld2F5SGVsbG9IABI9ChFpbnRlcmVzdF9zbmFwc2hvdBgCIAEoCzIgLmNoYXRjbHVzdGVyLnYxLkludGVyZXN0U25hcHNob3RIABI3Cg5pbnRlcmVzdF9kZWx0YRgDIAEoCzIdLmNoYXRjbHVzdGVyLnYxLkludGVyZXN0RGVsdGFIABIyCgZldmVudHMYBCABKAsyIC5jaGF0Y2x1c3Rlci52MS5DbGllbnRFdmVudEJhdGNoSAASMwoMZGVsaXZlcnlfYWNrGAUgASgLMhsuY2hhdGNsdXN0ZXIudjEuRGVsaXZlcnlBY2tIABIkCgRwaW5nGAYgASgLMhQuY2hhdGNsdXN0ZXIudjEuUGluZ0gAEiQKBHBvbmcYByABKAsyFC5jaGF0Y2x1c3Rlci52MS5Qb25nSAASLwoGc3RhdHVzGAggASgLMh0uY2hhdGNsdXN0ZXIudjEuR2F0ZXdheVN0YXR1c0gAQgYKBGtpbmQiWAoKTG9naWNIZWxsbxIQCghsb2dpY19pZBgBIAEoCRINCgVlcG9jaBgCIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAMgASgNEg8KB3ZlcnNpb24YBCABKAkibgoMR2F0ZXdheUhlbGxvEhIKCmdhdGV3YXlfaWQYASABKAkSDQoFZXBvY2gYAiABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgDIAEoDRIQCghkcmFpbmluZxgEIAEoCBIPCgd2ZXJzaW9uGAUgASgJInMKDUdhdGV3YXlTdGF0dXMSEwoLY29ubmVjdGlvbnMYASABKA0SFAoMcGVuZGluZ19hdXRoGAIgASgNEg0KBXJvb21zGAMgASgNEigKBWxvZ2ljGAQgAygLMhkuY2hhdGNsdXN0ZXIudjEuTG9naWNQZWVyIj0KCUxvZ2ljUGVlchIQCghsb2dpY19pZBgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJIjIKEEludGVyZXN0U25hcHNob3QSDQoFcm9vbXMYASADKAkSDwoHdmVyc2lvbhgCIAEoBCJACg1JbnRlcmVzdERlbHRhEg0KBWFkZGVkGAEgAygJEg8KB3JlbW92ZWQYAiADKAkSDwoHdmVyc2lvbhgDIAEoBCJQCg1EZWxpdmVyeUJhdGNoEhEKCWJhdGNoX3NlcRgBIAEoBBIsCgpkZWxpdmVyaWVzGAIgAygLMhguY2hhdGNsdXN0ZXIudjEuRGVsaXZlcnkimAEKCERlbGl2ZXJ5EgwKBHJvb20YASABKAkSCwoDc2VxGAIgASgEEg8KB3BheWxvYWQYBCABKAwSFgoOYWNjZXB0ZWRfYXRfbXMYBSABKAESMgoHY29tbWFuZBgGIAEoCzIhLmNoYXRjbHVzdGVyLnYxLkNvbm5lY3Rpb25Db21tYW5kSgQIAxAEUg5jb25uZWN0aW9uX2lkcyKDAgoRQ29ubmVjdGlvbkNvbW1hbmQSEgoKZ2F0ZXdheV9pZBgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgNEhAKCHRva2VuX2lkGAMgASgJEjUKCXN1YnNjcmliZRgKIAEoCzIgLmNoYXRjbHVzdGVyLnYxLlN1YnNjcmliZUNvbW1hbmRIABI5Cgt1bnN1YnNjcmliZRgLIAEoCzIiLmNoYXRjbHVzdGVyLnYxLlVuc3Vic2NyaWJlQ29tbWFuZEgAEjcKCmRpc2Nvbm5lY3QYDCABKAsyIS5jaGF0Y2x1c3Rlci52MS5EaXNjb25uZWN0Q29tbWFuZEgAQgYKBGtpbmQiMgoQU3Vic2NyaWJlQ29tbWFuZBIMCgRyb29tGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgEIiIKElVuc3Vic2NyaWJlQ29tbWFuZBIMCgRyb29tGAEgASgJIjcKEURpc2Nvbm5lY3RDb21tYW5kEhIKCmNsb3NlX2NvZGUYASABKA0SDgoGcmVhc29uGAIgASgJIigKC0RlbGl2ZXJ5QWNrEhkKEXRocm91Z2hfYmF0Y2hfc2VxGAEgASgEIhUKBFBpbmcSDQoFbm9uY2UYASABKAQiFQoEUG9uZxINCgVub25jZRgBIAEoBCI/ChBDbGllbnRFdmVudEJhdGNoEisKBmV2ZW50cxgBIAMoCzIbLmNoYXRjbHVzdGVyLnYxLkNsaWVudEV2ZW50InUKCVByaW5jaXBhbBIPCgd1c2VyX2lkGAEgASgJEgwKBHJlYWQYAiADKAkSDQoFd3JpdGUYAyADKAkSFQoNZXhwaXJlc19hdF9tcxgEIAEoAxIQCgh0b2tlbl9pZBgGIAEoCRIRCglzaWduYXR1cmUYBSABKAwi9wUKC0NsaWVudEV2ZW50EhAKCGV2ZW50X2lkGAEgASgEEhUKDWNvbm5lY3Rpb25faWQYAiABKA0SLAoJcHJpbmNpcGFsGAMgASgLMhkuY2hhdGNsdXN0ZXIudjEuUHJpbmNpcGFsEisKBGF1dGgYCiABKAsyGy5jaGF0Y2x1c3Rlci52MS5BdXRoUmVxdWVzdEgAEisKBHNlbmQYCyABKAsyGy5jaGF0Y2x1c3Rlci52MS5TZW5kUmVxdWVzdEgAEisKBGpvaW4YDCABKAsyGy5jaGF0Y2x1c3Rlci52MS5Kb2luUmVxdWVzdEgAEi0KBWxlYXZlGA0gASgLMhwuY2hhdGNsdXN0ZXIudjEuTGVhdmVSZXF1ZXN0SAASMgoGY2xvc2VkGA4gASgLMiAuY2hhdGNsdXN0ZXIudjEuQ29ubmVjdGlvbkNsb3NlZEgAEi8KBnNpZ25hbBgPIAEoCzIdLmNoYXRjbHVzdGVyLnYxLlNpZ25hbFJlcXVlc3RIABI5Cg9wcmVzZW5jZV9jaGFuZ2UYECABKAsyHi5jaGF0Y2x1c3Rlci52MS5QcmVzZW5jZUNoYW5nZUgAEjcKDnByZXNlbmNlX2xlYXNlGBEgASgLMh0uY2hhdGNsdXN0ZXIudjEuUHJlc2VuY2VMZWFzZUgAEjcKDnByZXNlbmNlX3F1ZXJ5GBIgASgLMh0uY2hhdGNsdXN0ZXIudjEuUHJlc2VuY2VRdWVyeUgAEjgKC3JlYWRfbWFya2VyGBMgASgLMiEuY2hhdGNsdXN0ZXIudjEuUmVhZE1hcmtlclJlcXVlc3RIABIpCgNycGMYFCABKAsyGi5jaGF0Y2x1c3Rlci52MS5ScGNSZXF1ZXN0SAASKwoEZWRpdBgVIAEoCzIbLmNoYXRjbHVzdGVyLnYxLkVkaXRSZXF1ZXN0SAASLwoGZGVsZXRlGBYgASgLMh0uY2hhdGNsdXN0ZXIudjEuRGVsZXRlUmVxdWVzdEgAQgYKBGtpbmQiPQoKUnBjUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIOCgZwYXJhbXMYAyABKAwiUAoLRWRpdFJlcXVlc3QSDAoEcm9vbRgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEg4KBnRhcmdldBgDIAEoBBIMCgRib2R5GAQgASgMIkQKDURlbGV0ZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEg4KBnRhcmdldBgDIAEoBCJUCg1TaWduYWxSZXF1ZXN0EgwKBHJvb20YASABKAkSEwoLc2lnbmFsX2tpbmQYAiABKAkSDAoEYm9keRgDIAEoDBISCgpjb25uZWN0aW9uGAQgASgJIj8KDlByZXNlbmNlQ2hhbmdlEgwKBHJvb20YASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZvbmxpbmUYAyABKAgiMAoNUHJlc2VuY2VMZWFzZRIOCgZ0dGxfbXMYASABKA0SDwoHcmVsZWFzZRgCIAEoCCI7Cg1QcmVzZW5jZVF1ZXJ5EgwKBHJvb20YASABKAkSDQoFYWZ0ZXIYAiABKAkSDQoFbGltaXQYAyABKA0iTQoRUmVhZE1hcmtlclJlcXVlc3QSDAoEcm9vbRgBIAEoCRILCgNzZXEYAiABKAQSDgoGbm90aWZ5GAMgASgJEg0KBXVzZXJzGAQgAygJIkUKC0F1dGhSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEg8KB3JlZnJlc2gYAiABKAgSFgoOcmVtb3RlX2FkZHJlc3MYAyABKAkiQAoLU2VuZFJlcXVlc3QSDAoEcm9vbRgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEgwKBGJvZHkYAyABKAwiWQoLSm9pblJlcXVlc3QSDAoEcm9vbRgBIAEoCRISCgVzaW5jZRgCIAEoBEgAiAEBEg0KBWxpbWl0GAMgASgNEg8KB2dyYW50ZWQYBCABKAhCCAoGX3NpbmNlIhwKDExlYXZlUmVxdWVzdBIMCgRyb29tGAEgASgJIiYKEENvbm5lY3Rpb25DbG9zZWQSEgoKY2xvc2VfY29kZRgBIAEoDSI0CgpSZXBseUJhdGNoEiYKB3JlcGxpZXMYASADKAsyFS5jaGF0Y2x1c3Rlci52MS5SZXBseSKQAgoFUmVwbHkSEAoIZXZlbnRfaWQYASABKAQSFQoNY29ubmVjdGlvbl9pZBgCIAEoDRIVCg1nYXRld2F5X2Vwb2NoGAMgASgJEioKBGF1dGgYCiABKAsyGi5jaGF0Y2x1c3Rlci52MS5BdXRoUmVzdWx0SAASKgoEam9pbhgLIAEoCzIaLmNoYXRjbHVzdGVyLnYxLkpvaW5SZXN1bHRIABIPCgVmcmFtZRgMIAEoDEgAEjAKBWNsb3NlGA0gASgLMh8uY2hhdGNsdXN0ZXIudjEuQ2xvc2VDb25uZWN0aW9uSAASJAoEZG9uZRgOIAEoCzIULmNoYXRjbHVzdGVyLnYxLkRvbmVIAEIGCgRraW5kIoUBCgpBdXRoUmVzdWx0EgoKAm9rGAEgASgIEiwKCXByaW5jaXBhbBgCIAEoCzIZLmNoYXRjbHVzdGVyLnYxLlByaW5jaXBhbBISCgplcnJvcl9jb2RlGAMgASgJEhUKDWVycm9yX21lc3NhZ2UYBCABKAkSEgoKY2xvc2VfY29kZRgFIAEoDSJHCgpKb2luUmVzdWx0EgoKAm9rGAEgASgIEgwKBHJvb20YAiABKAkSEAoIbGFzdF9zZXEYAyABKAQSDQoFZnJhbWUYBCABKAwiNQoPQ2xvc2VDb25uZWN0aW9uEhIKCmNsb3NlX2NvZGUYASABKA0SDgoGcmVhc29uGAIgASgJIgYKBERvbmUyYAoOR2F0ZXdheVNlcnZpY2USTgoOU3RyZWFtTWVzc2FnZXMSGi5jaGF0Y2x1c3Rlci52MS5Mb2dpY0ZyYW1lGhwuY2hhdGNsdXN0ZXIudjEuR2F0ZXdheUZyYW1lKAEwAWIGcHJvdG8z");
 
 /**
  * Describes the message chatcluster.v1.LogicFrame.
@@ -48,186 +48,249 @@ export const GatewayHelloSchema = /*@__PURE__*/
   messageDesc(file_chatcluster_v1_gateway_stream, 3);
 
 /**
+ * Describes the message chatcluster.v1.GatewayStatus.
+ * Use `create(GatewayStatusSchema)` to create a new message.
+ */
+export const GatewayStatusSchema = /*@__PURE__*/
+  messageDesc(file_chatcluster_v1_gateway_stream, 4);
+
+/**
+ * Describes the message chatcluster.v1.LogicPeer.
+ * Use `create(LogicPeerSchema)` to create a new message.
+ */
+export const LogicPeerSchema = /*@__PURE__*/
+  messageDesc(file_chatcluster_v1_gateway_stream, 5);
+
+/**
  * Describes the message chatcluster.v1.InterestSnapshot.
  * Use `create(InterestSnapshotSchema)` to create a new message.
  */
 export const InterestSnapshotSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 4);
+  messageDesc(file_chatcluster_v1_gateway_stream, 6);
 
 /**
  * Describes the message chatcluster.v1.InterestDelta.
  * Use `create(InterestDeltaSchema)` to create a new message.
  */
 export const InterestDeltaSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 5);
+  messageDesc(file_chatcluster_v1_gateway_stream, 7);
 
 /**
  * Describes the message chatcluster.v1.DeliveryBatch.
  * Use `create(DeliveryBatchSchema)` to create a new message.
  */
 export const DeliveryBatchSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 6);
+  messageDesc(file_chatcluster_v1_gateway_stream, 8);
 
 /**
  * Describes the message chatcluster.v1.Delivery.
  * Use `create(DeliverySchema)` to create a new message.
  */
 export const DeliverySchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 7);
+  messageDesc(file_chatcluster_v1_gateway_stream, 9);
+
+/**
+ * Describes the message chatcluster.v1.ConnectionCommand.
+ * Use `create(ConnectionCommandSchema)` to create a new message.
+ */
+export const ConnectionCommandSchema = /*@__PURE__*/
+  messageDesc(file_chatcluster_v1_gateway_stream, 10);
+
+/**
+ * Describes the message chatcluster.v1.SubscribeCommand.
+ * Use `create(SubscribeCommandSchema)` to create a new message.
+ */
+export const SubscribeCommandSchema = /*@__PURE__*/
+  messageDesc(file_chatcluster_v1_gateway_stream, 11);
+
+/**
+ * Describes the message chatcluster.v1.UnsubscribeCommand.
+ * Use `create(UnsubscribeCommandSchema)` to create a new message.
+ */
+export const UnsubscribeCommandSchema = /*@__PURE__*/
+  messageDesc(file_chatcluster_v1_gateway_stream, 12);
+
+/**
+ * Describes the message chatcluster.v1.DisconnectCommand.
+ * Use `create(DisconnectCommandSchema)` to create a new message.
+ */
+export const DisconnectCommandSchema = /*@__PURE__*/
+  messageDesc(file_chatcluster_v1_gateway_stream, 13);
 
 /**
  * Describes the message chatcluster.v1.DeliveryAck.
  * Use `create(DeliveryAckSchema)` to create a new message.
  */
 export const DeliveryAckSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 8);
+  messageDesc(file_chatcluster_v1_gateway_stream, 14);
 
 /**
  * Describes the message chatcluster.v1.Ping.
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 9);
+  messageDesc(file_chatcluster_v1_gateway_stream, 15);
 
 /**
  * Describes the message chatcluster.v1.Pong.
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 10);
+  messageDesc(file_chatcluster_v1_gateway_stream, 16);
 
 /**
  * Describes the message chatcluster.v1.ClientEventBatch.
  * Use `create(ClientEventBatchSchema)` to create a new message.
  */
 export const ClientEventBatchSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 11);
+  messageDesc(file_chatcluster_v1_gateway_stream, 17);
 
 /**
  * Describes the message chatcluster.v1.Principal.
  * Use `create(PrincipalSchema)` to create a new message.
  */
 export const PrincipalSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 12);
+  messageDesc(file_chatcluster_v1_gateway_stream, 18);
 
 /**
  * Describes the message chatcluster.v1.ClientEvent.
  * Use `create(ClientEventSchema)` to create a new message.
  */
 export const ClientEventSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 13);
+  messageDesc(file_chatcluster_v1_gateway_stream, 19);
+
+/**
+ * Describes the message chatcluster.v1.RpcRequest.
+ * Use `create(RpcRequestSchema)` to create a new message.
+ */
+export const RpcRequestSchema = /*@__PURE__*/
+  messageDesc(file_chatcluster_v1_gateway_stream, 20);
+
+/**
+ * Describes the message chatcluster.v1.EditRequest.
+ * Use `create(EditRequestSchema)` to create a new message.
+ */
+export const EditRequestSchema = /*@__PURE__*/
+  messageDesc(file_chatcluster_v1_gateway_stream, 21);
+
+/**
+ * Describes the message chatcluster.v1.DeleteRequest.
+ * Use `create(DeleteRequestSchema)` to create a new message.
+ */
+export const DeleteRequestSchema = /*@__PURE__*/
+  messageDesc(file_chatcluster_v1_gateway_stream, 22);
 
 /**
  * Describes the message chatcluster.v1.SignalRequest.
  * Use `create(SignalRequestSchema)` to create a new message.
  */
 export const SignalRequestSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 14);
+  messageDesc(file_chatcluster_v1_gateway_stream, 23);
 
 /**
  * Describes the message chatcluster.v1.PresenceChange.
  * Use `create(PresenceChangeSchema)` to create a new message.
  */
 export const PresenceChangeSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 15);
+  messageDesc(file_chatcluster_v1_gateway_stream, 24);
 
 /**
  * Describes the message chatcluster.v1.PresenceLease.
  * Use `create(PresenceLeaseSchema)` to create a new message.
  */
 export const PresenceLeaseSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 16);
+  messageDesc(file_chatcluster_v1_gateway_stream, 25);
 
 /**
  * Describes the message chatcluster.v1.PresenceQuery.
  * Use `create(PresenceQuerySchema)` to create a new message.
  */
 export const PresenceQuerySchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 17);
+  messageDesc(file_chatcluster_v1_gateway_stream, 26);
 
 /**
  * Describes the message chatcluster.v1.ReadMarkerRequest.
  * Use `create(ReadMarkerRequestSchema)` to create a new message.
  */
 export const ReadMarkerRequestSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 18);
+  messageDesc(file_chatcluster_v1_gateway_stream, 27);
 
 /**
  * Describes the message chatcluster.v1.AuthRequest.
  * Use `create(AuthRequestSchema)` to create a new message.
  */
 export const AuthRequestSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 19);
+  messageDesc(file_chatcluster_v1_gateway_stream, 28);
 
 /**
  * Describes the message chatcluster.v1.SendRequest.
  * Use `create(SendRequestSchema)` to create a new message.
  */
 export const SendRequestSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 20);
+  messageDesc(file_chatcluster_v1_gateway_stream, 29);
 
 /**
  * Describes the message chatcluster.v1.JoinRequest.
  * Use `create(JoinRequestSchema)` to create a new message.
  */
 export const JoinRequestSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 21);
+  messageDesc(file_chatcluster_v1_gateway_stream, 30);
 
 /**
  * Describes the message chatcluster.v1.LeaveRequest.
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 22);
+  messageDesc(file_chatcluster_v1_gateway_stream, 31);
 
 /**
  * Describes the message chatcluster.v1.ConnectionClosed.
  * Use `create(ConnectionClosedSchema)` to create a new message.
  */
 export const ConnectionClosedSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 23);
+  messageDesc(file_chatcluster_v1_gateway_stream, 32);
 
 /**
  * Describes the message chatcluster.v1.ReplyBatch.
  * Use `create(ReplyBatchSchema)` to create a new message.
  */
 export const ReplyBatchSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 24);
+  messageDesc(file_chatcluster_v1_gateway_stream, 33);
 
 /**
  * Describes the message chatcluster.v1.Reply.
  * Use `create(ReplySchema)` to create a new message.
  */
 export const ReplySchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 25);
+  messageDesc(file_chatcluster_v1_gateway_stream, 34);
 
 /**
  * Describes the message chatcluster.v1.AuthResult.
  * Use `create(AuthResultSchema)` to create a new message.
  */
 export const AuthResultSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 26);
+  messageDesc(file_chatcluster_v1_gateway_stream, 35);
 
 /**
  * Describes the message chatcluster.v1.JoinResult.
  * Use `create(JoinResultSchema)` to create a new message.
  */
 export const JoinResultSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 27);
+  messageDesc(file_chatcluster_v1_gateway_stream, 36);
 
 /**
  * Describes the message chatcluster.v1.CloseConnection.
  * Use `create(CloseConnectionSchema)` to create a new message.
  */
 export const CloseConnectionSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 28);
+  messageDesc(file_chatcluster_v1_gateway_stream, 37);
 
 /**
  * Describes the message chatcluster.v1.Done.
  * Use `create(DoneSchema)` to create a new message.
  */
 export const DoneSchema = /*@__PURE__*/
-  messageDesc(file_chatcluster_v1_gateway_stream, 29);
+  messageDesc(file_chatcluster_v1_gateway_stream, 38);
 
 /**
  * GatewayService is served by every gateway process on its internal port.

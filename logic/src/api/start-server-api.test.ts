@@ -12,6 +12,9 @@ import { createLogger } from "../../../platform/logger.ts";
 import { boundStore } from "../handlers/bounded-store.ts";
 import { createLogicMetrics } from "../handlers/logic-metrics.ts";
 import { RecordingFleet } from "../handlers/testing/fake-fleet.ts";
+import { ModerationList } from "../moderation/moderation-list.ts";
+import { InMemoryPresenceTable } from "../store/in-memory-presence-table.ts";
+import { InMemoryModerationForTests } from "../store/testing/memory-moderation.ts";
 import { InMemoryStoreForTests } from "../store/testing/memory-store.ts";
 import { type ServerApi, startServerApi } from "./start-server-api.ts";
 
@@ -22,6 +25,7 @@ const auth = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
 
 describe("server api", () => {
   const store = new InMemoryStoreForTests();
+  const moderation = new InMemoryModerationForTests();
   const fleet = new RecordingFleet();
   const registry = new Registry();
   let api: ServerApi;
@@ -38,6 +42,12 @@ describe("server api", () => {
       metrics,
       log: createLogger("logic-test", "silent"),
       limits: { maxBodyBytes: 1024, maxHistoryPage: 50 },
+      presence: new InMemoryPresenceTable(),
+      self: { logicId: "logic-test", epoch: "e1", version: "0.0.0" },
+      moderation: {
+        store: moderation,
+        list: new ModerationList(moderation, createLogger("logic-test", "silent")),
+      },
     });
     base = `http://127.0.0.1:${api.port}`;
   });

@@ -2,26 +2,18 @@ import type { AddressInfo } from "node:net";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ChatService } from "../../../gen/chatcluster/v1/chat_api_pb.js";
-import type { Logger } from "../../../platform/logger.ts";
-import type { GatewayFleet } from "../gateway-fleet.ts";
-import type { ApiMethod, LogicMetrics } from "../handlers/logic-metrics.ts";
-import type { MessageStore } from "../store/message-store.ts";
+import type { ApiMethod } from "../handlers/logic-metrics.ts";
+import type { ChatServiceDeps } from "./api-deps.ts";
 import { createApiKeyCheck } from "./api-keys.ts";
 import { createChatService } from "./chat-service.ts";
 import { createDualProtocolServer } from "./dual-protocol-server.ts";
 
-export interface ServerApiOptions {
+export interface ServerApiOptions extends ChatServiceDeps {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
   /** Accepted API keys (`loadApiKeys`); with none, every call is refused. */
   readonly keys: readonly string[];
-  /** The same bounded store the handlers use. */
-  readonly store: MessageStore;
-  readonly fleet: GatewayFleet;
-  readonly metrics: LogicMetrics;
-  readonly log: Logger;
-  readonly limits: { readonly maxBodyBytes: number; readonly maxHistoryPage: number };
 }
 
 export interface ServerApi {

@@ -25,7 +25,11 @@ export type AuthErrorCode =
   /** An event's principal lacks logic's signature or does not match it (docs/logic.md). */
   | "principal_invalid"
   /** The verification key could not be loaded (our fault, not the client's). */
-  | "key_unavailable";
+  | "key_unavailable"
+  /** The user is banned (server API Ban) until the ban ends, whatever the token. */
+  | "banned"
+  /** The token's `jti` was revoked (server API RevokeToken). */
+  | "token_revoked";
 
 const CLOSE: Readonly<Record<AuthErrorCode, number>> = {
   token_missing: CLOSE_CODES.unauthorized.code,
@@ -38,6 +42,8 @@ const CLOSE: Readonly<Record<AuthErrorCode, number>> = {
   unauthenticated: CLOSE_CODES.unauthorized.code,
   principal_invalid: CLOSE_CODES.unauthorized.code,
   key_unavailable: CLOSE_CODES.internalError.code,
+  banned: CLOSE_CODES.banned.code,
+  token_revoked: CLOSE_CODES.unauthorized.code,
 };
 
 export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = Object.keys(CLOSE) as AuthErrorCode[];

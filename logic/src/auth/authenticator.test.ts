@@ -61,7 +61,14 @@ describe("authenticator: HS256", async () => {
       read: ["lobby", "team.>"],
       write: ["lobby"],
       expiresAtMs: exp * 1000,
+      tokenId: "",
     });
+    const withJti = await auth.verify(await hs256(claims({ iss: "me", aud: "chat", exp, jti: "t-42" })));
+    assert.equal(withJti.tokenId, "t-42");
+    await assert.rejects(
+      auth.verify(await hs256(claims({ iss: "me", aud: "chat", exp, jti: 7 as unknown as string }))),
+      rejectsWith("claims_invalid"),
+    );
   });
 
   it("keeps whole milliseconds of an expiry with a fraction of a second", async () => {

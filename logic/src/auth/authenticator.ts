@@ -15,6 +15,7 @@ import { AuthError } from "./auth-error.ts";
  *   exp                      expiry (required: a connection's rights must end)
  *   rooms.read / rooms.write room patterns the user may join / send to
  *                            (arrays of strings; absent means none)
+ *   jti                      the token's id (optional): RevokeToken refuses it
  *   iss / aud                checked when configured
  *
  * Exactly one key source: an HS256 secret, a PEM public key (RS256 or ES256,
@@ -26,8 +27,10 @@ export interface Identity {
   readonly userId: string;
   readonly read: readonly string[];
   readonly write: readonly string[];
-  /** ms since the Unix epoch. */
+  /** ms since the Unix epoch; 0 for never (only a Connect hook can say so). */
   readonly expiresAtMs: number;
+  /** The token's `jti`, or "" without one: revocation works by it. */
+  readonly tokenId: string;
 }
 
 export interface Authenticator {
@@ -144,7 +147,17 @@ function identityFrom(payload: JWTPayload): Identity {
     read = patterns(r.read, "rooms.read");
     write = patterns(r.write, "rooms.write");
   }
-  return { userId: sub, read, write, expiresAtMs: Math.floor((payload.exp as number) * 1000) };
+  const jti = payload.jti;
+  if (jti !== undefined && (typeof jti !== "string" || jti.length > 256)) {
+    throw new AuthError("claims_invalid", "jti must be a string of at most 256 characters");
+  }
+  return {
+    userId: sub,
+    read,
+    write,
+    expiresAtMs: Math.floor((payload.exp as number) * 1000),
+    tokenId: jti ?? "",
+  };
 }
 
 function patterns(value: unknown, claim: string): readonly string[] {

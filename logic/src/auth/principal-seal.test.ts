@@ -49,6 +49,13 @@ test("changing any field of a signed principal breaks the signature", () => {
     fc.constant((p: Principal) => {
       p.read = [p.read.join(",")];
     }),
+    // Revoking a token closes the connections whose principal names it: the id must not be swapped or dropped.
+    text.map((v) => (p: Principal) => {
+      p.tokenId = `${p.tokenId}${v}x`;
+    }),
+    fc.constant((p: Principal) => {
+      p.tokenId = "";
+    }),
     fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).map((v) => (p: Principal) => {
       p.expiresAtMs = v === p.expiresAtMs ? v + 1n : v;
     }),
@@ -60,6 +67,7 @@ test("changing any field of a signed principal breaks the signature", () => {
         read: ["a", "b"],
         write: ["c"],
         expiresAtMs: 99n,
+        tokenId: "jti-1",
       });
       s.sign(p, GW, 1);
       mutate(p);

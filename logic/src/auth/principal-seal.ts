@@ -142,6 +142,8 @@ function mac(key: KeyObject, p: Principal, g: GatewayRef, connectionId: number):
     p.read,
     p.write,
     String(p.expiresAtMs),
+    // Only when there is one, so a principal without a `jti` signs as it did before token ids.
+    ...(p.tokenId === "" ? [] : [p.tokenId]),
   ]);
   return createHmac("sha256", key).update(text).digest();
 }

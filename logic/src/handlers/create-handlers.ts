@@ -3,10 +3,12 @@ import { ERROR_CODES, encodeErrorFrame } from "../../../protocol/index.ts";
 import type { EventSink, GatewayRef } from "../gateway-fleet.ts";
 import { InMemoryPresenceTable } from "../store/in-memory-presence-table.ts";
 import { handleAuth } from "./auth-handler.ts";
+import { handleDelete, handleEdit } from "./edit-handlers.ts";
 import { HandlerContext, type HandlerDeps } from "./handler-context.ts";
 import { handleJoin } from "./join-handler.ts";
 import { handlePresenceChange, handlePresenceLease, handlePresenceQuery } from "./presence-handlers.ts";
 import { handleReadMarker } from "./read-marker-handler.ts";
+import { handleRpc } from "./rpc-handler.ts";
 import { handleSend } from "./send-handler.ts";
 import { handleSignal } from "./signal-handler.ts";
 
@@ -58,6 +60,9 @@ const ROUTES: { readonly [K in EventCase]: Route<K> } = {
   presenceLease: { principal: false, handle: handlePresenceLease },
   presenceQuery: { principal: true, handle: handlePresenceQuery },
   readMarker: { principal: true, handle: handleReadMarker },
+  rpc: { principal: true, handle: handleRpc },
+  edit: { principal: true, handle: handleEdit },
+  delete: { principal: true, handle: handleDelete },
 };
 
 /** A route with its event's value type erased (TypeScript cannot correlate ROUTES[k.case] with k.value). */

@@ -21,6 +21,9 @@ import { AuthError } from "../auth/auth-error.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { type PrincipalCheck, PrincipalSeal, principalAccepted } from "../auth/principal-seal.ts";
 import type { GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
+import type { HookCaller, HookRefusalOut, Hooks } from "../hooks/hooks.ts";
+import { RoomSequencer } from "../hooks/room-sequencer.ts";
+import type { ModerationList } from "../moderation/moderation-list.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import type { PresenceTable } from "../store/presence-table.ts";
 import { StoreError } from "../store/store-error.ts";
@@ -57,6 +60,10 @@ export interface HandlerDeps {
   readonly presence?: PresenceTable;
   /** Admission of sends by their appends' queue delay. Default: a 50 ms target. */
   readonly admission?: AppendAdmission;
+  /** The team's hooks (docs/hooks.md); absent when none is enabled. */
+  readonly hooks?: Hooks;
+  /** Bans and revoked tokens (absent: none, in unit tests). */
+  readonly moderation?: ModerationList;
 }
 
 export type ReplyKind = NonNullable<MessageInitShape<typeof ReplySchema>["kind"]>;
@@ -85,6 +92,10 @@ export class HandlerContext {
   readonly now: () => number;
   readonly #eventCounters = new Map<string, Counter.Internal>();
   readonly #principalChecks = new Map<PrincipalCheck, Counter.Internal>();
+  readonly hooks: Hooks | undefined;
+  readonly moderation: ModerationList | undefined;
+  /** Keeps each room's events in arrival order while they wait for their Send hook. */
+  readonly sequencer = new RoomSequencer();
 
   constructor(deps: HandlerDeps, presence: PresenceTable) {
     this.store = deps.store;
@@ -98,6 +109,23 @@ export class HandlerContext {
     this.principals =
       deps.principals ?? new PrincipalSeal({ key: "", previousKey: "", acceptUnsigned: false });
     this.admission = deps.admission ?? new AppendAdmission({ targetMs: 50 });
+    this.hooks = deps.hooks;
+    this.moderation = deps.moderation;
+  }
+
+  /** Who acts, as the hooks see them. */
+  caller(from: GatewayRef, ev: ClientEvent, p: Principal): HookCaller {
+    return { principal: p, connection: `${from.id}/${ev.connectionId}` };
+  }
+
+  /** Counts the outcome and answers with a hook's (or its failure policy's) refusal, naming `id`. */
+  refuseByHook(from: GatewayRef, ev: ClientEvent, kind: EventKind, r: HookRefusalOut, id: string): void {
+    this.count(kind, r.retryAfterMs === undefined ? "denied" : "unavailable");
+    this.frame(
+      from,
+      ev,
+      encodeErrorFrame({ code: r.code, message: r.message, id, retryAfterMs: r.retryAfterMs }),
+    );
   }
 
   count(kind: EventKind, result: EventResult): void {
@@ -207,6 +235,22 @@ export class HandlerContext {
         value: { closeCode: CLOSE_CODES.tokenExpired.code, reason: "token_expired" },
       });
       return undefined;
+    }
+    // A connection that authenticated before its ban (or its token's revocation) reached this process.
+    const m = this.moderation;
+    if (m !== undefined) {
+      const now = this.now();
+      const banned = m.banOf(p.userId, now) !== undefined;
+      if (banned || m.revocationOf(p.tokenId, now) !== undefined) {
+        this.count(kind, "denied");
+        this.reply(from, ev, {
+          case: "close",
+          value: banned
+            ? { closeCode: CLOSE_CODES.banned.code, reason: "banned" }
+            : { closeCode: CLOSE_CODES.unauthorized.code, reason: "token_revoked" },
+        });
+        return undefined;
+      }
     }
     return p;
   }

@@ -1,25 +1,23 @@
 import type { ClientEvent, JoinRequest, Principal } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import {
-  ERROR_CODES,
-  encodeErrorFrame,
-  encodeJoinedFrame,
-  encodeMessageFrame,
-} from "../../../protocol/index.ts";
+import { ERROR_CODES, encodeErrorFrame, encodeJoinedFrame } from "../../../protocol/index.ts";
 import { matchesAny } from "../../../protocol/room-pattern.ts";
 import type { GatewayRef } from "../gateway-fleet.ts";
 import type { MessageStore } from "../store/message-store.ts";
 import { StoreError } from "../store/store-error.ts";
 import { type HandlerContext, storeErrorFrame, validRoom } from "./handler-context.ts";
 import type { EventResult } from "./logic-metrics.ts";
+import { eventFrame } from "./stored-event.ts";
 
 /** Largest history page a join returns, in bytes of message frames (the rest comes as the next page). */
 export const JOIN_PAGE_MAX_BYTES = 256 * 1024;
 
 /**
- * A join (or a resume with `since`): checked (room, read access), answered
- * with a JoinResult carrying a history page as one `joined` frame and the
- * page's last seq, below which the gateway drops live deliveries for this
- * member. Logic keeps no membership: the gateway's room index is the truth.
+ * A join (or a resume with `since`): checked (room, read access, the Join hook
+ * where enabled), answered with a JoinResult carrying a history page as one
+ * `joined` frame and the page's last seq, below which the gateway drops live
+ * deliveries for this member. Logic keeps no membership: the gateway's room
+ * index is the truth. A connection the server subscribed (`granted`) skips the
+ * read check and the hook: the backend decided.
  */
 export async function handleJoin(
   h: HandlerContext,
@@ -35,8 +33,20 @@ export async function handleJoin(
   };
   const error = (code: string, message: string) => encodeErrorFrame({ code, message, id: room });
   if (!validRoom(room)) return refuse("invalid", error(ERROR_CODES.invalidField.code, "invalid room name"));
-  if (!matchesAny(p.read, room))
+  if (!req.granted && !matchesAny(p.read, room))
     return refuse("denied", error(ERROR_CODES.forbidden.code, "no read access to room"));
+  let dataJson: string | undefined;
+  if (!req.granted && h.hooks?.joins(room)) {
+    const out = await h.hooks.join(h.caller(from, ev, p), room, req.since);
+    if (!out.ok) {
+      const r = out.refusal;
+      return refuse(
+        r.retryAfterMs === undefined ? "denied" : "unavailable",
+        encodeErrorFrame({ code: r.code, message: r.message, id: room, retryAfterMs: r.retryAfterMs }),
+      );
+    }
+    dataJson = out.dataJson;
+  }
   const max = h.limits.maxHistoryPage;
   const limit = req.limit === 0 ? max : Math.min(req.limit, max);
   const since = req.since === undefined ? undefined : Number(req.since);
@@ -54,15 +64,7 @@ export async function handleJoin(
   const messages: Uint8Array[] = [];
   let pageBytes = 0;
   for (const m of page.messages) {
-    const frame = encodeMessageFrame({
-      room,
-      seq: m.seq,
-      prev: m.prev,
-      id: m.id,
-      from: m.from,
-      ts: m.ts,
-      bodyJson: m.body,
-    });
+    const frame = eventFrame(m);
     if (messages.length > 0 && pageBytes + frame.byteLength > JOIN_PAGE_MAX_BYTES) break;
     messages.push(frame);
     pageBytes += frame.byteLength;
@@ -78,7 +80,7 @@ export async function handleJoin(
       ok: true,
       room,
       lastSeq: BigInt(lastSeq),
-      frame: encodeJoinedFrame({ room, lastSeq, complete: page.complete && !truncated, messages }),
+      frame: encodeJoinedFrame({ room, lastSeq, complete: page.complete && !truncated, messages, dataJson }),
     },
   });
 }

@@ -20,6 +20,9 @@ export type EventKind =
   | "presenceLease"
   | "presenceQuery"
   | "readMarker"
+  | "rpc"
+  | "edit"
+  | "delete"
   | "unknown";
 /**
  * ok; duplicate (a resent send); denied (auth failed, forbidden); invalid (bad
@@ -40,6 +43,9 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "presenceLease",
   "presenceQuery",
   "readMarker",
+  "rpc",
+  "edit",
+  "delete",
   "unknown",
 ];
 export const EVENT_RESULTS: readonly EventResult[] = [
@@ -51,7 +57,27 @@ export const EVENT_RESULTS: readonly EventResult[] = [
   "unavailable",
   "error",
 ];
-export const API_METHODS = ["Publish", "History"] as const;
+/** Auth refusals by a Connect hook: it said no, or it failed and the failure policy refused. */
+export const HOOK_AUTH_REASONS = ["hook_refused", "hook_failed"] as const;
+
+export const API_METHODS = [
+  "Publish",
+  "Broadcast",
+  "History",
+  "EditMessage",
+  "DeleteMessage",
+  "Subscribe",
+  "Unsubscribe",
+  "Disconnect",
+  "Presence",
+  "PresenceStats",
+  "Rooms",
+  "Info",
+  "Ban",
+  "Unban",
+  "RevokeToken",
+  "Batch",
+] as const;
 export const API_RESULTS = ["ok", "unauthenticated", "invalid", "unavailable", "error"] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
 export type ApiResult = (typeof API_RESULTS)[number];
@@ -84,7 +110,7 @@ export function createLogicMetrics(registry: Registry): LogicMetrics {
   const m: LogicMetrics = {
     authResults: new Counter({
       name: "chatcluster_logic_auth_results_total",
-      help: "Token verifications by result (ok, error) and reason (ok or the auth error code).",
+      help: "Token verifications by result (ok, error) and reason (ok, the auth error code, hook_refused, hook_failed).",
       labelNames: ["result", "reason"] as const,
       registers,
     }),
@@ -181,7 +207,8 @@ export function createLogicMetrics(registry: Registry): LogicMetrics {
   };
   for (const scope of ["process", "room"]) m.sendsShed.inc({ scope }, 0);
   m.authResults.inc({ result: "ok", reason: "ok" }, 0);
-  for (const reason of AUTH_ERROR_CODES) m.authResults.inc({ result: "error", reason }, 0);
+  for (const reason of [...AUTH_ERROR_CODES, ...HOOK_AUTH_REASONS])
+    m.authResults.inc({ result: "error", reason }, 0);
   for (const result of PRINCIPAL_CHECKS) m.principalChecks.inc({ result }, 0);
   for (const op of ["append", "read", "read_marker"] as const) {
     m.storeDuration.zero({ op });

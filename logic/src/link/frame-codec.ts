@@ -4,6 +4,7 @@ import {
   DeliveryAckSchema,
   type GatewayFrame,
   GatewayHelloSchema,
+  GatewayStatusSchema,
   InterestDeltaSchema,
   InterestSnapshotSchema,
   type LogicFrame,
@@ -242,7 +243,7 @@ export function decodeGatewayFrame(bytes: Uint8Array, memo?: PrincipalMemo): Gat
     const tag = r.u32();
     const no = tag >>> 3;
     const wt = tag & 7;
-    if (no < 1 || no > 7) {
+    if (no < 1 || no > 8) {
       // Forward compatibility: skip fields a newer gateway may add.
       r.skip(wt);
       continue;
@@ -283,7 +284,9 @@ function decodeKind(no: number, body: Uint8Array): GatewayFrame["kind"] {
       return { case: "deliveryAck", value: fromBinary(DeliveryAckSchema, body) };
     case 6:
       return { case: "ping", value: fromBinary(PingSchema, body) };
-    default:
+    case 7:
       return { case: "pong", value: fromBinary(PongSchema, body) };
+    default:
+      return { case: "status", value: fromBinary(GatewayStatusSchema, body) };
   }
 }

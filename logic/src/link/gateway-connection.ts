@@ -2,9 +2,14 @@ import type * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Http2SessionManager } from "@connectrpc/connect-node";
-import type { GatewayFrame, InterestDelta } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type {
+  GatewayFrame,
+  GatewayStatus,
+  InterestDelta,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import { LogicFrameSchema } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
+import { VERSION } from "../../../platform/version.ts";
 import { backoffDelayMs } from "../../../protocol/backoff.ts";
 import { PROTOCOL_VERSION, SECRET_HEADER } from "../../../protocol/push-stream/index.ts";
 import type { GatewayEndpoint } from "../discovery/discovery.ts";
@@ -56,6 +61,10 @@ export class GatewayConnection {
   gatewayId: string | undefined;
   epoch: string | undefined;
   draining = false;
+  /** The gateway's software version, from its hello. */
+  version = "";
+  /** The gateway's last GatewayStatus on the current stream (connections, rooms, logic peers). */
+  status: GatewayStatus | undefined;
   ref: GatewayRef | undefined;
   readonly #host: ConnectionHost;
   readonly #log: Logger;
@@ -202,7 +211,12 @@ export class GatewayConnection {
         create(LogicFrameSchema, {
           kind: {
             case: "hello",
-            value: { logicId: o.logicId, epoch: o.epoch, protocolVersion: PROTOCOL_VERSION },
+            value: {
+              logicId: o.logicId,
+              epoch: o.epoch,
+              protocolVersion: PROTOCOL_VERSION,
+              version: VERSION,
+            },
           },
         }),
       ),
@@ -315,6 +329,8 @@ export class GatewayConnection {
         this.epoch = h.epoch;
         this.ref = { id: h.gatewayId, epoch: h.epoch };
         this.draining = h.draining;
+        this.version = h.version;
+        this.status = undefined;
         this.state = "ready";
         this.#attempted = true;
         this.#readyAt = performance.now();
@@ -345,6 +361,9 @@ export class GatewayConnection {
         return;
       case "deliveryAck":
         this.queue.ack(Number(kind.value.throughBatchSeq));
+        return;
+      case "status":
+        this.status = kind.value;
         return;
       case "ping":
         this.#pushControl(

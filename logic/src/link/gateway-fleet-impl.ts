@@ -1,8 +1,13 @@
 import type { Counter } from "prom-client";
-import type { InterestDelta, Reply } from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type {
+  ConnectionCommand,
+  InterestDelta,
+  Reply,
+} from "../../../gen/chatcluster/v1/gateway_stream_pb.js";
 import type { Logger } from "../../../platform/logger.ts";
 import type { GatewayEndpoint } from "../discovery/discovery.ts";
-import type { EventSink, GatewayFleet, GatewayRef } from "../gateway-fleet.ts";
+import type { CommandDispatch, EventSink, GatewayFleet, GatewayRef, GatewayView } from "../gateway-fleet.ts";
+import { commandEntry } from "./command-entry.ts";
 import { type GatewayFleetOptions, type ResolvedFleetOptions, resolveFleetOptions } from "./fleet-options.ts";
 import { encodeDelivery, encodeReply } from "./frame-codec.ts";
 import { type ConnectionHost, GatewayConnection } from "./gateway-connection.ts";
@@ -126,6 +131,49 @@ class Fleet implements RunningGatewayFleet, ConnectionHost {
     for (const c of targets) {
       if (!c.queue.offerDelivery(entry)) this.#dropQueueFull.inc();
     }
+  }
+
+  command(key: string, command: ConnectionCommand, payload: Uint8Array): CommandDispatch {
+    const targets =
+      key === ""
+        ? [...this.#conns.values()].filter((c) => c.state === "ready")
+        : [...(this.#interest.get(key) ?? [])];
+    let queued = 0;
+    let waiting = 0;
+    let acked = 0;
+    let resolve: (n: number) => void = () => {};
+    const applied = new Promise<number>((r) => {
+      resolve = r;
+    });
+    const entry = commandEntry(key, command, payload, (ok) => {
+      if (ok) acked++;
+      if (--waiting === 0) resolve(acked);
+    });
+    for (const c of targets) {
+      if (c.queue.offerDelivery(entry)) {
+        queued++;
+        waiting++;
+      } else this.#dropQueueFull.inc();
+    }
+    if (queued === 0) resolve(0);
+    return { gateways: queued, applied };
+  }
+
+  gatewaysWith(key: string): number {
+    return this.#interest.get(key)?.size ?? 0;
+  }
+
+  gatewayViews(): GatewayView[] {
+    return [...this.#conns.values()].map((c) => ({
+      id: c.gatewayId ?? c.endpoint.id,
+      epoch: c.epoch ?? "",
+      version: c.version,
+      state: c.state,
+      draining: c.draining,
+      connections: c.status?.connections ?? 0,
+      rooms: c.status?.rooms ?? 0,
+      logic: c.status?.logic ?? [],
+    }));
   }
 
   reply(to: GatewayRef, reply: Reply): void {

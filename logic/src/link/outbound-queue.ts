@@ -53,6 +53,16 @@ interface InFlight {
   batchSeq: number;
   messages: number;
   bytes: number;
+  /** Entries of the batch that want to know when it is acknowledged (server API commands). */
+  settle: Settled[] | undefined;
+}
+
+/** Told once whether the gateway acknowledged the batch holding the entry (false: the stream or queue went first). */
+export type Settled = (acked: boolean) => void;
+
+/** An entry that wants to hear about its acknowledgement. */
+export interface SettledEntry extends Entry {
+  readonly onSettled: Settled;
 }
 
 /** What happened to the frames a stream had taken from the queue when it ended. */
@@ -177,6 +187,7 @@ export class OutboundQueue {
       const f = this.#inflight[i] as InFlight;
       this.#inflightMessages -= f.messages;
       this.#inflightBytes -= f.bytes;
+      if (f.settle !== undefined) for (const s of f.settle) s(true);
       i++;
     }
     if (i > 0) {
@@ -193,6 +204,7 @@ export class OutboundQueue {
    */
   resetStream(): ResetResult {
     const unacked = this.#inflightMessages;
+    for (const f of this.#inflight) if (f.settle !== undefined) for (const s of f.settle) s(false);
     this.#inflight = [];
     this.#inflightMessages = 0;
     this.#inflightBytes = 0;
@@ -206,6 +218,8 @@ export class OutboundQueue {
   /** Drops everything queued (gateway removed or restarted); returns how many entries. */
   clear(): number {
     const dropped = this.#queuedMessages;
+    for (let i = this.#head; i < this.#entries.length; i++)
+      (this.#entries[i] as Partial<SettledEntry>).onSettled?.(false);
     this.#entries = [];
     this.#kinds = [];
     this.#head = 0;
@@ -313,7 +327,14 @@ export class OutboundQueue {
       const count = r.end - r.start;
       if (r.field === FIELD_DELIVERIES) {
         this.#batchSeq = r.batchSeq;
-        this.#inflight.push({ batchSeq: r.batchSeq, messages: count, bytes: r.bytes });
+        let settle: Settled[] | undefined;
+        for (let i = r.start; i < r.end; i++) {
+          const settled = (this.#entries[i] as Partial<SettledEntry>).onSettled;
+          if (settled === undefined) continue;
+          if (settle === undefined) settle = [settled];
+          else settle.push(settled);
+        }
+        this.#inflight.push({ batchSeq: r.batchSeq, messages: count, bytes: r.bytes, settle });
         this.#inflightMessages += count;
         this.#inflightBytes += r.bytes;
       }

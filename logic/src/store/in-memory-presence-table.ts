@@ -1,5 +1,11 @@
 import { PresenceReplica } from "./presence-replica.ts";
-import type { DepartureSink, PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
+import type {
+  DepartureSink,
+  PresenceDeparture,
+  PresencePage,
+  PresenceTable,
+  RoomsPage,
+} from "./presence-table.ts";
 
 /**
  * UNIT TESTS AND SINGLE-PROCESS USE: the table in memory, private to one
@@ -41,6 +47,10 @@ export class InMemoryPresenceTable implements PresenceTable {
 
   async page(room: string, after: string, limit: number): Promise<PresencePage> {
     return this.#entries.page(room, after, limit);
+  }
+
+  async rooms(after: string, limit: number): Promise<RoomsPage> {
+    return this.#entries.rooms(after, limit);
   }
 
   async entryCount(): Promise<number> {

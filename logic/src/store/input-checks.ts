@@ -1,3 +1,4 @@
+import type { AppendInput } from "./message-store.ts";
 import { StoreError } from "./store-error.ts";
 
 /**
@@ -38,13 +39,17 @@ export function checkRoom(room: string): void {
   if (problem !== undefined) throw new StoreError("invalid_argument", problem);
 }
 
-export function checkAppend(room: string, id: string, from: string): void {
+export function checkAppend(room: string, input: AppendInput): void {
   checkRoom(room);
-  const problem = messageIdProblem(id);
+  const problem = messageIdProblem(input.id);
   if (problem !== undefined) throw new StoreError("invalid_argument", problem);
+  const from = input.from;
   if (from.length === 0 || from.length > MAX_SENDER_LENGTH || BAD_ID_CHAR.test(from)) {
     throw new StoreError("invalid_argument", "from is empty, too long or contains a control character");
   }
+  const target = input.target ?? 0;
+  if (input.kind === undefined ? target !== 0 : !(Number.isSafeInteger(target) && target >= 1))
+    throw new StoreError("invalid_argument", "an edit or delete needs the target seq; a message has none");
 }
 
 export function checkLimit(limit: number): void {

@@ -2,11 +2,17 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../../platform/logger.ts";
 import { storeStreamNames } from "../../../platform/store-streams.ts";
-import { isWrongLastSequence } from "./jetstream-store.ts";
+import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { connectToNats } from "./nats-connection.ts";
 import { PresenceFollower } from "./presence-follower.ts";
 import { PresenceSubjects } from "./presence-subjects.ts";
-import type { DepartureSink, PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
+import type {
+  DepartureSink,
+  PresenceDeparture,
+  PresencePage,
+  PresenceTable,
+  RoomsPage,
+} from "./presence-table.ts";
 import { backendFailure, StoreError } from "./store-error.ts";
 import { ensureStream } from "./stream-setup.ts";
 
@@ -173,6 +179,12 @@ export class JetStreamPresenceTable implements PresenceTable {
     await this.#f.whenReady();
     await this.#f.catchUp();
     return this.#f.replica.page(room, after, limit);
+  }
+
+  async rooms(after: string, limit: number): Promise<RoomsPage> {
+    await this.#f.whenReady();
+    await this.#f.catchUp();
+    return this.#f.replica.rooms(after, limit);
   }
 
   async entryCount(): Promise<number> {

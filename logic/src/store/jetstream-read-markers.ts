@@ -1,12 +1,8 @@
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { storeStreamNames } from "../../../platform/store-streams.ts";
+import { isWrongLastSequence } from "./jetstream-errors.ts";
+import { LastPerSubjectStream } from "./jetstream-kv-stream.ts";
 import { StoreError } from "./store-error.ts";
-import { ensureStream } from "./stream-setup.ts";
 
 /**
  * Read markers in JetStream: a second stream `<stream>_READS` keeping only
@@ -20,19 +16,18 @@ export class JetStreamReadMarkers {
   readonly #jsm: JetStreamManager;
   readonly #stream: string;
   readonly #prefix: string;
-  readonly #replicas: number;
-  #ready: Promise<void> | null = null;
+  readonly #kv: LastPerSubjectStream;
 
   constructor(js: JetStreamClient, jsm: JetStreamManager, stream: string, prefix: string, replicas: number) {
     this.#js = js;
     this.#jsm = jsm;
     this.#stream = storeStreamNames(stream).readMarkers;
     this.#prefix = prefix;
-    this.#replicas = replicas;
+    this.#kv = new LastPerSubjectStream(jsm, this.#stream, `${prefix}.read.>`, replicas);
   }
 
   async set(room: string, user: string, seq: number): Promise<number> {
-    await this.#ensure();
+    await this.#kv.ensure();
     const subject = this.#subject(room, user);
     for (let attempt = 0; attempt < 20; attempt++) {
       const sm = await this.#jsm.streams.getMessage(this.#stream, { last_by_subj: subject });
@@ -42,12 +37,7 @@ export class JetStreamReadMarkers {
         await this.#js.publish(subject, String(seq), { expect: { lastSubjectSequence: sm?.seq ?? 0 } });
         return seq;
       } catch (err) {
-        if (
-          err instanceof JetStreamApiError &&
-          (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
-            err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-        )
-          continue;
+        if (isWrongLastSequence(err)) continue;
         throw err;
       }
     }
@@ -55,7 +45,7 @@ export class JetStreamReadMarkers {
   }
 
   async get(room: string, users: readonly string[]): Promise<Map<string, number>> {
-    await this.#ensure();
+    await this.#kv.ensure();
     const found = await Promise.all(
       users.map((u) => this.#jsm.direct.getMessage(this.#stream, { last_by_subj: this.#subject(room, u) })),
     );
@@ -69,24 +59,5 @@ export class JetStreamReadMarkers {
 
   #subject(room: string, user: string): string {
     return `${this.#prefix}.read.${Buffer.from(room).toString("hex")}.${Buffer.from(user).toString("hex") || "00"}`;
-  }
-
-  #ensure(): Promise<void> {
-    if (this.#ready === null) {
-      this.#ready = this.#create().catch((err: unknown) => {
-        this.#ready = null;
-        throw err;
-      });
-    }
-    return this.#ready;
-  }
-
-  async #create(): Promise<void> {
-    await ensureStream(this.#jsm, {
-      name: this.#stream,
-      subject: `${this.#prefix}.read.>`,
-      replicas: this.#replicas,
-      settings: { max_msgs_per_subject: 1, allow_direct: true },
-    });
   }
 }

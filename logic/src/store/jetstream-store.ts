@@ -8,7 +8,10 @@ import {
   type StoredMsg,
 } from "@nats-io/jetstream";
 import { headers, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { currentView } from "./edit-state.ts";
 import { checkAppend, checkLimit, checkRoom } from "./input-checks.ts";
+import { JetStreamEditStates } from "./jetstream-edit-states.ts";
+import { isWrongLastSequence } from "./jetstream-errors.ts";
 import { JetStreamReadMarkers } from "./jetstream-read-markers.ts";
 import type {
   AppendInput,
@@ -35,6 +38,10 @@ import { ensureStream, type StreamSpec } from "./stream-setup.ts";
  * gap-free and totally ordered no matter how many processes write the room.
  * Within one process, appends to one room are serialized (one publish round
  * trip per message per room); different rooms proceed in parallel.
+ *
+ * Edits and deletes are messages of the room's subject too, with `Chat-Kind`
+ * and `Chat-Target` headers; the current state of an edited message lives in
+ * a stream of its own (jetstream-edit-states.ts), written after the event.
  *
  * Deduplication: `Nats-Msg-Id` = room + client id. JetStream answers a repeat
  * within the stream's duplicate window with the ORIGINAL stream sequence; the
@@ -81,6 +88,8 @@ const CHAT_SEQ = "Chat-Seq";
 const CHAT_ID = "Chat-Id";
 const CHAT_FROM = "Chat-From";
 const CHAT_TS = "Chat-Ts";
+const CHAT_KIND = "Chat-Kind";
+const CHAT_TARGET = "Chat-Target";
 /** Rooms whose head this process caches; beyond it idle rooms are forgotten (one extra get later). */
 const MAX_CACHED_ROOMS = 10_000;
 const DEFAULT_MAX_CONFLICT_RETRIES = 100;
@@ -113,6 +122,7 @@ export class JetStreamStore implements MessageStore {
   readonly #rooms = new Map<string, RoomWriter>();
   readonly #maxRetries: number;
   readonly #reads: JetStreamReadMarkers;
+  readonly #edits: JetStreamEditStates;
   #connected = true;
   #closed = false;
 
@@ -123,6 +133,7 @@ export class JetStreamStore implements MessageStore {
     this.#opts = opts;
     this.#maxRetries = opts.maxConflictRetries ?? DEFAULT_MAX_CONFLICT_RETRIES;
     this.#reads = new JetStreamReadMarkers(this.#js, jsm, opts.stream, opts.subjectPrefix, opts.replicas);
+    this.#edits = new JetStreamEditStates(this.#js, jsm, opts.stream, opts.subjectPrefix, opts.replicas);
     void this.#watchStatus();
   }
 
@@ -142,7 +153,7 @@ export class JetStreamStore implements MessageStore {
   append(room: string, input: AppendInput): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new StoreError("store_closed", "store is closed"));
     try {
-      checkAppend(room, input.id, input.from);
+      checkAppend(room, input);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -165,7 +176,19 @@ export class JetStreamStore implements MessageStore {
       );
     }
     w.queued++;
-    const run = w.tail.then(() => this.#appendInOrder(room, w, input));
+    const appended = w.tail.then(() => this.#appendInOrder(room, w, input));
+    // An edit's or delete's state follows its event (also for a resent one: that repairs a state a crash skipped).
+    const kind = input.kind;
+    const run =
+      kind === undefined
+        ? appended
+        : appended.then(async (r) => {
+            const event = { seq: r.seq, ts: r.ts, kind, body: input.body };
+            await this.#edits.apply(room, input.target ?? 0, event).catch((err: unknown) => {
+              throw backendFailure("nats", err, "edit state update failed");
+            });
+            return r;
+          });
     w.tail = run.then(
       () => this.#settled(room, w),
       () => this.#settled(room, w),
@@ -183,7 +206,7 @@ export class JetStreamStore implements MessageStore {
       const head = await this.#loadHead(subject);
       const headSeq = head.roomSeq;
       const since = options.since ?? Math.max(0, headSeq - options.limit);
-      if (since >= headSeq) return { messages: [], complete: true, headSeq };
+      if (since >= headSeq) return { messages: [], lastSeq: since, complete: true, headSeq };
       const start = await this.#findStart(subject, since, head);
       const messages: StoredMessage[] = [];
       const batch = await this.#jsm.direct.getBatch(this.#opts.stream, {
@@ -196,8 +219,14 @@ export class JetStreamStore implements MessageStore {
         if (m.seq > since) messages.push(m);
         if (messages.length >= options.limit) break;
       }
-      const last = messages.at(-1)?.seq ?? since;
-      return { messages, complete: last >= headSeq, headSeq };
+      const lastSeq = messages.at(-1)?.seq ?? since;
+      const complete = lastSeq >= headSeq;
+      if (options.view !== "current") return { messages, lastSeq, complete, headSeq };
+      const states = await this.#edits.states(
+        room,
+        messages.filter((m) => m.kind === "message").map((m) => m.seq),
+      );
+      return { messages: currentView(messages, (seq) => states.get(seq)), lastSeq, complete, headSeq };
     } catch (err) {
       throw backendFailure("nats", err, "read failed");
     }
@@ -255,6 +284,10 @@ export class JetStreamStore implements MessageStore {
         h.set(CHAT_ID, input.id);
         h.set(CHAT_FROM, input.from);
         h.set(CHAT_TS, String(ts));
+        if (input.kind !== undefined) {
+          h.set(CHAT_KIND, input.kind);
+          h.set(CHAT_TARGET, String(input.target));
+        }
         let ack: { seq: number; duplicate: boolean };
         try {
           ack = await this.#js.publish(subject, data, {
@@ -383,6 +416,7 @@ function messageStream(opts: JetStreamStoreOptions): StreamSpec {
 
 function toStored(room: string, sm: StoredMsg): StoredMessage {
   const seq = Number(sm.header.get(CHAT_SEQ));
+  const kind = sm.header.get(CHAT_KIND);
   return {
     room,
     seq,
@@ -391,6 +425,8 @@ function toStored(room: string, sm: StoredMsg): StoredMessage {
     from: sm.header.get(CHAT_FROM),
     ts: Number(sm.header.get(CHAT_TS)),
     body: decoder.decode(sm.data),
+    kind: kind === "edit" || kind === "delete" ? kind : "message",
+    target: kind === "edit" || kind === "delete" ? Number(sm.header.get(CHAT_TARGET)) : 0,
   };
 }
 
@@ -406,15 +442,6 @@ export function encodeRoom(room: string): string {
       encodeURIComponent(seg).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
     )
     .join(".");
-}
-
-/** A publish lost its expected-last-sequence race. */
-export function isWrongLastSequence(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
 }
 
 function sleep(ms: number): Promise<void> {

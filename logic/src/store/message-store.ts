@@ -4,14 +4,35 @@
  * history. Handlers and the server API depend on this interface only.
  */
 
+/**
+ * What an event of a room's sequence is: a message, or a new body for an
+ * earlier message (edit), or its deletion (delete). Edits and deletes take a
+ * seq of their own, so a client that was away gets them in order on resume.
+ */
+export type MessageKind = "message" | "edit" | "delete";
+
 /** What a sender hands to the store. `body` is JSON text, kept byte for byte. */
 export interface AppendInput {
   /** The sender's message id; a second append with the same (room, id) is a duplicate. */
   readonly id: string;
   /** The sender's user id. */
   readonly from: string;
-  /** The message body as JSON text (validated by the caller). */
+  /** The message body as JSON text (validated by the caller); the new body of an edit; `null` for a delete. */
   readonly body: string;
+  /** Absent: a message. */
+  readonly kind?: "edit" | "delete";
+  /** For an edit or a delete: the seq of the message it acts on (the caller checked it exists). */
+  readonly target?: number;
+}
+
+/** A message's current state after its edits and deletes (the current view of history). */
+export interface EditState {
+  /** The seq of the last edit or delete applied. */
+  readonly seq: number;
+  /** When it was stored, ms since the Unix epoch. */
+  readonly ts: number;
+  /** Deleted: a delete is final, later edits change nothing. */
+  readonly deleted: boolean;
 }
 
 /** Where an append landed. For a duplicate, the original message's values. */
@@ -36,21 +57,34 @@ export interface StoredMessage {
   readonly id: string;
   readonly from: string;
   readonly ts: number;
-  /** JSON text exactly as appended. */
+  /** JSON text exactly as appended (current view: the last edit's body, `null` when deleted). */
   readonly body: string;
+  readonly kind: MessageKind;
+  /** For an edit or a delete: the seq of the message it acts on; 0 for a message. */
+  readonly target: number;
+  /** Current view only: the last edit or delete applied, when there was one. */
+  readonly edit?: EditState;
 }
 
 export interface ReadOptions {
-  /** Messages with seq > since. Absent: the latest page (the last `limit` messages). */
+  /** Events with seq > since. Absent: the latest page (the last `limit` events). */
   readonly since?: number;
-  /** Page size, at least 1. Callers clamp it to their configured maximum. */
+  /** Page size (events covered), at least 1. Callers clamp it to their configured maximum. */
   readonly limit: number;
+  /**
+   * `events` (default): every event of the range. `current`: the messages of
+   * the same range only, each as it is now (the edits and deletes applied),
+   * so a page may hold fewer than `limit`.
+   */
+  readonly view?: "events" | "current";
 }
 
 export interface ReadResult {
   /** Ascending seq, at most `limit`. */
   readonly messages: readonly StoredMessage[];
-  /** True when no message after the last one in this page existed at read time. */
+  /** The last seq the page covered (with the current view, maybe past its last message); `since` when none. */
+  readonly lastSeq: number;
+  /** True when no event after the range of this page existed at read time. */
   readonly complete: boolean;
   /** The room's latest seq at read time, 0 for an empty room. */
   readonly headSeq: number;

@@ -1,4 +1,4 @@
-import type { PresencePage } from "./presence-table.ts";
+import type { PresencePage, RoomsPage } from "./presence-table.ts";
 
 /** Key of an entry in an owner's set; `\0` cannot occur in a room name or user id. */
 function entryKey(room: string, user: string): string {
@@ -107,34 +107,22 @@ export class PresenceReplica {
     return this.#owners.keys();
   }
 
-  /**
-   * The `limit` smallest users after `after`, with the exact total. One pass
-   * keeping a sorted window of `limit` candidates: O(members) comparisons and
-   * O(limit) memory, no sorted copy of the room (a 100,000-member room pages
-   * in a few milliseconds).
-   */
+  /** The `limit` smallest users after `after`, with the exact total. */
   page(room: string, after: string, limit: number): PresencePage {
     const users = this.#rooms.get(room);
     if (users === undefined) return { total: 0, users: [], more: false };
-    const best: string[] = [];
-    let candidates = 0;
-    for (const u of users.keys()) {
-      if (u <= after) continue;
-      candidates++;
-      if (best.length === limit) {
-        if (limit === 0 || u >= (best[limit - 1] as string)) continue;
-        best.pop();
-      }
-      let lo = 0;
-      let hi = best.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if ((best[mid] as string) < u) lo = mid + 1;
-        else hi = mid;
-      }
-      best.splice(lo, 0, u);
-    }
-    return { total: users.size, users: best, more: candidates > limit };
+    const { best, more } = smallestAfter(users.keys(), after, limit);
+    return { total: users.size, users: best, more };
+  }
+
+  /** The `limit` first rooms by name after `after`, with their distinct users; as page() does for users. */
+  rooms(after: string, limit: number): RoomsPage {
+    const { best, more } = smallestAfter(this.#rooms.keys(), after, limit);
+    return {
+      total: this.#rooms.size,
+      rooms: best.map((room) => ({ room, users: this.#rooms.get(room)?.size ?? 0 })),
+      more,
+    };
   }
 
   clear(): void {
@@ -142,4 +130,35 @@ export class PresenceReplica {
     this.#owners.clear();
     this.#entries = 0;
   }
+}
+
+/**
+ * The `limit` smallest keys after `after`, sorted: one pass keeping a sorted
+ * window of `limit` candidates, O(keys) comparisons and O(limit) memory, no
+ * sorted copy of the set (100,000 keys page in a few milliseconds).
+ */
+function smallestAfter(
+  keys: Iterable<string>,
+  after: string,
+  limit: number,
+): { best: string[]; more: boolean } {
+  const best: string[] = [];
+  let candidates = 0;
+  for (const k of keys) {
+    if (k <= after) continue;
+    candidates++;
+    if (best.length === limit) {
+      if (limit === 0 || k >= (best[limit - 1] as string)) continue;
+      best.pop();
+    }
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((best[mid] as string) < k) lo = mid + 1;
+      else hi = mid;
+    }
+    best.splice(lo, 0, k);
+  }
+  return { best, more: candidates > limit };
 }

@@ -27,6 +27,16 @@ export interface PresencePage {
   readonly more: boolean;
 }
 
+/** A page of the rooms with at least one user online. */
+export interface RoomsPage {
+  /** Rooms with at least one user online, in all. */
+  readonly total: number;
+  /** Sorted by name, after the requested room, with their distinct users. */
+  readonly rooms: readonly { readonly room: string; readonly users: number }[];
+  /** True when rooms after the last one exist. */
+  readonly more: boolean;
+}
+
 export interface PresenceTable {
   /** Records the entry; true when the user had no entry in the room before (tell the room `joined`). */
   setOnline(room: string, user: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
@@ -48,6 +58,8 @@ export interface PresenceTable {
   expire(now: number, isLive: (owner: string) => boolean, announce: DepartureSink): Promise<number>;
   /** A page of the room's users (sorted by id, after `after`) and the exact total. */
   page(room: string, after: string, limit: number): Promise<PresencePage>;
+  /** A page of the rooms with users online (sorted by name, after `after`), with their counts. */
+  rooms(after: string, limit: number): Promise<RoomsPage>;
   /** Entries (room, user, owner) in the table, for the presence entries gauge. */
   entryCount(): Promise<number>;
   close(): Promise<void>;

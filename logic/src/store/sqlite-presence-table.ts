@@ -1,7 +1,12 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { DepartureSink, PresenceDeparture, PresencePage, PresenceTable } from "./presence-table.ts";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type {
+  DepartureSink,
+  PresenceDeparture,
+  PresencePage,
+  PresenceTable,
+  RoomsPage,
+} from "./presence-table.ts";
+import { openSideFile, type SideFileOptions } from "./sqlite-side-file.ts";
 import { backendFailure } from "./store-error.ts";
 
 /**
@@ -24,11 +29,7 @@ CREATE TABLE IF NOT EXISTS presence_owners (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;`;
 
-export interface SqlitePresenceTableOptions {
-  readonly dataDir: string;
-  readonly fileName: string;
-  readonly busyTimeoutMs?: number;
-}
+export type SqlitePresenceTableOptions = SideFileOptions;
 
 interface PendingChange {
   readonly room: string;
@@ -57,18 +58,14 @@ export class SqlitePresenceTable implements PresenceTable {
   readonly #count: StatementSync;
   readonly #entryCount: StatementSync;
   readonly #page: StatementSync;
+  readonly #roomCount: StatementSync;
+  readonly #roomPage: StatementSync;
   #pending: PendingChange[] = [];
   #flushScheduled = false;
 
   constructor(options: SqlitePresenceTableOptions) {
-    mkdirSync(options.dataDir, { recursive: true });
     try {
-      this.#db = new DatabaseSync(join(options.dataDir, options.fileName), {
-        timeout: options.busyTimeoutMs ?? 5000,
-      });
-      this.#db.exec("PRAGMA journal_mode = WAL");
-      this.#db.exec("PRAGMA synchronous = NORMAL");
-      this.#db.exec(SCHEMA);
+      this.#db = openSideFile(options, SCHEMA);
       const db = this.#db;
       this.#insert = db.prepare("INSERT OR IGNORE INTO presence (room, user_id, owner) VALUES (?, ?, ?)");
       this.#delete = db.prepare("DELETE FROM presence WHERE room = ? AND user_id = ? AND owner = ?");
@@ -93,6 +90,12 @@ export class SqlitePresenceTable implements PresenceTable {
       );
       this.#page = db.prepare(
         "SELECT DISTINCT user_id AS user FROM presence WHERE room = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+      );
+      this.#roomCount = db.prepare("SELECT count(*) AS n FROM (SELECT DISTINCT room FROM presence)");
+      // The primary key orders (room, user_id): the distinct count per room walks each room's range once.
+      this.#roomPage = db.prepare(
+        `SELECT room, count(DISTINCT user_id) AS users FROM presence WHERE room > ?
+         GROUP BY room ORDER BY room LIMIT ?`,
       );
     } catch (err) {
       throw backendFailure("sqlite", err, "cannot open the presence table");
@@ -186,6 +189,22 @@ export class SqlitePresenceTable implements PresenceTable {
       }
     } catch (err) {
       throw backendFailure("sqlite", err, "presence page failed");
+    }
+  }
+
+  async rooms(after: string, limit: number): Promise<RoomsPage> {
+    try {
+      this.#db.exec("BEGIN");
+      try {
+        const total = Number((this.#roomCount.get() as { n: number }).n);
+        const rows = this.#roomPage.all(after, limit + 1) as unknown as { room: string; users: number }[];
+        const rooms = rows.slice(0, limit).map((r) => ({ room: r.room, users: Number(r.users) }));
+        return { total, rooms, more: rows.length > limit };
+      } finally {
+        this.#db.exec("COMMIT");
+      }
+    } catch (err) {
+      throw backendFailure("sqlite", err, "rooms page failed");
     }
   }
 

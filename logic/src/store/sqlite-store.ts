@@ -1,10 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { type CurrentState, currentView } from "./edit-state.ts";
 import { checkAppend, checkLimit, checkRoom } from "./input-checks.ts";
 import type {
   AppendInput,
   AppendResult,
+  MessageKind,
   MessageStore,
   ReadOptions,
   ReadResult,
@@ -40,6 +42,11 @@ import { backendFailure, StoreError } from "./store-error.ts";
  *
  * Checkpoints run in a worker thread (sqlite-checkpointer.ts), not inside a
  * commit on the event loop.
+ *
+ * Edits and deletes are rows of their own (kind, target) in the room's
+ * sequence; the same transaction records the target's current state in its
+ * row (edit_seq, edit_ts, edit_body, deleted), so the current view of a page
+ * is the page's own rows.
  *
  * Durability: with `synchronous: "normal"` (the default) a committed append
  * survives a crash or kill of any process; a power loss or OS crash may lose
@@ -88,6 +95,21 @@ CREATE TABLE IF NOT EXISTS read_markers (
   PRIMARY KEY (room, user_id)
 ) WITHOUT ROWID;`;
 
+/**
+ * Columns added for edits and deletes; files written before them get them
+ * with ALTER TABLE (their rows are messages without edits).
+ */
+const EDIT_COLUMNS: readonly [string, string][] = [
+  ["kind", "INTEGER NOT NULL DEFAULT 0"],
+  ["target", "INTEGER NOT NULL DEFAULT 0"],
+  ["edit_seq", "INTEGER NOT NULL DEFAULT 0"],
+  ["edit_ts", "INTEGER NOT NULL DEFAULT 0"],
+  ["edit_body", "TEXT"],
+  ["deleted", "INTEGER NOT NULL DEFAULT 0"],
+];
+/** Stored codes of MessageKind. */
+const KINDS: readonly MessageKind[] = ["message", "edit", "delete"];
+
 interface PendingAppend {
   readonly room: string;
   readonly input: AppendInput;
@@ -101,6 +123,12 @@ interface Row {
   sender: string;
   ts: number;
   body: string;
+  kind: number;
+  target: number;
+  edit_seq: number;
+  edit_ts: number;
+  edit_body: string | null;
+  deleted: number;
 }
 
 export class SqliteStore implements MessageStore {
@@ -115,6 +143,7 @@ export class SqliteStore implements MessageStore {
   readonly #maxBatch: number;
   readonly #findById: StatementSync;
   readonly #insert: StatementSync;
+  readonly #applyEdit: StatementSync;
   readonly #head: StatementSync;
   readonly #page: StatementSync;
   readonly #setRead: StatementSync;
@@ -137,6 +166,11 @@ export class SqliteStore implements MessageStore {
       this.#db.exec("PRAGMA journal_mode = WAL");
       this.#db.exec(synchronous);
       this.#db.exec(SCHEMA);
+      const have = new Set(
+        (this.#db.prepare("PRAGMA table_info(messages)").all() as { name: string }[]).map((c) => c.name),
+      );
+      for (const [name, type] of EDIT_COLUMNS)
+        if (!have.has(name)) this.#db.exec(`ALTER TABLE messages ADD COLUMN ${name} ${type}`);
       this.#writer = new DatabaseSync(this.path, { timeout: 0 });
       this.#writer.exec(synchronous);
       this.#writer.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
@@ -145,14 +179,22 @@ export class SqliteStore implements MessageStore {
       );
       // A resend (the id is stored already) inserts nothing and returns no row.
       this.#insert = this.#writer.prepare(
-        `INSERT INTO messages (room, seq, id, sender, ts, body)
-         SELECT $room, coalesce(max(seq), 0) + 1, $id, $sender, $ts, $body FROM messages WHERE room = $room
+        `INSERT INTO messages (room, seq, id, sender, ts, body, kind, target)
+         SELECT $room, coalesce(max(seq), 0) + 1, $id, $sender, $ts, $body, $kind, $target
+         FROM messages WHERE room = $room
          ON CONFLICT (room, id) DO NOTHING
          RETURNING seq`,
       );
+      // The rule of edit-state.ts nextState: a delete is final, an older event loses.
+      this.#applyEdit = this.#writer.prepare(
+        `UPDATE messages SET edit_seq = $seq, edit_ts = $ts, deleted = $deleted,
+           edit_body = CASE WHEN $deleted = 1 THEN NULL ELSE $body END
+         WHERE room = $room AND seq = $target AND kind = 0 AND deleted = 0 AND edit_seq < $seq`,
+      );
       this.#head = this.#db.prepare("SELECT coalesce(max(seq), 0) AS head FROM messages WHERE room = $room");
       this.#page = this.#db.prepare(
-        "SELECT seq, id, sender, ts, body FROM messages WHERE room = $room AND seq > $since ORDER BY seq LIMIT $limit",
+        `SELECT seq, id, sender, ts, body, kind, target, edit_seq, edit_ts, edit_body, deleted
+         FROM messages WHERE room = $room AND seq > $since ORDER BY seq LIMIT $limit`,
       );
       this.#setRead = this.#db.prepare(
         `INSERT INTO read_markers (room, user_id, seq) VALUES ($room, $user, $seq)
@@ -172,7 +214,7 @@ export class SqliteStore implements MessageStore {
   append(room: string, input: AppendInput): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new StoreError("store_closed", "store is closed"));
     try {
-      checkAppend(room, input.id, input.from);
+      checkAppend(room, input);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -197,7 +239,7 @@ export class SqliteStore implements MessageStore {
         const headSeq = Number((this.#head.get({ room }) as { head: number }).head);
         const since = options.since ?? Math.max(0, headSeq - options.limit);
         const rows = this.#page.all({ room, since, limit: options.limit }) as unknown as Row[];
-        const messages: StoredMessage[] = rows.map((r) => ({
+        const events: StoredMessage[] = rows.map((r) => ({
           room,
           seq: r.seq,
           prev: r.seq - 1,
@@ -205,9 +247,22 @@ export class SqliteStore implements MessageStore {
           from: r.sender,
           ts: r.ts,
           body: r.body,
+          kind: KINDS[r.kind] ?? "message",
+          target: r.target,
         }));
-        const last = messages.at(-1)?.seq ?? since;
-        return { messages, complete: last >= headSeq, headSeq };
+        const lastSeq = events.at(-1)?.seq ?? since;
+        const complete = lastSeq >= headSeq;
+        if (options.view !== "current") return { messages: events, lastSeq, complete, headSeq };
+        const states = new Map<number, CurrentState>();
+        for (const r of rows)
+          if (r.edit_seq > 0)
+            states.set(r.seq, {
+              seq: r.edit_seq,
+              ts: r.edit_ts,
+              deleted: r.deleted === 1,
+              body: r.edit_body ?? "null",
+            });
+        return { messages: currentView(events, (seq) => states.get(seq)), lastSeq, complete, headSeq };
       } finally {
         this.#db.exec("COMMIT");
       }
@@ -280,10 +335,29 @@ export class SqliteStore implements MessageStore {
     try {
       const ts = Date.now();
       for (const { room, input } of batch) {
-        const row = this.#insert.get({ room, id: input.id, sender: input.from, ts, body: input.body }) as
-          | { seq: number }
-          | undefined;
+        const kind = input.kind === undefined ? 0 : KINDS.indexOf(input.kind);
+        const target = input.target ?? 0;
+        const row = this.#insert.get({
+          room,
+          id: input.id,
+          sender: input.from,
+          ts,
+          body: input.body,
+          kind,
+          target,
+        }) as { seq: number } | undefined;
         if (row !== undefined) {
+          // An edit or a delete also records the target's current state, in the same transaction.
+          if (kind !== 0) {
+            this.#applyEdit.run({
+              room,
+              target,
+              seq: row.seq,
+              ts,
+              body: input.body,
+              deleted: kind === 2 ? 1 : 0,
+            });
+          }
           results.push({ seq: row.seq, prev: row.seq - 1, ts, duplicate: false, from: input.from });
           continue;
         }

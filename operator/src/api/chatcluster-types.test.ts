@@ -87,6 +87,15 @@ const FULL_SPEC: Required<ChatClusterSpec> = {
     replicas: 1,
     resources: { limits: {}, requests: {} },
     ports: { api: 1, metrics: 2 },
+    hooks: {
+      url: "http://h:1",
+      protocol: "grpc",
+      secretKeyRef: { name: "n", key: "k" },
+      connect: { mode: "after", timeout: "1s", concurrency: 1, onFailure: "refuse" },
+      join: { rooms: ["a"], timeout: "1s", concurrency: 1, onFailure: "allow" },
+      send: { rooms: ["a"], timeout: "1s", concurrency: 1, onFailure: "allow" },
+      rpc: { methods: ["a"], timeout: "1s", concurrency: 1, onFailure: "allow" },
+    },
   },
   store: {
     nats: { url: "nats://n:4222", stream: { name: "S", replicas: 1, maxAge: "1h", duplicateWindow: "1m" } },

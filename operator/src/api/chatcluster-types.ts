@@ -72,6 +72,23 @@ export type UpgradePolicy = "Manual" | "FollowOperator";
 
 /** Whether the SQLite volume claim outlives its ChatCluster. */
 export type DeletePolicy = "Retain" | "Delete";
+/** One hook's bounds (durations as `500ms`, `2s`); absent fields keep logic's defaults. */
+export interface HookLimitsSpec {
+  timeout?: string;
+  concurrency?: number;
+  onFailure?: "refuse" | "allow";
+}
+
+/** `spec.logic.hooks`: calls to the team's chatcluster.v1.ChatHooks service (docs/hooks.md). */
+export interface HooksSpec {
+  url: string;
+  protocol?: "connect" | "grpc";
+  secretKeyRef?: KeyRef;
+  connect?: HookLimitsSpec & { mode?: "off" | "after" | "instead" };
+  join?: HookLimitsSpec & { rooms?: string[] };
+  send?: HookLimitsSpec & { rooms?: string[] };
+  rpc?: HookLimitsSpec & { methods?: string[] };
+}
 
 /** An environment variable, as in a Pod (valueFrom passes through). */
 export interface EnvVar {
@@ -173,6 +190,7 @@ export interface ChatClusterSpec {
     resources?: ResourceRequirements;
     ports?: { api?: number; metrics?: number };
     service?: { type?: ServiceType; annotations?: Record<string, string> };
+    hooks?: HooksSpec;
   };
   store: {
     nats?: {

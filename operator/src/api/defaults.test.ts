@@ -47,6 +47,7 @@ describe("CRD defaults", () => {
       ["auth.jwks.secretKeyRef.key", DEFAULTS.jwksKey],
       ["auth.jwks.configMapKeyRef.key", DEFAULTS.jwksKey],
       ["auth.apiKeys.secretKeyRef.key", DEFAULTS.apiKeysKey],
+      ["logic.hooks.secretKeyRef.key", DEFAULTS.hooksSecretKey],
       ["metrics.serviceMonitor.interval", DEFAULTS.serviceMonitorInterval],
       ["metrics.serviceMonitor.enabled", false],
     ];

@@ -2,6 +2,7 @@ import type {
   ChatClusterSpec,
   DeletePolicy,
   EnvVar,
+  HooksSpec,
   HttpRouteSpec,
   ImageSpec,
   IngressSpec,
@@ -100,6 +101,7 @@ export interface ResolvedSpec {
     ports: { api: number; metrics: number };
     service: { type: ServiceType; annotations: Record<string, string> };
     pod: TierPod;
+    hooks?: Omit<HooksSpec, "secretKeyRef"> & { secretKeyRef?: Required<KeyRef> };
   };
   store:
     | {
@@ -148,6 +150,7 @@ export const DEFAULTS = Object.freeze({
   jwtKey: "secret",
   jwksKey: "jwks.json",
   apiKeysKey: "api-keys",
+  hooksSecretKey: "hooks-secret",
   serviceMonitorInterval: "30s",
   routePath: "/",
   ingressPathType: "Prefix" as const,
@@ -260,6 +263,9 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
         annotations: l.service?.annotations ?? {},
       },
       pod: tierPod(l, placement),
+      ...(l.hooks === undefined
+        ? {}
+        : { hooks: { ...l.hooks, secretKeyRef: ref(l.hooks.secretKeyRef, DEFAULTS.hooksSecretKey) } }),
     },
     // The CRD guarantees exactly one of the two; sqlite wins only when nats is absent.
     store:

@@ -70,7 +70,14 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
   const gatewayData = gatewayConfigData(spec);
   const logicData = logicConfigData(spec, names);
   const gatewayHash = configHash(gatewayData, names.internalTokenSecret);
-  const logicHash = configHash(logicData, names.internalTokenSecret, spec.auth);
+  // The hooks secret's name joins the hash only when set: clusters without hooks keep their hash.
+  const hooksSecret = spec.logic.hooks?.secretKeyRef;
+  const logicHash = configHash(
+    logicData,
+    names.internalTokenSecret,
+    spec.auth,
+    ...(hooksSecret ? [hooksSecret] : []),
+  );
   const rolls = opts.secretRolls ?? { tokenGeneration: 0, authRevision: 0 };
   const invalid: string[] = [];
   /** A workload whose podTemplate patch does not apply is left as it is. */

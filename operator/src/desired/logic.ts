@@ -7,6 +7,7 @@ import type {
 } from "@kubernetes/client-node";
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import type { ResolvedSpec } from "../api/defaults.ts";
+import { hooksSecretEnv } from "./hooks-config.ts";
 import {
   type ChildNames,
   CONFIG_HASH_ANNOTATION,
@@ -123,6 +124,7 @@ export function logicDeployment(
                   fieldEnv("CHATCLUSTER_DISCOVERY_NAMESPACE", "metadata.namespace"),
                   ...internalTokenEnv(names, rolls.tokenGeneration),
                   ...authEnv(spec),
+                  ...hooksSecretEnv(spec),
                 ],
                 ports: [
                   { name: "api", containerPort: spec.logic.ports.api, protocol: "TCP" },

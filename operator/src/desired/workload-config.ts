@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import type { ResolvedSpec } from "../api/defaults.ts";
+import { hooksConfigData } from "./hooks-config.ts";
 import { type ChildNames, childMeta } from "./names.ts";
 
 /**
@@ -57,7 +58,7 @@ export function logicConfigData(spec: ResolvedSpec, names: ChildNames): Record<s
     data.CHATCLUSTER_SQLITE_DATA_DIR = SQLITE_DIR;
   }
   if (spec.auth.jwks !== undefined) data.CHATCLUSTER_JWT_JWKS_FILE = `${JWKS_DIR}/${JWKS_FILE}`;
-  return data;
+  return { ...data, ...hooksConfigData(spec.logic.hooks) };
 }
 
 export function configMap(cc: ChatCluster, name: string, data: Record<string, string>): V1ConfigMap {

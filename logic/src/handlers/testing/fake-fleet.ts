@@ -1,5 +1,5 @@
-import type { Reply } from "../../../../gen/chatcluster/v1/gateway_stream_pb.js";
-import type { GatewayFleet, GatewayRef } from "../../gateway-fleet.ts";
+import type { ConnectionCommand, Reply } from "../../../../gen/chatcluster/v1/gateway_stream_pb.js";
+import type { CommandDispatch, GatewayFleet, GatewayRef, GatewayView } from "../../gateway-fleet.ts";
 
 /**
  * UNIT TESTS ONLY: a GatewayFleet that records what handlers ask of it, in
@@ -8,6 +8,7 @@ import type { GatewayFleet, GatewayRef } from "../../gateway-fleet.ts";
 export class RecordingFleet implements GatewayFleet {
   readonly deliveries: { room: string; seq: bigint; payload: Uint8Array }[] = [];
   readonly replies: { to: GatewayRef; reply: Reply }[] = [];
+  readonly commands: { key: string; command: ConnectionCommand; payload: Uint8Array }[] = [];
   gateways = 1;
   #waiters: { n: number; resolve: () => void }[] = [];
 
@@ -26,6 +27,19 @@ export class RecordingFleet implements GatewayFleet {
 
   connectedGateways(): number {
     return this.gateways;
+  }
+
+  command(key: string, command: ConnectionCommand, payload: Uint8Array): CommandDispatch {
+    this.commands.push({ key, command, payload });
+    return { gateways: this.gateways, applied: Promise.resolve(this.gateways) };
+  }
+
+  gatewaysWith(_key: string): number {
+    return this.gateways;
+  }
+
+  gatewayViews(): GatewayView[] {
+    return [];
   }
 
   /** Resolves once at least `n` replies have been recorded in total. */

@@ -1,3 +1,4 @@
+import { type CurrentState, currentView, nextState } from "../edit-state.ts";
 import { checkAppend, checkLimit, checkRoom } from "../input-checks.ts";
 import type {
   AppendInput,
@@ -16,7 +17,10 @@ import { StoreError } from "../store-error.ts";
  */
 export class InMemoryStoreForTests implements MessageStore {
   readonly kind = "memory" as const;
-  readonly #rooms = new Map<string, { messages: StoredMessage[]; ids: Map<string, number> }>();
+  readonly #rooms = new Map<
+    string,
+    { messages: StoredMessage[]; ids: Map<string, number>; states: Map<number, CurrentState> }
+  >();
   #closed = false;
   #unavailable = false;
 
@@ -27,10 +31,10 @@ export class InMemoryStoreForTests implements MessageStore {
 
   async append(room: string, input: AppendInput): Promise<AppendResult> {
     this.#guard();
-    checkAppend(room, input.id, input.from);
+    checkAppend(room, input);
     let log = this.#rooms.get(room);
     if (log === undefined) {
-      log = { messages: [], ids: new Map() };
+      log = { messages: [], ids: new Map(), states: new Map() };
       this.#rooms.set(room, log);
     }
     const existing = log.ids.get(input.id);
@@ -47,9 +51,21 @@ export class InMemoryStoreForTests implements MessageStore {
       from: input.from,
       ts: Date.now(),
       body: input.body,
+      kind: input.kind ?? "message",
+      target: input.target ?? 0,
     };
     log.messages.push(m);
     log.ids.set(input.id, seq);
+    if (input.kind !== undefined && input.target !== undefined) {
+      const next = nextState(log.states.get(input.target), {
+        seq,
+        ts: m.ts,
+        kind: input.kind,
+        body: input.body,
+      });
+      if (next !== undefined && log.messages[input.target - 1]?.kind === "message")
+        log.states.set(input.target, next);
+    }
     return { seq, prev: m.prev, ts: m.ts, duplicate: false, from: input.from };
   }
 
@@ -57,12 +73,14 @@ export class InMemoryStoreForTests implements MessageStore {
     this.#guard();
     checkRoom(room);
     checkLimit(options.limit);
-    const all = this.#rooms.get(room)?.messages ?? [];
+    const log = this.#rooms.get(room);
+    const all = log?.messages ?? [];
     const headSeq = all.length;
     const since = options.since ?? Math.max(0, headSeq - options.limit);
-    const messages = all.slice(since, since + options.limit);
-    const last = messages.at(-1)?.seq ?? since;
-    return { messages, complete: last >= headSeq, headSeq };
+    const events = all.slice(since, since + options.limit);
+    const lastSeq = events.at(-1)?.seq ?? since;
+    const messages = options.view === "current" ? currentView(events, (s) => log?.states.get(s)) : events;
+    return { messages, lastSeq, complete: lastSeq >= headSeq, headSeq };
   }
 
   readonly #reads = new Map<string, number>();

@@ -34,6 +34,31 @@ export function presenceContract(
       await t.close();
     });
 
+    it("pages the rooms with users online, each counting distinct users", async () => {
+      const t = await open();
+      await t.setOnline("b.room", "u1", "gw0/e1", 0, 1000);
+      await t.setOnline("b.room", "u1", "gw1/e1", 0, 1000);
+      await t.setOnline("b.room", "u2", "gw0/e1", 0, 1000);
+      await t.setOnline("a.room", "u1", "gw0/e1", 0, 1000);
+      await t.setOnline("c.room", "u3", "gw1/e1", 0, 1000);
+      assert.deepEqual(await t.rooms("", 2), {
+        total: 3,
+        rooms: [
+          { room: "a.room", users: 1 },
+          { room: "b.room", users: 2 },
+        ],
+        more: true,
+      });
+      assert.deepEqual(await t.rooms("b.room", 2), {
+        total: 3,
+        rooms: [{ room: "c.room", users: 1 }],
+        more: false,
+      });
+      await t.setOffline("c.room", "u3", "gw1/e1");
+      assert.equal((await t.rooms("", 10)).total, 2, "a room without users is not active");
+      await t.close();
+    });
+
     it("expires an owner whose lease ran out and releases an owner that ended", async () => {
       const t = await open();
       await t.setOnline("x", "u1", "gw0/old", 1000, 5000);

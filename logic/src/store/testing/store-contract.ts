@@ -106,7 +106,7 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
     it("pages history by since/limit and reports complete and headSeq", async () => {
       const room = freshRoom("history");
       const empty = await store.read(room, { limit: 10 });
-      assert.deepEqual(empty, { messages: [], complete: true, headSeq: 0 });
+      assert.deepEqual(empty, { messages: [], lastSeq: 0, complete: true, headSeq: 0 });
       for (let i = 1; i <= 25; i++)
         await store.append(room, { id: `h${i}`, from: `u${i % 3}`, body: body(i) });
       const p1 = await store.read(room, { since: 0, limit: 10 });
@@ -140,6 +140,64 @@ export function messageStoreContract(name: string, fixture: StoreFixture): void 
       assert.deepEqual(
         mid.messages.map((m) => m.seq),
         [13, 14],
+      );
+    });
+
+    it("stores edits and deletes in the room's sequence and reads messages as they are now", async () => {
+      const room = freshRoom("edits");
+      await store.append(room, { id: "m1", from: "u1", body: '"one"' });
+      await store.append(room, { id: "m2", from: "u2", body: '"two"' });
+      await store.append(room, { id: "m3", from: "u1", body: '"three"' });
+      const e1 = await store.append(room, { id: "e1", from: "u1", body: '"one!"', kind: "edit", target: 1 });
+      assert.deepEqual([e1.seq, e1.prev, e1.duplicate], [4, 3, false]);
+      await store.append(room, { id: "d2", from: "u2", body: "null", kind: "delete", target: 2 });
+      await store.append(room, { id: "e1b", from: "u1", body: '"one!!"', kind: "edit", target: 1 });
+      // An edit after the delete changes nothing: a delete is final.
+      await store.append(room, { id: "e2", from: "u2", body: '"zombie"', kind: "edit", target: 2 });
+      const again = await store.append(room, {
+        id: "e1",
+        from: "u1",
+        body: '"one!"',
+        kind: "edit",
+        target: 1,
+      });
+      assert.deepEqual([again.seq, again.duplicate], [4, true]);
+      const events = await store.read(room, { since: 0, limit: 100 });
+      assert.deepEqual(
+        events.messages.map((m) => [m.seq, m.kind, m.target, m.body]),
+        [
+          [1, "message", 0, '"one"'],
+          [2, "message", 0, '"two"'],
+          [3, "message", 0, '"three"'],
+          [4, "edit", 1, '"one!"'],
+          [5, "delete", 2, "null"],
+          [6, "edit", 1, '"one!!"'],
+          [7, "edit", 2, '"zombie"'],
+        ],
+      );
+      const current = await store.read(room, { since: 0, limit: 100, view: "current" });
+      assert.deepEqual(
+        current.messages.map((m) => [m.seq, m.body, m.edit?.seq, m.edit?.deleted]),
+        [
+          [1, '"one!!"', 6, false],
+          [2, "null", 5, true],
+          [3, '"three"', undefined, undefined],
+        ],
+      );
+      assert.deepEqual([current.lastSeq, current.complete, current.headSeq], [7, true, 7]);
+      // The current view covers the same range as the events: a page of edits may hold no message.
+      const tail = await store.read(room, { since: 3, limit: 2, view: "current" });
+      assert.deepEqual([tail.messages.length, tail.lastSeq, tail.complete], [0, 5, false]);
+      await assert.rejects(
+        store.append(room, { id: "bad", from: "u1", body: "1", kind: "edit" }),
+        isStoreError("invalid_argument"),
+      );
+      const plain = freshRoom("never-edited");
+      await store.append(plain, { id: "p1", from: "u1", body: "1" });
+      const unedited = await store.read(plain, { limit: 10, view: "current" });
+      assert.deepEqual(
+        unedited.messages.map((m) => [m.seq, m.body, m.edit]),
+        [[1, "1", undefined]],
       );
     });
 
