@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { ChatClient } from "../client/src/index.ts";
 import type { DevStack } from "../dev/dev-stack.ts";
 import { startLoopbackStack } from "../dev/loopback-stack.ts";
+import { crdsEstablished } from "../testenv/harness/crds-established.ts";
 import {
   type ControlPlane,
   freePort,
@@ -63,12 +64,7 @@ describe("dashboards and alerts against a real Prometheus scraping the stack", {
     dir = await mkdtemp(join(tmpdir(), "cc-prom-"));
     cp = await startControlPlane({ name: "monitoring" });
     await cp.kubectl(["apply", "--server-side", "-f", join(ROOT, "crds")]);
-    await cp.kubectl([
-      "wait",
-      "--for=condition=Established",
-      "crd/chatclusters.chatcluster.io",
-      "--timeout=60s",
-    ]);
+    await crdsEstablished((a) => cp.kubectl(a), ["chatclusters.chatcluster.io"]);
     const operatorPort = await freePort();
     operator = spawn(
       join(ROOT, "bin/chatcluster"),

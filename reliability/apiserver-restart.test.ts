@@ -13,6 +13,7 @@ import { createDiscoveryMetrics } from "../logic/src/discovery/discovery-metrics
 import { EndpointSliceDiscovery } from "../logic/src/discovery/endpoint-slice-discovery.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "../operator/src/testing/operator-process.ts";
 import { createLogger } from "../platform/logger.ts";
+import { crdsEstablished } from "../testenv/harness/crds-established.ts";
 import { type ControlPlane, needsReal, startControlPlane, trackFailures } from "../testenv/harness/index.ts";
 import { groupAlive } from "../testenv/harness/proc.ts";
 import { until } from "./load-driver.ts";
@@ -56,12 +57,7 @@ describe("kube-apiserver restart", {
   before(async () => {
     cp = await startControlPlane({ name: "reliability-apiserver" });
     await cp.kubectl(["apply", "-f", CRD]);
-    await cp.kubectl([
-      "wait",
-      "--for=condition=Established",
-      "crd/chatclusters.chatcluster.io",
-      "--timeout=60s",
-    ]);
+    await crdsEstablished((a) => cp.kubectl(a), ["chatclusters.chatcluster.io"]);
     await cp.kubectl(["create", "namespace", OP_NS]);
   });
   after(async () => {

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import type { V1Deployment, V1Pod, V1Secret, V1Service, V1StatefulSet } from "@kubernetes/client-node";
+import { crdsEstablished } from "../../testenv/harness/crds-established.ts";
 import {
   type ControlPlane,
   needsReal,
@@ -58,7 +59,7 @@ describe("helm chart against a real control plane", {
     cp = await startControlPlane({ name: "helm-chart", kwok: true });
     dir = await mkdtemp(join(tmpdir(), "cc-chart-"));
     await pipe("kubectl", ["--kubeconfig", cp.kubeconfigPath, "apply", "-f", "-"], monitoringCrds());
-    await cp.kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    await crdsEstablished((a) => cp.kubectl(a), "all");
     await cp.kubectl(["create", "namespace", NS]);
   });
   after(async () => {

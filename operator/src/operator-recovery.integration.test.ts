@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { crdsEstablished } from "../../testenv/harness/crds-established.ts";
 import {
   type ControlPlane,
   needsReal,
@@ -44,7 +45,7 @@ describe("operator recovery", {
     dir = mkdtempSync(join(tmpdir(), "chatcluster-operator-recovery-"));
     cp = await startControlPlane({ name: "operator-recovery" });
     await kubectl("apply", "-f", CRD);
-    await kubectl("wait", "--for=condition=Established", "crd/chatclusters.chatcluster.io", "--timeout=60s");
+    await crdsEstablished((a) => cp.kubectl(a), ["chatclusters.chatcluster.io"]);
     await kubectl("create", "namespace", NS);
     await kubectl("create", "serviceaccount", "chatcluster-operator", "-n", "default");
     const token = (
@@ -276,12 +277,7 @@ describe("operator recovery", {
 
     // Registered after the operator started: the CRD watch finds it, no restart, no waiting an hour.
     await kubectl("apply", "-f", crd);
-    await kubectl(
-      "wait",
-      "--for=condition=Established",
-      "crd/servicemonitors.monitoring.coreos.com",
-      "--timeout=60s",
-    );
+    await crdsEstablished((a) => cp.kubectl(a), ["servicemonitors.monitoring.coreos.com"]);
     await eventually("ServiceMonitor mon", () => exists("servicemonitor", "mon"), 30_000);
     await eventually("MonitoringReady=True", async () =>
       (await monitoring()) === "True ServiceMonitorCreated" ? true : undefined,

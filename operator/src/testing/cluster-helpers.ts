@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { crdsEstablished } from "../../../testenv/harness/crds-established.ts";
 
 /** Kubernetes JSON as tests read it: metadata typed, the rest walked freely. */
 export interface Obj {
@@ -64,12 +65,7 @@ export function clusterHelpers(
     },
     async installCrd() {
       await kubectl("apply", "-f", CRD);
-      await kubectl(
-        "wait",
-        "--for=condition=Established",
-        "crd/chatclusters.chatcluster.io",
-        "--timeout=60s",
-      );
+      await crdsEstablished(run(), ["chatclusters.chatcluster.io"]);
     },
     async applySecret(name, keys, namespace = ns) {
       const literals = Object.entries(keys).map(([k, v]) => `--from-literal=${k}=${v}`);
