@@ -77,7 +77,8 @@ describe("dashboards and alerts against a real Prometheus scraping the stack", {
       ],
       { stdio: ["ignore", "inherit", "inherit"] },
     );
-    stack = await startLoopbackStack({ dataDir: join(dir, "stack") }, () => {});
+    // With the example hooks service, so the hook panels have data too.
+    stack = await startLoopbackStack({ dataDir: join(dir, "stack"), hooksExample: true }, () => {});
 
     const target = (address: string, labels: Record<string, string>) => ({ targets: [address], labels });
     const config = {
