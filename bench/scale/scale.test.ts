@@ -21,8 +21,10 @@ describe("bench-scale's scenario at 10,000 connections", {
       publishesPerSecond: 5,
       steadyMs: 15_000,
       stallMs: 3_000,
-      // 2,500 clients moved over 15 s: a pace two busy cores keep up with.
-      drainWindowS: 15,
+      // 2,500 clients moved over 30 s: a pace two busy cores keep up with (at
+      // 15 s, with other work on the machine, some auths waited past the
+      // gateway's 10 s deadline; the benchmark measures the faster paces).
+      drainWindowS: 30,
       log: (l) => process.stdout.write(`# ${l}\n`),
     });
     assert.equal(r.connections, 10_000);
