@@ -26,6 +26,7 @@ const CONDITION_TYPES = Object.keys({
   Degraded: true,
   MonitoringReady: true,
   HTTPRouteReady: true,
+  InternalTLSReady: true,
 } satisfies Record<ConditionType, true>) as ConditionType[];
 
 export function createOperatorMetrics(

@@ -27,8 +27,15 @@ import {
   secretEnv,
   secretRollAnnotations,
 } from "./pod-common.ts";
+import { principalKeyEnv, tierTls } from "./internal-trust.ts";
 import { withTierPod } from "./tier-pod.ts";
 import { JWKS_DIR, JWKS_FILE, SQLITE_DIR } from "./workload-config.ts";
+
+/** What logic's pods get of the internal trust (internal-trust.ts); both off builds an earlier operator's template. */
+export interface LogicTrust {
+  internalTls: boolean;
+  principalKey: boolean;
+}
 
 /** Logic pods finish in-flight requests and hand their streams over within this. */
 export const LOGIC_TERMINATION_GRACE_SECONDS = 30;
@@ -54,8 +61,12 @@ export function logicDeployment(
   image: string,
   configHash: string,
   rolls: SecretRolls,
+  trust: LogicTrust = { internalTls: false, principalKey: false },
 ): V1Deployment {
   const selector = selectorLabels(cc.metadata.name, "logic");
+  const tls = trust.internalTls
+    ? tierTls(names, "logic", cc.metadata.namespace ?? "default", cc.metadata.name)
+    : undefined;
   const sqlite = spec.store.kind === "sqlite";
   const mounts: { name: string; mountPath: string; readOnly?: boolean }[] = [
     { name: "tmp", mountPath: "/tmp" },
@@ -63,6 +74,10 @@ export function logicDeployment(
   const volumes: NonNullable<NonNullable<V1Deployment["spec"]>["template"]["spec"]>["volumes"] = [
     { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
   ];
+  if (tls) {
+    mounts.push(tls.mount);
+    volumes.push(tls.volume);
+  }
   if (sqlite) {
     mounts.push({ name: "data", mountPath: SQLITE_DIR });
     volumes.push({ name: "data", persistentVolumeClaim: { claimName: names.logicData } });
@@ -116,6 +131,7 @@ export function logicDeployment(
                   "logic",
                   "--discovery=kubernetes",
                   `--discovery-service=${names.gatewayHeadlessService}`,
+                  ...(tls?.args ?? []),
                 ],
                 envFrom: [{ configMapRef: { name: names.logicConfig } }],
                 env: [
@@ -125,6 +141,7 @@ export function logicDeployment(
                   ...internalTokenEnv(names, rolls.tokenGeneration),
                   ...authEnv(spec),
                   ...hooksSecretEnv(spec),
+                  ...(trust.principalKey ? [principalKeyEnv(names)] : []),
                 ],
                 ports: [
                   { name: "api", containerPort: spec.logic.ports.api, protocol: "TCP" },
