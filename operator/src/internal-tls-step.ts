@@ -70,7 +70,11 @@ export async function ensureInternalTrust(
     condition: { ready: false, reason, message },
     errors,
   });
-  if (!t.enabled) return off("Disabled", "spec.internalTls.enabled is false: the internal link runs h2c with the shared secret alone");
+  if (!t.enabled)
+    return off(
+      "Disabled",
+      "spec.internalTls.enabled is false: the internal link runs h2c with the shared secret alone",
+    );
   if (!t.explicit && !fresh && !liveTls)
     return off(
       "NotEnabledOnExistingWorkloads",
@@ -84,19 +88,28 @@ export async function ensureInternalTrust(
       d.events.record(cc, "Warning", "CertManagerAPIMissing", message);
       // Pods that already mount the Secrets keep them; new ones would wait for Secrets nothing writes.
       return liveTls
-        ? { trust: { internalTls: true, principalKey }, condition: { ready: false, reason: "CertManagerAPIMissing", message }, errors }
+        ? {
+            trust: { internalTls: true, principalKey },
+            condition: { ready: false, reason: "CertManagerAPIMissing", message },
+            errors,
+          }
         : off("CertManagerAPIMissing", message);
     }
     const issued = await Promise.all(
       [names.gatewayTlsSecret, names.logicTlsSecret].map(async (n) => {
-        const s = d.secrets.get(n, ns) ?? (await getFresh<V1Secret>(d.api, "Secret", ns, n).catch(() => undefined));
+        const s =
+          d.secrets.get(n, ns) ?? (await getFresh<V1Secret>(d.api, "Secret", ns, n).catch(() => undefined));
         return s?.data?.["ca.crt"] !== undefined && s.data["tls.crt"] !== undefined;
       }),
     );
     return {
       trust: { internalTls: true, principalKey },
       condition: issued.every(Boolean)
-        ? { ready: true, reason: "CertManagerIssued", message: "cert-manager issued both tiers' certificates" }
+        ? {
+            ready: true,
+            reason: "CertManagerIssued",
+            message: "cert-manager issued both tiers' certificates",
+          }
         : {
             ready: false,
             reason: "WaitingForCertManager",
@@ -106,7 +119,8 @@ export async function ensureInternalTrust(
     };
   }
 
-  const read = async (n: string) => d.secrets.get(n, ns) ?? (await getFresh<V1Secret>(d.api, "Secret", ns, n));
+  const read = async (n: string) =>
+    d.secrets.get(n, ns) ?? (await getFresh<V1Secret>(d.api, "Secret", ns, n));
   const [caS, gwS, lgS] = await Promise.all(
     [names.internalCaSecret, names.gatewayTlsSecret, names.logicTlsSecret].map(read),
   );
@@ -141,7 +155,9 @@ export async function ensureInternalTrust(
     }
   }
   if (written) for (const note of plan.notes) d.events.record(cc, "Normal", "InternalCertificates", note);
-  const recheckMs = written ? Math.min(CERT_RECHECK_MAX_MS, Math.max(1000, plan.nextCheckMs - d.nowMs)) : 1000;
+  const recheckMs = written
+    ? Math.min(CERT_RECHECK_MAX_MS, Math.max(1000, plan.nextCheckMs - d.nowMs))
+    : 1000;
   return {
     trust: { internalTls: true, principalKey },
     condition: written
@@ -174,7 +190,12 @@ async function writeSecret(
     return undefined;
   } catch (err) {
     if (isConflict(err)) return "conflict";
-    return summarizeError(err, { verb: cached === undefined ? "create" : "update", kind: "Secret", name, namespace: ns });
+    return summarizeError(err, {
+      verb: cached === undefined ? "create" : "update",
+      kind: "Secret",
+      name,
+      namespace: ns,
+    });
   }
 }
 

@@ -5,9 +5,9 @@ import type {
   HooksSpec,
   HttpRouteSpec,
   ImageSpec,
+  IngressSpec,
   InternalTlsSpec,
   IssuerRef,
-  IngressSpec,
   KeyRef,
   NetworkPeer,
   Placement,
@@ -344,6 +344,7 @@ function resolveInternalTls(t: InternalTlsSpec): ResolvedInternalTls {
 export function durationMs(d: string): number {
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
   let ms = 0;
-  for (const m of d.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * unit[m[2] as keyof typeof unit];
+  for (const m of d.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g))
+    ms += Number(m[1]) * unit[m[2] as keyof typeof unit];
   return Math.round(ms);
 }

@@ -195,7 +195,8 @@ export function planPki(state: PkiState, p: PkiPolicy, nowMs: number): PkiPlan {
     if (have === undefined || due === undefined || nowMs >= due || !signedBy(have, signer, tier, p)) {
       leaf = { ...issueLeaf(signer, tier, p, nowMs), bundle };
       changed[tier] = true;
-      if (have !== undefined && due !== undefined && nowMs >= due) notes.push(`renewed the ${tier} certificate`);
+      if (have !== undefined && due !== undefined && nowMs >= due)
+        notes.push(`renewed the ${tier} certificate`);
     } else {
       leaf = have.bundle === bundle ? have : { ...have, bundle };
       if (leaf !== have) changed[tier] = true;

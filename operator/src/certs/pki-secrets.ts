@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
 import type { ChatCluster } from "../api/chatcluster-types.ts";
-import { type ChildNames, childMeta } from "../desired/names.ts";
 import { PRINCIPAL_KEY_KEY } from "../desired/internal-trust.ts";
+import { type ChildNames, childMeta } from "../desired/names.ts";
 import type { CaState, LeafState, PkiState } from "./internal-pki.ts";
 
 /**

@@ -71,7 +71,10 @@ function keyUsage(usages: readonly (keyof typeof KEY_USAGE)[]): Buffer {
   return bits(Buffer.from([v]), unused);
 }
 
-export const EXTENDED_KEY_USAGE = { serverAuth: "1.3.6.1.5.5.7.3.1", clientAuth: "1.3.6.1.5.5.7.3.2" } as const;
+export const EXTENDED_KEY_USAGE = {
+  serverAuth: "1.3.6.1.5.5.7.3.1",
+  clientAuth: "1.3.6.1.5.5.7.3.2",
+} as const;
 export type ExtendedKeyUsage = keyof typeof EXTENDED_KEY_USAGE;
 
 /** SHA-1 of the public key's bits: the key identifier of RFC 5280 4.2.1.2 (1). */
@@ -111,14 +114,22 @@ export function writeCertificate(f: CertificateFields): Buffer {
   serial[0] = (serial[0]! & 0x7f) | 0x01;
   const exts = [
     extension("2.5.29.19", true, f.ca ? seq(TRUE) : seq()),
-    extension("2.5.29.15", true, keyUsage(f.ca ? ["digitalSignature", "keyCertSign", "cRLSign"] : ["digitalSignature"])),
+    extension(
+      "2.5.29.15",
+      true,
+      keyUsage(f.ca ? ["digitalSignature", "keyCertSign", "cRLSign"] : ["digitalSignature"]),
+    ),
     extension("2.5.29.14", false, octets(keyIdentifier(f.publicKey))),
     extension("2.5.29.35", false, seq(tlv(0x80, keyIdentifier(issuerKey)))),
   ];
   if (f.extendedKeyUsage !== undefined && f.extendedKeyUsage.length > 0)
-    exts.push(extension("2.5.29.37", false, seq(...f.extendedKeyUsage.map((u) => oid(EXTENDED_KEY_USAGE[u])))));
+    exts.push(
+      extension("2.5.29.37", false, seq(...f.extendedKeyUsage.map((u) => oid(EXTENDED_KEY_USAGE[u])))),
+    );
   if (f.dnsNames !== undefined && f.dnsNames.length > 0)
-    exts.push(extension("2.5.29.17", false, seq(...f.dnsNames.map((n) => tlv(0x82, Buffer.from(n, "ascii"))))));
+    exts.push(
+      extension("2.5.29.17", false, seq(...f.dnsNames.map((n) => tlv(0x82, Buffer.from(n, "ascii"))))),
+    );
   const tbs = seq(
     explicit(0, integer(Buffer.from([2]))),
     integer(serial),

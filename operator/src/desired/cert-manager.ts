@@ -2,8 +2,8 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import type { ResolvedSpec } from "../api/defaults.ts";
 import { type Tier, tierDnsName } from "../certs/internal-pki.ts";
-import { type ChildNames, childLabels, childMeta } from "./names.ts";
 import { tierTlsSecret } from "./internal-trust.ts";
+import { type ChildNames, childLabels, childMeta } from "./names.ts";
 
 export const CERTIFICATE_API_VERSION = "cert-manager.io/v1";
 

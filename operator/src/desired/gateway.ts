@@ -1,6 +1,7 @@
 import type { V1PodDisruptionBudget, V1Service, V1StatefulSet } from "@kubernetes/client-node";
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import type { ResolvedSpec } from "../api/defaults.ts";
+import { tierTls } from "./internal-trust.ts";
 import {
   type ChildNames,
   CONFIG_HASH_ANNOTATION,
@@ -19,7 +20,6 @@ import {
   type SecretRolls,
   secretRollAnnotations,
 } from "./pod-common.ts";
-import { tierTls } from "./internal-trust.ts";
 import { withTierPod } from "./tier-pod.ts";
 import { gatewayShutdownGraceSeconds } from "./workload-config.ts";
 
@@ -109,7 +109,9 @@ export function gatewayStatefulSet(
 ): V1StatefulSet {
   const selector = selectorLabels(cc.metadata.name, "gateway");
   const p = spec.gateway.ports;
-  const tls = w.internalTls ? tierTls(names, "gateway", cc.metadata.namespace ?? "default", cc.metadata.name) : undefined;
+  const tls = w.internalTls
+    ? tierTls(names, "gateway", cc.metadata.namespace ?? "default", cc.metadata.name)
+    : undefined;
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",

@@ -156,11 +156,15 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
   });
   const certManager = opts.trust?.internalTls === true && spec.internalTls.issuer === "certManager";
   for (const tier of ["gateway", "logic"] as const) {
-    optional(certManager ? tierCertificate(cc, spec, names, tier) : undefined, opts.certificateAvailable === true, {
-      apiVersion: CERTIFICATE_API_VERSION,
-      kind: "Certificate",
-      name: tier === "gateway" ? names.gatewayTlsSecret : names.logicTlsSecret,
-    });
+    optional(
+      certManager ? tierCertificate(cc, spec, names, tier) : undefined,
+      opts.certificateAvailable === true,
+      {
+        apiVersion: CERTIFICATE_API_VERSION,
+        kind: "Certificate",
+        name: tier === "gateway" ? names.gatewayTlsSecret : names.logicTlsSecret,
+      },
+    );
   }
   optional(
     spec.serviceMonitor.enabled ? serviceMonitor(cc, spec, names) : undefined,

@@ -39,7 +39,11 @@ export function tierTls(names: ChildNames, tier: Tier, namespace: string, chatCl
   const args =
     tier === "gateway"
       ? [...files, `--internal-tls-client-name=${tierDnsName("logic", namespace, chatCluster)}`]
-      : ["--internal-tls", ...files, `--internal-tls-server-name=${tierDnsName("gateway", namespace, chatCluster)}`];
+      : [
+          "--internal-tls",
+          ...files,
+          `--internal-tls-server-name=${tierDnsName("gateway", namespace, chatCluster)}`,
+        ];
   return {
     args,
     // 0440 with the pod's fsGroup: the process user reads the key, no one else.

@@ -8,6 +8,7 @@ import type {
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import type { ResolvedSpec } from "../api/defaults.ts";
 import { hooksSecretEnv } from "./hooks-config.ts";
+import { principalKeyEnv, tierTls } from "./internal-trust.ts";
 import {
   type ChildNames,
   CONFIG_HASH_ANNOTATION,
@@ -27,7 +28,6 @@ import {
   secretEnv,
   secretRollAnnotations,
 } from "./pod-common.ts";
-import { principalKeyEnv, tierTls } from "./internal-trust.ts";
 import { withTierPod } from "./tier-pod.ts";
 import { JWKS_DIR, JWKS_FILE, SQLITE_DIR } from "./workload-config.ts";
 
