@@ -6,8 +6,12 @@ import { summarizeError } from "./api-error-summary.ts";
 import { planPki, propagationFor } from "./certs/internal-pki.ts";
 import { caSecret, leafSecret, principalKeySecret, readPki } from "./certs/pki-secrets.ts";
 import { getFresh } from "./cluster-reads.ts";
-import { carriesInternalTls, carriesPrincipalKey } from "./desired/internal-trust.ts";
-import type { LogicTrust } from "./desired/logic.ts";
+import {
+  carriesInternalTls,
+  carriesPrincipalKey,
+  type InternalTrust,
+  trustManaged,
+} from "./desired/internal-trust.ts";
 import type { ChildNames } from "./desired/names.ts";
 import type { EventRecorder } from "./event-recorder.ts";
 import type { LiveWorkloads } from "./internal-token-step.ts";
@@ -37,7 +41,7 @@ export interface TrustStepDeps {
 }
 
 export interface TrustStep {
-  trust: LogicTrust;
+  trust: InternalTrust;
   /** The InternalTLSReady condition. */
   condition: { ready: boolean; reason: string; message: string };
   /** Look again after this long (a renewal or a CA rotation phase is due). */
@@ -58,15 +62,20 @@ export async function ensureInternalTrust(
   const ns = cc.metadata.namespace ?? "default";
   const errors: string[] = [];
   const t = spec.internalTls;
-  const fresh = live.statefulSet === undefined && live.deployment === undefined;
+  // New workloads, or ones this operator marked before; an earlier operator's are left as they run.
+  const managed =
+    (live.statefulSet === undefined && live.deployment === undefined) ||
+    trustManaged(live.statefulSet) ||
+    trustManaged(live.deployment) ||
+    t.explicit;
   const liveTls = carriesInternalTls(live.statefulSet) || carriesInternalTls(live.deployment);
-  const principalKey = fresh || t.explicit || carriesPrincipalKey(live.deployment);
+  const principalKey = managed || carriesPrincipalKey(live.deployment);
   if (principalKey) {
     const err = await ensurePrincipalKey(d, cc, names);
     if (err !== undefined) errors.push(err);
   }
   const off = (reason: string, message: string): TrustStep => ({
-    trust: { internalTls: false, principalKey },
+    trust: { internalTls: false, principalKey, managed },
     condition: { ready: false, reason, message },
     errors,
   });
@@ -75,7 +84,7 @@ export async function ensureInternalTrust(
       "Disabled",
       "spec.internalTls.enabled is false: the internal link runs h2c with the shared secret alone",
     );
-  if (!t.explicit && !fresh && !liveTls)
+  if (!managed && !liveTls)
     return off(
       "NotEnabledOnExistingWorkloads",
       "these workloads were created without internal TLS: set spec.internalTls.enabled to true to turn it on (both tiers roll, and logic reaches only gateways of its own kind until they have)",
@@ -89,7 +98,7 @@ export async function ensureInternalTrust(
       // Pods that already mount the Secrets keep them; new ones would wait for Secrets nothing writes.
       return liveTls
         ? {
-            trust: { internalTls: true, principalKey },
+            trust: { internalTls: true, principalKey, managed },
             condition: { ready: false, reason: "CertManagerAPIMissing", message },
             errors,
           }
@@ -103,7 +112,7 @@ export async function ensureInternalTrust(
       }),
     );
     return {
-      trust: { internalTls: true, principalKey },
+      trust: { internalTls: true, principalKey, managed },
       condition: issued.every(Boolean)
         ? {
             ready: true,
@@ -159,7 +168,7 @@ export async function ensureInternalTrust(
     ? Math.min(CERT_RECHECK_MAX_MS, Math.max(1000, plan.nextCheckMs - d.nowMs))
     : 1000;
   return {
-    trust: { internalTls: true, principalKey },
+    trust: { internalTls: true, principalKey, managed },
     condition: written
       ? {
           ready: true,
@@ -218,7 +227,11 @@ async function ensurePrincipalKey(
 export function trustWhilePaused(live: LiveWorkloads): TrustStep {
   const internalTls = carriesInternalTls(live.statefulSet) || carriesInternalTls(live.deployment);
   return {
-    trust: { internalTls, principalKey: carriesPrincipalKey(live.deployment) },
+    trust: {
+      internalTls,
+      principalKey: carriesPrincipalKey(live.deployment),
+      managed: trustManaged(live.statefulSet) || trustManaged(live.deployment),
+    },
     condition: { ready: internalTls, reason: "Paused", message: "spec.paused: certificates are not renewed" },
     errors: [],
   };

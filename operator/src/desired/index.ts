@@ -5,7 +5,8 @@ import { CERTIFICATE_API_VERSION, tierCertificate } from "./cert-manager.ts";
 import { gatewayHttpRoute, gatewayIngress, HTTP_ROUTE_API_VERSION } from "./client-routes.ts";
 import { gatewayClientService, gatewayHeadlessService, gatewayPdb, gatewayStatefulSet } from "./gateway.ts";
 import { resolveImages, type TierImages } from "./images.ts";
-import { type LogicTrust, logicDataClaim, logicDeployment, logicPdb, logicService } from "./logic.ts";
+import { type InternalTrust, markTrustManaged } from "./internal-trust.ts";
+import { logicDataClaim, logicDeployment, logicPdb, logicService } from "./logic.ts";
 import { type ChildNames, childNames } from "./names.ts";
 import { gatewayNetworkPolicy, logicNetworkPolicy } from "./network-policies.ts";
 import type { SecretRolls } from "./pod-common.ts";
@@ -34,7 +35,7 @@ export interface DesiredOptions {
    * decides from the spec and the running workloads); unset: neither, the
    * templates an earlier operator built.
    */
-  trust?: LogicTrust;
+  trust?: InternalTrust;
 }
 
 /** A child this ChatCluster must not have (any more), to delete where it exists. */
@@ -108,13 +109,16 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
     gatewayHeadlessService(cc, spec, names),
     gatewayClientService(cc, spec, names),
     ...workload(() =>
-      gatewayStatefulSet(cc, spec, names, {
-        image: images.gateway,
-        configHash: gatewayHash,
-        replicas: opts.gatewayReplicas ?? spec.gateway.replicas,
-        rolls,
-        internalTls: opts.trust?.internalTls ?? false,
-      }),
+      markTrustManaged(
+        gatewayStatefulSet(cc, spec, names, {
+          image: images.gateway,
+          configHash: gatewayHash,
+          replicas: opts.gatewayReplicas ?? spec.gateway.replicas,
+          rolls,
+          internalTls: opts.trust?.internalTls ?? false,
+        }),
+        opts.trust,
+      ),
     ),
     gatewayPdb(cc, names),
   ];
@@ -122,7 +126,12 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
   if (claim) objects.push(claim);
   objects.push(
     logicService(cc, spec, names),
-    ...workload(() => logicDeployment(cc, spec, names, images.logic, logicHash, rolls, opts.trust)),
+    ...workload(() =>
+      markTrustManaged(
+        logicDeployment(cc, spec, names, images.logic, logicHash, rolls, opts.trust),
+        opts.trust,
+      ),
+    ),
     logicPdb(cc, names),
   );
   const absent: AbsentChild[] = [];

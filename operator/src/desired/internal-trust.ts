@@ -10,6 +10,28 @@ import { secretEnv } from "./pod-common.ts";
  * logic alone, the key it signs principals with.
  */
 
+/** What the pods get of the internal trust; all off builds an earlier operator's templates. */
+export interface InternalTrust {
+  internalTls: boolean;
+  principalKey: boolean;
+  /**
+   * The workloads are this operator's to secure (new, or marked so before):
+   * they carry TRUST_MANAGED_ANNOTATION, so a later reconcile turns TLS on for
+   * them; workloads an earlier operator made lack it and are not rolled unasked.
+   */
+  managed?: boolean;
+}
+
+/** On the gateway StatefulSet and logic Deployment (not their pod templates). */
+export const TRUST_MANAGED_ANNOTATION = "chatcluster.io/internal-trust";
+
+/** Whether a running workload carries the mark (internal-tls-step.ts). */
+export function trustManaged(
+  w: { metadata?: { annotations?: Record<string, string> } } | undefined,
+): boolean {
+  return w?.metadata?.annotations?.[TRUST_MANAGED_ANNOTATION] === "managed";
+}
+
 /** Where a tier's certificate Secret (tls.crt, tls.key, ca.crt) is mounted. */
 export const INTERNAL_TLS_DIR = "/etc/chatcluster/internal-tls";
 const VOLUME = "internal-tls";
@@ -71,4 +93,19 @@ export function carriesPrincipalKey(w: Template | undefined): boolean {
       c.env?.some((e) => e.name === "CHATCLUSTER_PRINCIPAL_KEY"),
     ) === true
   );
+}
+
+/** The workload with the mark when the operator manages its trust (metadata only: no pod rolls). */
+export function markTrustManaged<T extends { metadata?: { annotations?: Record<string, string> } }>(
+  w: T,
+  trust: InternalTrust | undefined,
+): T {
+  if (trust?.managed !== true) return w;
+  return {
+    ...w,
+    metadata: {
+      ...w.metadata,
+      annotations: { ...w.metadata?.annotations, [TRUST_MANAGED_ANNOTATION]: "managed" },
+    },
+  };
 }

@@ -8,7 +8,7 @@ import type {
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import type { ResolvedSpec } from "../api/defaults.ts";
 import { hooksSecretEnv } from "./hooks-config.ts";
-import { principalKeyEnv, tierTls } from "./internal-trust.ts";
+import { type InternalTrust, principalKeyEnv, tierTls } from "./internal-trust.ts";
 import {
   type ChildNames,
   CONFIG_HASH_ANNOTATION,
@@ -30,12 +30,6 @@ import {
 } from "./pod-common.ts";
 import { withTierPod } from "./tier-pod.ts";
 import { JWKS_DIR, JWKS_FILE, SQLITE_DIR } from "./workload-config.ts";
-
-/** What logic's pods get of the internal trust (internal-trust.ts); both off builds an earlier operator's template. */
-export interface LogicTrust {
-  internalTls: boolean;
-  principalKey: boolean;
-}
 
 /** Logic pods finish in-flight requests and hand their streams over within this. */
 export const LOGIC_TERMINATION_GRACE_SECONDS = 30;
@@ -61,7 +55,7 @@ export function logicDeployment(
   image: string,
   configHash: string,
   rolls: SecretRolls,
-  trust: LogicTrust = { internalTls: false, principalKey: false },
+  trust: InternalTrust = { internalTls: false, principalKey: false },
 ): V1Deployment {
   const selector = selectorLabels(cc.metadata.name, "logic");
   const tls = trust.internalTls
