@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,6 +18,8 @@ import {
   startControlPlane,
   trackFailures,
 } from "../../testenv/harness/index.ts";
+import type { ChatCluster } from "./api/chatcluster-types.ts";
+import { buildDesired } from "./desired/index.ts";
 import { clusterHelpers, type Obj } from "./testing/cluster-helpers.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
 
@@ -267,5 +269,58 @@ describe("internal TLS and the principal key on a real control plane", {
     assert.ok(container(tls).args.includes(`--internal-tls-client-name=logic.${NS}.cm.chatcluster.internal`));
     const c = await get("chatcluster", "cm");
     assert.equal(condition(c, "InternalTLSReady")?.reason, "WaitingForCertManager");
+  });
+  it("leaves the workloads an earlier operator made without TLS until internalTls.enabled is set", async () => {
+    // An earlier operator's workloads: built without the internal trust, as it built them, while no operator runs.
+    await op.stop();
+    await applyYaml("old.yaml", chatClusterYaml("old", "{}").replace("  internalTls: {}\n", ""));
+    const cc = (await get("chatcluster", "old")) as unknown as ChatCluster;
+    const earlier = buildDesired(cc, {
+      defaultImage: "ghcr.io/chatcluster/chatcluster:0.1.0",
+      serviceMonitorAvailable: false,
+    });
+    const path = join(dir, "old-children.json");
+    writeFileSync(path, JSON.stringify({ apiVersion: "v1", kind: "List", items: earlier.objects }));
+    await kubectl("apply", "--server-side", "--field-manager=chatcluster-operator", "-f", path);
+    const sts = await get("statefulset", "old-gateway");
+    const dep = await get("deployment", "old-logic");
+    op = await spawnOperator(cp.kubeconfigPath, "op-tls-2", cp.logsDir, ["--leader-elect=false"]);
+    const kept = await eventually(
+      "InternalTLSReady=False NotEnabledOnExistingWorkloads",
+      async () => {
+        const c = await get("chatcluster", "old");
+        return condition(c, "InternalTLSReady")?.reason === "NotEnabledOnExistingWorkloads" ? c : undefined;
+      },
+      60_000,
+    );
+    assert.equal(condition(kept, "InternalTLSReady")?.status, "False");
+    assert.equal((await get("statefulset", "old-gateway")).metadata.generation, sts.metadata.generation);
+    assert.equal((await get("deployment", "old-logic")).metadata.generation, dep.metadata.generation);
+    assert.equal(await tryGet("secret", "old-gateway-tls"), undefined);
+
+    await kubectl(
+      "patch",
+      "chatcluster",
+      "old",
+      "-n",
+      NS,
+      "--type=merge",
+      "-p",
+      '{"spec":{"internalTls":{"enabled":true}}}',
+    );
+    const on = await eventually(
+      "the old StatefulSet with TLS",
+      async () => {
+        const s = await get("statefulset", "old-gateway");
+        return container(s).args.length > 1 ? s : undefined;
+      },
+      60_000,
+    );
+    assert.ok(container(on).args.includes(`--internal-tls-client-name=logic.${NS}.old.chatcluster.internal`));
+    assert.ok(await eventually("Secret old-gateway-tls", () => secret("old-gateway-tls"), 60_000));
+    const logic = await get("deployment", "old-logic");
+    assert.ok(
+      (container(logic).env as { name: string }[]).some((e) => e.name === "CHATCLUSTER_PRINCIPAL_KEY"),
+    );
   });
 });

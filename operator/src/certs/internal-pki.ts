@@ -160,11 +160,9 @@ export function planPki(state: PkiState, p: PkiPolicy, nowMs: number): PkiPlan {
   if (ca === undefined || caRenewAt === undefined) {
     ca = issueCa(nowMs, caLifetime, subject);
     caChanged = true;
-    notes.push(
-      state.ca === undefined
-        ? "created the internal CA"
-        : "the internal CA could not be read: replaced it, the leaves are reissued at once",
-    );
+    // A first CA is part of creating the ChatCluster: no Event of its own (they are rate-limited per object).
+    if (state.ca !== undefined)
+      notes.push("the internal CA could not be read: replaced it, the leaves are reissued at once");
   } else if (ca.rotation === undefined && nowMs >= caRenewAt) {
     ca = {
       ...issueCa(nowMs, caLifetime, subject),
