@@ -46,6 +46,7 @@ export const RESOURCES: Readonly<Record<string, Resource>> = {
   Ingress: { apiVersion: "networking.k8s.io/v1", plural: "ingresses", namespaced: true },
   NetworkPolicy: { apiVersion: "networking.k8s.io/v1", plural: "networkpolicies", namespaced: true },
   HTTPRoute: { apiVersion: "gateway.networking.k8s.io/v1", plural: "httproutes", namespaced: true },
+  Certificate: { apiVersion: "cert-manager.io/v1", plural: "certificates", namespaced: true },
   CustomResourceDefinition: {
     apiVersion: "apiextensions.k8s.io/v1",
     plural: "customresourcedefinitions",

@@ -26,6 +26,7 @@ const CONDITION_TYPES = Object.keys({
   Degraded: true,
   MonitoringReady: true,
   HTTPRouteReady: true,
+  InternalTLSReady: true,
 } satisfies Record<ConditionType, true>) as ConditionType[];
 
 export function createOperatorMetrics(
@@ -87,7 +88,7 @@ export function createOperatorMetrics(
     // with the ChatCluster's pods; scrape the operator with honor_labels (docs/metrics.md).
     clusterCondition: new Gauge({
       name: "chatcluster_operator_cluster_condition",
-      help: "Status conditions of each ChatCluster (Ready, Progressing, Degraded, and MonitoringReady or HTTPRouteReady where asked for): 1 while True, else 0. Labelled with the ChatCluster's namespace and name; exported by the leader.",
+      help: "Status conditions of each ChatCluster (Ready, Progressing, Degraded, and MonitoringReady, HTTPRouteReady or InternalTLSReady where they apply): 1 while True, else 0. Labelled with the ChatCluster's namespace and name; exported by the leader.",
       labelNames: ["namespace", "chatcluster", "condition"] as const,
       registers,
     }),

@@ -112,6 +112,10 @@ describe("operator against a real control plane", {
       ["configmap", "demo-gateway-config"],
       ["configmap", "demo-logic-config"],
       ["secret", "demo-internal-token"],
+      ["secret", "demo-internal-ca"],
+      ["secret", "demo-gateway-tls"],
+      ["secret", "demo-logic-tls"],
+      ["secret", "demo-principal-key"],
       ["serviceaccount", "demo-logic"],
       ["role", "demo-logic-endpointslices"],
       ["rolebinding", "demo-logic-endpointslices"],
@@ -143,6 +147,11 @@ describe("operator against a real control plane", {
       "logic",
       "--discovery=kubernetes",
       "--discovery-service=demo-gateway-internal",
+      "--internal-tls",
+      "--internal-tls-cert=/etc/chatcluster/internal-tls/tls.crt",
+      "--internal-tls-key=/etc/chatcluster/internal-tls/tls.key",
+      "--internal-tls-ca=/etc/chatcluster/internal-tls/ca.crt",
+      `--internal-tls-server-name=gateway.${NS}.demo.chatcluster.internal`,
     ]);
     const headless = await get("service", "demo-gateway-internal");
     assert.equal(headless.spec.clusterIP, "None");
@@ -382,6 +391,10 @@ describe("operator against a real control plane", {
       ["deployment", "demo-logic"],
       ["service", "demo-gateway-internal"],
       ["secret", "demo-internal-token"],
+      ["secret", "demo-internal-ca"],
+      ["secret", "demo-gateway-tls"],
+      ["secret", "demo-logic-tls"],
+      ["secret", "demo-principal-key"],
     ] as const) {
       await eventually(`${kind}/${name} deleted`, async () =>
         (await tryGet(kind, name)) === undefined ? true : undefined,

@@ -89,6 +89,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     "Pod",
     "ServiceMonitor",
     "HTTPRoute",
+    "Certificate",
     "CustomResourceDefinition",
   ]);
   const api = new KubeApi(kubeConfig);
@@ -169,7 +170,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     labelSelector: WORKLOAD_POD_SELECTOR,
     handlers: { onChange: enqueueOwner, onDelete: enqueueOwner },
   });
-  // Optional APIs (ServiceMonitor, HTTPRoute): their children are watched only while served.
+  // Optional APIs (ServiceMonitor, HTTPRoute, Certificate): their children are watched only while served.
   const optional = new OptionalApis({
     ...common,
     namespace: config.watchNamespace,
@@ -201,7 +202,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     retired,
     optionalApis: optional,
     cacheFor: (kind) =>
-      kind === "ServiceMonitor" || kind === "HTTPRoute"
+      kind === "ServiceMonitor" || kind === "HTTPRoute" || kind === "Certificate"
         ? optional.cache(kind)
         : owned.get(kind as (typeof OWNED_KINDS)[number])?.cache,
     defaultImage: config.workloadImage,

@@ -1,5 +1,6 @@
 import type { KubeConfig, KubernetesObject, ObjectCache } from "@kubernetes/client-node";
 import type { Logger } from "../../platform/logger.ts";
+import { CERTIFICATE_API_VERSION } from "./desired/cert-manager.ts";
 import { HTTP_ROUTE_API_VERSION } from "./desired/client-routes.ts";
 import { MANAGED_BY_SELECTOR } from "./desired/names.ts";
 import { SERVICE_MONITOR_API_VERSION } from "./desired/service-monitor.ts";
@@ -8,7 +9,8 @@ import type { KubeApi } from "./kube-api.ts";
 
 /**
  * APIs a ChatCluster may use that the cluster may not serve: the Prometheus
- * Operator's ServiceMonitor and the Gateway API's HTTPRoute. For each, the
+ * Operator's ServiceMonitor, the Gateway API's HTTPRoute and cert-manager's
+ * Certificate. For each, the
  * operator keeps an informer of its children only while the API is served.
  *
  * It learns that an API appeared or went from a watch on the API's
@@ -19,7 +21,7 @@ import type { KubeApi } from "./kube-api.ts";
  * and every `intervalMs` in case the CRD watch is not allowed.
  */
 
-export type OptionalKind = "ServiceMonitor" | "HTTPRoute";
+export type OptionalKind = "ServiceMonitor" | "HTTPRoute" | "Certificate";
 
 interface ApiInfo {
   kind: OptionalKind;
@@ -34,6 +36,7 @@ export const OPTIONAL_APIS: readonly ApiInfo[] = [
     crd: "servicemonitors.monitoring.coreos.com",
   },
   { kind: "HTTPRoute", apiVersion: HTTP_ROUTE_API_VERSION, crd: "httproutes.gateway.networking.k8s.io" },
+  { kind: "Certificate", apiVersion: CERTIFICATE_API_VERSION, crd: "certificates.cert-manager.io" },
 ];
 
 /** How often discovery is asked again after a CRD change while the API is not listed yet. */

@@ -16,6 +16,7 @@ import { getFresh, latestFailedCreate, readKeys } from "./cluster-reads.ts";
 import { buildDesired } from "./desired/index.ts";
 import { COMPONENT_LABEL, childNames, FIELD_MANAGER, INSTANCE_LABEL } from "./desired/names.ts";
 import type { EventRecorder } from "./event-recorder.ts";
+import { ensureInternalTrust, trustWhilePaused } from "./internal-tls-step.ts";
 import { ensureInternalToken, finishRotation, tokenWhilePaused } from "./internal-token-step.ts";
 import type { KubeApi } from "./kube-api.ts";
 import { resourcePath } from "./kube-api.ts";
@@ -106,6 +107,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
     const apis = {
       ServiceMonitor: d.optionalApis.available("ServiceMonitor"),
       HTTPRoute: d.optionalApis.available("HTTPRoute"),
+      Certificate: d.optionalApis.available("Certificate"),
     };
     const resolved = resolveSpec(cc.spec);
     const live = { statefulSet: liveSts, deployment: prevDep };
@@ -115,6 +117,11 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       ? tokenWhilePaused(cc, live)
       : await ensureInternalToken(tokenDeps, cc, resolved, names, live);
     errors.push(...token.errors);
+    const trustDeps = { ...tokenDeps, certManagerAvailable: apis.Certificate, nowMs: now().getTime() };
+    const trust = resolved.paused
+      ? trustWhilePaused(live)
+      : await ensureInternalTrust(trustDeps, cc, resolved, names, live);
+    errors.push(...trust.errors);
     const desired = buildDesired(cc, {
       defaultImage: d.defaultImage,
       // Under upgradePolicy Manual the images stay what they were resolved to (images.ts).
@@ -126,7 +133,9 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       gatewayReplicas: Math.max(liveSts?.spec?.replicas ?? 0, resolved.gateway.replicas),
       serviceMonitorAvailable: apis.ServiceMonitor,
       httpRouteAvailable: apis.HTTPRoute,
+      certificateAvailable: apis.Certificate,
       secretRolls: token.rolls,
+      trust: trust.trust,
     });
     const { spec } = desired;
 
@@ -181,6 +190,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       reconcilePaused: spec.paused,
       optionalApis: apis,
       internalToken: token.status,
+      internalTls: trust.condition,
     });
     const writeStatus = async (s: ChatClusterStatus) => {
       // Merge patch: a field that is gone must be sent as null to be removed.
@@ -250,9 +260,12 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
     if (errors.length > 0) throw new Error(errors.join(" "));
     const busy =
       problems.length > 0 || status.conditions?.some((c) => c.type === "Progressing" && c.status === "True");
-    if (plan.recheckMs !== undefined)
-      return { requeueAfterMs: Math.min(plan.recheckMs, PROGRESS_RECHECK_MS) };
-    return busy ? { requeueAfterMs: PROGRESS_RECHECK_MS } : {};
+    const rechecks = [
+      plan.recheckMs === undefined ? undefined : Math.min(plan.recheckMs, PROGRESS_RECHECK_MS),
+      busy ? PROGRESS_RECHECK_MS : undefined,
+      trust.recheckMs,
+    ].filter((ms): ms is number => ms !== undefined);
+    return rechecks.length > 0 ? { requeueAfterMs: Math.min(...rechecks) } : {};
   };
 }
 

@@ -29,7 +29,9 @@ export interface Observed {
   /** spec.paused: the operator changed nothing in this reconcile. */
   reconcilePaused?: boolean;
   /** Whether the cluster serves the optional APIs (optional-apis.ts). */
-  optionalApis?: { ServiceMonitor: boolean; HTTPRoute: boolean };
+  optionalApis?: { ServiceMonitor: boolean; HTTPRoute: boolean; Certificate?: boolean };
+  /** The InternalTLSReady condition (internal-tls-step.ts); never affects Ready. */
+  internalTls?: { ready: boolean; reason: string; message: string };
   /** The internal token as internal-token-step.ts left it. */
   internalToken?: InternalTokenStatus;
 }
@@ -120,6 +122,16 @@ export function computeStatus(
       ...(spec.serviceMonitor.enabled ? [cond("MonitoringReady", ...monitoring(apis.ServiceMonitor))] : []),
       ...(spec.gateway.httpRoute !== undefined
         ? [cond("HTTPRouteReady", ...httpRouteState(apis.HTTPRoute))]
+        : []),
+      ...(observed.internalTls !== undefined
+        ? [
+            cond(
+              "InternalTLSReady",
+              observed.internalTls.ready,
+              observed.internalTls.reason,
+              observed.internalTls.message,
+            ),
+          ]
         : []),
     ],
     gateway: {

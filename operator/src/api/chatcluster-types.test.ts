@@ -107,6 +107,12 @@ const FULL_SPEC: Required<ChatClusterSpec> = {
     apiKeys: { secretKeyRef: { name: "n", key: "k" } },
   },
   metrics: { serviceMonitor: { enabled: true, interval: "30s", labels: { a: "b" } } },
+  internalTls: {
+    enabled: true,
+    issuer: "certManager",
+    certManager: { issuerRef: { name: "ca", kind: "ClusterIssuer", group: "cert-manager.io" } },
+    certificateLifetime: "2160h",
+  },
   networkPolicy: {
     enabled: true,
     client: {

@@ -162,6 +162,22 @@ export interface NetworkPolicySpec {
   metrics?: { from?: NetworkPeer[] };
 }
 
+/** A cert-manager issuer (cert-manager.io/v1 Certificate spec.issuerRef). */
+export interface IssuerRef {
+  name: string;
+  kind?: "Issuer" | "ClusterIssuer";
+  group?: string;
+}
+
+/** The internal link's certificates: who issues them, and whether the link uses TLS at all. */
+export interface InternalTlsSpec {
+  enabled?: boolean;
+  issuer?: "operator" | "certManager";
+  certManager?: { issuerRef: IssuerRef };
+  /** Leaf lifetime with issuer operator, as a duration such as 2160h. */
+  certificateLifetime?: string;
+}
+
 export interface ChatClusterSpec {
   image?: ImageSpec;
   upgradePolicy?: UpgradePolicy;
@@ -206,6 +222,7 @@ export interface ChatClusterSpec {
   };
   metrics?: { serviceMonitor?: { enabled?: boolean; interval?: string; labels?: Record<string, string> } };
   networkPolicy?: NetworkPolicySpec;
+  internalTls?: InternalTlsSpec;
   placement?: Placement;
 }
 
@@ -213,7 +230,13 @@ export interface ChatClusterSpec {
  * Ready, Progressing and Degraded always; MonitoringReady while a ServiceMonitor
  * is asked for and HTTPRouteReady while an HTTPRoute is (neither affects Ready).
  */
-export type ConditionType = "Ready" | "Progressing" | "Degraded" | "MonitoringReady" | "HTTPRouteReady";
+export type ConditionType =
+  | "Ready"
+  | "Progressing"
+  | "Degraded"
+  | "MonitoringReady"
+  | "HTTPRouteReady"
+  | "InternalTLSReady";
 export type ConditionStatus = "True" | "False" | "Unknown";
 
 export interface Condition {

@@ -6,6 +6,8 @@ import type {
   HttpRouteSpec,
   ImageSpec,
   IngressSpec,
+  InternalTlsSpec,
+  IssuerRef,
   KeyRef,
   NetworkPeer,
   Placement,
@@ -123,7 +125,17 @@ export interface ResolvedSpec {
     serverApi: NetworkPeer[];
     metrics: NetworkPeer[];
   };
+  internalTls: ResolvedInternalTls;
   placement: Placement;
+}
+
+export interface ResolvedInternalTls {
+  enabled: boolean;
+  /** spec.internalTls.enabled was written (true or false), not defaulted: see internal-tls-step.ts. */
+  explicit: boolean;
+  issuer: "operator" | "certManager";
+  issuerRef?: Required<IssuerRef>;
+  certificateLifetimeMs: number;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -151,6 +163,8 @@ export const DEFAULTS = Object.freeze({
   jwksKey: "jwks.json",
   apiKeysKey: "api-keys",
   hooksSecretKey: "hooks-secret",
+  /** Internal leaf certificates live 90 days and are renewed at 60. */
+  certificateLifetime: "2160h",
   serviceMonitorInterval: "30s",
   routePath: "/",
   ingressPathType: "Prefix" as const,
@@ -308,6 +322,29 @@ export function resolveSpec(spec: ChatClusterSpec): ResolvedSpec {
       serverApi: spec.networkPolicy?.serverApi?.from ?? [],
       metrics: spec.networkPolicy?.metrics?.from ?? [],
     },
+    internalTls: resolveInternalTls(spec.internalTls ?? {}),
     placement,
   };
+}
+
+function resolveInternalTls(t: InternalTlsSpec): ResolvedInternalTls {
+  const ref = t.certManager?.issuerRef;
+  return {
+    enabled: t.enabled ?? true,
+    explicit: t.enabled !== undefined,
+    issuer: t.issuer ?? "operator",
+    ...(ref !== undefined
+      ? { issuerRef: { name: ref.name, kind: ref.kind ?? "Issuer", group: ref.group ?? "cert-manager.io" } }
+      : {}),
+    certificateLifetimeMs: durationMs(t.certificateLifetime ?? DEFAULTS.certificateLifetime),
+  };
+}
+
+/** A CRD-validated duration (one or more number-unit pairs: 2160h, 1h30m) in milliseconds. */
+export function durationMs(d: string): number {
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+  let ms = 0;
+  for (const m of d.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g))
+    ms += Number(m[1]) * unit[m[2] as keyof typeof unit];
+  return Math.round(ms);
 }

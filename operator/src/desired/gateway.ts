@@ -1,6 +1,7 @@
 import type { V1PodDisruptionBudget, V1Service, V1StatefulSet } from "@kubernetes/client-node";
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import type { ResolvedSpec } from "../api/defaults.ts";
+import { tierTls } from "./internal-trust.ts";
 import {
   type ChildNames,
   CONFIG_HASH_ANNOTATION,
@@ -96,6 +97,8 @@ export interface GatewayWorkload {
   /** The operator steps scale-down one pod at a time, so this may lag spec.gateway.replicas. */
   replicas: number;
   rolls: SecretRolls;
+  /** TLS both ways on the internal port (internal-trust.ts); off, the shared secret alone. */
+  internalTls: boolean;
 }
 
 export function gatewayStatefulSet(
@@ -106,6 +109,9 @@ export function gatewayStatefulSet(
 ): V1StatefulSet {
   const selector = selectorLabels(cc.metadata.name, "gateway");
   const p = spec.gateway.ports;
+  const tls = w.internalTls
+    ? tierTls(names, "gateway", cc.metadata.namespace ?? "default", cc.metadata.name)
+    : undefined;
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -141,7 +147,7 @@ export function gatewayStatefulSet(
                 name: "gateway",
                 image: w.image,
                 imagePullPolicy: spec.images.gateway.pullPolicy,
-                args: ["gateway"],
+                args: ["gateway", ...(tls?.args ?? [])],
                 envFrom: [{ configMapRef: { name: names.gatewayConfig } }],
                 env: [
                   fieldEnv("CHATCLUSTER_GATEWAY_ID", "metadata.name"),
@@ -157,10 +163,10 @@ export function gatewayStatefulSet(
                 lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
                 resources: resources(spec.gateway.resources),
                 securityContext: CONTAINER_SECURITY_CONTEXT,
-                volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(tls ? [tls.mount] : [])],
               },
             ],
-            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }, ...(tls ? [tls.volume] : [])],
           },
         },
         spec.gateway.pod,

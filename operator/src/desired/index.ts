@@ -1,9 +1,11 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import { type ResolvedSpec, resolveSpec } from "../api/defaults.ts";
+import { CERTIFICATE_API_VERSION, tierCertificate } from "./cert-manager.ts";
 import { gatewayHttpRoute, gatewayIngress, HTTP_ROUTE_API_VERSION } from "./client-routes.ts";
 import { gatewayClientService, gatewayHeadlessService, gatewayPdb, gatewayStatefulSet } from "./gateway.ts";
 import { resolveImages, type TierImages } from "./images.ts";
+import { type InternalTrust, markTrustManaged } from "./internal-trust.ts";
 import { logicDataClaim, logicDeployment, logicPdb, logicService } from "./logic.ts";
 import { type ChildNames, childNames } from "./names.ts";
 import { gatewayNetworkPolicy, logicNetworkPolicy } from "./network-policies.ts";
@@ -24,8 +26,16 @@ export interface DesiredOptions {
   serviceMonitorAvailable: boolean;
   /** Whether gateway.networking.k8s.io/v1 HTTPRoute exists in the cluster (discovery). */
   httpRouteAvailable?: boolean;
+  /** Whether cert-manager.io/v1 Certificate exists in the cluster (discovery). */
+  certificateAvailable?: boolean;
   /** The internal token's generation and the auth secrets' revision (internal-token-step.ts); 0 when never replaced. */
   secretRolls?: SecretRolls;
+  /**
+   * What the pod templates carry of the internal trust (internal-tls-step.ts
+   * decides from the spec and the running workloads); unset: neither, the
+   * templates an earlier operator built.
+   */
+  trust?: InternalTrust;
 }
 
 /** A child this ChatCluster must not have (any more), to delete where it exists. */
@@ -99,12 +109,16 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
     gatewayHeadlessService(cc, spec, names),
     gatewayClientService(cc, spec, names),
     ...workload(() =>
-      gatewayStatefulSet(cc, spec, names, {
-        image: images.gateway,
-        configHash: gatewayHash,
-        replicas: opts.gatewayReplicas ?? spec.gateway.replicas,
-        rolls,
-      }),
+      markTrustManaged(
+        gatewayStatefulSet(cc, spec, names, {
+          image: images.gateway,
+          configHash: gatewayHash,
+          replicas: opts.gatewayReplicas ?? spec.gateway.replicas,
+          rolls,
+          internalTls: opts.trust?.internalTls ?? false,
+        }),
+        opts.trust,
+      ),
     ),
     gatewayPdb(cc, names),
   ];
@@ -112,7 +126,12 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
   if (claim) objects.push(claim);
   objects.push(
     logicService(cc, spec, names),
-    ...workload(() => logicDeployment(cc, spec, names, images.logic, logicHash, rolls)),
+    ...workload(() =>
+      markTrustManaged(
+        logicDeployment(cc, spec, names, images.logic, logicHash, rolls, opts.trust),
+        opts.trust,
+      ),
+    ),
     logicPdb(cc, names),
   );
   const absent: AbsentChild[] = [];
@@ -144,6 +163,18 @@ export function buildDesired(cc: ChatCluster, opts: DesiredOptions): DesiredStat
     kind: "HTTPRoute",
     name: names.gatewayHttpRoute,
   });
+  const certManager = opts.trust?.internalTls === true && spec.internalTls.issuer === "certManager";
+  for (const tier of ["gateway", "logic"] as const) {
+    optional(
+      certManager ? tierCertificate(cc, spec, names, tier) : undefined,
+      opts.certificateAvailable === true,
+      {
+        apiVersion: CERTIFICATE_API_VERSION,
+        kind: "Certificate",
+        name: tier === "gateway" ? names.gatewayTlsSecret : names.logicTlsSecret,
+      },
+    );
+  }
   optional(
     spec.serviceMonitor.enabled ? serviceMonitor(cc, spec, names) : undefined,
     opts.serviceMonitorAvailable,

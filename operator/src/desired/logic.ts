@@ -8,6 +8,7 @@ import type {
 import type { ChatCluster } from "../api/chatcluster-types.ts";
 import type { ResolvedSpec } from "../api/defaults.ts";
 import { hooksSecretEnv } from "./hooks-config.ts";
+import { type InternalTrust, principalKeyEnv, tierTls } from "./internal-trust.ts";
 import {
   type ChildNames,
   CONFIG_HASH_ANNOTATION,
@@ -54,8 +55,12 @@ export function logicDeployment(
   image: string,
   configHash: string,
   rolls: SecretRolls,
+  trust: InternalTrust = { internalTls: false, principalKey: false },
 ): V1Deployment {
   const selector = selectorLabels(cc.metadata.name, "logic");
+  const tls = trust.internalTls
+    ? tierTls(names, "logic", cc.metadata.namespace ?? "default", cc.metadata.name)
+    : undefined;
   const sqlite = spec.store.kind === "sqlite";
   const mounts: { name: string; mountPath: string; readOnly?: boolean }[] = [
     { name: "tmp", mountPath: "/tmp" },
@@ -63,6 +68,10 @@ export function logicDeployment(
   const volumes: NonNullable<NonNullable<V1Deployment["spec"]>["template"]["spec"]>["volumes"] = [
     { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
   ];
+  if (tls) {
+    mounts.push(tls.mount);
+    volumes.push(tls.volume);
+  }
   if (sqlite) {
     mounts.push({ name: "data", mountPath: SQLITE_DIR });
     volumes.push({ name: "data", persistentVolumeClaim: { claimName: names.logicData } });
@@ -116,6 +125,7 @@ export function logicDeployment(
                   "logic",
                   "--discovery=kubernetes",
                   `--discovery-service=${names.gatewayHeadlessService}`,
+                  ...(tls?.args ?? []),
                 ],
                 envFrom: [{ configMapRef: { name: names.logicConfig } }],
                 env: [
@@ -125,6 +135,7 @@ export function logicDeployment(
                   ...internalTokenEnv(names, rolls.tokenGeneration),
                   ...authEnv(spec),
                   ...hooksSecretEnv(spec),
+                  ...(trust.principalKey ? [principalKeyEnv(names)] : []),
                 ],
                 ports: [
                   { name: "api", containerPort: spec.logic.ports.api, protocol: "TCP" },

@@ -33,6 +33,10 @@ export interface ChildNames {
   logicRoleBinding: string;
   logicData: string;
   internalTokenSecret: string;
+  internalCaSecret: string;
+  gatewayTlsSecret: string;
+  logicTlsSecret: string;
+  principalKeySecret: string;
   serviceMonitor: string;
   gatewayIngress: string;
   gatewayHttpRoute: string;
@@ -56,6 +60,10 @@ export function childNames(name: string): ChildNames {
     logicRoleBinding: `${name}-logic-endpointslices`,
     logicData: `${name}-logic-data`,
     internalTokenSecret: `${name}-internal-token`,
+    internalCaSecret: `${name}-internal-ca`,
+    gatewayTlsSecret: `${name}-gateway-tls`,
+    logicTlsSecret: `${name}-logic-tls`,
+    principalKeySecret: `${name}-principal-key`,
     serviceMonitor: name,
     gatewayIngress: `${name}-gateway`,
     gatewayHttpRoute: `${name}-gateway`,

@@ -244,6 +244,7 @@ describe("the env names the CRD refuses", () => {
     "CHATCLUSTER_API_KEYS_FILE",
     "CHATCLUSTER_JWT_PREVIOUS_SECRET",
     "CHATCLUSTER_INTERNAL_SECRET_PREVIOUS",
+    "CHATCLUSTER_PRINCIPAL_KEY_PREVIOUS",
   ]);
 
   it("are exactly those the operator sets for each tier, plus the key sources that would clash", () => {
@@ -255,7 +256,7 @@ describe("the env names the CRD refuses", () => {
     for (const tier of ["gateway", "logic"] as const) {
       const set = new Set<string>();
       for (const s of specs) {
-        const d = buildDesired(chatCluster(s), OPTS);
+        const d = buildDesired(chatCluster(s), { ...OPTS, trust: { internalTls: true, principalKey: true } });
         const t = tier === "gateway" ? "StatefulSet" : "Deployment";
         const w = d.objects.find((o) => o.kind === t) as V1StatefulSet;
         for (const e of w.spec?.template.spec?.containers[0]?.env ?? []) set.add(e.name);
