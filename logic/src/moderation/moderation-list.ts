@@ -5,11 +5,14 @@ import {
   type ModerationKind,
   type ModerationStore,
 } from "../store/moderation-store.ts";
+import { StoreError } from "../store/store-error.ts";
 
 /** How often every logic process reads the entries other processes wrote. */
 export const MODERATION_SYNC_MS = 250;
 /** How often ended entries (expired, lifted) leave memory: every 240 syncs, once a minute. */
 const PRUNE_EVERY_SYNCS = 240;
+/** The first load retries a store that is not answering yet (a stream just placed on a cluster) this long. */
+const START_RETRY_MS = 60_000;
 
 /**
  * This process's copy of the bans and revocations in the store, consulted on
@@ -41,7 +44,20 @@ export class ModerationList {
 
   /** Loads every entry (none is "learned": they predate this process), then follows the store. */
   async start(): Promise<void> {
-    await this.#drain(false);
+    // A stream created a moment ago on a cluster may not answer direct gets
+    // yet ("no responders"); that, like any retryable store error, is waited
+    // out rather than ending the process.
+    const deadline = Date.now() + START_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#drain(false);
+        break;
+      } catch (err) {
+        if (!(err instanceof StoreError) || !err.retryable || Date.now() > deadline) throw err;
+        this.#log.warn({ err: err.message, attempt }, "moderation list not loaded yet; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
     this.prune(Date.now());
     let syncs = 0;
     this.#timer = setInterval(() => {
