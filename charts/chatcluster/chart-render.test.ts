@@ -329,14 +329,19 @@ describe("helm chart (rendered)", { skip: needsReal("helm (make testenv)") }, ()
     assert.ok(!off.some((o) => o.kind === "Lease"));
   });
 
-  it("limits its NetworkPolicy to the operator pods' metrics port; ChatCluster pods get theirs from the operator", async () => {
+  it("limits its NetworkPolicy to the operator pods' metrics port, egress open (NATS); ChatCluster pods get theirs from the operator", async () => {
     assert.ok(!(await render()).some((o) => o.kind === "NetworkPolicy"), "off by default");
     const monitoring = {
       namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
     };
     const objects = await render(["-f", join(CHART, "ci", "namespaced-values.yaml")]);
     const policies = objects.filter((o) => o.kind === "NetworkPolicy") as (KubernetesObject & {
-      spec: { podSelector: { matchLabels: Record<string, string> }; ingress: unknown[] };
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: unknown[];
+        egress?: unknown[];
+      };
     })[];
     assert.equal(policies.length, 1);
     const dep = find<V1Deployment>(objects, "Deployment");
@@ -344,5 +349,8 @@ describe("helm chart (rendered)", { skip: needsReal("helm (make testenv)") }, ()
     assert.deepEqual(policies[0]?.spec.ingress, [
       { ports: [{ port: "metrics", protocol: "TCP" }], from: [monitoring] },
     ]);
+    // Egress stays open: the API server, and each ChatCluster's NATS for StoreDegraded.
+    assert.deepEqual(policies[0]?.spec.policyTypes, ["Ingress"]);
+    assert.equal(policies[0]?.spec.egress, undefined);
   });
 });

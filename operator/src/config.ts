@@ -91,6 +91,13 @@ export const operatorFlags = {
     1000,
     86_400_000,
   ),
+  storeHealthInterval: durationFlag(
+    "CHATCLUSTER_STORE_HEALTH_INTERVAL",
+    30_000,
+    "How often to ask each NATS-backed ChatCluster's JetStream API for its streams' replica health (the StoreDegraded condition).",
+    1000,
+    3_600_000,
+  ),
   logLevel: enumFlag<LogLevel>("CHATCLUSTER_LOG_LEVEL", "info", "Log level.", LOG_LEVELS),
 } as const;
 

@@ -17,6 +17,7 @@ export interface OperatorMetrics {
   applyTotal: Counter<"kind" | "result">;
   clusterCondition: Gauge<"namespace" | "chatcluster" | "condition">;
   gatewayDrains: Counter<"reason">;
+  storeDegraded: Gauge<"namespace" | "chatcluster">;
 }
 
 /** Every condition type, checked exhaustive by the compiler: a deleted ChatCluster loses each series. */
@@ -27,6 +28,7 @@ const CONDITION_TYPES = Object.keys({
   MonitoringReady: true,
   HTTPRouteReady: true,
   InternalTLSReady: true,
+  StoreDegraded: true,
 } satisfies Record<ConditionType, true>) as ConditionType[];
 
 export function createOperatorMetrics(
@@ -88,7 +90,7 @@ export function createOperatorMetrics(
     // with the ChatCluster's pods; scrape the operator with honor_labels (docs/metrics.md).
     clusterCondition: new Gauge({
       name: "chatcluster_operator_cluster_condition",
-      help: "Status conditions of each ChatCluster (Ready, Progressing, Degraded, and MonitoringReady, HTTPRouteReady or InternalTLSReady where they apply): 1 while True, else 0. Labelled with the ChatCluster's namespace and name; exported by the leader.",
+      help: "Status conditions of each ChatCluster (Ready, Progressing, Degraded, and MonitoringReady, HTTPRouteReady or InternalTLSReady where they apply, StoreDegraded for a NATS store): 1 while True, else 0. Labelled with the ChatCluster's namespace and name; exported by the leader.",
       labelNames: ["namespace", "chatcluster", "condition"] as const,
       registers,
     }),
@@ -96,6 +98,12 @@ export function createOperatorMetrics(
       name: "chatcluster_operator_gateway_drains_total",
       help: "Gateway pods the operator started draining, one at a time: replace (a new pod template) or scale_down.",
       labelNames: ["reason"] as const,
+      registers,
+    }),
+    storeDegraded: new Gauge({
+      name: "chatcluster_operator_store_degraded",
+      help: "Replica health of each ChatCluster's JetStream store, checked by the leader every --store-health-interval: 1 while a stream has no leader, an offline, lagging or missing replica, or is missing (StoreDegraded=True), 0 while healthy or unreachable. No series for a SQLite store.",
+      labelNames: ["namespace", "chatcluster"] as const,
       registers,
     }),
   };

@@ -30,6 +30,7 @@ import { OptionalApis } from "./optional-apis.ts";
 import { createReconciler } from "./reconciler.ts";
 import { RetiredTokens } from "./retired-tokens.ts";
 import { references } from "./rollout/reference-check.ts";
+import { createStoreHealthMonitor } from "./store-health-wiring.ts";
 import { WorkQueue } from "./work-queue.ts";
 
 /** Every kind the operator owns and watches (by the managed-by label). */
@@ -192,6 +193,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
   const events = new EventRecorder(api, log.child({ part: "events" }), identity, () =>
     metrics.eventsDropped.inc(),
   );
+  const storeHealth = createStoreHealthMonitor(config, metrics, log, (key) => queue.add(key));
   const reconcile = createReconciler({
     api,
     chatClusters: chatClusters.cache,
@@ -208,6 +210,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     defaultImage: config.workloadImage,
     events,
     metrics,
+    storeHealth,
     log: log.child({ part: "reconciler" }),
   });
   const controller = new Controller(queue, reconcile, metrics, log, config.maxConcurrentReconciles);
@@ -258,6 +261,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps):
     },
     async stop() {
       await controller.stop();
+      await storeHealth.stop();
       if (elector !== undefined) await elector.stop();
       metrics.leader.set(0);
       await Promise.all([...informers.map((i) => i.stop()), optional.stop()]);

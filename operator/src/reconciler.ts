@@ -34,6 +34,8 @@ import { logicRolledOut } from "./rollout/logic-rollout.ts";
 import { podView } from "./rollout/pod-view.ts";
 import { checkReferences, references } from "./rollout/reference-check.ts";
 import { computeStatus, type Observed, statusEqual } from "./status.ts";
+import { storeTarget, withStoreCondition } from "./store-health-condition.ts";
+import type { StoreHealthMonitor } from "./store-health-monitor.ts";
 
 export interface ReconcileResult {
   /** Run this key again after this long even if nothing changes (e.g. while rolling out). */
@@ -57,6 +59,8 @@ export interface ReconcilerDeps {
   defaultImage: string;
   events: EventRecorder;
   metrics: OperatorMetrics;
+  /** Replica health of NATS stores, checked off the reconcile path (StoreDegraded). */
+  storeHealth?: StoreHealthMonitor;
   log: Logger;
   now?: () => Date;
 }
@@ -81,6 +85,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
     // Deleted: children go with it through their owner references (garbage collector).
     if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) {
       forgetClusterConditions(d.metrics, ns, name);
+      d.storeHealth?.forget(key);
       d.retired.forget(ns, name);
       return {};
     }
@@ -110,6 +115,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       Certificate: d.optionalApis.available("Certificate"),
     };
     const resolved = resolveSpec(cc.spec);
+    d.storeHealth?.sync(key, storeTarget(resolved));
     const live = { statefulSet: liveSts, deployment: prevDep };
     // The internal token and the auth Secrets first: the pod templates carry their generation and revision.
     const tokenDeps = { api: d.api, secrets: d.secrets, retired: d.retired, events: d.events, log };
@@ -192,6 +198,8 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       internalToken: token.status,
       internalTls: trust.condition,
     });
+    const statusOf = (p: GatewayPlan) =>
+      withStoreCondition(computeStatus(cc, spec, observe(p), now()), cc, d.storeHealth?.health(key), now());
     const writeStatus = async (s: ChatClusterStatus) => {
       // Merge patch: a field that is gone must be sent as null to be removed.
       const gateway = { ...s.gateway, draining: s.gateway?.draining ?? null };
@@ -204,7 +212,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
     // Only a StatefulSet applied in this reconcile is acted on: its replicas are known to be ours.
     if (sts !== undefined && plan.startsDrain) {
       // Record the drain before acting, so no later reconcile starts another before this pod is gone.
-      const before = computeStatus(cc, spec, observe(plan), now());
+      const before = statusOf(plan);
       await writeStatus(before);
       cc.status = before;
       recordDrain(d.events, cc, plan, spec);
@@ -243,7 +251,7 @@ export function createReconciler(d: ReconcilerDeps): (key: string) => Promise<Re
       if (finished.done) token.status = { ...token.status, phase: "Current" };
     }
     if (errors.length > 0) d.events.record(cc, "Warning", "ReconcileFailed", errors.join(" "));
-    const status = computeStatus(cc, spec, observe(plan), now());
+    const status = statusOf(plan);
     // An optional API asked for and missing: a Warning (rate-limited by the recorder) besides the condition.
     for (const c of status.conditions ?? []) {
       if (c.reason === "ServiceMonitorAPIMissing" || c.reason === "HTTPRouteAPIMissing")

@@ -228,7 +228,8 @@ export interface ChatClusterSpec {
 
 /**
  * Ready, Progressing and Degraded always; MonitoringReady while a ServiceMonitor
- * is asked for and HTTPRouteReady while an HTTPRoute is (neither affects Ready).
+ * is asked for and HTTPRouteReady while an HTTPRoute is (neither affects Ready);
+ * StoreDegraded once the replica health of a NATS store was checked.
  */
 export type ConditionType =
   | "Ready"
@@ -236,7 +237,8 @@ export type ConditionType =
   | "Degraded"
   | "MonitoringReady"
   | "HTTPRouteReady"
-  | "InternalTLSReady";
+  | "InternalTLSReady"
+  | "StoreDegraded";
 export type ConditionStatus = "True" | "False" | "Unknown";
 
 export interface Condition {
