@@ -10,8 +10,9 @@ const ATTEMPTS = 3;
  * The stack tests run against: 2 gateways and 2 logic processes (by default) on 127.0.0.1,
  * on a block of ports free right now, ready to take traffic when it resolves
  * (stopped again if it never gets ready). A process that keeps exiting (its
- * port taken by a parallel test between the check and its bind) moves the
- * whole stack to another block.
+ * port taken by a parallel test between the check and its bind), or one that
+ * never gets ready, moves the whole stack to another block; after the last
+ * attempt the error carries the processes' last lines.
  */
 export async function startLoopbackStack(
   opts: {
@@ -30,6 +31,14 @@ export async function startLoopbackStack(
   },
   write: (line: string) => void,
 ): Promise<DevStack> {
+  // The processes' last lines, for the error when the stack never gets ready
+  // (callers often drop the output of a stack that works).
+  const tail: string[] = [];
+  const keep = (line: string) => {
+    tail.push(line);
+    if (tail.length > 60) tail.shift();
+    write(line);
+  };
   for (let attempt = 1; ; attempt++) {
     const stack = await startDevStack(
       {
@@ -48,16 +57,19 @@ export async function startLoopbackStack(
         ...(opts.hooksExample ? { hooksExample: true } : {}),
         ...(opts.logicEnv ? { logicEnv: opts.logicEnv } : {}),
       },
-      write,
+      keep,
     );
     try {
       await stack.ready(READY_TIMEOUT_MS);
       return stack;
     } catch (err) {
       await stack.stop();
-      if (!(err instanceof StackNotReadyError) || err.crashLoop === undefined || attempt >= ATTEMPTS)
-        throw err;
-      write(`[stack] ${err.message}; starting again on another block of ports (attempt ${attempt + 1})`);
+      if (!(err instanceof StackNotReadyError)) throw err;
+      if (attempt >= ATTEMPTS)
+        throw new StackNotReadyError(`${err.message}; last lines:\n${tail.join("\n")}`, err.crashLoop);
+      // A crash loop is most often a port taken between the check and the bind;
+      // a process alive but never ready is logged and given a fresh start too.
+      keep(`[stack] ${err.message}; starting again on another block of ports (attempt ${attempt + 1})`);
     }
   }
 }
