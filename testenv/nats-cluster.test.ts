@@ -63,7 +63,10 @@ describe("testenv nats cluster", { skip: needsReal("nats-server (make testenv)")
 
   test("a paused follower falls behind, catches up after SIGCONT", async () => {
     const leader = await cluster.streamLeader(STREAM);
-    const follower = cluster.nodes.find((n) => n !== leader) as (typeof cluster.nodes)[number];
+    // Not the node this test's own connection is on: its requests would wait out the pause.
+    const follower = cluster.nodes.find(
+      (n) => n !== leader && n.serverName !== nc.info?.server_name,
+    ) as (typeof cluster.nodes)[number];
     follower.pause();
     try {
       const js = jetstream(nc);
