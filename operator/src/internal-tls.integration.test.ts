@@ -20,7 +20,7 @@ import {
 } from "../../testenv/harness/index.ts";
 import type { ChatCluster } from "./api/chatcluster-types.ts";
 import { buildDesired } from "./desired/index.ts";
-import { clusterHelpers, type Obj } from "./testing/cluster-helpers.ts";
+import { clusterHelpers, conditionOf, type Obj } from "./testing/cluster-helpers.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
 
 const NS = "trust";
@@ -60,10 +60,7 @@ describe("internal TLS and the principal key on a real control plane", {
     NS,
     () => dir,
   );
-  const condition = (cc: Obj, type: string) =>
-    cc.status?.conditions?.find((c: { type: string }) => c.type === type) as
-      | { status: string; reason: string; message: string }
-      | undefined;
+  const condition = conditionOf;
   const container = (w: Obj) => w.spec.template.spec.containers[0];
   const secret = async (name: string) => (await tryGet("secret", name)) as SecretObj | undefined;
 

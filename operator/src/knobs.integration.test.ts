@@ -17,7 +17,7 @@ import {
   trackFailures,
 } from "../../testenv/harness/index.ts";
 import { KubeApi, resourcePath } from "./kube-api.ts";
-import { clusterHelpers, type Obj } from "./testing/cluster-helpers.ts";
+import { clusterHelpers, conditionOf, type Obj } from "./testing/cluster-helpers.ts";
 import { eventually, type OperatorProcess, spawnOperator } from "./testing/operator-process.ts";
 
 const NS = "knobs";
@@ -43,10 +43,7 @@ describe("ChatCluster knobs on a real control plane", {
     NS,
     () => dir,
   );
-  const condition = (cc: Obj, type: string) =>
-    cc.status?.conditions?.find((c: { type: string }) => c.type === type) as
-      | { status: string; reason: string; message: string }
-      | undefined;
+  const condition = conditionOf;
   /** The ChatCluster once the operator has processed its latest spec and check holds. */
   const current = (name: string, what: string, check: (cc: Obj) => boolean, timeoutMs = 120_000) =>
     eventually(

@@ -22,6 +22,14 @@ export interface Obj {
   status?: any;
 }
 
+/** A ChatCluster's condition of this type, or undefined. */
+export function conditionOf(
+  cc: Obj,
+  type: string,
+): { status: string; reason: string; message: string } | undefined {
+  return cc.status?.conditions?.find((c: { type: string }) => c.type === type);
+}
+
 export interface ClusterHelpers {
   kubectl(...args: string[]): Promise<string>;
   get(kind: string, name: string): Promise<Obj>;
