@@ -38,9 +38,13 @@ function body(bytes: number): string {
   return JSON.stringify({ t: Date.now(), pad: "x".repeat(Math.max(0, bytes - 30)) });
 }
 
+/** The last seq blasted per room: blasts go around the fake logic, whose head does not move. */
+const blasted = new Map<string, number>();
+
 /** Deliveries built like logic builds them: encoded once, handed over in batches. */
 async function blast(room: string, batches: number, batchSize: number, bodyBytes: number) {
-  let seq = h.link.headSeq(room);
+  // A room's seqs only grow: the gateway sends each member a seq once.
+  let seq = Math.max(h.link.headSeq(room), blasted.get(room) ?? 0);
   const pad = "x".repeat(Math.max(0, bodyBytes - 30));
   const started = process.hrtime.bigint();
   for (let b = 0; b < batches; b++) {
@@ -59,6 +63,7 @@ async function blast(room: string, batches: number, batchSize: number, bodyBytes
       batch.push(create(DeliverySchema, { room, seq: BigInt(seq), payload }));
     }
     h.edge.deliver(batch);
+    blasted.set(room, seq);
     // Yield so the per-tick flush runs and socket backpressure is honoured, like batches arriving from a stream.
     await new Promise((r) => setImmediate(r));
   }
