@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { connect as tlsConnect } from "node:tls";
 import { CoordinationV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { ChatClient, type MessageFrame } from "../client/src/index.ts";
 import { imageArchivePath } from "../image/build-image.ts";
@@ -164,6 +165,66 @@ describe("ChatCluster on a real node, as a user runs it", () => {
     assertNothingLost(r, "chat across gateways");
     assert.equal(r.disconnects, 0);
     driver.close();
+  });
+
+  test("the internal link is mutual TLS with the operator's certificates: a gateway's internal port refuses a caller without one", async () => {
+    const core = node.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const ca = await core.readNamespacedSecret({
+      name: `${NAME}-internal-ca`,
+      namespace: QUICK_START.namespace,
+    });
+    const caPem = Buffer.from(ca.data?.["tls.crt"] ?? "", "base64").toString("utf8");
+    assert.match(caPem, /BEGIN CERTIFICATE/);
+    const gateway = (await chat.pods("gateway"))[0];
+    assert.ok(gateway?.status?.podIP);
+    const refused = 'chatcluster_gateway_link_tls_refusals_total{reason="no_certificate"}';
+    const count = async () => {
+      const v = sample(await ChatClusterOnNode.metrics(gateway), refused);
+      return Number.isNaN(v) ? 0 : v;
+    };
+    const before = await count();
+    // The gateway must prove the name logic expects with a certificate of the
+    // ChatCluster's CA, then refuse us for having no certificate of our own.
+    const serverName = `gateway.${QUICK_START.namespace}.${NAME}.chatcluster.internal`;
+    const outcome = await new Promise<{ verified: boolean; ended: string }>((resolve) => {
+      let verified = false;
+      const socket = tlsConnect({
+        host: gateway.status?.podIP,
+        port: 9090,
+        ca: caPem,
+        servername: serverName,
+        ALPNProtocols: ["h2"],
+      });
+      socket.once("secureConnect", () => {
+        verified = socket.authorized;
+      });
+      socket.once("error", (err: NodeJS.ErrnoException) =>
+        resolve({ verified, ended: err.code ?? err.message }),
+      );
+      socket.once("close", () => resolve({ verified, ended: "closed" }));
+      socket.setTimeout(10_000, () => {
+        resolve({ verified, ended: "still open after 10 s" });
+        socket.destroy();
+      });
+    });
+    assert.equal(
+      outcome.verified,
+      true,
+      `the gateway's certificate chains to ${NAME}-internal-ca and names ${serverName}`,
+    );
+    assert.notEqual(
+      outcome.ended,
+      "still open after 10 s",
+      "a caller without a client certificate is cut off",
+    );
+    await waitFor(
+      "the refusal counted by the gateway",
+      async () => ((await count()) > before ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 200,
+      },
+    );
   });
 
   test("a backend publishes through the logic Service and clients get it", async () => {

@@ -31,7 +31,9 @@ const WARM_MS = Number(env.BENCH_E2E_WARM_MS ?? 2000);
 const RATES = (env.BENCH_E2E_RATES ?? "500,1000,1500,2000,2500,3000,3500,4000,5000,6000,8000,10000")
   .split(",")
   .map(Number);
-const SYSTEMS = (env.BENCH_E2E_SYSTEMS ?? "ceiling,sqlite,jetstream").split(",");
+const SYSTEMS = (env.BENCH_E2E_SYSTEMS ?? "ceiling,sqlite,sqlite-send-hook,jetstream").split(",");
+/** The offered rate at which the Send hook's added latency is read (SQLite with and without the hook). */
+const HOOK_COMPARE_RATE = 1000;
 /**
  * The offered rate at which each system's server processes are sampled with
  * perf for the CPU-per-stage table (0: none). perf counts on-CPU time only, so
@@ -108,13 +110,24 @@ async function startCeiling(): Promise<System> {
   };
 }
 
-async function startChatCluster(store: "sqlite" | "nats"): Promise<System> {
+/**
+ * `hooks`: the example hooks service (dev/hooks-example.ts, Connect JSON over
+ * HTTP/1.1, in this process) with the Join and Send hooks on for every room, so
+ * every send makes a round trip to it before it is stored.
+ */
+async function startChatCluster(store: "sqlite" | "nats", hooks = false): Promise<System> {
   const dataDir = mkdtempSync(join(tmpdir(), `cc-bench-e2e-${store}-`));
   const nats = store === "nats" ? await startNats({ name: "bench-e2e" }) : undefined;
   const output: string[] = [];
   const stack = await startLoopbackStack(
     // JavaScript frames get names in perf's samples.
-    { dataDir, store, natsUrl: nats?.url, nodeArgs: profiling ? ["--perf-basic-prof"] : [] },
+    {
+      dataDir,
+      store,
+      natsUrl: nats?.url,
+      nodeArgs: profiling ? ["--perf-basic-prof"] : [],
+      ...(hooks ? { hooksExample: true } : {}),
+    },
     (l) => output.push(l),
   );
   const pids = new Map<string, number>();
@@ -237,7 +250,7 @@ for (const name of SYSTEMS) {
   const sys =
     name === "ceiling"
       ? await startCeiling()
-      : await startChatCluster(name === "jetstream" ? "nats" : "sqlite");
+      : await startChatCluster(name === "jetstream" ? "nats" : "sqlite", name === "sqlite-send-hook");
   try {
     const m = await measure(name, sys);
     runs[name] = m.steps;
@@ -252,6 +265,24 @@ const steps = (n: string) => runs[n] ?? [];
 const ceiling100 = best(steps("ceiling"), 100);
 const ratio = (x: number) => (ceiling100 > 0 ? Math.round((x / ceiling100) * 100) / 100 : 0);
 const at1000 = steps("sqlite").find((s) => s.offered_per_s === 1000);
+const noHook = steps("sqlite").find((s) => s.offered_per_s === HOOK_COMPARE_RATE);
+const withHook = steps("sqlite-send-hook").find((s) => s.offered_per_s === HOOK_COMPARE_RATE);
+const added = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined ? null : Math.round((a - b) * 1000) / 1000;
+/** What a Send hook round trip adds, at the same offered rate, to the same topology (SQLite). */
+const sendHook = {
+  offered_per_s: HOOK_COMPARE_RATE,
+  e2e_p50_ms: { without: noHook?.e2e_p50_ms ?? null, with: withHook?.e2e_p50_ms ?? null },
+  e2e_p99_ms: { without: noHook?.e2e_p99_ms ?? null, with: withHook?.e2e_p99_ms ?? null },
+  ack_p50_ms: { without: noHook?.ack_p50_ms ?? null, with: withHook?.ack_p50_ms ?? null },
+  ack_p99_ms: { without: noHook?.ack_p99_ms ?? null, with: withHook?.ack_p99_ms ?? null },
+  added_e2e_p50_ms: added(withHook?.e2e_p50_ms, noHook?.e2e_p50_ms),
+  added_e2e_p99_ms: added(withHook?.e2e_p99_ms, noHook?.e2e_p99_ms),
+  server_cpu_ms_per_send: {
+    without: noHook?.server_cpu_ms_per_send ?? null,
+    with: withHook?.server_cpu_ms_per_send ?? null,
+  },
+};
 const prov = provenance.finish();
 const result = {
   commit: prov.commit,
@@ -266,6 +297,9 @@ const result = {
   jetstream_sends_per_s_p99_25ms: best(steps("jetstream"), 25),
   ceiling_sends_per_s_p99_25ms: best(steps("ceiling"), 25),
   sqlite_p99_ms_at_1000_per_s: at1000?.e2e_p99_ms ?? null,
+  sqlite_send_hook_sends_per_s_p99_100ms: best(steps("sqlite-send-hook"), 100),
+  sqlite_send_hook_sends_per_s_p99_25ms: best(steps("sqlite-send-hook"), 25),
+  send_hook: sendHook,
   sqlite_vs_ceiling: ratio(best(steps("sqlite"), 100)),
   jetstream_vs_ceiling: ratio(best(steps("jetstream"), 100)),
   targets: {
@@ -341,6 +375,7 @@ writeResult("e2e", result, [
   "| --- | ---: | ---: | ---: |",
   row("ceiling", "ceiling: one process, in-memory rooms, no auth or store"),
   row("sqlite", "ChatCluster, SQLite"),
+  row("sqlite-send-hook", "ChatCluster, SQLite, every send through a Send hook"),
   row("jetstream", "ChatCluster, NATS JetStream"),
   "",
   "| target | result |",
@@ -350,6 +385,16 @@ writeResult("e2e", result, [
   `| JetStream >= 2,500 sends/s at p99 < 100 ms | ${ok(result.targets.jetstream_2500_p99_100ms)} |`,
   `| SQLite >= 40% of the ceiling | ${ok(result.targets.sqlite_40pct_of_ceiling)} |`,
   `| JetStream >= 40% of the ceiling | ${ok(result.targets.jetstream_40pct_of_ceiling)} |`,
+  "",
+  `A Send hook round trip at ${HOOK_COMPARE_RATE.toLocaleString("en-US")} sends/s offered (the example hooks service of \`make dev --hooks-example\`,`,
+  "Connect JSON over HTTP/1.1 on loopback, called by logic before each append), against the same topology without hooks:",
+  "",
+  "| at the same offered rate | without hooks | with the Send hook | added |",
+  "| --- | ---: | ---: | ---: |",
+  `| send -> delivery p50 | ${sendHook.e2e_p50_ms.without} ms | ${sendHook.e2e_p50_ms.with} ms | ${sendHook.added_e2e_p50_ms} ms |`,
+  `| send -> delivery p99 | ${sendHook.e2e_p99_ms.without} ms | ${sendHook.e2e_p99_ms.with} ms | ${sendHook.added_e2e_p99_ms} ms |`,
+  `| send -> ack p99 | ${sendHook.ack_p99_ms.without} ms | ${sendHook.ack_p99_ms.with} ms | |`,
+  `| server CPU per send (gateways + logic) | ${sendHook.server_cpu_ms_per_send.without} ms | ${sendHook.server_cpu_ms_per_send.with} ms | |`,
   "",
   "Each step's figures (ack p99, CPU per process in cores, server CPU per send, errors) are in `bench/results/e2e.json`.",
   ...stageTable(stageReports),

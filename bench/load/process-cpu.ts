@@ -64,3 +64,33 @@ export class CpuMeter {
     return out;
   }
 }
+
+/** The whole machine's CPU time by kind (/proc/stat's first line), in ticks. */
+function machineTicks(): { user: number; system: number; softirq: number; idle: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  return {
+    user: user + nice,
+    system: system + irq,
+    softirq,
+    idle: idle + iowait,
+    total: user + nice + system + idle + iowait + irq + softirq + steal,
+  };
+}
+
+/** Where the whole machine's CPU went between reset() and read(): shares of all cores, rounded to 0.01. */
+export class MachineCpu {
+  #start = machineTicks();
+
+  reset(): void {
+    this.#start = machineTicks();
+  }
+
+  read(): { user: number; system: number; softirq: number; idle: number } {
+    const now = machineTicks();
+    const total = Math.max(1, now.total - this.#start.total);
+    const share = (k: "user" | "system" | "softirq" | "idle") =>
+      Math.round(((now[k] - this.#start[k]) / total) * 100) / 100;
+    return { user: share("user"), system: share("system"), softirq: share("softirq"), idle: share("idle") };
+  }
+}

@@ -101,21 +101,24 @@ export async function grpcStreamBaseline(port: number, n: number): Promise<numbe
   return r;
 }
 
-/** Connect bidi stream with the generated schema, one Delivery per frame. */
-export async function connectStreamBaseline(port: number, n: number): Promise<number> {
+/**
+ * Connect bidi stream with the generated schema: `batch` Deliveries per frame,
+ * encoded and decoded by Connect's own pipeline (protobuf-es). With 1 it is
+ * the design note's unbatched stream; with the production fleet's batch size
+ * it is the production path without the hand-written framing.
+ */
+export async function connectStreamBaseline(port: number, n: number, batch = 1): Promise<number> {
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });
   const client = createClient(GatewayService, transport);
   const payload = new Uint8Array(PAYLOAD_BYTES - 16).fill(1);
   async function* frames(): AsyncGenerator<LogicFrame> {
-    for (let i = 0; i < n; i++) {
+    let batchSeq = 0n;
+    for (let i = 0; i < n; ) {
+      const deliveries = [];
+      for (const end = Math.min(n, i + batch); i < end; i++)
+        deliveries.push({ room: "bench", seq: i === 0 ? BigInt(n) : BigInt(i), payload });
       yield create(LogicFrameSchema, {
-        kind: {
-          case: "deliveries",
-          value: {
-            batchSeq: BigInt(i + 1),
-            deliveries: [{ room: "bench", seq: i === 0 ? BigInt(n) : BigInt(i), payload }],
-          },
-        },
+        kind: { case: "deliveries", value: { batchSeq: ++batchSeq, deliveries } },
       });
     }
   }

@@ -6,7 +6,9 @@
 //
 //   node bench/push/wire-reader-bench.ts
 //
-// Prints ns per delivery (median of 7 rounds) and the machine's load average.
+// Prints ns per delivery (median of 7 rounds) and the machine's load average;
+// forked by `make bench-push`, it sends the medians to its parent, which
+// records them in bench/results/push.json.
 
 import { loadavg } from "node:os";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -73,7 +75,9 @@ function encodeWithBinaryWriter(d: Delivery): Uint8Array[] {
   return [head, trail];
 }
 
-function measure(name: string, rounds: number, fn: () => void): void {
+const medians: Record<string, number> = {};
+
+function measure(key: string, name: string, rounds: number, fn: () => void): void {
   const perDelivery: number[] = [];
   for (let round = 0; round < 7; round++) {
     const start = process.hrtime.bigint();
@@ -82,6 +86,7 @@ function measure(name: string, rounds: number, fn: () => void): void {
   }
   perDelivery.sort((a, b) => a - b);
   const med = perDelivery[3] as number;
+  medians[key] = Math.round(med);
   console.log(`${name.padEnd(44)} ${med.toFixed(0).padStart(6)} ns/delivery`);
 }
 
@@ -100,15 +105,22 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(" ")}; ${N} deliveries of 1.2 KB per batch`,
 );
-measure("decode: WireReader (gateway, payload views)", 2000, () => decodeDeliveryBatch(batch));
-measure("decode: BinaryReader (payload views)", 2000, () => decodeWithBinaryReader(batch));
-measure("decode: fromBinary(DeliveryBatch)", 500, () => fromBinary(DeliveryBatchSchema, batch));
-measure("encode: varint-writer (logic, payload referenced)", 2000, () => {
+measure("decode_wire_reader", "decode: WireReader (gateway, payload views)", 2000, () =>
+  decodeDeliveryBatch(batch),
+);
+measure("decode_binary_reader", "decode: BinaryReader (payload views)", 2000, () =>
+  decodeWithBinaryReader(batch),
+);
+measure("decode_from_binary", "decode: fromBinary(DeliveryBatch)", 500, () =>
+  fromBinary(DeliveryBatchSchema, batch),
+);
+measure("encode_varint_writer", "encode: varint-writer (logic, payload referenced)", 2000, () => {
   for (const d of deliveries) encodeDelivery(d.room, d.seq, d.payload, d.acceptedAtMs);
 });
-measure("encode: BinaryWriter (payload referenced)", 2000, () => {
+measure("encode_binary_writer", "encode: BinaryWriter (payload referenced)", 2000, () => {
   for (const d of deliveries) encodeWithBinaryWriter(d);
 });
-measure("encode: toBinary(Delivery) (payload copied)", 300, () => {
+measure("encode_to_binary", "encode: toBinary(Delivery) (payload copied)", 300, () => {
   for (const d of deliveries) toBinary(DeliverySchema, d);
 });
+process.send?.(medians);

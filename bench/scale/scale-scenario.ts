@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type * as hdr from "hdr-histogram-js";
 import { type FleetStats, LoadFleet } from "../load/load-fleet.ts";
 import type { ConnectionSpec } from "../load/load-protocol.ts";
-import { CpuMeter, rssBytes } from "../load/process-cpu.ts";
+import { CpuMeter, MachineCpu, rssBytes } from "../load/process-cpu.ts";
 import { metricSum, type ScaleSystem, startScaleSystem } from "./scale-system.ts";
 
 export interface ScaleOptions {
@@ -21,6 +21,8 @@ export interface ScaleOptions {
   readonly steadyMs: number;
   readonly stallMs: number;
   readonly drainWindowS: number;
+  /** How long after the drain window the phase waits for every moved client to resume. */
+  readonly drainBackstopS: number;
   readonly log: (line: string) => void;
 }
 
@@ -132,11 +134,28 @@ export interface ScaleResult {
   drain_even_per_s: number;
   drain_peak_vs_even: number;
   drain_lost: number;
-  drain_all_resumed_ms: number;
+  /** null when the backstop ended the phase first (see drain_unfinished). */
+  drain_all_resumed_ms: number | null;
+  /** What the drain reached when the backstop ended it; null when every moved client resumed. */
+  drain_unfinished: {
+    expected: number;
+    moved: number;
+    resumed: number;
+    states: Record<string, number>;
+    errors: Record<string, number>;
+  } | null;
   gateway_rss_bytes_per_conn: number;
   logic_rss_bytes: number[];
   gateway_cpu_s_per_1000_deliveries: number;
   logic_cpu_s_per_1000_deliveries: number;
+  /** Where the machine's CPU went in the steady phase: cores by group, and shares of the machine by kind. */
+  steady_cpu: {
+    cores: { gateways: number; logic: number; nats: number; load_generators: number; bench_runner: number };
+    machine: { user: number; system: number; softirq: number; idle: number };
+    per_process: Record<string, number>;
+  };
+  /** Event-loop delay p99 over the steady phase (prom-client's nodejs_eventloop_lag_p99_seconds), ms, by process. */
+  steady_event_loop_p99_ms: Record<string, number>;
   disconnects_total: number;
   lost_total: number;
   duplicates_total: number;
@@ -206,6 +225,18 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       `${o.connections} connections authenticated and joined in ${connectS.toFixed(1)} s (${connectPerS}/s)`,
     );
     const all = new Map(sys.pids());
+    for (const [i, pid] of fleet.pids.entries()) all.set(`load-${i}`, pid);
+    all.set("bench-runner", process.pid);
+    const processNames = [...sys.pids().keys()].filter((n) => n !== "nats-server");
+    // prom-client's event-loop percentiles cover the time since the last scrape.
+    const loopP99 = async (): Promise<Record<string, number>> => {
+      const out: Record<string, number> = {};
+      for (const n of processNames) {
+        const text = await sys.metrics(n).catch(() => "");
+        out[n] = Math.round(metricSum(text, "nodejs_eventloop_lag_p99_seconds") * 1e5) / 100;
+      }
+      return out;
+    };
     const gatewayRss = () =>
       [...sys.pids()].filter(([n]) => n.startsWith("gateway-")).reduce((a, [, pid]) => a + rssBytes(pid), 0);
 
@@ -215,9 +246,13 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     await sleep(5000);
     await fleet.stats(true);
     const cpu = new CpuMeter(all);
+    const machine = new MachineCpu();
+    await loopP99();
     const steadyFramesStart = (await fleet.stats(false)).frames;
     await sleep(o.steadyMs);
     const used = cpu.read();
+    const machineUsed = machine.read();
+    const steadyLoopP99 = await loopP99();
     const steady = await fleet.stats(true);
     const steadyS = o.steadyMs / 1000;
     // Frames counted by every connection, less the senders' acks: messages delivered.
@@ -229,9 +264,22 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const per1000 = (c: number) => Math.round(((c * steadyS) / (deliveries / 1000)) * 10_000) / 10_000;
     const gwRss = gatewayRss();
     const logicRss = [...sys.pids()].filter(([n]) => n.startsWith("logic-")).map(([, pid]) => rssBytes(pid));
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    const steadyCpu = {
+      cores: {
+        gateways: r2(cores("gateway-")),
+        logic: r2(cores("logic-")),
+        nats: r2(cores("nats-server")),
+        load_generators: r2(cores("load-")),
+        bench_runner: r2(cores("bench-runner")),
+      },
+      machine: machineUsed,
+      per_process: used,
+    };
     o.log(
       `steady ${steadyS} s: ${Math.round(deliveries / steadyS)} deliveries/s, e2e p50 ${pct(steady.e2e, 50)} ` +
-        `p99 ${pct(steady.e2e, 99)} ms; cores ${JSON.stringify(used)}`,
+        `p99 ${pct(steady.e2e, 99)} ms; cores ${JSON.stringify(steadyCpu.cores)}; machine ${JSON.stringify(machineUsed)}; ` +
+        `event-loop p99 ms ${JSON.stringify(steadyLoopP99)}`,
     );
 
     // Logic rolled under load, one process after the other.
@@ -290,24 +338,46 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     let drainStats: FleetStats | undefined;
     let moved = 0;
     let resumed = 0;
-    await waitFor(
+    let lastReport = performance.now();
+    // A run that misses says so in the file: at the backstop the phase ends
+    // with what it reached (and the connections' states) instead of failing.
+    const drainFinished = await waitFor(
       "every drained client moved and resumed",
       async () => {
         drainStats = await fleet?.stats(false);
         moved = drainStats?.moves ?? 0;
         resumed = drainStats?.resumed ?? 0;
-        if (process.env.BENCH_SCALE_DEBUG)
+        if (process.env.BENCH_SCALE_DEBUG || performance.now() - lastReport > 15_000) {
+          lastReport = performance.now();
           o.log(
             `drain: moved ${moved} resumed ${resumed} states ${JSON.stringify(drainStats?.states)} ` +
               `refused ${drainStats?.refusedUpgrades} failures ${drainStats?.connectFailures} ` +
               `disconnects ${drainStats?.disconnects} errors ${JSON.stringify(drainStats?.errors)}`,
           );
+        }
         return moved >= drainedConns * 0.99 && resumed >= moved;
       },
-      // A backstop: the wait ends when every moved client resumed.
-      (o.drainWindowS + 300) * 1000,
+      (o.drainWindowS + o.drainBackstopS) * 1000,
+    ).then(
+      () => true,
+      () => false,
     );
-    const allResumedMs = Math.round(performance.timeOrigin + performance.now() - drainStart);
+    const drainUnfinished = drainFinished
+      ? null
+      : {
+          expected: drainedConns,
+          moved,
+          resumed,
+          states: drainStats?.states ?? {},
+          errors: drainStats?.errors ?? {},
+        };
+    if (!drainFinished)
+      o.log(
+        `drain: not every moved client resumed within ${o.drainWindowS + o.drainBackstopS} s; recorded as a miss`,
+      );
+    const allResumedMs = drainFinished
+      ? Math.round(performance.timeOrigin + performance.now() - drainStart)
+      : null;
     const drain = await fleet.stats(true);
     const perSecond = new Map<number, number>();
     for (const t of drain.moveTimes) {
@@ -354,10 +424,13 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       drain_peak_vs_even: even > 0 ? Math.round((peak / even) * 100) / 100 : 0,
       drain_lost: drain.unrecovered,
       drain_all_resumed_ms: allResumedMs,
+      drain_unfinished: drainUnfinished,
       gateway_rss_bytes_per_conn: Math.round(gwRss / o.connections),
       logic_rss_bytes: logicRss,
       gateway_cpu_s_per_1000_deliveries: per1000(cores("gateway-")),
       logic_cpu_s_per_1000_deliveries: per1000(cores("logic-")),
+      steady_cpu: steadyCpu,
+      steady_event_loop_p99_ms: steadyLoopP99,
       // Moves are not disconnects; the drain phase's closes are moves.
       disconnects_total: total((s) => s.disconnects),
       lost_total: total((s) => s.unrecovered),

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { recordResult } from "../../reliability/results.ts";
 import {
   type ControlPlane,
   needsReal,
@@ -64,6 +65,11 @@ describe("internal TLS and the principal key on a real control plane", {
   const container = (w: Obj) => w.spec.template.spec.containers[0];
   const secret = async (name: string) => (await tryGet("secret", name)) as SecretObj | undefined;
 
+  // What the first three tests showed, for docs/reliability.md's security table
+  // (written by `make test-reliability` when all three held).
+  const shown: string[] = [];
+  const t0 = performance.now();
+
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "chatcluster-tls-test-"));
     cp = await startControlPlane({ kwok: true, name: "operator-tls" });
@@ -76,6 +82,17 @@ describe("internal TLS and the principal key on a real control plane", {
   });
 
   after(async () => {
+    if (shown.length === 3)
+      recordResult({
+        id: "security-operator-certs",
+        kind: "security",
+        load: "a ChatCluster (2 gateways, 2 logic) on a real kube-apiserver and etcd with kwok nodes, the operator as a process",
+        fault:
+          "internalTls with 60 s certificates, so the operator renews them during the test (operator/src/internal-tls.integration.test.ts)",
+        outcome: shown.join("; "),
+        lost: null,
+        durationMs: performance.now() - t0,
+      });
     await op?.stop();
     if (failed()) console.error(`--- operator log tail\n${op?.logTail(80)}`);
     await cp?.stop({ failed: failed() });
@@ -101,6 +118,9 @@ describe("internal TLS and the principal key on a real control plane", {
     }
     const key = await secret("demo-principal-key");
     assert.ok(key !== undefined && data(key, "key").length >= 32);
+    shown.push(
+      "a CA and a certificate per tier in Secrets the ChatCluster owns: gateway serverAuth, logic clientAuth, each naming its tier and chained to the CA",
+    );
   });
 
   it("mounts each tier's Secret and passes the TLS flags, and gives the principal key to logic alone", async () => {
@@ -150,6 +170,9 @@ describe("internal TLS and the principal key on a real control plane", {
         p.spec.volumes.some((v: { name: string }) => v.name === "internal-tls"),
         p.metadata.uid,
       );
+    shown.push(
+      "InternalTLSReady=True; every pod mounts its tier's Secret; gateways require the logic name of a client certificate, logic verifies the gateway name; the principal key is in logic's environment and in no gateway's",
+    );
   });
 
   it("renews the leaves before they expire without changing a pod template or replacing a pod", async () => {
@@ -193,6 +216,10 @@ describe("internal TLS and the principal key on a real control plane", {
       "reason=InternalCertificates",
     );
     assert.match(events, /renewed the gateway certificate/);
+    const leftS = Math.round((Date.parse(oldLeaf.validTo) - Date.now()) / 1000);
+    shown.push(
+      `the gateway certificate renewed ${leftS} s before the old one expired, no pod template changed and no pod replaced (the processes reload the mounted files)`,
+    );
   });
 
   it("with issuer certManager: says cert-manager is missing, then creates Certificates within seconds of their CRD", async () => {

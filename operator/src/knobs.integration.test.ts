@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { recordResult } from "../../reliability/results.ts";
 import {
   type ControlPlane,
   needsReal,
@@ -261,6 +262,7 @@ describe("ChatCluster knobs on a real control plane", {
   });
 
   it("creates NetworkPolicies whose selectors pick exactly this ChatCluster's pods, and deletes them when disabled", async () => {
+    const t0 = performance.now();
     await applyYaml(
       "np.json",
       manifest("np", {
@@ -303,5 +305,16 @@ describe("ChatCluster knobs on a real control plane", {
         ? true
         : undefined,
     );
+    recordResult({
+      id: "security-network-policies",
+      kind: "security",
+      load: "a ChatCluster beside others in its namespace, on a real kube-apiserver and etcd with kwok nodes, the operator as a process",
+      fault:
+        "spec.networkPolicy on, the server API open to one namespace; then turned off (operator/src/knobs.integration.test.ts)",
+      outcome:
+        "np-gateway selects exactly this ChatCluster's 2 gateway pods and admits its internal port from this ChatCluster's logic pod only; np-logic admits the server API from the listed namespace only, metrics from anywhere when no source is listed; both deleted when turned off. Enforcement is the network plugin's: the test machines have none that enforces policies",
+      lost: null,
+      durationMs: performance.now() - t0,
+    });
   });
 });
