@@ -72,6 +72,12 @@ test: setup system-packages testenv image ## Run every test (unit, integration a
 	$(WITH_NODE) scripts/run-tests.sh 1 $(K8S_TEST_TIMEOUT_MS) 'bench/**/*.test.ts' $(K8S_TEST_GLOBS) || rc=1; \
 	exit $$rc
 
+.PHONY: test-busy
+test-busy: setup system-packages testenv image ## `make test` while stress-ng burns every core: the suite must hold on a busy machine
+	@stress-ng --cpu 0 --quiet & burner=$$!; \
+	trap 'kill $$burner 2>/dev/null; wait $$burner 2>/dev/null' EXIT INT TERM; \
+	$(MAKE) --no-print-directory test
+
 .PHONY: test-unit
 test-unit: setup ## Run tests that need no external component
 	@$(WITH_NODE) CHATCLUSTER_UNIT_ONLY=1 node --test --test-reporter=spec $(TEST_GLOBS)

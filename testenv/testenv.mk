@@ -27,10 +27,10 @@ test-k8s: setup testenv image ## Run the tests on a real node (kubelet + contain
 # Debian packages the tests need, as package:command-or-file (installed when the
 # command or file is missing): promtool and prometheus (prometheus), chromium; for
 # the real node containerd, runc, the CNI plugins, nft and iptables; gcc and
-# glibc's static library for the pause image.
+# glibc's static library for the pause image; stress-ng for `make test-busy`.
 TESTENV_APT_PACKAGES := prometheus:promtool chromium:chromium containerd:containerd runc:runc \
   containernetworking-plugins:/usr/lib/cni/bridge nftables:nft iptables:iptables gcc:gcc \
-  libc6-dev:/usr/lib/x86_64-linux-gnu/libc.a
+  libc6-dev:/usr/lib/x86_64-linux-gnu/libc.a stress-ng:stress-ng
 
 .PHONY: system-packages
 system-packages: ## apt-get install the Debian packages the tests need (TESTENV_APT_PACKAGES) when missing

@@ -347,7 +347,10 @@ function setRate(perSecond: number): void {
 
 function sendDue(): void {
   const t = now();
-  const due = rateBase + Math.floor(((t - rateStart) * rate) / 1000);
+  // Send k is due once its scheduled time (rateStart + (k - rateBase) / rate) has come:
+  // sends 0..floor(elapsed * rate) inclusive. One fewer sent each send an
+  // interval late, and that interval showed up as latency.
+  const due = rateBase + Math.floor(((t - rateStart) * rate) / 1000) + 1;
   const sockets = new Set<Socket>();
   while (nextK < due) {
     const k = nextK++;

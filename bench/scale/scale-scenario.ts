@@ -64,7 +64,8 @@ class Publisher {
     const base = this.#k;
     this.#timer = setInterval(() => {
       const now = performance.timeOrigin + performance.now();
-      const due = base + Math.floor(((now - t0) * this.#rate) / 1000);
+      // Publish k once its scheduled time has come (see chat-load-client.ts's sendDue).
+      const due = base + Math.floor(((now - t0) * this.#rate) / 1000) + 1;
       while (this.#k < due) {
         const k = this.#k++;
         void this.#publish(k, t0 + ((k - base) * 1000) / this.#rate);
