@@ -89,7 +89,7 @@ writeResult("scale", result, [
       : `${(r.drain_all_resumed_ms / 1000).toFixed(1)} s`
   } | 0 lost |`,
   `| gateway RSS per connection (all gateways / connections) | ${f(r.gateway_rss_bytes_per_conn)} B | <= 8 KB: ${ok(targets.gateway_rss_8kb)} |`,
-  `| logic RSS | ${r.logic_rss_bytes.map((b) => `${Math.round(b / 2 ** 20)} MiB`).join(", ")} | |`,
+  `| logic RSS before the connections -> after the steady phase | ${r.logic_rss_before_connections_bytes.map((b) => `${Math.round(b / 2 ** 20)}`).join(", ")} -> ${r.logic_rss_bytes.map((b) => `${Math.round(b / 2 ** 20)} MiB`).join(", ")} (${f(r.logic_rss_bytes_per_conn)} B per connection in each process) | |`,
   `| CPU seconds per 1,000 deliveries: gateways / logic | ${r.gateway_cpu_s_per_1000_deliveries} / ${r.logic_cpu_s_per_1000_deliveries} | |`,
   "",
   "Where the CPU went in the steady phase (cores; the machine has " + `${cpus().length}):`,

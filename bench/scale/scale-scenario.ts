@@ -147,6 +147,9 @@ export interface ScaleResult {
   } | null;
   gateway_rss_bytes_per_conn: number;
   logic_rss_bytes: number[];
+  logic_rss_before_connections_bytes: number[];
+  /** Mean growth of one logic process's RSS per connection of the whole system (each process holds every connection's entries). */
+  logic_rss_bytes_per_conn: number;
   gateway_cpu_s_per_1000_deliveries: number;
   logic_cpu_s_per_1000_deliveries: number;
   /** Where the machine's CPU went in the steady phase: cores by group, and shares of the machine by kind. */
@@ -208,6 +211,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const publisher = new Publisher(sys, o.publishesPerSecond);
   try {
     o.log(`system up: ${o.gateways} gateways, 2 logic, nats-server; opening ${o.connections} connections`);
+    const logicRssBefore = [...sys.pids()].filter(([n]) => n.startsWith("logic-")).map(([, pid]) => rssBytes(pid));
     const t0 = performance.now();
     fleet = await LoadFleet.start(
       {
@@ -428,6 +432,12 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       drain_unfinished: drainUnfinished,
       gateway_rss_bytes_per_conn: Math.round(gwRss / o.connections),
       logic_rss_bytes: logicRss,
+      logic_rss_before_connections_bytes: logicRssBefore,
+      // What logic holds per connection (interest and presence entries), RSS growth over the connections.
+      logic_rss_bytes_per_conn: Math.round(
+        logicRss.reduce((a, b) => a + b, 0) / logicRss.length / o.connections -
+          logicRssBefore.reduce((a, b) => a + b, 0) / logicRssBefore.length / o.connections,
+      ),
       gateway_cpu_s_per_1000_deliveries: per1000(cores("gateway-")),
       logic_cpu_s_per_1000_deliveries: per1000(cores("logic-")),
       steady_cpu: steadyCpu,
