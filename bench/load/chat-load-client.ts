@@ -65,7 +65,7 @@ const counters = {
   skippedSends: 0,
 };
 let errors: Record<string, number> = {};
-/** Wall-clock ms of each move (reconnect frame or 4012), for the spread over the drain window. */
+/** Wall-clock ms at which each moving client left (after its reconnect hint's delay), for the spread over the drain window. */
 let moveTimes: number[] = [];
 let framesBase = 0;
 
@@ -268,8 +268,10 @@ function startMove(c: Conn, afterMs: number): void {
   c.moving = true;
   c.state = "moving";
   counters.moves++;
-  moveTimes.push(now());
   setTimeout(() => {
+    // When the client leaves (after the hint's delay), not when the hint came:
+    // the drain's spread is what the other gateways see.
+    moveTimes.push(now());
     const s = c.socket;
     // A load balancer spreads the moved clients over the other gateways.
     const n = init.gateways.length;
