@@ -28,7 +28,7 @@ proto: setup ## Regenerate TypeScript from proto/ with buf + protoc-gen-es
 	@$(WITH_NODE) rm -rf gen && npx buf generate
 
 .PHONY: lint
-lint: setup ## buf lint, generated-code drift, import cycles, type-check, biome
+lint: setup ## buf lint, generated-code drift, import cycles and rules, stale results and doc figures, type-check, biome
 	@if git grep -nE '^(<<<<<<<|>>>>>>>)( |$$)' -- . ':!node_modules'; then echo "lint: merge conflict markers above" >&2; exit 1; fi
 	@$(WITH_NODE) npx buf lint
 	@$(WITH_NODE) scripts/check-generated.sh
@@ -37,6 +37,8 @@ lint: setup ## buf lint, generated-code drift, import cycles, type-check, biome
 	@$(WITH_NODE) node monitoring/build-metrics-doc.ts --check
 	@$(WITH_NODE) node scripts/check-import-cycles.ts
 	@$(WITH_NODE) node scripts/check-import-rules.ts
+	@$(WITH_NODE) node bench/provenance/check-results.ts
+	@$(WITH_NODE) node bench/provenance/render-figures.ts --check
 	@$(WITH_NODE) npx tsc -p tsconfig.json
 	@$(WITH_NODE) npx biome check .
 

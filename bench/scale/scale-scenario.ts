@@ -211,7 +211,9 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const publisher = new Publisher(sys, o.publishesPerSecond);
   try {
     o.log(`system up: ${o.gateways} gateways, 2 logic, nats-server; opening ${o.connections} connections`);
-    const logicRssBefore = [...sys.pids()].filter(([n]) => n.startsWith("logic-")).map(([, pid]) => rssBytes(pid));
+    const logicRssBefore = [...sys.pids()]
+      .filter(([n]) => n.startsWith("logic-"))
+      .map(([, pid]) => rssBytes(pid));
     const t0 = performance.now();
     fleet = await LoadFleet.start(
       {
