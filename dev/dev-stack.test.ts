@@ -46,10 +46,19 @@ async function view(page: Page, room: string): Promise<PageView> {
   }, room);
 }
 
+/**
+ * Waits in this file follow the page (a selector, a message count); their
+ * bounds are backstops, generous because Chromium and the stack share the
+ * machine with whatever else runs (`make test-busy` burns every core).
+ */
+const PAGE_BACKSTOP_MS = 60_000;
+
 async function login(page: Page, url: string): Promise<void> {
-  await page.goto(url);
-  await page.click("#login-form button[type=submit]");
-  await page.waitForSelector('#state[data-state="open"]', { timeout: 20_000 });
+  // Every later wait on this page (waitForSelector, waitForFunction) gets the same backstop.
+  page.setDefaultTimeout(PAGE_BACKSTOP_MS);
+  await page.goto(url, { timeout: PAGE_BACKSTOP_MS });
+  await page.click("#login-form button[type=submit]", { timeout: PAGE_BACKSTOP_MS });
+  await page.waitForSelector('#state[data-state="open"]', { timeout: PAGE_BACKSTOP_MS });
 }
 
 async function say(page: Page, text: string): Promise<void> {
@@ -57,7 +66,12 @@ async function say(page: Page, text: string): Promise<void> {
   await page.press("#text", "Enter");
 }
 
-async function waitForTexts(page: Page, room: string, n: number, timeoutMs = 20_000): Promise<PageView> {
+async function waitForTexts(
+  page: Page,
+  room: string,
+  n: number,
+  timeoutMs = PAGE_BACKSTOP_MS,
+): Promise<PageView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await view(page, room);
@@ -140,7 +154,7 @@ describe("make dev: the demo page in a real browser", {
       await say(who, text);
       await new Promise((r) => setTimeout(r, 150));
     }
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + PAGE_BACKSTOP_MS;
     while (victim.starts() < 2 || victim.pid() === pid) {
       if (Date.now() > deadline) throw new Error("the killed logic process was not restarted");
       await new Promise((r) => setTimeout(r, 100));
